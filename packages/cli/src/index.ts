@@ -1,0 +1,5 @@
+export { runCli } from './program.js'
+export type { CommandRun } from './program.js'
+export type { CliIo } from './io.js'
+export { createProcessIo } from './io.js'
+export { EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './exit.js'
