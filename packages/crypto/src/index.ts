@@ -1,1 +1,3 @@
-export {}
+export { CURVES, isCurveName } from './curves.js'
+export type { CurveName, CurveInfo, HashName } from './curves.js'
+export type { KeyInfo, SecurityModule, Signer, KeyAgreer } from './security-module/types.js'
