@@ -1,0 +1,40 @@
+import { createPublicKey, diffieHellman, sign as nodeSign, type KeyObject } from 'node:crypto'
+import { CURVES, type CurveName } from '../curves.js'
+import type { KeyAgreer, Signer } from '../security-module/types.js'
+
+/** The curve of an EC key object, or undefined for a curve TR-03109-3 does not allow. */
+export function curveOfKey(key: KeyObject): CurveName | undefined {
+  const named = key.asymmetricKeyDetails?.namedCurve
+  return Object.values(CURVES).find((c) => c.nodeName === named)?.name
+}
+
+function requireCurve(key: KeyObject): CurveName {
+  const curve = curveOfKey(key)
+  if (curve === undefined) throw new TypeError(`unsupported key: ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim())
+  return curve
+}
+
+/** A Signer over an EC private key held in memory (CAs and tests; gateways use their security module). */
+export function createKeyObjectSigner(privateKey: KeyObject): Signer {
+  const curve = requireCurve(privateKey)
+  const publicKey = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+  return {
+    curve,
+    publicKey,
+    sign: (data, hash) => Promise.resolve(new Uint8Array(nodeSign(hash.replace('-', '').toLowerCase(), data, { key: privateKey, dsaEncoding: 'der' }))),
+  }
+}
+
+/** A KeyAgreer over an EC private key held in memory. */
+export function createKeyObjectAgreer(privateKey: KeyObject): KeyAgreer {
+  const curve = requireCurve(privateKey)
+  const publicKey = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+  return {
+    curve,
+    publicKey,
+    deriveSharedSecret: (peer) => {
+      const peerKey = createPublicKey({ key: Buffer.from(peer), format: 'der', type: 'spki' })
+      return Promise.resolve(new Uint8Array(diffieHellman({ privateKey, publicKey: peerKey })))
+    },
+  }
+}
