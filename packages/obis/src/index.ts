@@ -1,1 +1,7 @@
-export {}
+export { ObisError } from './errors.js'
+export type { ObisErrorCode } from './errors.js'
+export { parseObis, formatObis, decodeObis, encodeObis, formatObisBytes, isObis } from './obis.js'
+export type { Obis, ParseObisOptions } from './obis.js'
+export { DLMS_UNITS, dlmsUnit, dlmsUnitInfo } from './units.js'
+export type { DlmsUnit } from './units.js'
+export { OBIS_MEDIA, obisName } from './names.js'
