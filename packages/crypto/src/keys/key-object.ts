@@ -1,5 +1,8 @@
-import { createPublicKey, diffieHellman, sign as nodeSign, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto'
 import { CURVES, type CurveName } from '../curves.js'
+import { CryptoError } from '../errors.js'
+import { deriveEcdh } from '../primitives/ecdh.js'
+import { HASHES } from '../primitives/hash.js'
 import type { KeyAgreer, Signer } from '../security-module/types.js'
 
 /** The curve of an EC key object, or undefined for a curve TR-03109-3 does not allow. */
@@ -10,7 +13,7 @@ export function curveOfKey(key: KeyObject): CurveName | undefined {
 
 function requireCurve(key: KeyObject): CurveName {
   const curve = curveOfKey(key)
-  if (curve === undefined) throw new TypeError(`unsupported key: ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim())
+  if (curve === undefined) throw new CryptoError('CURVE_UNSUPPORTED', `unsupported key: ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim())
   return curve
 }
 
@@ -21,7 +24,7 @@ export function createKeyObjectSigner(privateKey: KeyObject): Signer {
   return {
     curve,
     publicKey,
-    sign: (data, hash) => Promise.resolve(new Uint8Array(nodeSign(hash.replace('-', '').toLowerCase(), data, { key: privateKey, dsaEncoding: 'der' }))),
+    sign: (data, hash) => Promise.resolve(new Uint8Array(nodeSign(HASHES[hash].nodeName, data, { key: privateKey, dsaEncoding: 'der' }))),
   }
 }
 
@@ -32,9 +35,7 @@ export function createKeyObjectAgreer(privateKey: KeyObject): KeyAgreer {
   return {
     curve,
     publicKey,
-    deriveSharedSecret: (peer) => {
-      const peerKey = createPublicKey({ key: Buffer.from(peer), format: 'der', type: 'spki' })
-      return Promise.resolve(new Uint8Array(diffieHellman({ privateKey, publicKey: peerKey })))
-    },
+    // The peer key is validated (on the curve, same curve) by deriveEcdh.
+    deriveSharedSecret: (peer) => Promise.resolve(deriveEcdh(privateKey, peer)),
   }
 }

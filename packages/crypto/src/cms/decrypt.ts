@@ -1,0 +1,118 @@
+import { EncryptedContentInfo, EnvelopedData, RecipientEncryptedKeys, type KeyAgreeRecipientInfo, type RecipientEncryptedKey } from '@peculiar/asn1-cms'
+import { ECParameters } from '@peculiar/asn1-ecc'
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509'
+import { CURVES, type CurveName } from '../curves.js'
+import { CryptoError } from '../errors.js'
+import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
+import { aesCbcDecrypt, aesGcmDecrypt, aesKeyUnwrap } from '../primitives/aes.js'
+import { ID_EC_PUBLIC_KEY, decodeEcPoint } from '../primitives/ec-public-key.js'
+import type { KeyAgreer } from '../security-module/types.js'
+import { contentEncryptionByOid } from './algorithms.js'
+import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
+import { GcmParameters } from './asn1/gcm-parameters.js'
+import { equalBytes } from './bytes.js'
+import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
+import { deriveKek } from './kek.js'
+import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
+
+export interface DecryptCmsOptions {
+  /** The recipient's ECDH private key (security module or key object). */
+  readonly agreer: KeyAgreer
+  /** The recipient's certificate, DER: it selects the RecipientEncryptedKey. */
+  readonly certificate: Uint8Array
+}
+
+/**
+ * Decrypts an EnvelopedData (RFC 5652 §6) or AuthEnvelopedData (RFC 5083) for the
+ * recipient whose certificate is given: finds its RecipientEncryptedKey (by
+ * issuerAndSerialNumber or rKeyId = subjectKeyIdentifier), agrees the key with the
+ * originator's ephemeral key, unwraps the content key and decrypts.
+ */
+export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): Promise<Uint8Array> {
+  const info = decodeContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData])
+  const cert = decodeCertificate(options.certificate)
+  let recipientInfos: EnvelopedData['recipientInfos']
+  let eci: EncryptedContentInfo
+  let mac: Uint8Array | undefined
+  let aad = new Uint8Array(0)
+  if (info.contentType === id_envelopedData) {
+    const ed = parseAsn(info.content, EnvelopedData, 'EnvelopedData')
+    recipientInfos = ed.recipientInfos
+    eci = ed.encryptedContentInfo
+  } else {
+    const aed = parseAsn(info.content, AuthEnvelopedData, 'AuthEnvelopedData')
+    recipientInfos = aed.recipientInfos
+    eci = aed.authEncryptedContentInfo
+    mac = new Uint8Array(aed.mac.buffer)
+    const rawAttrs = (aed as AuthEnvelopedData & { authAttrsRaw?: ArrayBuffer }).authAttrsRaw
+    if (rawAttrs) {
+      // RFC 5083 §2.2: the authenticated attributes are MACed as a DER SET OF (tag 0x31).
+      aad = new Uint8Array(rawAttrs)
+      aad[0] = 0x31
+    }
+  }
+
+  let match: { kari: KeyAgreeRecipientInfo; rek: RecipientEncryptedKey } | undefined
+  for (const ri of recipientInfos) {
+    for (const rek of ri.kari?.recipientEncryptedKeys ?? new RecipientEncryptedKeys()) {
+      if (ri.kari && matchesRecipient(rek, cert)) match ??= { kari: ri.kari, rek }
+    }
+  }
+  if (match === undefined) throw new CryptoError('CMS_NO_RECIPIENT', `no KeyAgreeRecipientInfo for ${cert.subjectText}`)
+  const cek = await unwrapContentKey(match.kari, match.rek, cert, options.agreer)
+  return decryptContent(eci, cek, mac, aad)
+}
+
+function matchesRecipient(rek: RecipientEncryptedKey, cert: CertificateInfo): boolean {
+  if (rek.rid.issuerAndSerialNumber) return matchesIssuerAndSerial(rek.rid.issuerAndSerialNumber, cert)
+  if (rek.rid.rKeyId) return equalBytes(new Uint8Array(rek.rid.rKeyId.subjectKeyIdentifier.buffer), cert.subjectKeyIdentifier)
+  return false
+}
+
+async function unwrapContentKey(kari: KeyAgreeRecipientInfo, rek: RecipientEncryptedKey, cert: CertificateInfo, agreer: KeyAgreer): Promise<Uint8Array> {
+  const curve: CurveName | undefined = cert.curve
+  if (curve === undefined) throw new CryptoError('CURVE_UNSUPPORTED', 'recipient certificate has no EC key on a TR-03109-3 curve')
+  if (agreer.curve !== curve) throw new CryptoError('CURVE_MISMATCH', `the key is on ${agreer.curve}, the certificate on ${curve}`)
+  const originatorKey = kari.originator.originatorKey
+  // RFC 5753 §3.1.1: the originator MUST be originatorKey (an ephemeral key).
+  if (originatorKey === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', 'originator is not an originatorKey (static-static ECDH is not supported)')
+  if (originatorKey.algorithm.algorithm !== ID_EC_PUBLIC_KEY) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `originator key algorithm ${originatorKey.algorithm.algorithm}`)
+  const params = originatorKey.algorithm.parameters
+  if (params && new Uint8Array(params)[0] === 0x06) {
+    const named = parseAsn(params, ECParameters, 'originator key parameters').namedCurve
+    if (named !== CURVES[curve].oid) throw new CryptoError('CURVE_MISMATCH', `originator key on ${named ?? '?'}, recipient on ${curve}`)
+  }
+  const originator = decodeEcPoint(curve, new Uint8Array(originatorKey.publicKey))
+  const agreementOid = kari.keyEncryptionAlgorithm.algorithm
+  const wrapParams = kari.keyEncryptionAlgorithm.parameters
+  if (!wrapParams) throw new CryptoError('CMS_MALFORMED', 'key agreement algorithm without key wrap parameters')
+  const wrapOid = parseAsn(wrapParams, AlgorithmIdentifier, 'key wrap algorithm').algorithm
+  let shared: Uint8Array
+  try {
+    shared = await agreer.deriveSharedSecret(originator.spki)
+  } catch (err) {
+    if (err instanceof CryptoError) throw err
+    throw new CryptoError('CMS_DECRYPT_FAILED', `key agreement failed: ${(err as Error).message}`, { cause: err })
+  }
+  const kek = deriveKek(agreementOid, wrapOid, shared, kari.ukm ? new Uint8Array(kari.ukm.buffer) : undefined)
+  return aesKeyUnwrap(kek, new Uint8Array(rek.encryptedKey.buffer))
+}
+
+function decryptContent(eci: EncryptedContentInfo, cek: Uint8Array, mac: Uint8Array | undefined, aad: Uint8Array): Uint8Array {
+  const algOid = eci.contentEncryptionAlgorithm.algorithm
+  const alg = contentEncryptionByOid(algOid)
+  if (alg === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `content encryption ${algOid}`)
+  if ((alg.mode === 'gcm') !== (mac !== undefined)) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `${alg.name} in the wrong envelope (GCM belongs in AuthEnvelopedData, CBC in EnvelopedData)`)
+  if (cek.length !== alg.keySize) throw new CryptoError('CMS_DECRYPT_FAILED', `content key of ${String(cek.length)} bytes for ${alg.name}`)
+  const enc = eci.encryptedContent
+  let ciphertext: Uint8Array
+  if (enc?.value) ciphertext = new Uint8Array(enc.value.buffer)
+  else if (enc?.constructedValue) ciphertext = new Uint8Array(Buffer.concat(enc.constructedValue.map((o) => new Uint8Array(o.buffer))))
+  else throw new CryptoError('CMS_CONTENT_MISSING', 'encrypted content is absent')
+  const params = eci.contentEncryptionAlgorithm.parameters
+  if (!params) throw new CryptoError('CMS_MALFORMED', `${alg.name} without parameters`)
+  if (alg.mode === 'cbc') return aesCbcDecrypt(cek, decodeOctetString(params, 'CBC IV'), ciphertext)
+  const gcm = parseAsn(params, GcmParameters, 'GCMParameters')
+  if (mac === undefined || gcm.icvLen !== mac.length) throw new CryptoError('CMS_DECRYPT_FAILED', `MAC of ${String(mac?.length ?? 0)} bytes, GCMParameters say ${String(gcm.icvLen)}`)
+  return aesGcmDecrypt(cek, new Uint8Array(gcm.nonce.buffer), ciphertext, mac, aad)
+}

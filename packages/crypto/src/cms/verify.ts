@@ -1,0 +1,115 @@
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { CertificateSet, SignedData, type SignerInfo } from '@peculiar/asn1-cms'
+import { Time } from '@peculiar/asn1-x509'
+import { ECParameters } from '@peculiar/asn1-ecc'
+import { CryptoError } from '../errors.js'
+import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
+import { ID_EC_PUBLIC_KEY } from '../primitives/ec-public-key.js'
+import { verifyEcdsa } from '../primitives/ecdsa.js'
+import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
+import { equalBytes } from './bytes.js'
+import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
+import { id_contentType, id_messageDigest, id_signedData, id_signingTime } from './oids.js'
+
+export interface VerifyCmsOptions {
+  /** The content of a detached SignedData (eContent absent). */
+  readonly detachedContent?: Uint8Array
+  /**
+   * Decides whether the signer's certificate is trusted (path validation lives in
+   * @smgw/pki); it receives the signer certificate and every certificate the message
+   * carries, all DER, and throws to reject. Without it, no trust decision is made.
+   */
+  readonly trust?: (signerCertificate: Uint8Array, certificates: readonly Uint8Array[]) => Promise<void>
+}
+
+export interface VerifiedCms {
+  readonly content: Uint8Array
+  readonly contentType: string
+  readonly signerCertificate: Uint8Array
+  readonly certificates: readonly Uint8Array[]
+  readonly signingTime: Date | undefined
+}
+
+/**
+ * Verifies a CMS SignedData (RFC 5652 §5.6): for every SignerInfo, the signer certificate
+ * is found among the carried certificates, the message digest is compared and the ECDSA
+ * signature over the DER signed attributes is checked; then `trust` is asked about the
+ * (first) signer certificate. Returns the content.
+ */
+export async function verifyCms(der: Uint8Array, options: VerifyCmsOptions = {}): Promise<VerifiedCms> {
+  const info = decodeContentInfo(der, [id_signedData])
+  const sd = parseAsn(info.content, SignedData, 'SignedData')
+  const contentType = sd.encapContentInfo.eContentType
+  const eContent = sd.encapContentInfo.eContent
+  let content: Uint8Array
+  if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
+  else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
+  else if (options.detachedContent) content = options.detachedContent
+  else throw new CryptoError('CMS_CONTENT_MISSING', 'detached SignedData: the content must be given')
+
+  const certificates: Uint8Array[] = []
+  for (const choice of sd.certificates ?? new CertificateSet()) {
+    if (choice.certificate) certificates.push(new Uint8Array(AsnConvert.serialize(choice.certificate)))
+  }
+  const decoded = certificates.map((c) => decodeCertificate(c))
+  if (sd.signerInfos.length === 0) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
+
+  let first: { cert: CertificateInfo; signingTime: Date | undefined } | undefined
+  for (const si of sd.signerInfos) {
+    const result = verifySignerInfo(si, decoded, content, contentType)
+    first ??= result
+  }
+  if (first === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
+  if (options.trust) {
+    try {
+      await options.trust(first.cert.der, certificates)
+    } catch (err) {
+      throw new CryptoError('CMS_SIGNER_UNTRUSTED', `signer certificate not trusted: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+  return { content, contentType, signerCertificate: first.cert.der, certificates, signingTime: first.signingTime }
+}
+
+function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], content: Uint8Array, contentType: string): { cert: CertificateInfo; signingTime: Date | undefined } {
+  const cert = certs.find((c) => (si.sid.issuerAndSerialNumber ? matchesIssuerAndSerial(si.sid.issuerAndSerialNumber, c) : equalBytes(si.sid.subjectKeyIdentifier ? new Uint8Array(si.sid.subjectKeyIdentifier.buffer) : undefined, c.subjectKeyIdentifier)))
+  if (cert === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'the signer certificate is not in the SignedData')
+  const hash = hashByOid(si.digestAlgorithm.algorithm)
+  if (hash === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithm}`)
+  const sigAlg = si.signatureAlgorithm.algorithm
+  // RFC 5753 §2.1.1: ecdsa-with-SHA*; some producers put id-ecPublicKey and let the digest algorithm decide.
+  const sigHash: HashInfo | undefined = sigAlg === ID_EC_PUBLIC_KEY ? hash : hashByEcdsaOid(sigAlg)
+  if (sigHash === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `signature algorithm ${sigAlg}`)
+  const contentDigest = digest(hash.name, content)
+  const signature = new Uint8Array(si.signature.buffer)
+
+  let signedData: Uint8Array
+  let signingTime: Date | undefined
+  const raw = (si as SignerInfo & { signedAttrsRaw?: ArrayBuffer }).signedAttrsRaw
+  if (si.signedAttrs && raw) {
+    // RFC 5652 §5.3/§11: content-type and message-digest are required and single-valued.
+    const attr = (type: string): ArrayBuffer => {
+      const found = si.signedAttrs?.filter((a) => a.attrType === type) ?? []
+      const value = found[0]?.attrValues[0]
+      if (found.length !== 1 || found[0]?.attrValues.length !== 1 || value === undefined) throw new CryptoError('CMS_MALFORMED', `signed attribute ${type} missing or repeated`)
+      return value
+    }
+    const messageDigest = decodeOctetString(attr(id_messageDigest), 'message-digest')
+    if (!equalBytes(messageDigest, contentDigest)) throw new CryptoError('CMS_DIGEST_MISMATCH', 'message digest does not match the content')
+    const ct = parseAsnOid(attr(id_contentType))
+    if (ct !== contentType) throw new CryptoError('CMS_MALFORMED', `content-type attribute ${ct} differs from eContentType ${contentType}`)
+    if (si.signedAttrs.some((a) => a.attrType === id_signingTime)) signingTime = parseAsn(attr(id_signingTime), Time, 'signing-time').getTime()
+    // RFC 5652 §5.4: the signature is over the EXPLICIT SET OF tag, not the [0] IMPLICIT one.
+    signedData = new Uint8Array(raw)
+    signedData[0] = 0x31
+  } else {
+    signedData = content
+  }
+  if (!verifyEcdsa(cert.publicKey, signedData, signature, sigHash.name, 'der')) throw new CryptoError('CMS_SIGNATURE_INVALID', 'signature does not verify')
+  return { cert, signingTime }
+}
+
+function parseAsnOid(der: ArrayBuffer): string {
+  const oid = parseAsn(der, ECParameters, 'content-type attribute').namedCurve
+  if (oid === undefined) throw new CryptoError('CMS_MALFORMED', 'content-type attribute is not an OBJECT IDENTIFIER')
+  return oid
+}

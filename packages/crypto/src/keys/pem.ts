@@ -1,0 +1,40 @@
+import { CryptoError, type CryptoErrorCode } from '../errors.js'
+
+export interface PemBlock {
+  readonly label: string
+  readonly der: Uint8Array
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
+
+/** True when the bytes look like PEM text (RFC 7468 §2: optional whitespace, then "-----BEGIN "). */
+export function isPem(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.subarray(0, 256)).toString('latin1').trimStart()
+  return head.startsWith('-----BEGIN ')
+}
+
+/** All PEM blocks in a text (RFC 7468); explanatory text between blocks is ignored. */
+export function decodePemBlocks(bytes: Uint8Array): PemBlock[] {
+  const text = Buffer.from(bytes).toString('latin1')
+  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', der: new Uint8Array(Buffer.from((m[2] ?? '').replace(/\s+/g, ''), 'base64')) }))
+}
+
+/** PEM (RFC 7468 §2) for DER bytes, lines of 64 characters. */
+export function encodePem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64')
+  return `-----BEGIN ${label}-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`
+}
+
+/**
+ * DER bytes from PEM or DER input, detected automatically: PEM blocks whose label is in
+ * `labels` (all of them, in order), or the input itself when it is not PEM.
+ */
+export function decodePemOrDer(bytes: Uint8Array, labels: readonly string[], code: CryptoErrorCode): Uint8Array[] {
+  if (!isPem(bytes)) {
+    if (bytes.length === 0) throw new CryptoError(code, 'empty input')
+    return [bytes]
+  }
+  const blocks = decodePemBlocks(bytes).filter((b) => labels.includes(b.label))
+  if (blocks.length === 0) throw new CryptoError(code, `no PEM block labelled ${labels.join(' or ')}`)
+  return blocks.map((b) => b.der)
+}

@@ -1,0 +1,69 @@
+import { ECDH, createPublicKey, type KeyObject } from 'node:crypto'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
+import { ECParameters } from '@peculiar/asn1-ecc'
+import { CURVES, type CurveName } from '../curves.js'
+import { CryptoError } from '../errors.js'
+import { curveOfKey } from '../keys/key-object.js'
+
+/** RFC 5480 §2.1.1: id-ecPublicKey. */
+export const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'
+
+export interface EcPublicKey {
+  readonly curve: CurveName
+  readonly key: KeyObject
+  /** The point, uncompressed (SEC 1 v2 §2.3.3: 04 ‖ X ‖ Y). */
+  readonly point: Uint8Array
+  /** SubjectPublicKeyInfo, DER, with a named curve and the uncompressed point. */
+  readonly spki: Uint8Array
+}
+
+/**
+ * Decodes and validates an EC SubjectPublicKeyInfo (RFC 5480). OpenSSL checks that the
+ * point lies on the curve while decoding; a point at infinity, a point off the curve, a
+ * key of another type or an unnamed (explicit-parameter) curve is rejected. A compressed
+ * point (SEC 1 §2.3.3, 02/03 prefix) is accepted and decompressed.
+ */
+export function decodeEcPublicKey(spki: Uint8Array, expectedCurve?: CurveName): EcPublicKey {
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
+  } catch (err) {
+    throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode: ${(err as Error).message}`, { cause: err })
+  }
+  if (key.asymmetricKeyType !== 'ec') throw new CryptoError('PUBLIC_KEY_INVALID', `public key is ${key.asymmetricKeyType ?? 'unknown'}, not EC`)
+  const curve = curveOfKey(key)
+  if (curve === undefined) throw new CryptoError('CURVE_UNSUPPORTED', `curve ${key.asymmetricKeyDetails?.namedCurve ?? '(explicit parameters)'} is not allowed by TR-03109-3`)
+  if (expectedCurve !== undefined && curve !== expectedCurve) throw new CryptoError('CURVE_MISMATCH', `public key is on ${curve}, expected ${expectedCurve}`)
+  let point: Uint8Array
+  try {
+    const raw = new Uint8Array(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)
+    point = new Uint8Array(ECDH.convertKey(raw, CURVES[curve].nodeName, undefined, undefined, 'uncompressed') as Buffer)
+  } catch (err) {
+    throw new CryptoError('PUBLIC_KEY_INVALID', `public key point does not decode: ${(err as Error).message}`, { cause: err })
+  }
+  return { curve, key, point, spki: encodeEcSpki(curve, point) }
+}
+
+/** SubjectPublicKeyInfo (RFC 5480 §2) for a named curve and an encoded point. */
+export function encodeEcSpki(curve: CurveName, point: Uint8Array): Uint8Array {
+  const spki = new SubjectPublicKeyInfo({
+    algorithm: new AlgorithmIdentifier({ algorithm: ID_EC_PUBLIC_KEY, parameters: encodeOid(CURVES[curve].oid) }),
+    subjectPublicKey: copyBuffer(point),
+  })
+  return new Uint8Array(AsnConvert.serialize(spki))
+}
+
+/** Decodes an encoded point of `curve` (uncompressed or compressed) into an EcPublicKey. */
+export function decodeEcPoint(curve: CurveName, point: Uint8Array): EcPublicKey {
+  return decodeEcPublicKey(encodeEcSpki(curve, point), curve)
+}
+
+export function copyBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer
+}
+
+/** An OBJECT IDENTIFIER, DER (for AlgorithmIdentifier parameters). */
+export function encodeOid(oid: string): ArrayBuffer {
+  return AsnConvert.serialize(new ECParameters({ namedCurve: oid }))
+}

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto'
+import * as pkcs11js from 'pkcs11js'
+import { CURVES, isCurveName, type CurveName } from '../curves.js'
+import { CryptoError } from '../errors.js'
+import { decodeEcPublicKey, encodeEcSpki, encodeOid } from '../primitives/ec-public-key.js'
+import { encodeEcdsaSignatureDer } from '../primitives/ecdsa.js'
+import { digest } from '../primitives/hash.js'
+import { checkLabel, checkRandomLength } from './adapters.js'
+import type { KeyInfo, SecurityModule } from './types.js'
+
+export interface Pkcs11SecurityModuleConfig {
+  /** Path of the PKCS#11 library (e.g. SoftHSM2's libsofthsm2.so; see findPkcs11Library). */
+  readonly library: string
+  /** The token, by slot ID or by token label (one of them). */
+  readonly slot?: number
+  readonly tokenLabel?: string
+  /** The user PIN. */
+  readonly pin: string
+}
+
+/** Where Debian and its multiarch layout install SoftHSM2 (configuration, tried in order). */
+export const SOFTHSM2_LIBRARY_PATHS: readonly string[] = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+  '/opt/homebrew/lib/softhsm/libsofthsm2.so',
+]
+
+/** The first of `candidates` for which `exists` says yes. */
+export function findPkcs11Library(exists: (path: string) => boolean, candidates: readonly string[] = SOFTHSM2_LIBRARY_PATHS): string | undefined {
+  return candidates.find(exists)
+}
+
+type Session = Buffer
+
+/**
+ * A security module on a PKCS#11 token (v2.40): EC keys are generated on the token
+ * (CKM_EC_KEY_PAIR_GEN, CKA_SENSITIVE, not CKA_EXTRACTABLE), signatures are CKM_ECDSA
+ * over a digest computed here, ECDH is CKM_ECDH1_DERIVE with CKD_NULL into a session
+ * CKK_GENERIC_SECRET that is read and destroyed. The private key never leaves the token.
+ */
+export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): Promise<SecurityModule> {
+  const p = new pkcs11js.PKCS11()
+  let initialized = false
+  let session: Session | undefined
+  try {
+    call('load', () => { p.load(config.library) })
+    try {
+      p.C_Initialize()
+      initialized = true
+    } catch (err) {
+      // Another module in this process initialised the library already; then it also finalises it.
+      if (!(err instanceof pkcs11js.Pkcs11Error && err.code === pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED)) throw err
+    }
+    const slot = findSlot(p, config)
+    session = call('C_OpenSession', () => p.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION))
+    const s = session
+    try {
+      p.C_Login(s, pkcs11js.CKU_USER, config.pin)
+    } catch (err) {
+      if (err instanceof pkcs11js.Pkcs11Error && err.code === pkcs11js.CKR_PIN_INCORRECT) throw new CryptoError('WRONG_PASSPHRASE', 'the PIN is wrong', { cause: err })
+      if (!(err instanceof pkcs11js.Pkcs11Error && err.code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN)) throw err
+    }
+  } catch (err) {
+    if (session !== undefined) tryCall(() => { p.C_CloseSession(session as Session) })
+    if (initialized) tryCall(() => { p.C_Finalize() })
+    tryCall(() => { p.close() })
+    return Promise.reject(asCryptoError(err, 'opening the token'))
+  }
+  const s: Session = session
+  let closed = false
+
+  const live = (): void => {
+    if (closed) throw new CryptoError('MODULE_CLOSED', 'the security module is closed')
+  }
+  const find = (template: pkcs11js.Template): Buffer[] => call('C_FindObjects', () => {
+    p.C_FindObjectsInit(s, template)
+    try {
+      return p.C_FindObjects(s, 1000)
+    } finally {
+      p.C_FindObjectsFinal(s)
+    }
+  })
+  const keyObject = (label: string, cls: number): Buffer | undefined => find([{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }, { type: pkcs11js.CKA_LABEL, value: label }])[0]
+  const infoOf = (handle: Buffer): KeyInfo => {
+    const [labelAttr, params, point] = call('C_GetAttributeValue', () => p.C_GetAttributeValue(s, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_EC_PARAMS }, { type: pkcs11js.CKA_EC_POINT }]))
+    if (!labelAttr || !params || !point) throw new CryptoError('PKCS11_ERROR', 'public key without label, parameters or point')
+    const curve = curveOfParams(params.value)
+    return { label: labelAttr.value.toString('utf8'), curve, publicKey: encodeEcSpki(curve, decodeEcPointAttribute(point.value)) }
+  }
+  const requirePrivate = (label: string): Buffer => {
+    checkLabel(label)
+    const handle = keyObject(label, pkcs11js.CKO_PRIVATE_KEY)
+    if (handle === undefined) throw new CryptoError('KEY_NOT_FOUND', `no private key labelled ${label} on the token`)
+    return handle
+  }
+  const publicKey = (label: string): KeyInfo => {
+    checkLabel(label)
+    const handle = keyObject(label, pkcs11js.CKO_PUBLIC_KEY)
+    if (handle === undefined) throw new CryptoError('KEY_NOT_FOUND', `no key labelled ${label} on the token`)
+    return infoOf(handle)
+  }
+
+  const sm: SecurityModule = {
+    generateKey: (curve, label) => attempt(() => {
+      live()
+      checkLabel(label)
+      if (!isCurveName(curve)) throw new CryptoError('CURVE_UNSUPPORTED', `curve ${String(curve)}`)
+      if (keyObject(label, pkcs11js.CKO_PRIVATE_KEY) !== undefined || keyObject(label, pkcs11js.CKO_PUBLIC_KEY) !== undefined) throw new CryptoError('KEY_EXISTS', `a key labelled ${label} exists on the token`)
+      const id = createHash('sha256').update(label).digest().subarray(0, 16)
+      const common = [{ type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_LABEL, value: label }, { type: pkcs11js.CKA_ID, value: id }]
+      const pair = call('C_GenerateKeyPair', () => p.C_GenerateKeyPair(s, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, [
+        ...common,
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+        // PKCS#11 v2.40 §2.3.3: CKA_EC_PARAMS is the DER of ECParameters, here the namedCurve OID.
+        { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(encodeOid(CURVES[curve].oid)) },
+        { type: pkcs11js.CKA_VERIFY, value: true },
+      ], [
+        ...common,
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+        { type: pkcs11js.CKA_SIGN, value: true },
+        { type: pkcs11js.CKA_DERIVE, value: true },
+      ]))
+      return infoOf(pair.publicKey)
+    }),
+    publicKey: (label) => attempt(() => {
+      live()
+      return publicKey(label)
+    }),
+    listKeys: () => attempt(() => {
+      live()
+      return find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }])
+        .map(infoOf)
+        .sort((a, b) => a.label.localeCompare(b.label))
+    }),
+    sign: (label, data, hash) => attempt(() => {
+      live()
+      const handle = requirePrivate(label)
+      const curve = publicKey(label).curve
+      const hashed = Buffer.from(digest(hash, data))
+      const raw = call('C_Sign', () => {
+        p.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, handle)
+        return p.C_Sign(s, hashed, Buffer.alloc(2 * CURVES[curve].size))
+      })
+      // PKCS#11 v2.40 §2.3.1: CKM_ECDSA returns r ‖ s, each the size of the order.
+      return encodeEcdsaSignatureDer(new Uint8Array(raw))
+    }),
+    deriveSharedSecret: (label, peer) => attempt(() => {
+      live()
+      const handle = requirePrivate(label)
+      const curve = publicKey(label).curve
+      // Validate the peer here (on the curve, same curve) before the token sees it.
+      const point = decodeEcPublicKey(peer, curve).point
+      const parameter: pkcs11js.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(point) }
+      const secret = call('C_DeriveKey', () => p.C_DeriveKey(s, { mechanism: pkcs11js.CKM_ECDH1_DERIVE, parameter }, handle, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_SENSITIVE, value: false },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+        { type: pkcs11js.CKA_VALUE_LEN, value: CURVES[curve].size },
+      ]))
+      try {
+        const value = call('C_GetAttributeValue', () => p.C_GetAttributeValue(s, secret, [{ type: pkcs11js.CKA_VALUE }]))[0]?.value
+        if (value === undefined) throw new CryptoError('PKCS11_ERROR', 'derived secret has no value')
+        return new Uint8Array(value)
+      } finally {
+        tryCall(() => { p.C_DestroyObject(s, secret) })
+      }
+    }),
+    random: (length) => attempt(() => {
+      live()
+      checkRandomLength(length)
+      if (length === 0) return new Uint8Array(0)
+      return new Uint8Array(call('C_GenerateRandom', () => p.C_GenerateRandom(s, Buffer.alloc(length))))
+    }),
+    close: () => {
+      if (closed) return Promise.resolve()
+      closed = true
+      tryCall(() => { p.C_Logout(s) })
+      tryCall(() => { p.C_CloseSession(s) })
+      if (initialized) tryCall(() => { p.C_Finalize() })
+      tryCall(() => { p.close() })
+      return Promise.resolve()
+    },
+  }
+  return Promise.resolve(sm)
+}
+
+function findSlot(p: pkcs11js.PKCS11, config: Pkcs11SecurityModuleConfig): Buffer {
+  if ((config.slot === undefined) === (config.tokenLabel === undefined)) throw new CryptoError('INVALID_ARGUMENT', 'give exactly one of slot and tokenLabel')
+  const slots = call('C_GetSlotList', () => p.C_GetSlotList(true))
+  const slot = slots.find((handle) => config.tokenLabel === undefined
+    ? slotId(handle) === config.slot
+    : call('C_GetTokenInfo', () => p.C_GetTokenInfo(handle)).label.trim() === config.tokenLabel)
+  if (slot === undefined) throw new CryptoError('PKCS11_ERROR', `no token ${config.tokenLabel === undefined ? `in slot ${String(config.slot)}` : `labelled ${config.tokenLabel}`}`)
+  return slot
+}
+
+function slotId(handle: Buffer): number {
+  return handle.length >= 8 ? Number(handle.readBigUInt64LE(0)) : handle.readUInt32LE(0)
+}
+
+function curveOfParams(params: Buffer): CurveName {
+  const curve = Object.values(CURVES).find((c) => Buffer.from(encodeOid(c.oid)).equals(params))
+  if (curve === undefined) throw new CryptoError('CURVE_UNSUPPORTED', `token key with EC parameters ${params.toString('hex')}`)
+  return curve.name
+}
+
+/** CKA_EC_POINT is the DER OCTET STRING around the point (PKCS#11 v2.40 §2.3.3); some tokens give the bare point. */
+function decodeEcPointAttribute(value: Buffer): Uint8Array {
+  if (value[0] === 0x04 && value.length > 2) {
+    const long = value[1] === 0x81
+    const len = long ? (value[2] ?? 0) : (value[1] ?? 0)
+    const header = long ? 3 : 2
+    if (len === value.length - header && (value[header] === 0x04 || value[header] === 0x02 || value[header] === 0x03)) return new Uint8Array(value.subarray(header))
+  }
+  return new Uint8Array(value)
+}
+
+function call<T>(what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw asCryptoError(err, what)
+  }
+}
+
+function asCryptoError(err: unknown, what: string): CryptoError {
+  if (err instanceof CryptoError) return err
+  return new CryptoError('PKCS11_ERROR', `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+}
+
+function tryCall(fn: () => void): void {
+  try {
+    fn()
+  } catch {
+    // closing down: nothing left to report to
+  }
+}
+
+function attempt<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn())
+  } catch (err) {
+    return Promise.reject(asCryptoError(err, 'PKCS#11'))
+  }
+}

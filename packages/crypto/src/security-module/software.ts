@@ -1,0 +1,219 @@
+import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, randomBytes, scrypt, sign as nodeSign, type KeyObject } from 'node:crypto'
+import { link, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CURVES, isCurveName, type CurveName, type HashName } from '../curves.js'
+import { CryptoError } from '../errors.js'
+import { deriveEcdh } from '../primitives/ecdh.js'
+import { HASHES } from '../primitives/hash.js'
+import { checkLabel, checkRandomLength } from './adapters.js'
+import type { KeyInfo, SecurityModule } from './types.js'
+
+export interface SoftwareSecurityModuleConfig {
+  /** Folder holding module.json and keys/<label>.json; created when missing. */
+  readonly dir: string
+  readonly passphrase: string
+  /** log2 of the scrypt cost N for a new store (default 15; tests may lower it). Stored in module.json. */
+  readonly scryptLogN?: number
+}
+
+/*
+ * At rest: module.json holds the scrypt parameters (RFC 7914) and a check value; the
+ * passphrase derives one 256-bit key that seals every private key (PKCS#8 DER) with
+ * AES-256-GCM (NIST SP 800-38D), the label and curve bound as additional data. Chosen
+ * over encrypted PKCS#8 PEM because GCM authenticates, so a wrong passphrase is told
+ * apart from a damaged file (WRONG_PASSPHRASE vs MODULE_STORE_CORRUPT), and the public
+ * half and curve stay readable for listKeys without deriving anything.
+ */
+interface ModuleFile {
+  readonly format: 'smgw-soft-sm/1'
+  readonly kdf: { readonly name: 'scrypt'; readonly salt: string; readonly logN: number; readonly r: number; readonly p: number }
+  /** AES-256-GCM of CHECK_TEXT: iv ‖ ciphertext ‖ tag, base64. */
+  readonly check: string
+}
+
+interface KeyFile {
+  readonly format: 'smgw-soft-sm-key/1'
+  readonly label: string
+  readonly curve: CurveName
+  /** SubjectPublicKeyInfo DER, base64. */
+  readonly publicKey: string
+  /** AES-256-GCM of the PKCS#8 DER: iv ‖ ciphertext ‖ tag, base64. */
+  readonly sealed: string
+}
+
+const CHECK_TEXT = 'smgw software security module'
+
+/** A file-based security module for development and tests (the private keys sit on disk, sealed). */
+export async function createSoftwareSecurityModule(config: SoftwareSecurityModuleConfig): Promise<SecurityModule> {
+  const keysDir = join(config.dir, 'keys')
+  await mkdir(keysDir, { recursive: true, mode: 0o700 })
+  const moduleFile = join(config.dir, 'module.json')
+  let mod: ModuleFile
+  let masterKey: Buffer
+  const existing = await readJson(moduleFile)
+  if (existing === undefined) {
+    const kdf = { name: 'scrypt', salt: randomBytes(16).toString('base64'), logN: config.scryptLogN ?? 15, r: 8, p: 1 } as const
+    masterKey = await deriveMaster(config.passphrase, kdf)
+    mod = { format: 'smgw-soft-sm/1', kdf, check: seal(masterKey, Buffer.from(CHECK_TEXT), 'check').toString('base64') }
+    await writeAtomic(moduleFile, JSON.stringify(mod, null, 2), false)
+  } else {
+    mod = checkModuleFile(existing)
+    masterKey = await deriveMaster(config.passphrase, mod.kdf)
+    let text: Buffer
+    try {
+      text = open(masterKey, Buffer.from(mod.check, 'base64'), 'check')
+    } catch (err) {
+      throw new CryptoError('WRONG_PASSPHRASE', 'the passphrase does not open this security module', { cause: err })
+    }
+    if (text.toString() !== CHECK_TEXT) throw new CryptoError('MODULE_STORE_CORRUPT', 'module.json check value differs')
+  }
+  let closed = false
+
+  const keyPath = (label: string): string => {
+    checkLabel(label)
+    return join(keysDir, `${label}.json`)
+  }
+  const live = (): void => {
+    if (closed) throw new CryptoError('MODULE_CLOSED', 'the security module is closed')
+  }
+  const loadKeyFile = async (label: string): Promise<KeyFile> => {
+    live()
+    const json = await readJson(keyPath(label))
+    if (json === undefined) throw new CryptoError('KEY_NOT_FOUND', `no key labelled ${label}`)
+    return checkKeyFile(json, label)
+  }
+  const privateKey = async (label: string): Promise<KeyObject> => {
+    const file = await loadKeyFile(label)
+    let der: Buffer
+    try {
+      der = open(masterKey, Buffer.from(file.sealed, 'base64'), `${file.label}\n${file.curve}`)
+    } catch (err) {
+      throw new CryptoError('MODULE_STORE_CORRUPT', `key ${label} does not open (file damaged or moved)`, { cause: err })
+    }
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  }
+  const toInfo = (file: KeyFile): KeyInfo => ({ label: file.label, curve: file.curve, publicKey: new Uint8Array(Buffer.from(file.publicKey, 'base64')) })
+
+  return {
+    async generateKey(curve, label) {
+      live()
+      if (!isCurveName(curve)) throw new CryptoError('CURVE_UNSUPPORTED', `curve ${String(curve)}`)
+      const path = keyPath(label)
+      const pair = generateKeyPairSync('ec', { namedCurve: CURVES[curve].nodeName })
+      const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' })
+      const file: KeyFile = {
+        format: 'smgw-soft-sm-key/1',
+        label,
+        curve,
+        publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+        sealed: seal(masterKey, pkcs8, `${label}\n${curve}`).toString('base64'),
+      }
+      pkcs8.fill(0)
+      await writeAtomic(path, JSON.stringify(file, null, 2), true)
+      return toInfo(file)
+    },
+    async publicKey(label) {
+      return toInfo(await loadKeyFile(label))
+    },
+    async listKeys() {
+      live()
+      const names = (await readdir(keysDir)).filter((n) => n.endsWith('.json')).sort()
+      return Promise.all(names.map(async (n) => toInfo(await loadKeyFile(n.slice(0, -'.json'.length)))))
+    },
+    async sign(label: string, data: Uint8Array, hash: HashName) {
+      const key = await privateKey(label)
+      return new Uint8Array(nodeSign(HASHES[hash].nodeName, data, { key, dsaEncoding: 'der' }))
+    },
+    async deriveSharedSecret(label, peer) {
+      return deriveEcdh(await privateKey(label), peer)
+    },
+    random(length) {
+      live()
+      checkRandomLength(length)
+      return Promise.resolve(new Uint8Array(randomBytes(length)))
+    },
+    close() {
+      if (!closed) masterKey.fill(0)
+      closed = true
+      return Promise.resolve()
+    },
+  }
+}
+
+function deriveMaster(passphrase: string, kdf: ModuleFile['kdf']): Promise<Buffer> {
+  const N = 2 ** kdf.logN
+  return new Promise((resolve, reject) => {
+    scrypt(passphrase.normalize('NFC'), Buffer.from(kdf.salt, 'base64'), 32, { N, r: kdf.r, p: kdf.p, maxmem: 256 * N * kdf.r + (1 << 20) }, (err, key) => {
+      if (err) reject(new CryptoError('MODULE_STORE_CORRUPT', `scrypt parameters rejected: ${err.message}`, { cause: err }))
+      else resolve(key)
+    })
+  })
+}
+
+function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  cipher.setAAD(Buffer.from(aad))
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()])
+  return Buffer.concat([iv, ct, cipher.getAuthTag()])
+}
+
+function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  if (sealed.length < 28) throw new Error('sealed value too short')
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12))
+  decipher.setAAD(Buffer.from(aad))
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16))
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()])
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new CryptoError('MODULE_STORE_CORRUPT', `cannot read ${path}`, { cause: err })
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new CryptoError('MODULE_STORE_CORRUPT', `${path} is not JSON`, { cause: err })
+  }
+}
+
+/** Writes a temporary file, then renames it into place (or, for a new key, links it so an existing key is never replaced). */
+async function writeAtomic(path: string, text: string, createOnly: boolean): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  await writeFile(tmp, text, { mode: 0o600, flag: 'wx' })
+  try {
+    if (createOnly) {
+      try {
+        await link(tmp, path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CryptoError('KEY_EXISTS', `a key with this label exists: ${path}`)
+        throw err
+      }
+    } else {
+      await rename(tmp, path)
+      return
+    }
+  } finally {
+    if (createOnly) await unlink(tmp).catch(() => undefined)
+  }
+}
+
+function checkModuleFile(json: unknown): ModuleFile {
+  const m = json as Partial<ModuleFile> | null
+  if (m?.format !== 'smgw-soft-sm/1' || m.kdf?.name !== 'scrypt' || typeof m.check !== 'string' || !Number.isInteger(m.kdf.logN) || m.kdf.logN < 1 || m.kdf.logN > 22) {
+    throw new CryptoError('MODULE_STORE_CORRUPT', 'module.json is not a software security module store')
+  }
+  return m as ModuleFile
+}
+
+function checkKeyFile(json: unknown, label: string): KeyFile {
+  const k = json as Partial<KeyFile> | null
+  if (k?.format !== 'smgw-soft-sm-key/1' || k.label !== label || typeof k.curve !== 'string' || !isCurveName(k.curve) || typeof k.publicKey !== 'string' || typeof k.sealed !== 'string') {
+    throw new CryptoError('MODULE_STORE_CORRUPT', `key file for ${label} is damaged`)
+  }
+  return k as KeyFile
+}
