@@ -1,0 +1,190 @@
+import { AsnConvert } from '@peculiar/asn1-schema'
+import {
+  AuthorityKeyIdentifier, BasicConstraints, Certificate, CRLDistributionPoints, ExtendedKeyUsage,
+  type Extension, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509'
+import { classifyPublicKey, type PublicKeyKind } from './algorithms.js'
+import { bytesEqual, requireSingleTlv, toHex } from './der.js'
+import { malformed, PkiError } from './errors.js'
+import { formatName } from './name.js'
+import {
+  id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_cRLDistributionPoints, id_ce_extKeyUsage,
+  id_ce_keyUsage, id_ce_subjectKeyIdentifier,
+} from './oids.js'
+
+/** RFC 5280 §4.2.1.3 KeyUsage bits, in bit order (bit 0 = digitalSignature). */
+export const KEY_USAGE_BITS = [
+  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
+  'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
+] as const
+export type KeyUsageName = (typeof KEY_USAGE_BITS)[number]
+
+export interface CertificateExtension {
+  readonly oid: string
+  readonly critical: boolean
+  /** extnValue contents (the DER of the extension's own type). */
+  readonly value: Uint8Array
+}
+
+export interface BasicConstraintsInfo {
+  readonly ca: boolean
+  readonly pathLength?: number
+  readonly critical: boolean
+}
+
+/** A certificate decoded into the fields path validation and the CLI need; `der` is the input. */
+export interface DecodedCertificate {
+  readonly der: Uint8Array
+  /** TBSCertificate exactly as encoded (what the signature covers). */
+  readonly tbs: Uint8Array
+  /** 1, 2 or 3. */
+  readonly version: number
+  /** The INTEGER content octets as encoded (two's complement). */
+  readonly serialNumber: Uint8Array
+  /** Lower-case, even-length hex of the serial number without leading 00 octets (as OpenSSL prints it). */
+  readonly serialHex: string
+  readonly issuer: string
+  readonly issuerDer: Uint8Array
+  readonly subject: string
+  readonly subjectDer: Uint8Array
+  readonly notBefore: Date
+  readonly notAfter: Date
+  /** SubjectPublicKeyInfo, DER. */
+  readonly publicKey: Uint8Array
+  readonly publicKeyKind: PublicKeyKind
+  /** signatureAlgorithm OID of the outer Certificate. */
+  readonly signatureAlgorithm: string
+  /** Whether the outer AlgorithmIdentifier carries parameters (RFC 5758 §3.2: it must not for ECDSA). */
+  readonly signatureAlgorithmHasParameters: boolean
+  /** TBSCertificate.signature OID (RFC 5280 §4.1.1.2: must equal the outer one). */
+  readonly tbsSignatureAlgorithm: string
+  readonly signature: Uint8Array
+  readonly extensions: readonly CertificateExtension[]
+  readonly basicConstraints?: BasicConstraintsInfo
+  readonly keyUsage?: readonly KeyUsageName[]
+  readonly extendedKeyUsage?: readonly string[]
+  readonly subjectKeyIdentifier?: Uint8Array
+  readonly authorityKeyIdentifier?: Uint8Array
+  /** URIs of the cRLDistributionPoints extension (fullName uniformResourceIdentifier only). */
+  readonly crlDistributionPoints: readonly string[]
+  /** RFC 5280 §3.3 / §6.1: subject and issuer are the same name. */
+  readonly selfIssued: boolean
+}
+
+/** Decodes one DER certificate (RFC 5280 §4.1). Throws PKI_MALFORMED for anything that does not decode. */
+export function decodeCertificate(der: Uint8Array): DecodedCertificate {
+  requireSingleTlv(der, 'Certificate')
+  let cert: Certificate
+  try {
+    cert = AsnConvert.parse(der, Certificate)
+  } catch (err) {
+    throw malformed('Certificate does not decode', err)
+  }
+  try {
+    return describe(der, cert)
+  } catch (err) {
+    throw malformed('Certificate field does not decode', err)
+  }
+}
+
+function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
+  const tbs = cert.tbsCertificate
+  const tbsRaw = cert.tbsCertificateRaw
+  if (tbsRaw === undefined) throw new PkiError('PKI_MALFORMED', 'TBSCertificate raw bytes missing')
+  const extensions = decodeExtensionList(tbs.extensions ?? [])
+  const issuerDer = new Uint8Array(AsnConvert.serialize(tbs.issuer))
+  const subjectDer = new Uint8Array(AsnConvert.serialize(tbs.subject))
+  const serialNumber = new Uint8Array(tbs.serialNumber)
+  const find = (oid: string) => extensions.find((e) => e.oid === oid)
+
+  const bc = find(id_ce_basicConstraints)
+  let basicConstraints: BasicConstraintsInfo | undefined
+  if (bc !== undefined) {
+    const v = AsnConvert.parse(bc.value, BasicConstraints)
+    basicConstraints = { ca: v.cA, critical: bc.critical, ...(v.pathLenConstraint === undefined ? {} : { pathLength: v.pathLenConstraint }) }
+  }
+  const ku = find(id_ce_keyUsage)
+  const eku = find(id_ce_extKeyUsage)
+  const ski = find(id_ce_subjectKeyIdentifier)
+  const aki = find(id_ce_authorityKeyIdentifier)
+  const dp = find(id_ce_cRLDistributionPoints)
+  let akiId: Uint8Array | undefined
+  if (aki !== undefined) {
+    const v = AsnConvert.parse(aki.value, AuthorityKeyIdentifier)
+    if (v.keyIdentifier !== undefined) akiId = new Uint8Array(v.keyIdentifier.buffer)
+  }
+  const extendedKeyUsage = eku === undefined ? undefined : [...AsnConvert.parse(eku.value, ExtendedKeyUsage)]
+  const crlDistributionPoints = dp === undefined ? [] : [...AsnConvert.parse(dp.value, CRLDistributionPoints)]
+    .flatMap((p) => p.distributionPoint?.fullName ?? [])
+    .flatMap((n) => (n.uniformResourceIdentifier === undefined ? [] : [n.uniformResourceIdentifier]))
+  const spkiDer = new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo))
+  return {
+    der,
+    tbs: new Uint8Array(tbsRaw),
+    version: tbs.version + 1,
+    serialNumber,
+    serialHex: serialHexOf(serialNumber),
+    issuer: formatName(tbs.issuer),
+    issuerDer,
+    subject: formatName(tbs.subject),
+    subjectDer,
+    notBefore: tbs.validity.notBefore.getTime(),
+    notAfter: tbs.validity.notAfter.getTime(),
+    publicKey: spkiDer,
+    publicKeyKind: classifyPublicKey(AsnConvert.parse(spkiDer, SubjectPublicKeyInfo)),
+    signatureAlgorithm: cert.signatureAlgorithm.algorithm,
+    signatureAlgorithmHasParameters: cert.signatureAlgorithm.parameters !== undefined,
+    tbsSignatureAlgorithm: tbs.signature.algorithm,
+    signature: new Uint8Array(cert.signatureValue),
+    extensions,
+    ...(basicConstraints === undefined ? {} : { basicConstraints }),
+    ...(ku === undefined ? {} : { keyUsage: decodeKeyUsage(ku.value) }),
+    ...(extendedKeyUsage === undefined ? {} : { extendedKeyUsage }),
+    ...(ski === undefined ? {} : { subjectKeyIdentifier: new Uint8Array(AsnConvert.parse(ski.value, SubjectKeyIdentifier).buffer) }),
+    ...(akiId === undefined ? {} : { authorityKeyIdentifier: akiId }),
+    crlDistributionPoints,
+    selfIssued: bytesEqual(issuerDer, subjectDer),
+  }
+}
+
+/** RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension." */
+export function decodeExtensionList(list: readonly Extension[]): CertificateExtension[] {
+  const out: CertificateExtension[] = []
+  for (const e of list) {
+    if (out.some((o) => o.oid === e.extnID)) throw new PkiError('PKI_MALFORMED', `duplicate extension ${e.extnID}`)
+    out.push({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })
+  }
+  return out
+}
+
+/** Hex of an INTEGER's magnitude without leading zero octets. */
+export function serialHexOf(contentOctets: Uint8Array): string {
+  const hex = toHex(contentOctets).replace(/^(00)+/, '')
+  return hex === '' ? '00' : hex
+}
+
+/** Decodes a KeyUsage BIT STRING (RFC 5280 §4.2.1.3; X.690 §8.6: first octet = unused bits). */
+export function decodeKeyUsage(value: Uint8Array): KeyUsageName[] {
+  if (value[0] !== 0x03 || value.length < 3 || value[1] !== value.length - 2) throw new PkiError('PKI_MALFORMED', 'KeyUsage is not a BIT STRING')
+  const unused = value[2] ?? 0
+  if (unused > 7) throw new PkiError('PKI_MALFORMED', 'KeyUsage: bad unused-bits count')
+  const bits = value.subarray(3)
+  return KEY_USAGE_BITS.filter((_, i) => ((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0)
+}
+
+/** DER KeyUsage: named bits with trailing zero bits removed (X.690 §11.2.2). */
+export function encodeKeyUsage(usages: readonly KeyUsageName[]): Uint8Array {
+  if (usages.length === 0) throw new PkiError('PKI_BAD_ARGUMENT', 'KeyUsage needs at least one bit')
+  const highest = Math.max(...usages.map((u) => KEY_USAGE_BITS.indexOf(u)))
+  const octets = new Uint8Array((highest >> 3) + 1)
+  for (const u of usages) {
+    const i = KEY_USAGE_BITS.indexOf(u)
+    octets[i >> 3] = (octets[i >> 3] ?? 0) | (0x80 >> (i & 7))
+  }
+  const unused = 7 - (highest & 7)
+  return new Uint8Array([0x03, octets.length + 1, unused, ...octets])
+}
+
+export function nameOf(der: Uint8Array): string {
+  return formatName(AsnConvert.parse(der, Name))
+}
