@@ -1,4 +1,5 @@
 import { EncryptedContentInfo, EnvelopedData, RecipientEncryptedKeys, type KeyAgreeRecipientInfo, type RecipientEncryptedKey } from '@peculiar/asn1-cms'
+import { AsnConvert } from '@peculiar/asn1-schema'
 import { ECParameters } from '@peculiar/asn1-ecc'
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509'
 import { CURVES, type CurveName } from '../curves.js'
@@ -10,7 +11,7 @@ import type { KeyAgreer } from '../security-module/types.js'
 import { contentEncryptionByOid } from './algorithms.js'
 import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
 import { GcmParameters } from './asn1/gcm-parameters.js'
-import { equalBytes } from './bytes.js'
+import { encodeSetOf, equalBytes } from './bytes.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { deriveKek } from './kek.js'
 import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
@@ -34,7 +35,7 @@ export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): P
   let recipientInfos: EnvelopedData['recipientInfos']
   let eci: EncryptedContentInfo
   let mac: Uint8Array | undefined
-  let aad = new Uint8Array(0)
+  let aad: Uint8Array = new Uint8Array(0)
   if (info.contentType === id_envelopedData) {
     const ed = parseAsn(info.content, EnvelopedData, 'EnvelopedData')
     recipientInfos = ed.recipientInfos
@@ -44,12 +45,8 @@ export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): P
     recipientInfos = aed.recipientInfos
     eci = aed.authEncryptedContentInfo
     mac = new Uint8Array(aed.mac.buffer)
-    const rawAttrs = (aed as AuthEnvelopedData & { authAttrsRaw?: ArrayBuffer }).authAttrsRaw
-    if (rawAttrs) {
-      // RFC 5083 §2.2: the authenticated attributes are MACed as a DER SET OF (tag 0x31).
-      aad = new Uint8Array(rawAttrs)
-      aad[0] = 0x31
-    }
+    // RFC 5083 §2.2: the authenticated attributes are the additional data, as a DER SET OF (tag 0x31).
+    if (aed.authAttrs) aad = encodeSetOf(aed.authAttrs.map((a) => new Uint8Array(AsnConvert.serialize(a))))
   }
 
   let match: { kari: KeyAgreeRecipientInfo; rek: RecipientEncryptedKey } | undefined

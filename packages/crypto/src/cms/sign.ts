@@ -10,7 +10,7 @@ import { decodeCertificate } from '../keys/certificate.js'
 import { encodeOid } from '../primitives/ec-public-key.js'
 import { HASHES, digest } from '../primitives/hash.js'
 import type { Signer } from '../security-module/types.js'
-import { compareBytes } from './bytes.js'
+import { compareBytes, encodeSetOf } from './bytes.js'
 import { id_contentType, id_data, id_messageDigest, id_signedData, id_signingTime } from './oids.js'
 
 export interface SignCmsOptions {
@@ -77,11 +77,4 @@ export async function signCms(content: Uint8Array, options: SignCmsOptions): Pro
     signerInfos: new SignerInfos([signerInfo]),
   })
   return new Uint8Array(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(signedData) })))
-}
-
-function encodeSetOf(elements: readonly Uint8Array[]): Uint8Array {
-  const body = Buffer.concat(elements)
-  const len = body.length
-  const header = len < 0x80 ? [0x31, len] : len < 0x100 ? [0x31, 0x81, len] : [0x31, 0x82, len >> 8, len & 0xff]
-  return new Uint8Array(Buffer.concat([Buffer.from(header), body]))
 }

@@ -7,7 +7,7 @@ import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { ID_EC_PUBLIC_KEY } from '../primitives/ec-public-key.js'
 import { verifyEcdsa } from '../primitives/ecdsa.js'
 import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
-import { equalBytes } from './bytes.js'
+import { encodeSetOf, equalBytes } from './bytes.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { id_contentType, id_messageDigest, id_signedData, id_signingTime } from './oids.js'
 
@@ -84,8 +84,7 @@ function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], con
 
   let signedData: Uint8Array
   let signingTime: Date | undefined
-  const raw = (si as SignerInfo & { signedAttrsRaw?: ArrayBuffer }).signedAttrsRaw
-  if (si.signedAttrs && raw) {
+  if (si.signedAttrs) {
     // RFC 5652 §5.3/§11: content-type and message-digest are required and single-valued.
     const attr = (type: string): ArrayBuffer => {
       const found = si.signedAttrs?.filter((a) => a.attrType === type) ?? []
@@ -98,9 +97,9 @@ function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], con
     const ct = parseAsnOid(attr(id_contentType))
     if (ct !== contentType) throw new CryptoError('CMS_MALFORMED', `content-type attribute ${ct} differs from eContentType ${contentType}`)
     if (si.signedAttrs.some((a) => a.attrType === id_signingTime)) signingTime = parseAsn(attr(id_signingTime), Time, 'signing-time').getTime()
-    // RFC 5652 §5.4: the signature is over the EXPLICIT SET OF tag, not the [0] IMPLICIT one.
-    signedData = new Uint8Array(raw)
-    signedData[0] = 0x31
+    // RFC 5652 §5.4: the signature is over the DER of the attributes with the EXPLICIT SET OF tag,
+    // not the [0] IMPLICIT one. Attribute values are kept as received (ANY), in the order received.
+    signedData = encodeSetOf(si.signedAttrs.map((a) => new Uint8Array(AsnConvert.serialize(a))))
   } else {
     signedData = content
   }

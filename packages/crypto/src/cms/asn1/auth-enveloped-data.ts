@@ -25,7 +25,7 @@ export class AuthEnvelopedData {
   @AsnProp({ type: EncryptedContentInfo })
   authEncryptedContentInfo = new EncryptedContentInfo()
 
-  @AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true, raw: true })
+  @AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true })
   authAttrs?: Attribute[]
 
   @AsnProp({ type: OctetString })
