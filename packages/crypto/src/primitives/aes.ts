@@ -56,6 +56,8 @@ export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8
   }
 }
 
+const GCM_MAX_NONCE = 128
+
 export interface GcmSealed {
   readonly ciphertext: Uint8Array
   readonly tag: Uint8Array
@@ -63,7 +65,7 @@ export interface GcmSealed {
 
 /** AES-GCM, NIST SP 800-38D; tag length 12..16 bytes (RFC 5084 §3.2). */
 export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0), tagLength = 16): GcmSealed {
-  if (iv.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'AES-GCM needs a nonce')
+  if (iv.length === 0 || iv.length > GCM_MAX_NONCE) throw new CryptoError('INVALID_ARGUMENT', `AES-GCM nonce of ${String(iv.length)} bytes (1..${String(GCM_MAX_NONCE)})`)
   const cipher = createCipheriv(aesName(key, 'gcm') as CipherGCMTypes, key, iv, { authTagLength: tagLength })
   cipher.setAAD(aad)
   const ciphertext = new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final()]))
@@ -75,6 +77,8 @@ export function aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8
   const name = aesName(key, 'gcm')
   // NIST SP 800-38D §5.2.1.2: tags shorter than 12 bytes only for special applications; CMS (RFC 5084 §3.2) allows 12..16.
   if (iv.length === 0 || tag.length < 12 || tag.length > 16) throw new CryptoError('CMS_DECRYPT_FAILED', `AES-GCM nonce of ${String(iv.length)} / tag of ${String(tag.length)} bytes`)
+  // OpenSSL 3 (behind node:crypto) keeps at most 128 nonce bytes (GCM_IV_MAX_SIZE); longer ones are refused, not mis-computed.
+  if (iv.length > GCM_MAX_NONCE) throw new CryptoError('INVALID_ARGUMENT', `AES-GCM nonce of ${String(iv.length)} bytes exceeds OpenSSL's ${String(GCM_MAX_NONCE)}`)
   try {
     const decipher = createDecipheriv(name as CipherGCMTypes, key, iv, { authTagLength: tag.length })
     decipher.setAAD(aad)

@@ -25,6 +25,24 @@ export interface EcPublicKey {
  * point (SEC 1 §2.3.3, 02/03 prefix) is accepted and decompressed.
  */
 export function decodeEcPublicKey(spki: Uint8Array, expectedCurve?: CurveName): EcPublicKey {
+  let info: SubjectPublicKeyInfo
+  try {
+    info = AsnConvert.parse(spki, SubjectPublicKeyInfo)
+  } catch (err) {
+    throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode: ${(err as Error).message}`, { cause: err })
+  }
+  // X.690 §10 / RFC 5280 §4.1: certificates carry DER; BER length forms, indefinite lengths and trailing bytes are refused.
+  if (Buffer.compare(new Uint8Array(AsnConvert.serialize(info)), spki) !== 0) throw new CryptoError('PUBLIC_KEY_INVALID', 'public key is not DER encoded')
+  if (info.algorithm.algorithm !== ID_EC_PUBLIC_KEY) throw new CryptoError('PUBLIC_KEY_INVALID', `public key algorithm ${info.algorithm.algorithm} is not id-ecPublicKey`)
+  // RFC 5480 §2.1.1: namedCurve only; implicitCurve and specifiedCurve MUST NOT be used.
+  const params = info.algorithm.parameters
+  if (params === null || params === undefined || new Uint8Array(params)[0] !== 0x06) {
+    throw new CryptoError('CURVE_UNSUPPORTED', 'public key with explicit or implicit curve parameters (RFC 5480 §2.1.1 requires a named curve)')
+  }
+  // The named curve's OID, DER, must be one TR-03109-3 allows.
+  if (!Object.values(CURVES).some((c) => Buffer.compare(new Uint8Array(encodeOid(c.oid)), new Uint8Array(params)) === 0)) {
+    throw new CryptoError('CURVE_UNSUPPORTED', `named curve ${Buffer.from(params).toString('hex')} is not allowed by TR-03109-3 (or not DER)`)
+  }
   let key: KeyObject
   try {
     key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
@@ -37,7 +55,7 @@ export function decodeEcPublicKey(spki: Uint8Array, expectedCurve?: CurveName): 
   if (expectedCurve !== undefined && curve !== expectedCurve) throw new CryptoError('CURVE_MISMATCH', `public key is on ${curve}, expected ${expectedCurve}`)
   let point: Uint8Array
   try {
-    const raw = new Uint8Array(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)
+    const raw = new Uint8Array(info.subjectPublicKey)
     point = new Uint8Array(ECDH.convertKey(raw, CURVES[curve].nodeName, undefined, undefined, 'uncompressed') as Buffer)
   } catch (err) {
     throw new CryptoError('PUBLIC_KEY_INVALID', `public key point does not decode: ${(err as Error).message}`, { cause: err })
