@@ -49,3 +49,12 @@ export function wrapErrors<T>(code: CryptoErrorCode, message: string, fn: () => 
     throw new CryptoError(code, `${message}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
 }
+
+/** Runs `fn` and turns its result or its throw into a promise (so callers only ever see rejections). */
+export function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn())
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+  }
+}

@@ -1,6 +1,6 @@
 import { createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto'
 import { CURVES, type CurveName } from '../curves.js'
-import { CryptoError } from '../errors.js'
+import { CryptoError, settle } from '../errors.js'
 import { deriveEcdh } from '../primitives/ecdh.js'
 import { HASHES } from '../primitives/hash.js'
 import type { KeyAgreer, Signer } from '../security-module/types.js'
@@ -24,7 +24,7 @@ export function createKeyObjectSigner(privateKey: KeyObject): Signer {
   return {
     curve,
     publicKey,
-    sign: (data, hash) => Promise.resolve(new Uint8Array(nodeSign(HASHES[hash].nodeName, data, { key: privateKey, dsaEncoding: 'der' }))),
+    sign: (data, hash) => settle(() => new Uint8Array(nodeSign(HASHES[hash].nodeName, data, { key: privateKey, dsaEncoding: 'der' }))),
   }
 }
 
@@ -36,6 +36,6 @@ export function createKeyObjectAgreer(privateKey: KeyObject): KeyAgreer {
     curve,
     publicKey,
     // The peer key is validated (on the curve, same curve) by deriveEcdh.
-    deriveSharedSecret: (peer) => Promise.resolve(deriveEcdh(privateKey, peer)),
+    deriveSharedSecret: (peer) => settle(() => deriveEcdh(privateKey, peer)),
   }
 }

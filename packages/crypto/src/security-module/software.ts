@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync
 import { link, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CURVES, isCurveName, type CurveName, type HashName } from '../curves.js'
-import { CryptoError } from '../errors.js'
+import { CryptoError, settle } from '../errors.js'
 import { deriveEcdh } from '../primitives/ecdh.js'
 import { HASHES } from '../primitives/hash.js'
 import { checkLabel, checkRandomLength } from './adapters.js'
@@ -128,9 +128,11 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
       return deriveEcdh(await privateKey(label), peer)
     },
     random(length) {
-      live()
-      checkRandomLength(length)
-      return Promise.resolve(new Uint8Array(randomBytes(length)))
+      return settle(() => {
+        live()
+        checkRandomLength(length)
+        return new Uint8Array(randomBytes(length))
+      })
     },
     close() {
       if (!closed) masterKey.fill(0)
