@@ -43,9 +43,9 @@ export function aesCmac(key: Uint8Array, message: Uint8Array): Uint8Array {
   // A fresh CBC chain over M_1..M_{n-1} ‖ M_last; the tag is the last cipher block.
   const chain = createCipheriv('aes-128-cbc', key, new Uint8Array(16))
   chain.setAutoPadding(false)
-  const head = lastStart > 0 ? chain.update(message.subarray(0, lastStart)) : undefined
+  // The head's cipher blocks are not needed: only the chaining value they leave behind.
+  if (lastStart > 0) chain.update(message.subarray(0, lastStart))
   const final = chain.update(last)
   chain.final()
-  void head
   return new Uint8Array(final.subarray(0, 16))
 }

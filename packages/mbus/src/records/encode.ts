@@ -96,7 +96,8 @@ function encodeData(r: DataRecordInput): Uint8Array {
     }
     case 'text': {
       if (typeof raw !== 'string') bad('text needs a string')
-      if (raw.length > 0xbf || !/^[\x00-\xff]*$/.test(raw)) bad('text must be at most 191 Latin-1 characters')
+      if (raw.length > 0xbf) bad('text must be at most 191 characters')
+      for (let i = 0; i < raw.length; i++) if (raw.charCodeAt(i) > 0xff) bad('text must be Latin-1')
       const out = new Uint8Array(raw.length + 1)
       out[0] = raw.length
       // Characters are sent last one first (EN 13757-3:2018 §6.3.3).
@@ -137,7 +138,7 @@ export function encodeDataRecords(records: readonly DataRecordInput[]): Uint8Arr
       continue
     }
     const nibble = NIBBLE[r.coding]
-    if (nibble === undefined) bad(`unknown coding ${String(r.coding)}`)
+    if (nibble === undefined) bad(`unknown coding ${r.coding}`)
     if (r.vif.length === 0) bad('a data record needs a VIF')
     parts.push(encodeDif(r, nibble), r.vif, encodeData(r))
   }

@@ -78,7 +78,7 @@ export function encodeWiredTelegram(input: WiredTelegramInput): Uint8Array {
     if (input.key === undefined) throw new MbusError('MISSING_KEY', 'security mode 5 needs a key')
     if (input.tpl.kind !== 'long' || !input.tpl.address) throw new MbusError('MBUS_ENCODE', 'wired mode 5 needs a long TPL header (the IV address)')
     const iv = createMode5Iv(encodeLinkAddress(input.tpl.address), input.tpl.accessNumber ?? 0)
-    const { body, blocks } = encryptTpl(5, input.key, iv, apdu)
+    const { body, blocks } = encryptTpl(input.key, iv, apdu)
     payload = concatBytes([encodeTplHeader(input.tpl, 5, blocks), body])
   }
   return encodeWiredFrame({ kind: 'long', control: input.control ?? 0x08, address: input.address ?? 0xfd, ci: payload[0]!, payload })

@@ -133,11 +133,11 @@ export function encodeWirelessTelegram(input: WirelessTelegramInput): Uint8Array
     if (key === undefined) throw new MbusError('MISSING_KEY', `security mode ${security.mode} needs a key`)
     if (input.tpl.kind === 'none') throw new MbusError('MBUS_ENCODE', 'encryption needs a TPL header (short or long)')
     if (security.mode === 5) {
-      const { body, blocks } = encryptTpl(5, key, createMode5Iv(meterAddress, input.tpl.accessNumber ?? 0), apdu)
+      const { body, blocks } = encryptTpl(key, createMode5Iv(meterAddress, input.tpl.accessNumber ?? 0), apdu)
       inner = concatBytes([encodeTplHeader(input.tpl, 5, blocks), body])
     } else {
       const keys = deriveKdfA(key, security.messageCounter, meterAddress.subarray(2, 6))
-      const { body, blocks } = encryptTpl(7, keys.encryption, ZERO_IV, apdu)
+      const { body, blocks } = encryptTpl(keys.encryption, ZERO_IV, apdu)
       // CFE 10h: KDF-A, key id 0 (EN 13757-7:2018 §7.5.8.3).
       const tpdu = concatBytes([encodeTplHeader(input.tpl, 7, blocks, 0x10), body])
       inner = encodeAfl(security, tpdu, (data) => aesCmac(keys.mac, data))

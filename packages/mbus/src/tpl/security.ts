@@ -71,14 +71,14 @@ export function decryptTpl(ctx: SecurityContext): Uint8Array {
 }
 
 /**
- * Encrypts `apdu` for mode 5 or 7: prefixes 2F 2F, pads with 2Fh to whole blocks and
- * encrypts everything (returns the ciphertext and its block count).
+ * Encrypts `apdu` for mode 5 (meter key, IV = M ‖ A ‖ ACC×8) or mode 7 (Kenc, zero IV):
+ * prefixes 2F 2F, pads with 2Fh to whole blocks and encrypts everything (returns the
+ * ciphertext and its block count).
  */
-export function encryptTpl(mode: 5 | 7, key: Uint8Array, iv: Uint8Array, apdu: Uint8Array): { readonly body: Uint8Array; readonly blocks: number } {
+export function encryptTpl(key: Uint8Array, iv: Uint8Array, apdu: Uint8Array): { readonly body: Uint8Array; readonly blocks: number } {
   checkKey(key)
   const length = Math.ceil((apdu.length + 2) / 16) * 16
   const plain = new Uint8Array(length).fill(0x2f)
   plain.set(apdu, 2)
-  void mode
   return { body: encryptCbc(key, iv, plain), blocks: length / 16 }
 }
