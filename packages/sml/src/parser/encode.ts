@@ -150,7 +150,7 @@ function encodeBody(w: Writer, b: SmlMessageBody): void {
       for (const p of b.periodList) {
         w.list(4)
         time(w, p.valTime)
-        w.integer(false, statusWidth(p.status.type), p.status.value, 'status')
+        w.integer(false, statusWidth(p.status.type), p.status.value, 'status', 'choice')
         w.list(p.values.length)
         for (const v of p.values) {
           w.list(2)
@@ -194,7 +194,7 @@ function listEntry(w: Writer, e: SmlListEntry): void {
   w.list(7)
   w.octets(e.objName)
   if (e.status === undefined) w.absent()
-  else w.integer(false, statusWidth(e.status.type), e.status.value, 'status')
+  else w.integer(false, statusWidth(e.status.type), e.status.value, 'status', 'choice')
   optTime(w, e.valTime)
   w.optU8(e.unit, 'unit')
   w.optI8(e.scaler, 'scaler')
@@ -261,7 +261,7 @@ function time(w: Writer, t: SmlTime): void {
     case 'secIndex':
       // QUIRK(Holley DTZ541): written back as the bare Unsigned32 the meter sent (see parser/decode.ts).
       if (t.bare === true) {
-        w.u32(t.secIndex, 'secIndex')
+        w.integer(false, 4, t.secIndex, 'secIndex', 'exact')
         return
       }
       w.list(2)

@@ -3,6 +3,9 @@ import type { SmlInteger, SmlTlHint, SmlValue } from '../types.js'
 import { canonicalTlSize } from './reader.js'
 import { TL_TYPE } from './tags.js'
 
+/** Width class of an integer by its length, as the decoder assigns it (SML_Value / SML_Status). */
+const WIDTH_FOR_LEN: readonly number[] = [0, 1, 2, 4, 4, 8, 8, 8, 8]
+
 const BYTES_BY_TYPE: Readonly<Record<Exclude<SmlValue['type'], 'bytes'>, number>> = {
   bool: 1, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8,
 }
@@ -80,13 +83,20 @@ export class Writer {
     this.buf[this.pos++] = byte
   }
 
-  /** An integer of default byte width `width`; a hint may shorten or lengthen it if the value fits. */
-  integer(signed: boolean, width: number, v: SmlInteger, what: string): void {
+  /**
+   * An integer of default byte width `width`; a hint may shorten or lengthen it if the value fits.
+   * `lengths`: 'any' for fixed-type fields (the schema gives the type), 'choice' where the
+   * length selects the type (SML_Value, SML_Status: only lengths of the same width class),
+   * 'exact' where the length must stay `width` (the bare SML_Time quirk).
+   */
+  integer(signed: boolean, width: number, v: SmlInteger, what: string, lengths: 'any' | 'choice' | 'exact' = 'any'): void {
     const h = this.hint()
     if (!fits(signed, width, v)) throw new SmlError('SML_RANGE', `${what}: ${String(v)} does not fit ${signed ? 'Integer' : 'Unsigned'}${width * 8}`)
     let n = width
     let size = 0
-    if (h !== undefined && h.len >= 1 && h.len <= 8 && fits(signed, h.len, v)) {
+    const lenOk = (len: number): boolean =>
+      lengths === 'any' ? len >= 1 && len <= 8 : lengths === 'exact' ? len === width : WIDTH_FOR_LEN[len] === width
+    if (h !== undefined && lenOk(h.len) && fits(signed, h.len, v)) {
       n = h.len
       if (fitsTl(TL_TYPE.int, n, h.size)) size = h.size
     }
@@ -135,10 +145,10 @@ export class Writer {
         this.bool(v.value)
         return
       case 'int8': case 'int16': case 'int32': case 'int64':
-        this.integer(true, BYTES_BY_TYPE[v.type], v.value, what)
+        this.integer(true, BYTES_BY_TYPE[v.type], v.value, what, 'choice')
         return
       case 'uint8': case 'uint16': case 'uint32': case 'uint64':
-        this.integer(false, BYTES_BY_TYPE[v.type], v.value, what)
+        this.integer(false, BYTES_BY_TYPE[v.type], v.value, what, 'choice')
     }
   }
 
