@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { MbusError } from '../errors.js'
 import { deriveKdfA } from '../tpl/kdf.js'
 import { decodeWiredTelegram } from './wired.js'
-import { decodeWirelessTelegram } from './wireless.js'
+import { decodeWirelessTelegram, encodeWirelessTelegram } from './wireless.js'
+import { decodeDataRecords } from '../records/decode.js'
 
 const file = new URL('../../../../../shared/vectors/oms/vectors.json', import.meta.url)
 const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
@@ -118,5 +119,25 @@ describe.skipIf(!existsSync(file))('OMS / CEN example vectors (shared/vectors/om
     }
     const wired = telegrams.find((x) => x.mode === 5 && x.wired === true)!
     expect(() => decodeWiredTelegram(h(wired.telegram_hex!), { key: wrong })).toThrow(MbusError)
+  })
+
+  it('the encoder reproduces Annex N.2.1 (mode 5) and the profile B example (mode 7) byte for byte, with and without CRCs', () => {
+    const n21 = vectors.find((x) => x.name.startsWith('OMS-AnnexN-N.2.1'))!
+    const gas = { manufacturer: 'ELS', id: '12345678', version: 0x33, deviceType: 3 }
+    const records = decodeDataRecords(h('0C1427048502046D32371F1502FD170000'))
+    const mode5 = { address: gas, tpl: { kind: 'short' as const, accessNumber: 0x2a, status: 0, configurationFlags: 0x2000 }, security: { mode: 5 as const }, records, key: h(n21.key!) }
+    expect(hex(encodeWirelessTelegram(mode5))).toBe(n21.telegram_hex)
+    expect(hex(encodeWirelessTelegram({ ...mode5, crc: 'A' }))).toBe(n21.telegram_hex_with_crc)
+    const b = vectors.find((x) => x.name.startsWith('OMS-AnnexN-wM-Bus-integrated-radio'))!
+    const mode7 = {
+      address: gas,
+      ell: { accessNumber: 0x75, communicationControl: 0x20 },
+      tpl: { kind: 'short' as const, accessNumber: 0x75, status: 0 },
+      security: { mode: 7 as const, messageCounter: 0x0ab3 },
+      records,
+      key: h(b.key!),
+    }
+    expect(hex(encodeWirelessTelegram(mode7))).toBe(b.telegram_hex)
+    expect(hex(encodeWirelessTelegram({ ...mode7, crc: 'A' }))).toBe(b.telegram_hex_with_crc)
   })
 })
