@@ -42,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function format(v: number): string {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)
+  if (Number.isInteger(v) || Math.abs(v) >= 100) return v.toFixed(0)
+  return v.toPrecision(3)
 }
 
 process.exitCode = await main(process.argv.slice(2))
