@@ -76,7 +76,7 @@ export const benchmark: Benchmark = {
     ) => SmartmeterObisSml
     let peerReadings = 0
     const peer = new SmlProtocol({ protocolSmlInputEncoding: 'binary', debug: 0, logger: () => undefined }, (err, data) => {
-      if (err) throw err instanceof Error ? err : new Error(String(err))
+      if (err instanceof Error) throw err
       peerReadings += Object.keys(data as object).length
     })
     const buffers = files.map((f) => Buffer.from(f))

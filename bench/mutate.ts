@@ -28,7 +28,7 @@ export function createMutator(corpus: readonly Uint8Array[], seed: number): Muta
   const below = (n: number): number => (n <= 0 ? 0 : rand() % n)
   return {
     next() {
-      let bytes = Uint8Array.from(corpus[below(corpus.length)]!)
+      let bytes: Uint8Array = Uint8Array.from(corpus[below(corpus.length)]!)
       const rounds = 1 + below(4)
       for (let r = 0; r < rounds; r++) {
         const at = below(bytes.length)
