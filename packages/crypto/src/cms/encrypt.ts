@@ -5,7 +5,7 @@ import {
   KeyAgreeRecipientInfo, OriginatorIdentifierOrKey, OriginatorPublicKey, RecipientEncryptedKey, RecipientEncryptedKeys, RecipientInfo, RecipientInfos,
 } from '@peculiar/asn1-cms'
 import { AlgorithmIdentifier, Name } from '@peculiar/asn1-x509'
-import { CryptoError } from '../errors.js'
+import { CryptoError, settle } from '../errors.js'
 import { decodeCertificate } from '../keys/certificate.js'
 import { aesCbcEncrypt, aesGcmEncrypt, aesKeyWrap } from '../primitives/aes.js'
 import { ID_EC_PUBLIC_KEY, copyBuffer, decodeEcPublicKey } from '../primitives/ec-public-key.js'
@@ -31,6 +31,10 @@ export interface EncryptCmsOptions {
  * key, dhSinglePass-stdDH-sha256kdf-scheme, X9.63 KDF over ECC-CMS-SharedInfo, AES key wrap).
  */
 export function encryptCms(content: Uint8Array, options: EncryptCmsOptions): Promise<Uint8Array> {
+  return settle(() => encryptNow(content, options))
+}
+
+function encryptNow(content: Uint8Array, options: EncryptCmsOptions): Uint8Array {
   const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)))
   const alg = CONTENT_ENCRYPTIONS[options.contentEncryption ?? 'aes128-cbc']
   if (options.recipients.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'at least one recipient is needed')
@@ -62,7 +66,7 @@ export function encryptCms(content: Uint8Array, options: EncryptCmsOptions): Pro
     const aed = new AuthEnvelopedData({ version: CMSVersion.v0, recipientInfos, authEncryptedContentInfo: eci, mac: new OctetString(sealed.tag) })
     contentInfo = new ContentInfo({ contentType: id_ct_authEnvelopedData, content: AsnConvert.serialize(aed) })
   }
-  return Promise.resolve(new Uint8Array(AsnConvert.serialize(contentInfo)))
+  return new Uint8Array(AsnConvert.serialize(contentInfo))
 }
 
 function keyAgreeRecipientInfo(certificate: Uint8Array, cek: Uint8Array, wrapOid: string): KeyAgreeRecipientInfo {

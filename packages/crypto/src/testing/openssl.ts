@@ -4,15 +4,17 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { CURVES, type CurveName } from '../curves.js'
 
-const run = promisify(execFile)
-
 /** Runs the openssl command line (no shell) and returns its standard output as bytes. */
-export async function openssl(args: readonly string[], cwd?: string): Promise<Buffer> {
-  const { stdout } = await run('openssl', [...args], { cwd, encoding: 'buffer', maxBuffer: 16 << 20 })
-  return stdout
+export function openssl(args: readonly string[], cwd?: string, stdin?: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('openssl', [...args], { cwd, encoding: 'buffer', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openssl ${args.join(' ')}: ${stderr.toString()}`, { cause: err }))
+      else resolve(stdout)
+    })
+    child.stdin?.end(stdin === undefined ? undefined : Buffer.from(stdin))
+  })
 }
 
 export interface TestParty {
@@ -60,4 +62,14 @@ export async function createOpensslPki(dir: string, curve: CurveName): Promise<T
       '-days', '2', '-extfile', ext, '-out', `${curve}-${name}.pem`], dir)
   }
   return { dir, curve, root: await party('root'), alice: await party('alice'), bob: await party('bob') }
+}
+
+/** A certificate from the root of `pki` for a public key held elsewhere (e.g. in a security module), via -force_pubkey. */
+export async function issueCertificate(pki: TestPki, spki: Uint8Array, name: string, serial: number): Promise<Uint8Array> {
+  const pubPath = join(pki.dir, `${pki.curve}-${name}.pub.pem`)
+  const b64 = Buffer.from(spki).toString('base64').replace(/.{64}/g, '$&\n')
+  await writeFile(pubPath, `-----BEGIN PUBLIC KEY-----\n${b64}\n-----END PUBLIC KEY-----\n`)
+  const pem = await openssl(['x509', '-req', '-in', `${pki.curve}-alice.csr`, '-force_pubkey', pubPath, '-subj', `/C=DE/O=SMGW Test/CN=${name}`,
+    '-CA', `${pki.curve}-root.pem`, '-CAkey', `${pki.curve}-root.key`, '-set_serial', String(serial), '-days', '2', '-extfile', `${pki.curve}-ee.cnf`], pki.dir)
+  return new Uint8Array(await openssl(['x509', '-outform', 'DER'], undefined, pem))
 }
