@@ -4,7 +4,7 @@ import {
   type Extension, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509'
 import { classifyPublicKey, type PublicKeyKind } from './algorithms.js'
-import { bytesEqual, requireSingleTlv, toHex } from './der.js'
+import { bytesEqual, decodeBitStringBytes, decodeSequence, requireSingleTlv, toHex } from './der.js'
 import { malformed, PkiError } from './errors.js'
 import { formatName } from './name.js'
 import {
@@ -89,8 +89,10 @@ export function decodeCertificate(der: Uint8Array): DecodedCertificate {
 
 function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
   const tbs = cert.tbsCertificate
-  const tbsRaw = cert.tbsCertificateRaw
-  if (tbsRaw === undefined) throw new PkiError('PKI_MALFORMED', 'TBSCertificate raw bytes missing')
+  // RFC 5280 §4.1: SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } taken
+  // from the input bytes, so the signature covers exactly what was received and unused bits must be 0.
+  const [tbsRaw, , signatureTlv, ...extra] = decodeSequence(der, 'Certificate')
+  if (tbsRaw === undefined || signatureTlv === undefined || extra.length > 0) throw new PkiError('PKI_MALFORMED', 'Certificate: expected three elements')
   const extensions = decodeExtensionList(tbs.extensions ?? [])
   const issuerDer = new Uint8Array(AsnConvert.serialize(tbs.issuer))
   const subjectDer = new Uint8Array(AsnConvert.serialize(tbs.subject))
@@ -135,7 +137,7 @@ function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
     signatureAlgorithm: cert.signatureAlgorithm.algorithm,
     signatureAlgorithmHasParameters: cert.signatureAlgorithm.parameters !== undefined,
     tbsSignatureAlgorithm: tbs.signature.algorithm,
-    signature: new Uint8Array(cert.signatureValue),
+    signature: decodeBitStringBytes(signatureTlv, 'Certificate.signatureValue'),
     extensions,
     ...(basicConstraints === undefined ? {} : { basicConstraints }),
     ...(ku === undefined ? {} : { keyUsage: decodeKeyUsage(ku.value) }),

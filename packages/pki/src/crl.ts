@@ -1,11 +1,11 @@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
-  AuthorityKeyIdentifier, CertificateList, CRLReason, type CRLReasons, Extension, KeyIdentifier, Name, RevokedCertificate, TBSCertList, Time, Version,
+  AuthorityKeyIdentifier, CertificateList, CRLReason, CRLReasons, Extension, KeyIdentifier, Name, RevokedCertificate, TBSCertList, Time, Version,
 } from '@peculiar/asn1-x509'
 import { CURVES, type HashName } from '@smgw/crypto'
 import { encodeSignatureAlgorithm } from './algorithms.js'
 import { decodeCertificate, decodeExtensionList, serialHexOf, type CertificateExtension } from './certificate.js'
-import { bytesEqual, encodeSigned, encodeTlv, positiveIntegerOctets, requireSingleTlv, toHex } from './der.js'
+import { bytesEqual, decodeBitStringBytes, decodeSequence, encodeSigned, encodeTlv, positiveIntegerOctets, requireSingleTlv, toHex } from './der.js'
 import { malformed, PkiError } from './errors.js'
 import type { CertificateIssuer } from './issue.js'
 import { keyIdentifierOf } from './issue.js'
@@ -14,9 +14,11 @@ import { id_ce_authorityKeyIdentifier, id_ce_cRLNumber, id_ce_cRLReasons } from 
 
 /** RFC 5280 §5.3.1 CRLReason (value 7 is not used). */
 export const REVOCATION_REASONS = {
-  unspecified: 0, keyCompromise: 1, cACompromise: 2, affiliationChanged: 3, superseded: 4,
-  cessationOfOperation: 5, certificateHold: 6, removeFromCRL: 8, privilegeWithdrawn: 9, aACompromise: 10,
-} as const
+  unspecified: CRLReasons.unspecified, keyCompromise: CRLReasons.keyCompromise, cACompromise: CRLReasons.cACompromise,
+  affiliationChanged: CRLReasons.affiliationChanged, superseded: CRLReasons.superseded,
+  cessationOfOperation: CRLReasons.cessationOfOperation, certificateHold: CRLReasons.certificateHold,
+  removeFromCRL: CRLReasons.removeFromCRL, privilegeWithdrawn: CRLReasons.privilegeWithdrawn, aACompromise: CRLReasons.aACompromise,
+} as const satisfies Record<string, CRLReasons>
 export type RevocationReason = keyof typeof REVOCATION_REASONS
 
 export function isRevocationReason(value: string): value is RevocationReason {
@@ -91,7 +93,7 @@ export async function issueCrl(o: IssueCrlOptions): Promise<Uint8Array> {
     userCertificate: positiveIntegerOctets(r.serialNumber).slice().buffer,
     revocationDate: new Time(second(r.revocationDate)),
     ...(r.reason === undefined || r.reason === 'unspecified' ? {} : {
-      crlEntryExtensions: [new Extension({ extnID: id_ce_cRLReasons, critical: false, extnValue: new OctetString(AsnConvert.serialize(new CRLReason(REVOCATION_REASONS[r.reason] as number as CRLReasons))) })],
+      crlEntryExtensions: [new Extension({ extnID: id_ce_cRLReasons, critical: false, extnValue: new OctetString(AsnConvert.serialize(new CRLReason(REVOCATION_REASONS[r.reason]))) })],
     }),
   }))
   const tbs = new TBSCertList({
@@ -134,8 +136,8 @@ export function decodeCrl(der: Uint8Array): DecodedCrl {
 
 function describeCrl(der: Uint8Array, list: CertificateList): DecodedCrl {
   const tbs = list.tbsCertList
-  const raw = list.tbsCertListRaw
-  const tbsBytes = raw === undefined ? new Uint8Array(AsnConvert.serialize(tbs)) : new Uint8Array(raw)
+  const [tbsBytes, , signatureTlv, ...extra] = decodeSequence(der, 'CertificateList')
+  if (tbsBytes === undefined || signatureTlv === undefined || extra.length > 0) throw new PkiError('PKI_MALFORMED', 'CertificateList: expected three elements')
   const extensions = decodeExtensionList(tbs.crlExtensions ?? [])
   const num = extensions.find((e) => e.oid === id_ce_cRLNumber)
   let crlNumber: bigint | undefined
@@ -155,7 +157,7 @@ function describeCrl(der: Uint8Array, list: CertificateList): DecodedCrl {
     for (const e of exts) if (e.critical && e.oid !== id_ce_cRLReasons) unknownCritical.push(e.oid)
     let reason: RevocationReason | undefined
     if (reasonExt !== undefined) {
-      const code = AsnConvert.parse(reasonExt.value, CRLReason).reason as number
+      const code = AsnConvert.parse(reasonExt.value, CRLReason).reason
       reason = (Object.keys(REVOCATION_REASONS) as RevocationReason[]).find((k) => REVOCATION_REASONS[k] === code)
       if (reason === undefined) throw new PkiError('PKI_MALFORMED', `unknown CRLReason ${String(code)}`)
     }
@@ -173,7 +175,7 @@ function describeCrl(der: Uint8Array, list: CertificateList): DecodedCrl {
     ...(crlNumber === undefined ? {} : { crlNumber }),
     signatureAlgorithm: list.signatureAlgorithm.algorithm,
     tbsSignatureAlgorithm: tbs.signature.algorithm,
-    signature: new Uint8Array(list.signature),
+    signature: decodeBitStringBytes(signatureTlv, 'CertificateList.signature'),
     extensions,
     ...(akiId === undefined ? {} : { authorityKeyIdentifier: new Uint8Array(akiId.buffer) }),
     revoked,

@@ -73,3 +73,27 @@ export function positiveIntegerOctets(magnitude: Uint8Array): Uint8Array {
   if (m.length === 0 || (m.length === 1 && m[0] === 0)) throw new PkiError('PKI_BAD_ARGUMENT', 'serial number must be positive')
   return ((m[0] ?? 0) & 0x80) !== 0 ? concatBytes(new Uint8Array([0]), m) : new Uint8Array(m)
 }
+
+/** The element TLVs of a DER SEQUENCE (tag 0x30), each as a subarray; PKI_MALFORMED on anything else. */
+export function decodeSequence(bytes: Uint8Array, what: string): Uint8Array[] {
+  requireSingleTlv(bytes, what)
+  if (bytes[0] !== 0x30) throw new PkiError('PKI_MALFORMED', `${what}: not a SEQUENCE`)
+  const headerLength = (bytes[1] ?? 0) < 0x80 ? 2 : 2 + ((bytes[1] ?? 0) & 0x7f)
+  const out: Uint8Array[] = []
+  let rest = bytes.subarray(headerLength)
+  while (rest.length > 0) {
+    const len = tlvLength(rest)
+    if (len > rest.length) throw new PkiError('PKI_MALFORMED', `${what}: element truncated`)
+    out.push(rest.subarray(0, len))
+    rest = rest.subarray(len)
+  }
+  return out
+}
+
+/** Content octets of a BIT STRING TLV with zero unused bits (signatures). */
+export function decodeBitStringBytes(tlv: Uint8Array, what: string): Uint8Array {
+  requireSingleTlv(tlv, what)
+  const headerLength = (tlv[1] ?? 0) < 0x80 ? 2 : 2 + ((tlv[1] ?? 0) & 0x7f)
+  if (tlv[0] !== 0x03 || tlv[headerLength] !== 0) throw new PkiError('PKI_MALFORMED', `${what}: not a BIT STRING with 0 unused bits`)
+  return tlv.subarray(headerLength + 1)
+}

@@ -1,3 +1,5 @@
+import type { ValidationReason } from './validate.js'
+
 /**
  * Stable codes for misuse and malformed input. Path-validation verdicts are not errors:
  * `validatePath` returns a {@link ValidationReason} instead (see validate.ts).
@@ -12,8 +14,11 @@ export type PkiErrorCode =
 
 export class PkiError extends Error {
   override name = 'PkiError'
-  constructor(readonly code: PkiErrorCode, message: string, options?: ErrorOptions) {
+  /** For PKI_TLS_PEER_REJECTED and PKI_RENEWAL_REJECTED: the path-validation verdict. */
+  readonly reason: ValidationReason | undefined
+  constructor(readonly code: PkiErrorCode, message: string, options?: ErrorOptions & { readonly reason?: ValidationReason }) {
     super(message, options)
+    this.reason = options?.reason
   }
 }
 

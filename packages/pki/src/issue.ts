@@ -32,7 +32,8 @@ export interface CertificateIssuer {
 
 export interface IssueCertificateOptions {
   readonly profile: CertificateProfile
-  readonly subject: DistinguishedName
+  /** The subject as attributes, or as an encoded Name (DER), e.g. taken over from a CSR. */
+  readonly subject: DistinguishedName | Uint8Array
   /** The subject's SubjectPublicKeyInfo (DER); must be on an allowed curve. */
   readonly publicKey: Uint8Array
   /** Big-endian magnitude, 1 to 20 octets once encoded (RFC 5280 §4.1.2.2); positive. */
@@ -109,7 +110,7 @@ export async function issueCertificate(o: IssueCertificateOptions): Promise<Uint
   if (o.issuer.certificate === undefined) {
     if (o.profile !== 'root-ca') throw new PkiError('PKI_BAD_ARGUMENT', 'only a root-ca is self-signed; pass the issuer certificate')
     if (!bytesEqual(o.issuer.signer.publicKey, o.publicKey)) throw new PkiError('PKI_BAD_ARGUMENT', 'a self-signed root is signed by its own key')
-    issuerName = encodeName(o.subject)
+    issuerName = subjectNameOf(o.subject)
     issuerKeyId = ownKeyId
   } else {
     const issuerCert = decodeCertificate(o.issuer.certificate)
@@ -149,13 +150,22 @@ export async function issueCertificate(o: IssueCertificateOptions): Promise<Uint
     signature: algorithm,
     issuer: issuerName,
     validity: new Validity({ notBefore: truncateToSecond(o.notBefore), notAfter: truncateToSecond(o.notAfter) }),
-    subject: encodeName(o.subject),
+    subject: subjectNameOf(o.subject),
     subjectPublicKeyInfo: AsnConvert.parse(o.publicKey, SubjectPublicKeyInfo),
     extensions: new Extensions(extensions),
   })
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs))
   const signature = await o.issuer.signer.sign(tbsDer, hash)
   return encodeSigned(tbsDer, new Uint8Array(AsnConvert.serialize(algorithm)), signature)
+}
+
+function subjectNameOf(subject: DistinguishedName | Uint8Array): Name {
+  if (!(subject instanceof Uint8Array)) return encodeName(subject)
+  try {
+    return AsnConvert.parse(subject, Name)
+  } catch (err) {
+    throw new PkiError('PKI_MALFORMED', 'subject Name does not decode', { cause: err })
+  }
 }
 
 function truncateToSecond(d: Date): Date {

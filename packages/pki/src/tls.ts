@@ -1,0 +1,203 @@
+import { constants, type KeyObject } from 'node:crypto'
+import * as tls from 'node:tls'
+import { PkiError } from './errors.js'
+import { formatPem } from './pem.js'
+import { validatePath, type ValidationPurpose, type ValidationReason, type ValidationResult } from './validate.js'
+
+/**
+ * Which TR-03109-3 TLS profile: `wan` (gateway ↔ GWA/EMT, and the LMN) or `han`
+ * (the consumer side, which may also use AES-256-GCM).
+ */
+export type TlsProfile = 'wan' | 'han'
+
+/** TR-03109-3 v1.1 §3.3.2 (TLS 1.2 cipher suites), as OpenSSL names them. */
+export const TLS_CIPHERS: Readonly<Record<TlsProfile, readonly string[]>> = {
+  wan: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
+  han: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384'],
+}
+/** TR-03109-3 v1.1 §3.3.3: the ECDHE groups (brainpool first, then NIST). */
+export const TLS_CURVES = 'brainpoolP256r1:brainpoolP384r1:brainpoolP512r1:prime256v1:secp384r1'
+/** TLS 1.2 signature_algorithms (RFC 5246 §7.4.1.4.1): ECDSA with SHA-256/384/512 only. */
+export const TLS_SIGALGS = 'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512'
+/** TR-03109-3 v1.1 §3.3.4: a TLS session lasts at most 48 hours. */
+export const TLS_SESSION_TIMEOUT_SECONDS = 48 * 3600
+
+export interface TlsIdentity {
+  /** The private key: PEM (PKCS#8 or SEC1) or a KeyObject. */
+  readonly key: string | KeyObject
+  /** Our certificate, DER. */
+  readonly cert: Uint8Array
+  /** Intermediates sent after our certificate, DER, leaf side first. */
+  readonly chain?: readonly Uint8Array[]
+}
+
+export interface TlsTrust {
+  readonly roots: readonly Uint8Array[]
+  readonly crls?: readonly Uint8Array[]
+  /** Extra untrusted intermediates for path building (besides what the peer sends). */
+  readonly intermediates?: readonly Uint8Array[]
+  readonly requireCrl?: boolean
+}
+
+export interface TlsContextConfig {
+  readonly profile?: TlsProfile
+  readonly identity: TlsIdentity
+  readonly trust: TlsTrust
+}
+
+export interface TlsContextDeps {
+  /** The clock for certificate and CRL validity (default: the system clock). */
+  readonly now?: () => Date
+}
+
+export interface TlsContext {
+  /** Options for tls.createServer: mutual authentication, TLS 1.2 only, TR-03109-3 suites. */
+  readonly serverOptions: tls.TlsOptions
+  /** Options for tls.connect; `checkServerIdentity` runs our path validation ('tls-server'). */
+  readonly clientOptions: tls.ConnectionOptions
+  /** Validates the peer of an established socket with our rules. */
+  verifyPeer(socket: tls.TLSSocket, purpose: 'tls-client' | 'tls-server'): ValidationResult
+}
+
+/**
+ * The node:tls settings for a TR-03109-3 TLS 1.2 endpoint. Peers are checked twice: by
+ * OpenSSL during the handshake (roots as `ca`, requestCert + rejectUnauthorized) and by
+ * {@link validatePath} after it (the client in checkServerIdentity, the server in
+ * {@link createTlsServer}), so curve, algorithm, EKU and CRL rules are ours.
+ */
+export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps = {}): TlsContext {
+  const now = deps.now ?? (() => new Date())
+  if (config.trust.roots.length === 0) throw new PkiError('PKI_BAD_ARGUMENT', 'a TLS context needs at least one root')
+  const profile = config.profile ?? 'wan'
+  const common: tls.SecureContextOptions & tls.CommonConnectionOptions = {
+    key: typeof config.identity.key === 'string' ? config.identity.key : config.identity.key.export({ format: 'pem', type: 'pkcs8' }),
+    cert: [config.identity.cert, ...(config.identity.chain ?? [])].map((d) => formatPem('CERTIFICATE', d)).join(''),
+    ca: config.trust.roots.map((d) => formatPem('CERTIFICATE', d)),
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    ciphers: TLS_CIPHERS[profile].join(':'),
+    ecdhCurve: TLS_CURVES,
+    sigalgs: TLS_SIGALGS,
+    // No renegotiation (OpenSSL refuses it in both directions), no compression.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
+    rejectUnauthorized: true,
+  }
+  const verify = (leafAndChain: readonly Uint8Array[], purpose: ValidationPurpose): ValidationResult => {
+    const [leaf, ...sent] = leafAndChain
+    if (leaf === undefined) return { ok: false, reason: 'NO_PATH', detail: 'the peer sent no certificate', chain: [] }
+    return validatePath({
+      leaf, intermediates: [...sent, ...(config.trust.intermediates ?? [])], roots: config.trust.roots,
+      crls: config.trust.crls ?? [], at: now(), purpose, ...(config.trust.requireCrl === undefined ? {} : { requireCrl: config.trust.requireCrl }),
+    })
+  }
+  return {
+    serverOptions: { ...common, requestCert: true, honorCipherOrder: true, sessionTimeout: TLS_SESSION_TIMEOUT_SECONDS },
+    clientOptions: {
+      ...common,
+      // Called by node after OpenSSL accepted the chain; an Error return destroys the socket.
+      checkServerIdentity: (_host, cert) => {
+        const result = verify(peerChainOf(cert), 'tls-server')
+        return result.ok ? undefined : rejection(result, 'server')
+      },
+    },
+    verifyPeer: (socket, purpose) => verify(peerChainOf(socket.getPeerCertificate(true)), purpose),
+  }
+}
+
+/** The DER chain node reports for a peer (leaf first), following issuerCertificate until it repeats. */
+function peerChainOf(cert: tls.DetailedPeerCertificate | tls.PeerCertificate | undefined): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let current = cert as tls.DetailedPeerCertificate | undefined
+  while (current !== undefined && (current.raw as Buffer | undefined) !== undefined && out.length < 16) {
+    const der = new Uint8Array(current.raw)
+    if (out.some((o) => Buffer.from(o).equals(der))) break
+    out.push(der)
+    const next = current.issuerCertificate as tls.DetailedPeerCertificate | undefined
+    if (next === current) break
+    current = next
+  }
+  return out
+}
+
+function rejection(result: Extract<ValidationResult, { ok: false }>, who: 'client' | 'server'): PkiError {
+  return new PkiError('PKI_TLS_PEER_REJECTED', `TLS ${who} rejected: ${result.reason} (${result.detail})`, { reason: result.reason })
+}
+
+/**
+ * OpenSSL's verify codes (as node reports them in `err.code`) mapped to our reasons, so a
+ * peer OpenSSL rejects during the handshake gets the same kind of typed reason.
+ */
+export const OPENSSL_VERIFY_REASONS: Readonly<Record<string, ValidationReason>> = {
+  CERT_HAS_EXPIRED: 'EXPIRED',
+  CERT_NOT_YET_VALID: 'NOT_YET_VALID',
+  CERT_REVOKED: 'REVOKED',
+  CERT_SIGNATURE_FAILURE: 'BAD_SIGNATURE',
+  UNABLE_TO_GET_ISSUER_CERT: 'NO_PATH',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'NO_PATH',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'NO_PATH',
+  SELF_SIGNED_CERT_IN_CHAIN: 'NO_PATH',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'NO_PATH',
+  CERT_CHAIN_TOO_LONG: 'PATH_LENGTH',
+  PATH_LENGTH_EXCEEDED: 'PATH_LENGTH',
+  INVALID_CA: 'NOT_CA',
+  INVALID_PURPOSE: 'EKU',
+  UNHANDLED_CRITICAL_EXTENSION: 'UNKNOWN_CRITICAL_EXTENSION',
+  CA_KEY_TOO_SMALL: 'ALGORITHM_NOT_ALLOWED',
+  EE_KEY_TOO_SMALL: 'ALGORITHM_NOT_ALLOWED',
+}
+
+/** Turns any error from a TLS socket into a PkiError: ours pass through, OpenSSL verify errors are mapped. */
+export function toTlsRejection(err: unknown): PkiError {
+  if (err instanceof PkiError) return err
+  const code = (err as { code?: unknown } | null)?.code
+  const reason = typeof code === 'string' ? OPENSSL_VERIFY_REASONS[code] : undefined
+  return new PkiError('PKI_TLS_PEER_REJECTED', `TLS handshake failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, ...(reason === undefined ? {} : { reason }) })
+}
+
+/** Connects with the context's client options; resolves once our validation accepted the server. */
+export function connectTls(context: TlsContext, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...context.clientOptions, ...options })
+    const onError = (err: unknown) => {
+      socket.destroy()
+      reject(toTlsRejection(err))
+    }
+    socket.once('error', onError)
+    socket.once('secureConnect', () => {
+      socket.off('error', onError)
+      resolve(socket)
+    })
+  })
+}
+
+export interface TlsServerHandlers {
+  /** A client that passed OpenSSL and our validation. */
+  readonly onConnection: (socket: tls.TLSSocket, result: Extract<ValidationResult, { ok: true }>) => void
+  /** A client rejected (by OpenSSL in the handshake, or by our validation after it). */
+  readonly onReject?: (error: PkiError) => void
+}
+
+/**
+ * A tls.Server with the context's server options that validates every client with our
+ * rules ('tls-client') before handing it on; rejected sockets are destroyed.
+ */
+export function createTlsServer(context: TlsContext, handlers: TlsServerHandlers): tls.Server {
+  const server = tls.createServer(context.serverOptions)
+  server.on('secureConnection', (socket) => {
+    const result = context.verifyPeer(socket, 'tls-client')
+    if (!result.ok) {
+      socket.destroy()
+      handlers.onReject?.(rejection(result, 'client'))
+      return
+    }
+    // TLS 1.2 renegotiation is refused by OpenSSL (SSL_OP_NO_RENEGOTIATION); this guards the protocol version too.
+    if (socket.getProtocol() !== 'TLSv1.2') {
+      socket.destroy()
+      handlers.onReject?.(new PkiError('PKI_TLS_PEER_REJECTED', `protocol ${socket.getProtocol() ?? 'unknown'} is not TLSv1.2`))
+      return
+    }
+    handlers.onConnection(socket, result)
+  })
+  server.on('tlsClientError', (err) => handlers.onReject?.(toTlsRejection(err)))
+  return server
+}
