@@ -7,10 +7,13 @@ export interface PemBlock {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
 
-/** True when the bytes look like PEM text (RFC 7468 §2: optional whitespace, then "-----BEGIN "). */
+/**
+ * True when the bytes look like PEM text (RFC 7468 §5.2: explanatory text may precede the
+ * first "-----BEGIN "); DER starts with a SEQUENCE tag (0x30) and is never taken for PEM.
+ */
 export function isPem(bytes: Uint8Array): boolean {
-  const head = Buffer.from(bytes.subarray(0, 256)).toString('latin1').trimStart()
-  return head.startsWith('-----BEGIN ')
+  if (bytes[0] === 0x30) return false
+  return Buffer.from(bytes.subarray(0, 4096)).toString('latin1').includes('-----BEGIN ')
 }
 
 /** All PEM blocks in a text (RFC 7468); explanatory text between blocks is ignored. */

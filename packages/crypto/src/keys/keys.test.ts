@@ -1,0 +1,68 @@
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CryptoError } from '../errors.js'
+import { createOpensslPki, createTempDir, openssl, type TestPki } from '../testing/openssl.js'
+import { decodeCertificate, decodeCertificates } from './certificate.js'
+import { decodePemBlocks, decodePemOrDer, encodePem, isPem } from './pem.js'
+import { decodePrivateKey } from './private-key.js'
+
+let tmp: { dir: string; remove: () => Promise<void> }
+let pki: TestPki
+beforeAll(async () => {
+  tmp = await createTempDir('smgw-keys-')
+  pki = await createOpensslPki(tmp.dir, 'brainpoolP384r1')
+})
+afterAll(async () => { await tmp.remove() })
+
+describe('certificates', () => {
+  it('PEM and DER give the same certificate; fields are read as openssl writes them', () => {
+    const [fromPem] = decodeCertificates(pki.alice.certPem)
+    const fromDer = decodeCertificate(pki.alice.certDer)
+    expect(fromPem?.der).toEqual(pki.alice.certDer)
+    expect(fromDer.curve).toBe('brainpoolP384r1')
+    expect(fromDer.subjectText).toBe('C=DE, O=SMGW Test, CN=alice brainpoolP384r1')
+    expect(fromDer.issuerText).toBe('C=DE, O=SMGW Test, CN=Test Root brainpoolP384r1')
+    expect(Buffer.from(fromDer.serialNumber).toString('hex')).toBe('1000')
+    expect(fromDer.subjectKeyIdentifier).toHaveLength(20)
+    expect(fromDer.notAfter.getTime()).toBeGreaterThan(fromDer.notBefore.getTime())
+  })
+
+  it('reads every certificate of a PEM bundle, ignoring text between blocks', () => {
+    const bundle = new TextEncoder().encode(`subject=alice\n${Buffer.from(pki.alice.certPem).toString()}\nsome text\n${Buffer.from(pki.root.certPem).toString()}`)
+    expect(decodeCertificates(bundle).map((c) => c.der)).toEqual([pki.alice.certDer, pki.root.certDer])
+  })
+})
+
+describe('private keys', () => {
+  it('reads PKCS#8 PEM (openssl), SEC 1 PEM and DER, and encrypted PKCS#8 with its passphrase', async () => {
+    const pem = decodePrivateKey(pki.alice.keyPem)
+    const der = (type: 'pkcs8' | 'sec1'): Uint8Array => new Uint8Array(pem.export({ format: 'der', type }))
+    const sec1Pem = new TextEncoder().encode(pem.export({ format: 'pem', type: 'sec1' }).toString())
+    for (const input of [der('pkcs8'), der('sec1'), sec1Pem]) {
+      expect(decodePrivateKey(input).export({ format: 'der', type: 'pkcs8' })).toEqual(pem.export({ format: 'der', type: 'pkcs8' }))
+    }
+    const encrypted = await openssl(['pkcs8', '-topk8', '-in', pki.alice.keyPath, '-passout', 'pass:s3cret', '-v2', 'aes-256-cbc'])
+    expect(decodePrivateKey(new Uint8Array(encrypted), 's3cret').asymmetricKeyDetails?.namedCurve).toBe('brainpoolP384r1')
+    expect(() => decodePrivateKey(new Uint8Array(encrypted), 'wrong')).toThrow(CryptoError)
+  })
+
+  it('refuses RSA keys and curves outside TR-03109-3', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'der', type: 'pkcs8' })
+    expect(() => decodePrivateKey(new Uint8Array(rsa))).toThrow(expect.objectContaining({ code: 'KEY_MALFORMED' }) as Error)
+    const k1 = createPrivateKey({ key: generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) })
+    expect(() => decodePrivateKey(new TextEncoder().encode(k1.export({ format: 'pem', type: 'pkcs8' }).toString()))).toThrow(expect.objectContaining({ code: 'CURVE_UNSUPPORTED' }) as Error)
+  })
+})
+
+describe('PEM', () => {
+  it('detects PEM vs DER and round-trips encodePem', () => {
+    const der = new Uint8Array(Array.from({ length: 100 }, (_, i) => i))
+    const pem = new TextEncoder().encode(encodePem('CMS', der))
+    expect(isPem(pem)).toBe(true)
+    expect(isPem(der)).toBe(false)
+    expect(decodePemBlocks(pem)).toEqual([{ label: 'CMS', der }])
+    expect(decodePemOrDer(pem, ['CMS'], 'CMS_MALFORMED')).toEqual([der])
+    expect(decodePemOrDer(der, ['CMS'], 'CMS_MALFORMED')).toEqual([der])
+    expect(() => decodePemOrDer(pem, ['CERTIFICATE'], 'CERT_MALFORMED')).toThrow(expect.objectContaining({ code: 'CERT_MALFORMED' }) as Error)
+  })
+})
