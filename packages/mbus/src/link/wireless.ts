@@ -55,26 +55,38 @@ function stripFormatA(bytes: Uint8Array, l: number): Uint8Array {
 }
 
 /** Format B: the L-field counts the CRC bytes; CRC over bytes 0..125, then over the rest (EN 13757-4:2019 §5.2.2.3). */
-function checkFormatB(bytes: Uint8Array): Uint8Array | string {
+function checkFormatB(bytes: Uint8Array): Uint8Array | undefined {
+  // Messages are built only on demand (formatBError): under 'auto' a frame without CRCs fails this check on every decode.
   const total = bytes.length
   if (total <= 128) {
-    if (total < 12) return 'too short for format B'
+    if (total < 12) return undefined
     const crc = crc16En13757(bytes, 0, total - 2)
     const got = (bytes[total - 2]! << 8) | bytes[total - 1]!
-    if (crc !== got) return `format B CRC: expected ${hex4(crc)}, found ${hex4(got)}`
+    if (crc !== got) return undefined
     const out = bytes.slice(0, total - 2)
     out[0] = out[0]! - 2
     return out
   }
   const crc1 = crc16En13757(bytes, 0, 126)
   const got1 = (bytes[126]! << 8) | bytes[127]!
-  if (crc1 !== got1) return `format B CRC (block 2): expected ${hex4(crc1)}, found ${hex4(got1)}`
+  if (crc1 !== got1) return undefined
   const crc2 = crc16En13757(bytes, 128, total - 2)
   const got2 = (bytes[total - 2]! << 8) | bytes[total - 1]!
-  if (crc2 !== got2) return `format B CRC (block 3): expected ${hex4(crc2)}, found ${hex4(got2)}`
+  if (crc2 !== got2) return undefined
   const out = concatBytes([bytes.subarray(0, 126), bytes.subarray(128, total - 2)])
   out[0] = out[0]! - 4
   return out
+}
+
+function formatBError(bytes: Uint8Array): string {
+  const total = bytes.length
+  if (total < 12) return 'too short for format B'
+  const end = total <= 128 ? total - 2 : 126
+  const crc = crc16En13757(bytes, 0, end)
+  const got = (bytes[end]! << 8) | bytes[end + 1]!
+  if (crc !== got) return `format B CRC${total > 128 ? ' (block 2)' : ''}: expected ${hex4(crc)}, found ${hex4(got)}`
+  const crc2 = crc16En13757(bytes, 128, total - 2)
+  return `format B CRC (block 3): expected ${hex4(crc2)}, found ${hex4((bytes[total - 2]! << 8) | bytes[total - 1]!)}`
 }
 
 function hex4(n: number): string {
@@ -104,13 +116,13 @@ export function decodeWirelessLink(bytes: Uint8Array, options: WirelessLinkOptio
     crcPresent = true
   } else if (bytes.length === l + 1) {
     // Same length for "CRCs absent" and "format B with CRCs": format B CRCs decide under 'auto'.
-    const b = tryB ? checkFormatB(bytes) : 'not tried'
-    if (typeof b !== 'string') {
+    const b = tryB ? checkFormatB(bytes) : undefined
+    if (b !== undefined) {
       plain = b
       seenFormat = 'B'
       crcPresent = true
     } else if (crcMode === 'present') {
-      throw new MbusError(format === 'A' ? 'MBUS_TRUNCATED' : 'MBUS_CRC', format === 'A' ? `format A frame needs ${aLength} bytes, got ${bytes.length}` : b)
+      throw new MbusError(format === 'A' ? 'MBUS_TRUNCATED' : 'MBUS_CRC', format === 'A' ? `format A frame needs ${aLength} bytes, got ${bytes.length}` : formatBError(bytes))
     } else {
       plain = bytes
     }

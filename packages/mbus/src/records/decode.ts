@@ -39,10 +39,25 @@ function fail(code: 'MBUS_DIF' | 'MBUS_VIF' | 'MBUS_TRUNCATED', at: number, mess
   throw new MbusError(code, `data record at offset ${at}: ${message}`)
 }
 
+const NO_MODIFIERS: readonly string[] = Object.freeze([])
+
+/** Precomputed VifInfo for single-byte primary VIFs without VIFEs, the common case (constant). */
+const SIMPLE: readonly (VifInfo | undefined)[] = PRIMARY.map((e, code) =>
+  e === undefined || code === 0x7f
+    ? undefined
+    : Object.freeze({
+        quantity: e.quantity, unit: e.unit, kind: e.kind ?? 'number',
+        exponent: e.exponent ? e.exponent(code) : 0, mult: e.mult ? e.mult(code) : 1,
+        additive: 0, modifiers: NO_MODIFIERS,
+      }),
+)
+
 function decodeVif(bytes: Uint8Array, start: number, recordAt: number): { info: VifInfo; end: number } {
   let pos = start
   if (pos >= bytes.length) fail('MBUS_TRUNCATED', recordAt, 'VIF missing')
   const vif = bytes[pos++]!
+  const simple = vif < 0x80 ? SIMPLE[vif] : undefined
+  if (simple) return { info: simple, end: pos }
   const code = vif & 0x7f
   let ext = (vif & 0x80) !== 0
   let entry: VifEntry | undefined
