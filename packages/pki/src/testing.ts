@@ -1,6 +1,9 @@
 // Test support (not exported from the package index): a demo PKI with in-memory keys.
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { AlgorithmIdentifier, Certificate, type TBSCertificate } from '@peculiar/asn1-x509'
 import { createKeyObjectSigner, type CurveName, type Signer } from '@smgw/crypto'
+import { encodeSigned } from './der.js'
 import { createDemoPki, type DemoPki, type DemoPkiOptions } from './demo.js'
 
 export interface TestPki {
@@ -53,4 +56,14 @@ export async function createTestPki(options: DemoPkiOptions = {}, now = new Date
     signer: (label) => createKeyObjectSigner(key(label)),
     ca: (label) => ({ signer: createKeyObjectSigner(key(`${label}/ca`)), certificate: cert(label) }),
   }
+}
+
+/** Re-signs a certificate after changing its TBSCertificate (for certificates our issuer refuses to make). */
+export async function resign(der: Uint8Array, signer: Signer, mutate: (tbs: TBSCertificate) => void, outerAlgorithm?: string): Promise<Uint8Array> {
+  const cert = AsnConvert.parse(der, Certificate)
+  mutate(cert.tbsCertificate)
+  const tbs = new Uint8Array(AsnConvert.serialize(cert.tbsCertificate))
+  const sig = await signer.sign(tbs, 'SHA-256')
+  const alg = new Uint8Array(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: outerAlgorithm ?? cert.tbsCertificate.signature.algorithm })))
+  return encodeSigned(tbs, alg, sig)
 }

@@ -144,6 +144,8 @@ export const OPENSSL_VERIFY_REASONS: Readonly<Record<string, ValidationReason>> 
   UNHANDLED_CRITICAL_EXTENSION: 'UNKNOWN_CRITICAL_EXTENSION',
   CA_KEY_TOO_SMALL: 'ALGORITHM_NOT_ALLOWED',
   EE_KEY_TOO_SMALL: 'ALGORITHM_NOT_ALLOWED',
+  // Handshake errors: a peer certificate on a curve outside our ECDHE groups (TLS 1.2, RFC 8422 §5.1).
+  ERR_SSL_WRONG_CURVE: 'CURVE_NOT_ALLOWED',
 }
 
 /** Turns any error from a TLS socket into a PkiError: ours pass through, OpenSSL verify errors are mapped. */
@@ -180,20 +182,34 @@ export interface TlsServerHandlers {
 /**
  * A tls.Server with the context's server options that validates every client with our
  * rules ('tls-client') before handing it on; rejected sockets are destroyed.
+ *
+ * OpenSSL still verifies the client chain against the roots during the handshake, but
+ * here node is told not to drop a failing client silently (rejectUnauthorized: false at
+ * the node layer) so that the rejection carries a reason: ours when validatePath fails,
+ * else OpenSSL's verify code mapped by {@link OPENSSL_VERIFY_REASONS}. A client without a
+ * certificate or with one either check refuses never reaches `onConnection`.
  */
 export function createTlsServer(context: TlsContext, handlers: TlsServerHandlers): tls.Server {
-  const server = tls.createServer(context.serverOptions)
+  const server = tls.createServer({ ...context.serverOptions, rejectUnauthorized: false })
   server.on('secureConnection', (socket) => {
-    const result = context.verifyPeer(socket, 'tls-client')
-    if (!result.ok) {
+    const refuse = (err: PkiError) => {
       socket.destroy()
-      handlers.onReject?.(rejection(result, 'client'))
+      handlers.onReject?.(err)
+    }
+    // Renegotiation is refused by OpenSSL (SSL_OP_NO_RENEGOTIATION); this guards the version too.
+    if (socket.getProtocol() !== 'TLSv1.2') {
+      refuse(new PkiError('PKI_TLS_PEER_REJECTED', `protocol ${socket.getProtocol() ?? 'unknown'} is not TLSv1.2`))
       return
     }
-    // TLS 1.2 renegotiation is refused by OpenSSL (SSL_OP_NO_RENEGOTIATION); this guards the protocol version too.
-    if (socket.getProtocol() !== 'TLSv1.2') {
-      socket.destroy()
-      handlers.onReject?.(new PkiError('PKI_TLS_PEER_REJECTED', `protocol ${socket.getProtocol() ?? 'unknown'} is not TLSv1.2`))
+    const result = context.verifyPeer(socket, 'tls-client')
+    if (!result.ok) {
+      refuse(rejection(result, 'client'))
+      return
+    }
+    if (!socket.authorized) {
+      const code = String(socket.authorizationError)
+      const reason = OPENSSL_VERIFY_REASONS[code]
+      refuse(new PkiError('PKI_TLS_PEER_REJECTED', `TLS client rejected by OpenSSL: ${code}`, reason === undefined ? {} : { reason }))
       return
     }
     handlers.onConnection(socket, result)

@@ -9,7 +9,7 @@ import { issueCrl } from './crl.js'
 import { encodeSigned } from './der.js'
 import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
-import { createTestPki, newKey, serial, type TestPki } from './testing.js'
+import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
 import { validatePath, type ValidatePathOptions, type ValidationReason } from './validate.js'
 
 let t: TestPki
@@ -18,16 +18,6 @@ const GW = 'gateways/smgw-0001'
 beforeAll(async () => {
   t = await createTestPki({ gateways: 1, emts: 1 })
 })
-
-/** Re-signs a certificate after changing its TBSCertificate (for certificates our issuer refuses to make). */
-async function resign(der: Uint8Array, signer: Signer, mutate: (tbs: TBSCertificate) => void, outerAlgorithm?: string): Promise<Uint8Array> {
-  const cert = AsnConvert.parse(der, Certificate)
-  mutate(cert.tbsCertificate)
-  const tbs = new Uint8Array(AsnConvert.serialize(cert.tbsCertificate))
-  const sig = await signer.sign(tbs, 'SHA-256')
-  const alg = new Uint8Array(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: outerAlgorithm ?? cert.tbsCertificate.signature.algorithm })))
-  return encodeSigned(tbs, alg, sig)
-}
 
 function opts(leafLabel: string, extra: Partial<ValidatePathOptions> = {}): ValidatePathOptions {
   const leaf = t.cert(leafLabel)

@@ -1,0 +1,328 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createNetServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Server, TLSSocket } from 'node:tls'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
+import { createKeyObjectSigner } from '@smgw/crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { issueCrl } from './crl.js'
+import { decodeCertificate } from './certificate.js'
+import { PkiError } from './errors.js'
+import { issueCertificate } from './issue.js'
+import { formatPem } from './pem.js'
+import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
+import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsIdentity } from './tls.js'
+
+let t: TestPki
+let other: TestPki
+let dir: string
+const GW = 'gateways/smgw-0001'
+/** OpenSSL 3.0's default groups lack brainpool; a TLS 1.2 client must offer the server certificate's curve. */
+const CURVES = TLS_CURVES
+const servers: Server[] = []
+const sockets: TLSSocket[] = []
+const children: ChildProcess[] = []
+
+/** The peer certificates the tests need beyond the demo PKI, issued once. */
+const bad: Record<string, { key: KeyObject; cert: Uint8Array; chain: Uint8Array[] }> = {}
+
+function identity(label: string, chainLabel: string, pki: TestPki = t): TlsIdentity {
+  return { key: pki.key(label), cert: pki.cert(label), chain: [pki.cert(chainLabel)] }
+}
+function pem(file: string, der: Uint8Array | Uint8Array[], label = 'CERTIFICATE'): string {
+  const path = join(dir, file)
+  writeFileSync(path, (Array.isArray(der) ? der : [der]).map((d) => formatPem(label, d)).join(''))
+  return path
+}
+function keyPem(file: string, key: KeyObject): string {
+  const path = join(dir, file)
+  writeFileSync(path, key.export({ format: 'pem', type: 'pkcs8' }))
+  return path
+}
+
+beforeAll(async () => {
+  t = await createTestPki({ gateways: 1, emts: 1 }, new Date())
+  other = await createTestPki({ gateways: 1, emts: 0 }, new Date())
+  dir = mkdtempSync(join(tmpdir(), 'pki-tls-'))
+  const gwCa = t.ca('sub-ca-gw')
+  const leafFrom = async (profile: 'tls', spki: Uint8Array, extra: { notBefore?: Date; notAfter?: Date; tlsRole?: 'client' | 'server' } = {}) =>
+    issueCertificate({
+      profile, subject: { CN: 'bad peer', C: 'DE' }, publicKey: spki, serialNumber: serial(),
+      notBefore: extra.notBefore ?? new Date(Date.now() - 86_400_000), notAfter: extra.notAfter ?? new Date(Date.now() + 86_400_000),
+      issuer: gwCa, tlsRole: extra.tlsRole ?? 'client',
+    })
+  const k1 = newKey('brainpoolP256r1')
+  bad.expired = { key: k1, chain: [t.cert('sub-ca-gw')], cert: await leafFrom('tls', createKeyObjectSigner(k1).publicKey, { notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }) }
+  const k2 = newKey('brainpoolP256r1')
+  bad.serverOnly = { key: k2, chain: [t.cert('sub-ca-gw')], cert: await leafFrom('tls', createKeyObjectSigner(k2).publicKey, { tlsRole: 'server' }) }
+  const k3 = newKey('secp521r1')
+  bad.p521 = {
+    key: k3, chain: [t.cert('sub-ca-gw')],
+    cert: await resign(t.cert(`${GW}/tls`), gwCa.signer, (tbs) => {
+      tbs.subjectPublicKeyInfo = AsnConvert.parse(createPublicKey(k3).export({ format: 'der', type: 'spki' }), SubjectPublicKeyInfo)
+    }),
+  }
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  bad.rsa = {
+    key: rsa, chain: [t.cert('sub-ca-gw')],
+    cert: await resign(t.cert(`${GW}/tls`), gwCa.signer, (tbs) => {
+      tbs.subjectPublicKeyInfo = AsnConvert.parse(createPublicKey(rsa).export({ format: 'der', type: 'spki' }), SubjectPublicKeyInfo)
+    }),
+  }
+}, 30_000)
+
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.destroy()
+  for (const s of servers.splice(0)) s.close()
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+})
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface ServerRun {
+  readonly port: number
+  readonly accepted: Promise<TLSSocket>
+  readonly rejected: Promise<PkiError>
+}
+
+/** Our server (GWA by default) on 127.0.0.1, port 0; it writes "hello\n" to every accepted client. */
+async function startServer(ctx: TlsContext): Promise<ServerRun> {
+  let accept: (s: TLSSocket) => void = () => undefined
+  let reject: (e: PkiError) => void = () => undefined
+  const accepted = new Promise<TLSSocket>((r) => { accept = r })
+  const rejected = new Promise<PkiError>((r) => { reject = r })
+  const server = createTlsServer(ctx, {
+    onConnection: (socket) => {
+      sockets.push(socket)
+      socket.end('hello\n')
+      accept(socket)
+    },
+    onReject: (err) => { reject(err) },
+  })
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const addr = server.address()
+  if (addr === null || typeof addr === 'string') throw new Error('no port')
+  return { port: addr.port, accepted, rejected }
+}
+
+function gwaServerContext(trust = { roots: [t.cert('root')] }): TlsContext {
+  return createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust })
+}
+
+async function connect(ctx: TlsContext, port: number): Promise<TLSSocket> {
+  const socket = await connectTls(ctx, { host: '127.0.0.1', port })
+  sockets.push(socket)
+  return socket
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<PkiError> {
+  try {
+    await p
+  } catch (err) {
+    expect(err).toBeInstanceOf(PkiError)
+    return err as PkiError
+  }
+  throw new Error('expected a rejection')
+}
+
+/** First rejection seen on either side (the other side usually sees only the alert or the close). */
+async function firstRejection(run: ServerRun, client: Promise<unknown>): Promise<PkiError> {
+  const clientSide = client.then(() => new Promise<never>(() => undefined), (err: unknown) => {
+    expect(err).toBeInstanceOf(PkiError)
+    return err as PkiError
+  })
+  return Promise.race([run.rejected, clientSide])
+}
+
+describe('TR-03109-3 TLS 1.2 between node endpoints', () => {
+  it('gateway (client) ↔ GWA (server): mutual authentication with brainpool certificates', async () => {
+    const run = await startServer(gwaServerContext())
+    const socket = await connect(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }), run.port)
+    expect(socket.getProtocol()).toBe('TLSv1.2')
+    expect(TLS_CIPHERS.wan).toContain(socket.getCipher().name)
+    const serverSide = await run.accepted
+    expect(decodeCertificate(new Uint8Array(serverSide.getPeerCertificate().raw)).subject).toContain('CN=smgw-0001')
+    const data = await new Promise<string>((r) => socket.once('data', (d: Buffer) => { r(d.toString()) }))
+    expect(data).toBe('hello\n')
+  })
+
+  it('rejects a client from another PKI (wrong CA)', async () => {
+    const run = await startServer(gwaServerContext())
+    const client = createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw', other), trust: { roots: [t.cert('root')] } })
+    const err = await firstRejection(run, connect(client, run.port))
+    expect(err.code).toBe('PKI_TLS_PEER_REJECTED')
+  })
+
+  it('rejects a revoked client (our CRL check; OpenSSL is not given the CRL)', async () => {
+    const gwTls = decodeCertificate(t.cert(`${GW}/tls`))
+    const crl = await issueCrl({ issuer: t.ca('sub-ca-gw'), crlNumber: 5n, thisUpdate: new Date(Date.now() - 1000), nextUpdate: new Date(Date.now() + 86_400_000), revoked: [{ serialNumber: gwTls.serialNumber, revocationDate: new Date(Date.now() - 1000), reason: 'keyCompromise' }] })
+    const run = await startServer(gwaServerContext({ roots: [t.cert('root')], crls: [crl] } as never))
+    void connect(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }), run.port).catch(() => undefined)
+    const err = await run.rejected
+    expect(err.reason).toBe('REVOKED')
+  })
+
+  it('rejects an expired client certificate', async () => {
+    const run = await startServer(gwaServerContext())
+    const b = bad.expired
+    if (b === undefined) throw new Error('fixture')
+    const err = await firstRejection(run, connect(createTlsContext({ identity: b, trust: { roots: [t.cert('root')] } }), run.port))
+    expect(err.reason).toBe('EXPIRED')
+  })
+
+  it('rejects a client whose certificate lacks clientAuth (wrong EKU)', async () => {
+    const run = await startServer(gwaServerContext())
+    const b = bad.serverOnly
+    if (b === undefined) throw new Error('fixture')
+    const err = await firstRejection(run, connect(createTlsContext({ identity: b, trust: { roots: [t.cert('root')] } }), run.port))
+    expect(err.reason).toBe('EKU')
+  })
+
+  it('rejects a client with a secp521r1 key (curve not allowed)', async () => {
+    const run = await startServer(gwaServerContext())
+    const b = bad.p521
+    if (b === undefined) throw new Error('fixture')
+    const err = await firstRejection(run, connect(createTlsContext({ identity: b, trust: { roots: [t.cert('root')] } }), run.port))
+    // OpenSSL already refuses it in the handshake (tls12_check_peer_sigalg: wrong curve); mapped to our code.
+    expect(err.reason).toBe('CURVE_NOT_ALLOWED')
+  })
+
+  it('rejects a client with an RSA certificate', async () => {
+    const run = await startServer(gwaServerContext())
+    const b = bad.rsa
+    if (b === undefined) throw new Error('fixture')
+    const err = await firstRejection(run, connect(createTlsContext({ identity: b, trust: { roots: [t.cert('root')] } }), run.port))
+    expect(err.code).toBe('PKI_TLS_PEER_REJECTED')
+  })
+
+  it('the client rejects a server whose certificate is client-only (EKU) and a server from another PKI', async () => {
+    const gwAsServer = await startServer(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }))
+    const client = createTlsContext({ identity: identity('emt-1/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] } })
+    expect((await rejectionOf(connect(client, gwAsServer.port))).reason).toBe('EKU')
+    const foreign = await startServer(createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt', other), trust: { roots: [t.cert('root')] } }))
+    expect((await rejectionOf(connect(client, foreign.port))).reason).toBe('NO_PATH')
+  })
+})
+
+describe('against openssl s_server / s_client (OpenSSL 3.0 CLI)', () => {
+  function run(args: string[], stdin?: string): { child: ChildProcess; out: Promise<{ code: number | null; stdout: string; stderr: string }>; waitFor: (text: string) => Promise<void> } {
+    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    children.push(child)
+    let stdout = ''
+    let stderr = ''
+    const waiters: { text: string; resolve: () => void }[] = []
+    const check = () => {
+      for (const w of waiters.splice(0)) if ((stdout + stderr).includes(w.text)) w.resolve(); else waiters.push(w)
+    }
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); check() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); check() })
+    if (stdin !== undefined) child.stdin.end(stdin)
+    const out = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => { resolve({ code, stdout, stderr }) }))
+    return {
+      child, out,
+      waitFor: (text) => new Promise<void>((resolve, reject) => {
+        waiters.push({ text, resolve })
+        check()
+        void out.then(() => { reject(new Error(`openssl ended before "${text}": ${stdout}${stderr}`)) })
+      }),
+    }
+  }
+
+  async function freePort(): Promise<number> {
+    const s = createNetServer()
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    const addr = s.address()
+    await new Promise<void>((r) => s.close(() => { r() }))
+    if (addr === null || typeof addr === 'string') throw new Error('no port')
+    return addr.port
+  }
+
+  function sServer(port: number, key: KeyObject, cert: Uint8Array, chain: Uint8Array[]) {
+    return run(['s_server', '-accept', `127.0.0.1:${String(port)}`, '-naccept', '1', '-tls1_2', '-key', keyPem(`srv-${String(port)}.key`, key),
+      '-cert', pem(`srv-${String(port)}.pem`, cert), '-cert_chain', pem(`srv-chain-${String(port)}.pem`, chain),
+      '-CAfile', pem('root.pem', t.cert('root')), '-Verify', '3', '-verify_return_error', '-named_curve', 'brainpoolP256r1'])
+  }
+
+  it('our client ↔ openssl s_server (GWA certificate): handshake, TLS 1.2, allowed suite', async () => {
+    const port = await freePort()
+    const srv = sServer(port, t.key('gwa/tls'), t.cert('gwa/tls'), [t.cert('sub-ca-emt')])
+    await srv.waitFor('ACCEPT')
+    const socket = await connect(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }), port)
+    expect(socket.getProtocol()).toBe('TLSv1.2')
+    expect(TLS_CIPHERS.wan).toContain(socket.getCipher().name)
+  })
+
+  it('our client rejects openssl s_server presenting an expired certificate and a client-only certificate', async () => {
+    const client = createTlsContext({ identity: identity('emt-1/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] } })
+    const p1 = await freePort()
+    const b = bad.expired
+    if (b === undefined) throw new Error('fixture')
+    const s1 = sServer(p1, b.key, b.cert, b.chain)
+    await s1.waitFor('ACCEPT')
+    expect((await rejectionOf(connect(client, p1))).reason).toBe('EXPIRED')
+    const p2 = await freePort()
+    const s2 = sServer(p2, t.key(`${GW}/tls`), t.cert(`${GW}/tls`), [t.cert('sub-ca-gw')])
+    await s2.waitFor('ACCEPT')
+    expect((await rejectionOf(connect(client, p2))).reason).toBe('EKU')
+  })
+
+  function sClient(port: number, extra: string[], key = t.key(`${GW}/tls`), cert = t.cert(`${GW}/tls`)) {
+    return run(['s_client', '-connect', `127.0.0.1:${String(port)}`, '-key', keyPem(`cli-${String(port)}.key`, key), '-cert', pem(`cli-${String(port)}.pem`, cert),
+      '-cert_chain', pem('cli-chain.pem', t.cert('sub-ca-gw')), '-CAfile', pem('root.pem', t.cert('root')), '-curves', CURVES, '-verify_return_error', ...extra], '')
+  }
+
+  it('openssl s_client (gateway certificate) ↔ our server: accepted, TLS 1.2', async () => {
+    const srv = await startServer(gwaServerContext())
+    const cli = sClient(srv.port, ['-tls1_2', '-ign_eof'])
+    const socket = await srv.accepted
+    expect(socket.getProtocol()).toBe('TLSv1.2')
+    const res = await cli.out
+    expect(res.stdout).toContain('hello')
+    expect(res.stdout).toMatch(/Verify return code: 0 \(ok\)/)
+  })
+
+  it('openssl s_client -tls1_1 and -tls1_3 fail against our server', async () => {
+    const srv = await startServer(gwaServerContext())
+    const r11 = await sClient(srv.port, ['-tls1_1']).out
+    expect(r11.code).not.toBe(0)
+    const r13 = await sClient(srv.port, ['-tls1_3']).out
+    expect(r13.code).not.toBe(0)
+  })
+
+  it('openssl s_client with a cipher outside the profile fails', async () => {
+    const srv = await startServer(gwaServerContext())
+    const r = await sClient(srv.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES256-SHA384']).out
+    expect(r.code).not.toBe(0)
+  })
+
+  it('openssl s_client with a revoked certificate: our server destroys it with REVOKED', async () => {
+    const gwTls = decodeCertificate(t.cert(`${GW}/tls`))
+    const crl = await issueCrl({ issuer: t.ca('sub-ca-gw'), crlNumber: 6n, thisUpdate: new Date(Date.now() - 1000), nextUpdate: new Date(Date.now() + 86_400_000), revoked: [{ serialNumber: gwTls.serialNumber, revocationDate: new Date(Date.now() - 1000) }] })
+    const srv = await startServer(createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')], crls: [crl] } }))
+    const cli = sClient(srv.port, ['-tls1_2', '-ign_eof'])
+    expect((await srv.rejected).reason).toBe('REVOKED')
+    expect((await cli.out).stdout).not.toContain('hello')
+  })
+
+  it('renegotiation requested by openssl s_client is refused', async () => {
+    const srv = await startServer(createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] } }))
+    // Keep the connection open: a server that does not end the socket.
+    servers[0]?.removeAllListeners('secureConnection')
+    servers[0]?.on('secureConnection', (s: TLSSocket) => { sockets.push(s) })
+    const cli = run(['s_client', '-connect', `127.0.0.1:${String(srv.port)}`, '-tls1_2', '-key', keyPem('reneg.key', t.key(`${GW}/tls`)), '-cert', pem('reneg.pem', t.cert(`${GW}/tls`)),
+      '-cert_chain', pem('cli-chain.pem', t.cert('sub-ca-gw')), '-CAfile', pem('root.pem', t.cert('root')), '-curves', CURVES])
+    await cli.waitFor('Verify return code')
+    cli.child.stdin?.write('R\n')
+    await cli.waitFor('RENEGOTIATING')
+    cli.child.stdin?.end()
+    const res = await cli.out
+    // OpenSSL with SSL_OP_NO_RENEGOTIATION answers with a no_renegotiation alert: the renegotiation never completes.
+    expect(res.stdout + res.stderr).toMatch(/RENEGOTIATING\n.*no renegotiation/)
+  })
+})
