@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { MbusError } from '../errors.js'
 import type { DataRecordInput } from '../records/types.js'
 import { decodeWiredTelegram, encodeWiredTelegram } from './wired.js'
+import { encodeWiredFrame } from '../wired/frame.js'
 import { decodeWirelessTelegram, encodeWirelessTelegram, type WirelessTelegramInput } from './wireless.js'
 
 const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
@@ -124,7 +125,7 @@ describe('wireless telegrams: hostile input', () => {
     fc.assert(
       fc.property(fc.constantFrom(0x72, 0x7a, 0x78, 0x8c, 0x8d, 0x8e, 0x8f, 0x90), fc.uint8Array({ maxLength: 200 }), (ci, rest) => {
         const frame = new Uint8Array(11 + rest.length)
-        frame.set(h('0044931578563412330 3'.replace(' ', '')), 0)
+        frame.set(h('00 44 9315 78563412 33 03'), 0)
         frame[0] = frame.length - 1
         frame[10] = ci
         frame.set(rest, 11)
@@ -148,6 +149,21 @@ describe('wireless telegrams: hostile input', () => {
         }
       }),
       { numRuns: 2000 },
+    )
+  })
+})
+
+describe('wired telegrams: hostile input', () => {
+  it('random bytes, and random long frames with a valid checksum, give only MbusError', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => wiredOrMbusError(new Uint8Array(0), bytes)), { numRuns: 3000 })
+    fc.assert(
+      fc.property(fc.constantFrom(0x72, 0x7a, 0x78, 0x79), fc.uint8Array({ maxLength: 200 }), (ci, rest) => {
+        const payload = new Uint8Array(rest.length + 1)
+        payload[0] = ci
+        payload.set(rest, 1)
+        wiredOrMbusError(new Uint8Array(0), encodeWiredFrame({ kind: 'long', control: 8, address: 0xfd, ci, payload }))
+      }),
+      { numRuns: 5000 },
     )
   })
 })
