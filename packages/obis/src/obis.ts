@@ -75,8 +75,12 @@ export function encodeObis(obis: Obis): Uint8Array {
 /** Formats 6 bytes directly (`1-0:1.8.0*255`) without building an object; throws OBIS_LENGTH otherwise. */
 export function formatObisBytes(bytes: Uint8Array): string {
   if (bytes.length !== 6) throw new ObisError('OBIS_LENGTH', `an OBIS code has 6 bytes, got ${bytes.length}`)
-  return `${bytes[0]!}-${bytes[1]!}:${bytes[2]!}.${bytes[3]!}.${bytes[4]!}*${bytes[5]!}`
+  // Hot path (one call per SML reading): decimal strings from a table, no number formatting.
+  return DEC[bytes[0]!]! + '-' + DEC[bytes[1]!]! + ':' + DEC[bytes[2]!]! + '.' + DEC[bytes[3]!]! + '.' + DEC[bytes[4]!]! + '*' + DEC[bytes[5]!]!
 }
+
+/** '0'..'255', a constant table. */
+const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i))
 
 export function isObis(value: unknown): value is Obis {
   if (typeof value !== 'object' || value === null) return false

@@ -1,6 +1,12 @@
 import { dlmsUnit, formatObisBytes, obisName } from '@smgw/obis'
 import type { SmlFile, SmlInteger, SmlTime, SmlValue } from './types.js'
 
+// Local bindings of the imported functions, read once: the per-reading loop then calls
+// module-local functions (cheaper than a namespace property read per call under tsx).
+const unitSymbol = dlmsUnit
+const obisText = formatObisBytes
+const nameOf = obisName
+
 /** Workarounds for real meters that do not follow SML 1.04; each is off by default. */
 export interface SmlQuirks {
   /**
@@ -61,7 +67,7 @@ export function extractReadings(file: SmlFile, options: ExtractReadingsOptions =
     for (const e of body.valList) {
       const on = e.objName
       const isObis = on.length === 6
-      const obis = isObis ? formatObisBytes(on) : toHex(on)
+      const obis = isObis ? obisText(on) : toHex(on)
       let raw: SmlValue = e.value
       let quirk: SmlQuirkName | undefined
       if (unsignedNegativePower && isObis && on[0] === 1 && on[3] === 7 && isActivePower(on[2]!)) {
@@ -71,34 +77,37 @@ export function extractReadings(file: SmlFile, options: ExtractReadingsOptions =
           quirk = 'unsignedNegativePower'
         }
       }
-      const r: { -readonly [K in keyof SmlReading]: SmlReading[K] } = { obis, value: 0, raw: e.value, serverId }
       const scaler = e.scaler ?? 0
+      let value: SmlReading['value']
+      let text: string | undefined
       switch (raw.type) {
-        case 'bytes': {
-          r.value = toHex(raw.value)
-          const text = printable(raw.value)
-          if (text !== undefined) r.text = text
+        case 'bytes':
+          value = toHex(raw.value)
+          text = printable(raw.value)
           break
-        }
         case 'bool':
-          r.value = raw.value
+          value = raw.value
           break
         default:
-          r.value = scale(raw.value, scaler)
+          value = scale(raw.value, scaler)
       }
-      if (names && isObis) {
-        const name = obisName({ a: on[0]!, b: on[1]!, c: on[2]!, d: on[3]!, e: on[4]!, f: on[5]! })
-        if (name !== undefined) r.name = name
+      const unit = e.unit
+      // One object literal with every key: all readings share one shape (absent fields are undefined).
+      const r: SmlReading = {
+        obis,
+        name: names && isObis ? nameOf({ a: on[0]!, b: on[1]!, c: on[2]!, d: on[3]!, e: on[4]!, f: on[5]! }) : undefined,
+        value,
+        text,
+        unit: unit === undefined ? undefined : (unitSymbol(unit) ?? String(unit)),
+        unitCode: unit,
+        scaler: e.scaler,
+        raw: e.value,
+        status: e.status?.value,
+        valTime: e.valTime,
+        signature: e.valueSignature === undefined ? undefined : toHex(e.valueSignature),
+        serverId,
+        quirks: quirk === undefined ? undefined : [quirk],
       }
-      if (e.unit !== undefined) {
-        r.unit = dlmsUnit(e.unit) ?? String(e.unit)
-        r.unitCode = e.unit
-      }
-      if (e.scaler !== undefined) r.scaler = e.scaler
-      if (e.status !== undefined) r.status = e.status.value
-      if (e.valTime !== undefined) r.valTime = e.valTime
-      if (e.valueSignature !== undefined) r.signature = toHex(e.valueSignature)
-      if (quirk !== undefined) r.quirks = [quirk]
       out.push(r)
     }
   }
@@ -143,7 +152,13 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 function printable(bytes: Uint8Array): string | undefined {
-  if (bytes.length === 0) return undefined
-  for (const b of bytes) if (b < 0x20 || b > 0x7e) return undefined
-  return String.fromCharCode(...bytes)
+  const n = bytes.length
+  if (n === 0 || n > 64) return undefined
+  let s = ''
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]!
+    if (b < 0x20 || b > 0x7e) return undefined
+    s += String.fromCharCode(b)
+  }
+  return s
 }

@@ -2,10 +2,12 @@ import { SmlError } from '../errors.js'
 import { crc16X25, swap16 } from '../transport/crc.js'
 import { hex16 } from '../transport/decode.js'
 import type {
+  SmlGetListResponse,
   SmlGetProfileRequest,
   SmlListEntry,
   SmlMessage,
   SmlMessageBody,
+  SmlOpenResponse,
   SmlPeriodEntry,
   SmlProcParValue,
   SmlProfObjHeaderEntry,
@@ -16,6 +18,17 @@ import type {
 } from '../types.js'
 import { Reader } from './reader.js'
 import { KIND_BY_TAG, MAX_TREE_DEPTH, PROC_PAR_TAG, TIME_TAG, TL_TYPE } from './tags.js'
+
+// Local copies: hot paths read module-local constants, not an imported object's properties.
+const UINT = TL_TYPE.uint
+const crcX25 = crc16X25
+const swap = swap16
+const LIST = TL_TYPE.list
+const KINDS = KIND_BY_TAG
+const MAX_DEPTH = MAX_TREE_DEPTH
+const T_SEC_INDEX = TIME_TAG.secIndex
+const T_TIMESTAMP = TIME_TAG.timestamp
+const T_LOCAL = TIME_TAG.localTimestamp
 
 export interface DecodeSmlOptions {
   /**
@@ -54,13 +67,12 @@ function decodeMessage(r: Reader): SmlMessage {
   r.pos++
   // SML 1.04 SML_Message.crc16: CRC16 (X-25) over the message from its first byte up to the
   // crc16 field, sent as an Unsigned16 with the CRC's low byte first.
-  const expected = swap16(crc16X25(r.buf, start, crcStart))
+  const expected = swap(crcX25(r.buf, start, crcStart))
   if (expected !== crc16) {
     throw new SmlError('SML_MESSAGE_CRC', `message crc16 mismatch: computed ${hex16(expected)}, message carries ${hex16(crc16)}`, { offset: crcStart, expected, found: crc16 })
   }
-  const message: SmlMessage = { transactionId, groupNo, abortOnError, body, crc16 }
-  const hints = r.takeHints()
-  return hints === undefined ? message : { ...message, tl: hints }
+  const tl = r.takeHints()
+  return tl === undefined ? { transactionId, groupNo, abortOnError, body, crc16 } : { transactionId, groupNo, abortOnError, body, crc16, tl }
 }
 
 function decodeBody(r: Reader): SmlMessageBody {
@@ -68,7 +80,7 @@ function decodeBody(r: Reader): SmlMessageBody {
   r.list(2, 'SML_MessageBody')
   const tagAt = r.pos
   const tag = r.u32('messageBody tag')
-  const kind = KIND_BY_TAG.get(tag)
+  const kind = KINDS.get(tag)
   switch (kind) {
     case 'openRequest':
       r.list(7, 'SML_PublicOpen.Req')
@@ -82,21 +94,25 @@ function decodeBody(r: Reader): SmlMessageBody {
         ...opt('password', r.optOctets('password')),
         ...opt('smlVersion', r.optU8('smlVersion')),
       }
-    case 'openResponse':
+    case 'openResponse': {
       r.list(6, 'SML_PublicOpen.Res')
-      return {
-        kind,
-        ...opt('codepage', r.optOctets('codepage')),
-        ...opt('clientId', r.optOctets('clientId')),
-        reqFileId: r.octets('reqFileId'),
-        serverId: r.octets('serverId'),
-        ...opt('refTime', optTime(r, 'refTime')),
-        ...opt('smlVersion', r.optU8('smlVersion')),
-      }
+      const codepage = r.optOctets('codepage')
+      const clientId = r.optOctets('clientId')
+      const b: Mutable<SmlOpenResponse> = { kind, reqFileId: r.octets('reqFileId'), serverId: r.octets('serverId') }
+      const refTime = optTime(r, 'refTime')
+      const smlVersion = r.optU8('smlVersion')
+      if (codepage !== undefined) b.codepage = codepage
+      if (clientId !== undefined) b.clientId = clientId
+      if (refTime !== undefined) b.refTime = refTime
+      if (smlVersion !== undefined) b.smlVersion = smlVersion
+      return b
+    }
     case 'closeRequest':
-    case 'closeResponse':
+    case 'closeResponse': {
       r.list(1, 'SML_PublicClose')
-      return { kind, ...opt('globalSignature', r.optOctets('globalSignature')) }
+      const globalSignature = r.optOctets('globalSignature')
+      return globalSignature === undefined ? { kind } : { kind, globalSignature }
+    }
     case 'getListRequest':
       r.list(5, 'SML_GetList.Req')
       return {
@@ -116,16 +132,15 @@ function decodeBody(r: Reader): SmlMessageBody {
       const n = r.listOf('valList')
       const valList: SmlListEntry[] = []
       for (let i = 0; i < n; i++) valList.push(listEntry(r))
-      return {
-        kind,
-        ...opt('clientId', clientId),
-        serverId,
-        ...opt('listName', listName),
-        ...opt('actSensorTime', actSensorTime),
-        valList,
-        ...opt('listSignature', r.optOctets('listSignature')),
-        ...opt('actGatewayTime', optTime(r, 'actGatewayTime')),
-      }
+      const b: Mutable<SmlGetListResponse> = { kind, serverId, valList }
+      const listSignature = r.optOctets('listSignature')
+      const actGatewayTime = optTime(r, 'actGatewayTime')
+      if (clientId !== undefined) b.clientId = clientId
+      if (listName !== undefined) b.listName = listName
+      if (actSensorTime !== undefined) b.actSensorTime = actSensorTime
+      if (listSignature !== undefined) b.listSignature = listSignature
+      if (actGatewayTime !== undefined) b.actGatewayTime = actGatewayTime
+      return b
     }
     case 'getProcParameterRequest':
       r.list(5, 'SML_GetProcParameter.Req')
@@ -218,6 +233,8 @@ function decodeBody(r: Reader): SmlMessageBody {
   }
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
 /** Spreads `{ [key]: value }` only when the value is present, so absent OPTIONAL fields are absent keys. */
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
@@ -234,7 +251,7 @@ function listEntry(r: Reader): SmlListEntry {
   const value = r.value('value')
   const valueSignature = r.optOctets('valueSignature')
   // Building the literal with only present keys keeps one object per entry (hot path).
-  const e: { -readonly [K in keyof SmlListEntry]: SmlListEntry[K] } = { objName, value }
+  const e: Mutable<SmlListEntry> = { objName, value }
   if (status !== undefined) e.status = status
   if (valTime !== undefined) e.valTime = valTime
   if (unit !== undefined) e.unit = unit
@@ -306,7 +323,7 @@ function treePath(r: Reader): Uint8Array[] {
 }
 
 function tree(r: Reader): SmlTree {
-  if (++r.depth > MAX_TREE_DEPTH) r.fail('SML_DEPTH', `SML_Tree nested deeper than ${MAX_TREE_DEPTH}`)
+  if (++r.depth > MAX_DEPTH) r.fail('SML_DEPTH', `SML_Tree nested deeper than ${MAX_TREE_DEPTH}`)
   // SML_Tree ::= SEQUENCE { parameterName, parameterValue SML_ProcParValue OPTIONAL, child_List OPTIONAL }
   r.list(3, 'SML_Tree')
   const parameterName = r.octets('parameterName')
@@ -348,7 +365,7 @@ function optTime(r: Reader, what: string): SmlTime | undefined {
 function time(r: Reader, what: string): SmlTime {
   const at = r.pos
   r.tl()
-  if (r.type === TL_TYPE.uint && r.len === 4) {
+  if (r.type === UINT && r.len === 4) {
     // QUIRK(Holley DTZ541): SML 1.04 SML_Time is a CHOICE, i.e. a 2-element list (tag, value);
     // this meter sends a bare Unsigned32 (TL 0x65) instead. We read it as a secIndex and mark
     // it `bare` so the encoder writes it back the same way. Fixture: holley-dtz541.hex.
@@ -358,17 +375,17 @@ function time(r: Reader, what: string): SmlTime {
     r.pos += 4
     return { kind: 'secIndex', secIndex: v, bare: true }
   }
-  r.expect(TL_TYPE.list, what)
+  r.expect(LIST, what)
   if (r.len !== 2) r.fail('SML_LIST_LENGTH', `${what}: SML_Time has 2 elements, found ${r.len}`, at)
   r.note(2)
   const tagAt = r.pos
   const tag = r.u8(`${what} tag`)
   switch (tag) {
-    case TIME_TAG.secIndex:
+    case T_SEC_INDEX:
       return { kind: 'secIndex', secIndex: r.u32('secIndex') }
-    case TIME_TAG.timestamp:
+    case T_TIMESTAMP:
       return { kind: 'timestamp', timestamp: r.u32('timestamp') }
-    case TIME_TAG.localTimestamp: {
+    case T_LOCAL: {
       r.list(3, 'SML_TimestampLocal')
       return { kind: 'localTimestamp', timestamp: r.u32('timestamp'), localOffset: r.i16('localOffset'), seasonTimeOffset: r.i16('seasonTimeOffset') }
     }

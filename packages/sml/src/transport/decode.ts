@@ -5,6 +5,7 @@ import { crc16X25 } from './crc.js'
 // 1b1b1b1b followed by the version-1 start 01010101 and ends with 1b1b1b1b 1a, the padding
 // count (0..3) and the CRC16 over everything before it. Data bytes 1b1b1b1b are sent twice.
 export const ESC = 0x1b
+const crc = crc16X25
 export const START_LENGTH = 8
 export const END_LENGTH = 8
 
@@ -66,7 +67,7 @@ function finishFile(file: Uint8Array, j: number, segStart: number, segments: num
   if (j + END_LENGTH > len) throw new SmlError('SML_TRUNCATED', 'the input ends inside the end escape sequence', { offset: len })
   if (j + END_LENGTH < len) throw new SmlError('SML_TRAILING', `${len - j - END_LENGTH} bytes follow the end of the SML file`, { offset: j + END_LENGTH })
   const found = file[len - 2]! | (file[len - 1]! << 8)
-  const expected = crc16X25(file, 0, len - 2)
+  const expected = crc(file, 0, len - 2)
   if (found !== expected) {
     throw new SmlError('SML_CRC', `file CRC16 mismatch: computed ${hex16(expected)}, file carries ${hex16(found)}`, { offset: len - 2, expected, found })
   }

@@ -31,6 +31,22 @@ describe('crc16X25', () => {
   it('has the CRC-16/X-25 check value', () => {
     expect(crc16X25(new TextEncoder().encode('123456789'))).toBe(0x906e)
   })
+
+  it('matches a bitwise reference on any range', () => {
+    const reference = (b: Uint8Array, start: number, end: number): number => {
+      let crc = 0xffff
+      for (let i = start; i < end; i++) {
+        crc ^= b[i]!
+        for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x8408 : crc >>> 1
+      }
+      return crc ^ 0xffff
+    }
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.nat(), (b, x, y) => {
+      const start = x % (b.length + 1)
+      const end = start + (y % (b.length - start + 1))
+      expect(crc16X25(b, start, end)).toBe(reference(b, start, end))
+    }))
+  })
 })
 
 describe('transport v1', () => {
