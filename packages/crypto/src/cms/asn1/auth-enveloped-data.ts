@@ -11,30 +11,29 @@ import { Attribute, CMSVersion, EncryptedContentInfo, OriginatorInfo, RecipientI
  *   authAttrs [1] IMPLICIT AuthAttributes OPTIONAL,
  *   mac MessageAuthenticationCode,
  *   unauthAttrs [2] IMPLICIT UnauthAttributes OPTIONAL }
+ *
+ * The schema is attached by calling the asn1-schema decorators as functions (below), not
+ * with decorator syntax, so the class loads the same under any TypeScript transform
+ * (tsx without our tsconfig compiles standard decorators, which asn1-schema does not take).
  */
 export class AuthEnvelopedData {
-  @AsnProp({ type: AsnPropTypes.Integer })
   version: CMSVersion = CMSVersion.v0
-
-  @AsnProp({ type: OriginatorInfo, context: 0, implicit: true, optional: true })
   originatorInfo?: OriginatorInfo
-
-  @AsnProp({ type: RecipientInfos })
   recipientInfos = new RecipientInfos()
-
-  @AsnProp({ type: EncryptedContentInfo })
   authEncryptedContentInfo = new EncryptedContentInfo()
-
-  @AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true })
   authAttrs?: Attribute[]
-
-  @AsnProp({ type: OctetString })
   mac = new OctetString()
-
-  @AsnProp({ type: Attribute, repeated: 'set', context: 2, implicit: true, optional: true })
   unauthAttrs?: Attribute[]
 
   constructor(params: Partial<AuthEnvelopedData> = {}) {
     Object.assign(this, params)
   }
 }
+
+AsnProp({ type: AsnPropTypes.Integer })(AuthEnvelopedData.prototype, 'version')
+AsnProp({ type: OriginatorInfo, context: 0, implicit: true, optional: true })(AuthEnvelopedData.prototype, 'originatorInfo')
+AsnProp({ type: RecipientInfos })(AuthEnvelopedData.prototype, 'recipientInfos')
+AsnProp({ type: EncryptedContentInfo })(AuthEnvelopedData.prototype, 'authEncryptedContentInfo')
+AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true })(AuthEnvelopedData.prototype, 'authAttrs')
+AsnProp({ type: OctetString })(AuthEnvelopedData.prototype, 'mac')
+AsnProp({ type: Attribute, repeated: 'set', context: 2, implicit: true, optional: true })(AuthEnvelopedData.prototype, 'unauthAttrs')
