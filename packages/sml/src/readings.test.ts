@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { extractReadings, scale } from './readings.js'
-import type { SmlFile, SmlListEntry, SmlValue } from './types.js'
+import fc from 'fast-check'
+import { arbHints, arbListEntry, arbTime } from './parser/arbitraries.js'
+import { decodeSmlMessages } from './parser/decode.js'
+import { encodeSmlMessages } from './parser/encode.js'
+import { extractReadings, scale, valueLengths } from './readings.js'
+import type { SmlFile, SmlGetListResponse, SmlListEntry, SmlValue } from './types.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 
@@ -74,5 +78,44 @@ describe('extractReadings', () => {
 
   it('ignores messages other than GetListResponse', () => {
     expect(extractReadings({ messages: fileWith([]).messages.slice(0, 1) })).toEqual([])
+  })
+})
+
+describe('valueLengths (the field index arithmetic behind the power quirks)', () => {
+  interface Node { type: number; len: number; children: Node[] }
+  /** A generic TL tree walker: an oracle independent of the message schema. */
+  function walk(b: Uint8Array, pos: { p: number }): Node {
+    let x = b[pos.p++]!
+    if (x === 0) return { type: -1, len: 0, children: [] } // EndOfSmlMsg
+    const type = (x >> 4) & 7
+    let len = x & 15
+    let size = 1
+    while (x & 0x80) {
+      x = b[pos.p++]!
+      len = len * 16 + (x & 15)
+      size++
+    }
+    if (type === 7) {
+      const children: Node[] = []
+      for (let i = 0; i < len; i++) children.push(walk(b, pos))
+      return { type, len, children }
+    }
+    pos.p += len - size
+    return { type, len: len - size, children: [] }
+  }
+
+  it('finds the encoded length of every list entry value, whatever the hints', () => {
+    fc.assert(fc.property(
+      fc.record({ actSensorTime: fc.option(arbTime, { nil: undefined }), valList: fc.array(arbListEntry, { maxLength: 6 }) }),
+      arbHints,
+      ({ actSensorTime, valList }, tl) => {
+        const body: SmlGetListResponse = { kind: 'getListResponse', serverId: hex('aa'), valList, ...(actSensorTime === undefined ? {} : { actSensorTime }) }
+        const bytes = encodeSmlMessages([{ transactionId: hex('01'), groupNo: 0, abortOnError: 0, body, tl }])
+        const [m] = decodeSmlMessages(bytes)
+        const tree = walk(bytes, { p: 0 })
+        const entries = tree.children[3]!.children[1]!.children[4]!.children
+        expect(valueLengths(m!.tl, m!.body as SmlGetListResponse)).toEqual(entries.map((e) => e.children[5]!.len))
+      },
+    ))
   })
 })

@@ -14,7 +14,7 @@ export interface SmlUnsigned {
 }
 
 /**
- * SML 1.04 §6.3.5 SML_Value ::= CHOICE { Boolean, Octet String, Integer8..64, Unsigned8..64, SML_ListType }.
+ * SML 1.04 SML_Value ::= CHOICE { Boolean, Octet String, Integer8..64, Unsigned8..64, SML_ListType }.
  * (SML_ListType values are not supported; decoding one fails with SML_TYPE.)
  */
 export type SmlValue =
@@ -24,7 +24,7 @@ export type SmlValue =
   | SmlUnsigned
 
 /**
- * SML 1.04 §6.3.4 SML_Time ::= CHOICE { secIndex [0x01] Unsigned32, timestamp [0x02] SML_Timestamp,
+ * SML 1.04 SML_Time ::= CHOICE { secIndex [0x01] Unsigned32, timestamp [0x02] SML_Timestamp,
  * localTimestamp [0x03] SML_TimestampLocal }.
  * `bare: true` marks the Holley DTZ541 form (see `parser/time.ts`): a bare Unsigned32 instead of the choice list.
  */
@@ -33,7 +33,7 @@ export type SmlTime =
   | { readonly kind: 'timestamp'; readonly timestamp: number }
   | { readonly kind: 'localTimestamp'; readonly timestamp: number; readonly localOffset: number; readonly seasonTimeOffset: number }
 
-/** SML 1.04 §6.3.8 SML_ListEntry. */
+/** SML 1.04 SML_ListEntry. */
 export interface SmlListEntry {
   readonly objName: Uint8Array
   /** SML_Status ::= CHOICE { Unsigned8, Unsigned16, Unsigned32, Unsigned64 } */
@@ -47,7 +47,7 @@ export interface SmlListEntry {
   readonly valueSignature?: Uint8Array
 }
 
-/** SML 1.04 §6.3.11 SML_PeriodEntry. */
+/** SML 1.04 SML_PeriodEntry. */
 export interface SmlPeriodEntry {
   readonly objName: Uint8Array
   readonly unit: number
@@ -56,34 +56,34 @@ export interface SmlPeriodEntry {
   readonly valueSignature?: Uint8Array
 }
 
-/** SML 1.04 §6.3.10 SML_ProcParValue ::= CHOICE (tuple entries are not supported). */
+/** SML 1.04 SML_ProcParValue ::= CHOICE (tuple entries are not supported). */
 export type SmlProcParValue =
   | { readonly kind: 'value'; readonly value: SmlValue }
   | { readonly kind: 'periodEntry'; readonly periodEntry: SmlPeriodEntry }
   | { readonly kind: 'time'; readonly time: SmlTime }
   | { readonly kind: 'listEntry'; readonly listEntry: SmlListEntry }
 
-/** SML 1.04 §6.3.9 SML_Tree. */
+/** SML 1.04 SML_Tree. */
 export interface SmlTree {
   readonly parameterName: Uint8Array
   readonly parameterValue?: SmlProcParValue
   readonly children?: readonly SmlTree[]
 }
 
-/** SML_ProfObjHeaderEntry (§6.5.4). */
+/** SML_ProfObjHeaderEntry (SML 1.04, SML_GetProfilePack.Res). */
 export interface SmlProfObjHeaderEntry {
   readonly objName: Uint8Array
   readonly unit: number
   readonly scaler: number
 }
 
-/** SML_ValueEntry (§6.5.4). */
+/** SML_ValueEntry (SML 1.04, SML_GetProfilePack.Res). */
 export interface SmlValueEntry {
   readonly value: SmlValue
   readonly valueSignature?: Uint8Array
 }
 
-/** SML_ProfObjPeriodEntry (§6.5.4). */
+/** SML_ProfObjPeriodEntry (SML 1.04, SML_GetProfilePack.Res). */
 export interface SmlProfObjPeriodEntry {
   readonly valTime: SmlTime
   readonly status: SmlUnsigned
@@ -170,7 +170,7 @@ export interface SmlSetProcParameterRequest {
   readonly parameterTree: SmlTree
 }
 
-/** GetProfilePackRequest and GetProfileListRequest share one structure (§6.5.3, §6.5.5). */
+/** GetProfilePackRequest and GetProfileListRequest share one structure (SML 1.04 SML_GetProfilePack.Req, SML_GetProfileList.Req). */
 export interface SmlGetProfileRequest {
   readonly kind: 'getProfilePackRequest' | 'getProfileListRequest'
   readonly serverId?: Uint8Array
@@ -248,7 +248,7 @@ export interface SmlTlHint {
   readonly byte?: number
 }
 
-/** SML 1.04 §6.2.2 SML_Message ::= SEQUENCE { transactionId, groupNo, abortOnError, messageBody, crc16, endOfSmlMsg }. */
+/** SML 1.04 SML_Message ::= SEQUENCE { transactionId, groupNo, abortOnError, messageBody, crc16, endOfSmlMsg }. */
 export interface SmlMessage {
   readonly transactionId: Uint8Array
   readonly groupNo: number

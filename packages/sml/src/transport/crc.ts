@@ -1,6 +1,6 @@
 /**
  * CRC-16/X-25 (a.k.a. CRC-16/IBM-SDLC): poly 0x1021 reflected (0x8408), init 0xFFFF,
- * xorout 0xFFFF. FNN SML 1.04 §7 (transport v1) and SML_Message.crc16 both use it.
+ * xorout 0xFFFF. SML 1.04 transport protocol v1 and SML_Message.crc16 both use it.
  * Check value over "123456789" is 0x906E.
  *
  * Table-driven, four bytes per step ("slicing by 4"): T[k][i] is the CRC effect of byte i

@@ -1,7 +1,7 @@
 import { SmlError } from '../errors.js'
 import { crc16X25 } from './crc.js'
 
-// FNN SML 1.04 §8.1 (transport protocol v1): a file starts with the escape sequence
+// SML 1.04, "SML Transport Protocol Version 1": a file starts with the escape sequence
 // 1b1b1b1b followed by the version-1 start 01010101 and ends with 1b1b1b1b 1a, the padding
 // count (0..3) and the CRC16 over everything before it. Data bytes 1b1b1b1b are sent twice.
 export const ESC = 0x1b
@@ -34,7 +34,7 @@ export function decodeSmlTransport(file: Uint8Array): Uint8Array {
     if (j + 8 > len) throw new SmlError('SML_TRUNCATED', 'the input ends inside an escape sequence', { offset: len })
     const p0 = file[j + 4]!
     if (p0 === ESC && file[j + 5] === ESC && file[j + 6] === ESC && file[j + 7] === ESC) {
-      // §8.1: 1b1b1b1b in the data is sent as 1b1b1b1b 1b1b1b1b.
+      // SML 1.04 transport v1: 1b1b1b1b in the data is sent as 1b1b1b1b 1b1b1b1b.
       segments ??= []
       segments.push(segStart, j + 4)
       segStart = j + 8
@@ -71,7 +71,7 @@ function finishFile(file: Uint8Array, j: number, segStart: number, segments: num
   if (found !== expected) {
     throw new SmlError('SML_CRC', `file CRC16 mismatch: computed ${hex16(expected)}, file carries ${hex16(found)}`, { offset: len - 2, expected, found })
   }
-  // §8.1: the end escape sequence sits on a 4-byte boundary (padding makes it so).
+  // SML 1.04 transport v1: the end escape sequence sits on a 4-byte boundary (padding makes it so).
   if (j % 4 !== 0) throw new SmlError('SML_ALIGNMENT', `the end escape sequence is at offset ${j}, not a multiple of 4`, { offset: j })
   const pad = file[j + 5]!
   if (pad > 3 || j - pad < segStart) throw new SmlError('SML_PADDING', `padding count ${pad} is invalid`, { offset: j + 5 })

@@ -2,7 +2,7 @@ import { crc16X25 } from './crc.js'
 import { ESC } from './decode.js'
 
 /**
- * Wraps message bytes in the transport v1 framing (FNN SML 1.04 §8.1): start sequence,
+ * Wraps message bytes in the transport v1 framing (SML 1.04, "SML Transport Protocol Version 1"): start sequence,
  * escaping of 1b1b1b1b in the data, zero padding to a multiple of 4, end sequence with the
  * padding count and the CRC16 (X-25) low byte first.
  */

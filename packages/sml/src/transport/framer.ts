@@ -27,7 +27,7 @@ const ESCAPE = 2
 const START = [ESC, ESC, ESC, ESC, 1, 1, 1, 1] as const
 
 /**
- * A push framer for SML transport v1 (FNN SML 1.04 §8.1) on a serial line: finds start
+ * A push framer for SML transport v1 (SML 1.04, "SML Transport Protocol Version 1") on a serial line: finds start
  * sequences, follows escaping to the end sequence, checks CRC/padding/alignment, and
  * resynchronises after noise, truncated files and garbage. Every dropped byte is reported.
  * The returned `bytes` are fresh copies, safe to keep.

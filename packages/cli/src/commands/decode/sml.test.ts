@@ -112,5 +112,6 @@ describe('smgw decode sml', () => {
     expect(r.stdout).toContain('"files"')
     expect(r.stdout).toContain('smgw decode sml packages/sml/fixtures/capture-serial.bin')
     expect(r.stdout).toContain('unsigned-negative-power')
+    expect(r.stdout).toContain('signed-positive-power')
   })
 })

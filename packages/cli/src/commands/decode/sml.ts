@@ -11,6 +11,7 @@ import { failure, failureFrom, parseHex, printLines, printOne } from './result.j
 /** `--quirk` names on the command line → the library's quirk options. */
 const QUIRKS: Readonly<Record<string, keyof SmlQuirks>> = {
   'unsigned-negative-power': 'unsignedNegativePower',
+  'signed-positive-power': 'signedPositivePower',
 }
 
 interface SmlCliOptions {
@@ -40,9 +41,12 @@ found is decoded; output is one JSON object:
 The result is ok when at least one file decoded. Failure: {"ok":false,"error":{"code","message"}}
 with the SmlError code (SML_CRC, SML_TRUNCATED, …; see packages/sml/README.md).
 
-Quirks (real meters that do not follow SML 1.04):
-  unsigned-negative-power   negative active power (16.7.0, 36/56/76.7.0) sent as Unsigned
-                            (DZG DVS74/DWS74 older firmware): read as two's complement
+Quirks (real meters that do not follow SML 1.04; active power 16.7.0, 36/56/76.7.0 only):
+  unsigned-negative-power   negative power sent with an Unsigned TL: read as two's complement
+                            of the length sent (meter model not verified)
+  signed-positive-power     positive power sent as a 1..3-byte Integer with the top bit set:
+                            read as unsigned (DZG DVS74, serials 42000000-48999999 and
+                            55000000-58999999, see libsml)
 The Holley DTZ541 time form (bare Unsigned32 for SML_Time) is always accepted unless
 --strict-time is given.
 
