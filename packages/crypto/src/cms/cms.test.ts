@@ -241,6 +241,22 @@ describe('properties', () => {
     }
   })
 
+  it('a mutated AuthEnvelopedData never opens to other content; a mutated EnvelopedData only ever throws CryptoError', async () => {
+    const gcm = await encryptCms(content, { recipients: [alice.cert], contentEncryption: 'aes128-gcm' })
+    await fc.assert(fc.asyncProperty(mutation, async (m) => {
+      try {
+        // GCM authenticates the content; fields outside it (versions, unused parameters) may change without effect.
+        expect(await decryptCms(mutate(gcm, m), { agreer: alice.agreer, certificate: alice.cert })).toEqual(content)
+      } catch (err) { onlyCryptoError(err) }
+    }), { numRuns: 200 })
+    // CBC has no integrity (RFC 5652 §6): a flipped ciphertext bit can decrypt to other content,
+    // which is why the gateway signs first; here we only require that nothing but CryptoError escapes.
+    const cbc = await encryptCms(content, { recipients: [alice.cert], contentEncryption: 'aes128-cbc' })
+    await fc.assert(fc.asyncProperty(mutation, async (m) => {
+      await decryptCms(mutate(cbc, m), { agreer: alice.agreer, certificate: alice.cert }).then(() => undefined, onlyCryptoError)
+    }), { numRuns: 200 })
+  })
+
   it('random bytes only ever throw CryptoError from verify, decrypt and inspect', async () => {
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
       await verifyCms(bytes).then(() => { throw new Error('random bytes verified') }, onlyCryptoError)

@@ -211,6 +211,10 @@ describe.skipIf(softhsmLibrary === undefined)('PKCS#11 security module on SoftHS
     expect(extractable?.value[0]).toBe(0)
     expect(() => p.C_GetAttributeValue(s, handle, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/)
     p.C_CloseSession(s)
+    // The same token selected by slot ID instead of label sees the same key.
+    const bySlot = await createPkcs11SecurityModule({ library, slot: Number(slot.readBigUInt64LE(0)), pin: '1234' })
+    expect((await bySlot.publicKey('probe-key')).curve).toBe('brainpoolP256r1')
+    await bySlot.close()
     await sm.close()
     await rejectsWith(sm.sign('probe-key', data, 'SHA-256'), 'MODULE_CLOSED')
   })
