@@ -31,7 +31,8 @@ function pki(curve: CurveName): TestPki {
   return p
 }
 
-describe.each(CURVES_UNDER_TEST)('openssl cms interop on %s', (curve) => {
+// Concurrent: each test writes its own files; the openssl processes overlap.
+describe.concurrent.each(CURVES_UNDER_TEST)('openssl cms interop on %s', (curve) => {
   it('openssl cms -verify accepts what we sign (attached and detached)', async () => {
     const { alice, root, dir } = pki(curve)
     const signer = createKeyObjectSigner(decodePrivateKey(alice.keyPem))
@@ -63,7 +64,8 @@ describe.each(CURVES_UNDER_TEST)('openssl cms interop on %s', (curve) => {
     const { alice, bob, dir } = pki(curve)
     const file = join(dir, `${curve}-${alg}-ours.der`)
     await writeFile(file, await encryptCms(message, { recipients: [alice.certDer, bob.certDer], contentEncryption: alg }))
-    for (const who of [alice, bob]) {
+    // Both recipients once (CBC-128); the other algorithms with the first recipient only, to keep the file fast.
+    for (const who of alg === 'aes128-cbc' ? [alice, bob] : [alice]) {
       const out = await openssl(['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', file, '-recip', who.certPath, '-inkey', who.keyPath])
       expect(out).toEqual(Buffer.from(message))
     }
@@ -71,7 +73,7 @@ describe.each(CURVES_UNDER_TEST)('openssl cms interop on %s', (curve) => {
 
   it.each([['-aes128', 'aes128-cbc'], ['-aes256', 'aes256-cbc'], ['-aes-128-gcm', 'aes128-gcm'], ['-aes-256-gcm', 'aes256-gcm']] as const)('we decrypt what openssl cms -encrypt %s produces', async (flag, name) => {
     const { alice, bob, dir } = pki(curve)
-    const content = join(dir, `${curve}-plain.bin`)
+    const content = join(dir, `${curve}${flag}-plain.bin`)
     await writeFile(content, message)
     const enc = new Uint8Array(await openssl(['cms', '-encrypt', '-binary', flag, '-in', content, '-recip', alice.certPath, '-keyopt', 'ecdh_kdf_md:sha256', '-recip', bob.certPath, '-keyopt', 'ecdh_kdf_md:sha256', '-outform', 'DER']))
     expect(inspectCms(enc).contentEncryptionAlgorithm).toBe(name)
