@@ -270,6 +270,8 @@ export class Reader {
 
 /** Big-endian unsigned of 1..8 bytes; a number when safe, a bigint otherwise. */
 export function readUnsigned(buf: Uint8Array, p: number, n: number): SmlInteger {
+  if (n === 1) return buf[p]!
+  if (n === 2) return (buf[p]! << 8) | buf[p + 1]!
   if (n <= 6) {
     let v = 0
     for (let i = 0; i < n; i++) v = v * 256 + buf[p + i]!
@@ -288,6 +290,7 @@ const POW256: readonly number[] = [1, 0x100, 0x1_0000, 0x100_0000, 0x1_0000_0000
 
 /** Big-endian two's complement of 1..8 bytes. */
 export function readSigned(buf: Uint8Array, p: number, n: number): SmlInteger {
+  if (n === 1) return (buf[p]! << 24) >> 24
   const u = readUnsigned(buf, p, n)
   if ((buf[p]! & 0x80) === 0) return u
   if (typeof u === 'number' && n <= 6) return u - POW256[n]!
