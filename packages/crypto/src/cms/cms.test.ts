@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { AsnConvert } from '@peculiar/asn1-schema'
-import { ContentInfo, SignedData } from '@peculiar/asn1-cms'
+import { ContentInfo, EnvelopedData, SignedData } from '@peculiar/asn1-cms'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CryptoError, type CryptoErrorCode } from '../errors.js'
@@ -195,8 +195,12 @@ describe('bad input gives a specific CryptoError', () => {
     await rejectsWith(decryptCms(flip(cbc, -17, 0x80), { agreer: alice.agreer, certificate: alice.cert }), 'CMS_DECRYPT_FAILED')
     const summary = inspectCms(cbc)
     expect(summary.recipients).toHaveLength(1)
-    // The wrapped key (24 bytes) is the OCTET STRING just before the EncryptedContentInfo.
-    const wrappedAt = Buffer.from(cbc).indexOf(Buffer.from('0418', 'hex'), 100) + 2
+    // Locate the wrapped key (24 bytes) through the parsed structure.
+    const ed = AsnConvert.parse(AsnConvert.parse(cbc, ContentInfo).content, EnvelopedData)
+    const wrapped = ed.recipientInfos[0]?.kari?.recipientEncryptedKeys[0]?.encryptedKey
+    if (!wrapped) throw new Error('no wrapped key')
+    const wrappedAt = Buffer.from(cbc).indexOf(Buffer.from(wrapped.buffer))
+    expect(wrappedAt).toBeGreaterThan(0)
     await rejectsWith(decryptCms(flip(cbc, wrappedAt + 3), { agreer: alice.agreer, certificate: alice.cert }), 'CMS_UNWRAP_FAILED')
   })
 

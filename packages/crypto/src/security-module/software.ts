@@ -188,19 +188,14 @@ async function writeAtomic(path: string, text: string, createOnly: boolean): Pro
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
   await writeFile(tmp, text, { mode: 0o600, flag: 'wx' })
   try {
-    if (createOnly) {
-      try {
-        await link(tmp, path)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CryptoError('KEY_EXISTS', `a key with this label exists: ${path}`)
-        throw err
-      }
-    } else {
-      await rename(tmp, path)
-      return
-    }
+    if (createOnly) await link(tmp, path)
+    else await rename(tmp, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CryptoError('KEY_EXISTS', `a key with this label exists: ${path}`)
+    throw new CryptoError('MODULE_STORE_CORRUPT', `cannot write ${path}`, { cause: err })
   } finally {
-    if (createOnly) await unlink(tmp).catch(() => undefined)
+    // After link the temporary name is a second name for the file; after rename it is gone.
+    await unlink(tmp).catch(() => undefined)
   }
 }
 
