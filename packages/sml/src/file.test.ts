@@ -5,6 +5,7 @@ import { decodeSmlFile, encodeSmlFile } from './file.js'
 import { decodeSmlMessages } from './parser/decode.js'
 import { encodeSmlMessages } from './parser/encode.js'
 import { arbHints, arbMessage } from './parser/arbitraries.js'
+import { createSmlFramer } from './transport/framer.js'
 import type { SmlMessage, SmlMessageInput } from './types.js'
 
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -44,6 +45,22 @@ describe('SML files: properties', () => {
       const { tl: _tl, ...rest } = withoutCrc(d!)
       expect(rest).toEqual(m)
     }), { numRuns: 300 })
+  })
+
+  it('the framer and decodeSmlFile agree on every file, however it is chunked', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(arbMessage, arbHints), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 64 }), (pairs, chunk) => {
+      const bytes = encodeSmlFile({ messages: pairs.map(([m, tl]) => ({ ...m, tl })) })
+      const framer = createSmlFramer({ maxFrameBytes: 1 << 20 })
+      const events = []
+      for (let i = 0; i < bytes.length; i += chunk) events.push(...framer.push(bytes.subarray(i, i + chunk)))
+      events.push(...framer.end())
+      expect(events).toHaveLength(1)
+      const [ev] = events
+      expect(ev?.kind).toBe('frame')
+      if (ev?.kind !== 'frame') return
+      expect(toHex(ev.bytes)).toBe(toHex(bytes))
+      expect(decodeSmlMessages(ev.payload)).toEqual(decodeSmlFile(bytes).messages)
+    }), { numRuns: 200 })
   })
 
   it('random bytes only ever throw SmlError', () => {
