@@ -14,6 +14,7 @@ export function decryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): U
   // With padding off, update() returns every whole block (OpenSSL holds back a block only
   // for padding removal), so final() would add nothing but a native call on the hot path.
   const out = decipher.update(data)
+  // A plain Uint8Array view, so views taken from it (record dif/vif) are not Buffers.
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 

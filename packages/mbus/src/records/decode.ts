@@ -7,10 +7,13 @@ import { COMBINABLE_VIFES, FB_VIFS, FD_VIFS, PRIMARY_VIFS, type Unit, type VifEn
 // EN 13757-3:2018 §6: data records = DIF (DIFE…) VIF (VIFE…) data.
 
 /** DIF bits 0–3 → coding and data length (EN 13757-3:2018 §6.3.3 Table 4); 0Dh is variable, 0Fh special. */
-const FIXED_CODINGS: readonly (readonly [DataCoding, number])[] = [
-  ['none', 0], ['int8', 1], ['int16', 2], ['int24', 3], ['int32', 4], ['real32', 4], ['int48', 6], ['int64', 8],
-  ['selection', 0], ['bcd2', 1], ['bcd4', 2], ['bcd6', 3], ['bcd8', 4], ['none', 0], ['bcd12', 6], ['none', 0],
+const FIXED_CODINGS: readonly DataCoding[] = [
+  'none', 'int8', 'int16', 'int24', 'int32', 'real32', 'int48', 'int64',
+  'selection', 'bcd2', 'bcd4', 'bcd6', 'bcd8', 'none', 'bcd12', 'none',
 ]
+const FIXED_SIZES: readonly number[] = [0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, 0, 6, 0]
+/** DIF nibbles 9h–Ch and Eh are BCD. */
+const IS_BCD: readonly boolean[] = [false, false, false, false, false, false, false, false, false, true, true, true, true, false, true, false]
 
 /** Code → entry lookup built once from the typed tables (constant, never mutated). */
 function index(table: readonly VifEntry[]): readonly (VifEntry | undefined)[] {
@@ -56,8 +59,6 @@ function decodeVif(bytes: Uint8Array, start: number, recordAt: number): { info: 
   let pos = start
   if (pos >= bytes.length) fail('MBUS_TRUNCATED', recordAt, 'VIF missing')
   const vif = bytes[pos++]!
-  const simple = vif < 0x80 ? SIMPLE[vif] : undefined
-  if (simple) return { info: simple, end: pos }
   const code = vif & 0x7f
   let ext = (vif & 0x80) !== 0
   let entry: VifEntry | undefined
@@ -188,22 +189,34 @@ function scale(raw: number, info: VifInfo): number {
   return v
 }
 
-function interpret(raw: RawValue, coding: DataCoding, info: VifInfo): { value: RecordValue; unit: Unit } {
-  if (raw === null) return { value: null, unit: info.unit }
-  if (typeof raw === 'string') return { value: raw, unit: info.unit }
-  if (raw instanceof Uint8Array) return { value: toHex(raw), unit: info.unit }
-  const n = typeof raw === 'bigint' ? Number(raw) : raw
-  if (info.kind === 'date' || info.kind === 'datetime') {
-    switch (coding) {
-      case 'int16': return { value: formatTypeG(n), unit: 'date' }
-      case 'int32': return { value: formatTypeF(n), unit: 'datetime' }
-      case 'int48': return { value: formatTypeI(n), unit: 'datetime' }
-      case 'int24': return { value: formatTypeJ(n), unit: 'time' }
-      default: return { value: n, unit: '' }
-    }
+/** The unit of a record: date/time VIFs take it from the coding (types G, F, I, J). */
+function unitOf(coding: DataCoding, info: VifInfo): Unit {
+  if (info.kind !== 'date' && info.kind !== 'datetime') return info.unit
+  switch (coding) {
+    case 'int16': return 'date'
+    case 'int32': case 'int48': return 'datetime'
+    case 'int24': return 'time'
+    default: return ''
   }
-  if (info.kind === 'identifier' || info.kind === 'flags' || info.kind === 'raw') return { value: n, unit: info.unit }
-  return { value: scale(n, info), unit: info.unit }
+}
+
+function valueOf(raw: RawValue, coding: DataCoding, info: VifInfo): RecordValue {
+  if (raw === null || typeof raw === 'string') return raw
+  if (raw instanceof Uint8Array) return toHex(raw)
+  const n = typeof raw === 'bigint' ? Number(raw) : raw
+  switch (info.kind) {
+    case 'number': return scale(n, info)
+    case 'date':
+    case 'datetime':
+      switch (coding) {
+        case 'int16': return formatTypeG(n)
+        case 'int32': return formatTypeF(n)
+        case 'int48': return formatTypeI(n)
+        case 'int24': return formatTypeJ(n)
+        default: return n
+      }
+    default: return n
+  }
 }
 
 /**
@@ -245,11 +258,19 @@ export function decodeDataRecords(bytes: Uint8Array): DataRecord[] {
       ext = (dife & 0x80) !== 0
       n++
     }
-    const difBytes = bytes.slice(recordAt, pos)
+    const difBytes = bytes.subarray(recordAt, pos)
     const vifStart = pos
-    const { info, end } = decodeVif(bytes, pos, recordAt)
-    pos = end
-    const vifBytes = bytes.slice(vifStart, pos)
+    let info: VifInfo
+    const simple = pos < len && bytes[pos]! < 0x80 ? SIMPLE[bytes[pos]!] : undefined
+    if (simple) {
+      info = simple
+      pos++
+    } else {
+      const decoded = decodeVif(bytes, pos, recordAt)
+      info = decoded.info
+      pos = decoded.end
+    }
+    const vifBytes = bytes.subarray(vifStart, pos)
     const nibble = dif & 0x0f
     let coding: DataCoding
     let raw: RawValue
@@ -291,21 +312,20 @@ export function decodeDataRecords(bytes: Uint8Array): DataRecord[] {
       }
       pos += size
     } else {
-      const [c, size] = FIXED_CODINGS[nibble]!
-      coding = c
-      if (pos + size > len) fail('MBUS_TRUNCATED', recordAt, `${c} data runs past the end`)
+      coding = FIXED_CODINGS[nibble]!
+      const size = FIXED_SIZES[nibble]!
+      if (pos + size > len) fail('MBUS_TRUNCATED', recordAt, `${coding} data runs past the end`)
       if (size === 0) raw = null
-      else if (c === 'real32') raw = new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getFloat32(0, true)
-      else if (c.startsWith('bcd')) raw = readBcd(bytes, pos, size)
+      else if (nibble === 0x05) raw = new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getFloat32(0, true)
+      else if (IS_BCD[nibble]!) raw = readBcd(bytes, pos, size)
       else raw = readInt(bytes, pos, size, info.kind === 'number')
       pos += size
     }
-    const { value, unit } = interpret(raw, coding, info)
     records.push({
       storage, tariff, subunit,
       function: RECORD_FUNCTIONS[(dif >> 4) & 0x03]!,
       coding, dif: difBytes, vif: vifBytes, raw,
-      quantity: info.quantity, unit, value, modifiers: info.modifiers,
+      quantity: info.quantity, unit: unitOf(coding, info), value: valueOf(raw, coding, info), modifiers: info.modifiers,
     })
   }
   return records

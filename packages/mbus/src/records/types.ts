@@ -31,9 +31,9 @@ export interface DataRecord {
   readonly subunit: number
   readonly function: RecordFunction
   readonly coding: DataCoding
-  /** DIF and DIFEs as received. */
+  /** DIF and DIFEs as received (a view into the decoded APDU, not a copy). */
   readonly dif: Uint8Array
-  /** VIF, VIFEs (and a plain-text unit) as received; empty for manufacturer data. */
+  /** VIF, VIFEs (and a plain-text unit) as received, a view like `dif`; empty for manufacturer data. */
   readonly vif: Uint8Array
   readonly raw: RawValue
   /** e.g. 'energy', 'volume', 'flow_temperature', 'date', 'error_flags', 'manufacturer_data'. */

@@ -81,12 +81,13 @@ function decodeLayers(bytes: Uint8Array, options: DecodeWirelessOptions): Wirele
     body,
     addressBytes: header.addressBytes ?? link.addressBytes,
     key: header.securityMode === 0 ? undefined : resolveKey(options.key, meter),
-    ...(afl ? { afl, tpdu: payload } : {}),
+    afl,
+    tpdu: afl ? payload : undefined,
   })
   return {
     link,
-    ...(ell ? { ell } : {}),
-    ...(afl ? { afl: afl.afl } : {}),
+    ell,
+    afl: afl?.afl,
     tpl: header,
     meter,
     accessNumber: header.accessNumber ?? ell?.accessNumber,

@@ -73,14 +73,16 @@ export function decodeTplHeader(payload: Uint8Array): DecodedTplHeader {
     at += 1
   }
   return {
+    // Absent fields are written as undefined rather than spread in: this runs once per telegram.
     header: {
       ci,
       kind: ci === CI_TPL_LONG ? 'long' : 'short',
-      ...(address ? { address, addressBytes } : {}),
+      address,
+      addressBytes,
       accessNumber,
       status,
       configuration,
-      ...(configurationExtension !== undefined ? { configurationExtension } : {}),
+      configurationExtension,
       securityMode,
       encryptedBlocks,
     },
