@@ -13,7 +13,7 @@ export interface SignatureAlgorithmInfo {
 }
 
 /**
- * TR-03109-3 v1.1 §3.2 / §4: the signature algorithms allowed in the SM-PKI. ECDSA only
+ * TR-03109-3 v1.1 (algorithms for the SM-PKI): the signature algorithms allowed in the SM-PKI. ECDSA only
  * (RFC 5758 §3.2 OIDs, parameters absent); no RSA, DSA or EdDSA.
  */
 export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithmInfo[] = [

@@ -17,7 +17,7 @@ import {
 } from './oids.js'
 
 /**
- * What a certificate is for (TR-03109-4 v1.2.1 §3 certificate profiles, simplified):
+ * What a certificate is for (TR-03109-4 v1.2.1 certificate profiles, simplified):
  * `root-ca` and `sub-ca` sign certificates and CRLs; every participant holds `tls`, `sig`
  * and `enc`; `manufacturer` is the gateway's initial (Gütesiegel) certificate.
  */

@@ -123,9 +123,9 @@ describe.skipIf(!existsSync(limboFile))('x509-limbo', () => {
     expect(total.passed).toBeGreaterThanOrEqual(MIN_PASSED)
   })
 
-  it('never throws on any case, for any purpose', () => {
+  it('never throws on any case, for the purposes not used above (sig, ca)', () => {
     for (const c of limbo) {
-      for (const purpose of ['tls-client', 'tls-server', 'sig', 'enc', 'ca'] as const) {
+      for (const purpose of ['sig', 'ca'] as const) {
         try {
           validatePath({ leaf: ders([c.peer_certificate])[0] ?? new Uint8Array(), intermediates: ders(c.untrusted_intermediates), roots: ders(c.trusted_certs), crls: ders(c.crls), at: new Date('2024-06-01T00:00:00Z'), purpose })
         } catch (err) {

@@ -10,7 +10,7 @@ import { id_smgw_renewalRequest } from './oids.js'
 
 /**
  * A renewal request: the CSR of the new key, additionally signed by the still-valid old
- * key (TR-03109-4 §4 wraps the inner CSR in a CMS SignedData by the old key; until the
+ * key (TR-03109-4 v1.2.1 wraps the inner CSR in a CMS SignedData by the old key; until the
  * project's CMS lands we use this plain DER wrapper with the same meaning):
  *
  *   RenewalRequest ::= SEQUENCE {           -- the X.509 SIGNED{} pattern

@@ -10,16 +10,16 @@ import { validatePath, type ValidationPurpose, type ValidationReason, type Valid
  */
 export type TlsProfile = 'wan' | 'han'
 
-/** TR-03109-3 v1.1 §3.3.2 (TLS 1.2 cipher suites), as OpenSSL names them. */
+/** TR-03109-3 v1.1, TLS 1.2 cipher suites, as OpenSSL names them. */
 export const TLS_CIPHERS: Readonly<Record<TlsProfile, readonly string[]>> = {
   wan: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
   han: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384'],
 }
-/** TR-03109-3 v1.1 §3.3.3: the ECDHE groups (brainpool first, then NIST). */
+/** TR-03109-3 v1.1, ECDHE groups (brainpool first, then NIST). */
 export const TLS_CURVES = 'brainpoolP256r1:brainpoolP384r1:brainpoolP512r1:prime256v1:secp384r1'
 /** TLS 1.2 signature_algorithms (RFC 5246 §7.4.1.4.1): ECDSA with SHA-256/384/512 only. */
 export const TLS_SIGALGS = 'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512'
-/** TR-03109-3 v1.1 §3.3.4: a TLS session lasts at most 48 hours. */
+/** TR-03109-3 v1.1: a TLS session lasts at most 48 hours. */
 export const TLS_SESSION_TIMEOUT_SECONDS = 48 * 3600
 
 export interface TlsIdentity {

@@ -255,7 +255,7 @@ function checkCertificate(c: DecodedCertificate, role: 'leaf' | 'ca' | 'root', a
   // RFC 5280 §4.2.1.12: "one or more purposes".
   if (c.extendedKeyUsage?.length === 0) return profile('empty extKeyUsage')
 
-  // TR-03109-3 v1.1 §3.2: ECDSA on brainpoolP256/384/512r1, P-256, P-384 only.
+  // TR-03109-3 v1.1 (allowed algorithms): ECDSA on brainpoolP256/384/512r1, P-256, P-384 only.
   if (c.publicKeyKind.kind === 'not-ec') return { reason: 'ALGORITHM_NOT_ALLOWED', detail: `${c.subject}: public key algorithm ${c.publicKeyKind.algorithmOid}` }
   if (c.publicKeyKind.kind === 'ec-curve-not-allowed') return { reason: 'CURVE_NOT_ALLOWED', detail: `${c.subject}: curve ${c.publicKeyKind.curveOid ?? '(explicit parameters)'}` }
   if (signatureAlgorithmByOid(c.signatureAlgorithm) === undefined) return { reason: 'ALGORITHM_NOT_ALLOWED', detail: `${c.subject}: signature algorithm ${c.signatureAlgorithm}` }
