@@ -15,7 +15,7 @@ import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
 import { formatPem } from './pem.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
-import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsIdentity } from './tls.js'
+import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsIdentity, type TlsTrust } from './tls.js'
 
 let t: TestPki
 let other: TestPki
@@ -111,7 +111,7 @@ async function startServer(ctx: TlsContext): Promise<ServerRun> {
   return { port: addr.port, accepted, rejected }
 }
 
-function gwaServerContext(trust = { roots: [t.cert('root')] }): TlsContext {
+function gwaServerContext(trust: TlsTrust = { roots: [t.cert('root')] }): TlsContext {
   return createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust })
 }
 
@@ -162,7 +162,7 @@ describe('TR-03109-3 TLS 1.2 between node endpoints', () => {
   it('rejects a revoked client (our CRL check; OpenSSL is not given the CRL)', async () => {
     const gwTls = decodeCertificate(t.cert(`${GW}/tls`))
     const crl = await issueCrl({ issuer: t.ca('sub-ca-gw'), crlNumber: 5n, thisUpdate: new Date(Date.now() - 1000), nextUpdate: new Date(Date.now() + 86_400_000), revoked: [{ serialNumber: gwTls.serialNumber, revocationDate: new Date(Date.now() - 1000), reason: 'keyCompromise' }] })
-    const run = await startServer(gwaServerContext({ roots: [t.cert('root')], crls: [crl] } as never))
+    const run = await startServer(gwaServerContext({ roots: [t.cert('root')], crls: [crl] }))
     void connect(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }), run.port).catch(() => undefined)
     const err = await run.rejected
     expect(err.reason).toBe('REVOKED')
@@ -293,6 +293,21 @@ describe('against openssl s_server / s_client (OpenSSL 3.0 CLI)', () => {
     expect(r11.code).not.toBe(0)
     const r13 = await sClient(srv.port, ['-tls1_3']).out
     expect(r13.code).not.toBe(0)
+  })
+
+  it('openssl s_client without a client certificate: our server refuses it (NO_PATH)', async () => {
+    const srv = await startServer(gwaServerContext())
+    const cli = run(['s_client', '-connect', `127.0.0.1:${String(srv.port)}`, '-tls1_2', '-CAfile', pem('root.pem', t.cert('root')), '-curves', CURVES, '-ign_eof'], '')
+    expect((await srv.rejected).reason).toBe('NO_PATH')
+    expect((await cli.out).stdout).not.toContain('hello')
+  })
+
+  it('HAN profile: AES-256-GCM is offered only there', async () => {
+    const han = await startServer(createTlsContext({ profile: 'han', identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] } }))
+    const ok = await sClient(han.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES256-GCM-SHA384', '-ign_eof']).out
+    expect(ok.stdout).toContain('Cipher is ECDHE-ECDSA-AES256-GCM-SHA384')
+    const wan = await startServer(gwaServerContext())
+    expect((await sClient(wan.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES256-GCM-SHA384']).out).code).not.toBe(0)
   })
 
   it('openssl s_client with a cipher outside the profile fails', async () => {
