@@ -44,6 +44,8 @@ describe('validatePath: valid SM-PKI paths', () => {
 
   it('accepts sub-CAs for purpose ca and the GWA TLS certificate in both directions', () => {
     expect(reasonOf({ leaf: t.cert('sub-ca-gw'), roots: [t.cert('root')], at: t.now, purpose: 'ca' })).toBe('ok')
+    expect(reasonOf({ leaf: t.cert('root'), roots: [t.cert('root')], at: t.now, purpose: 'ca' })).toBe('ok')
+    expect(reasonOf({ leaf: t.cert('root'), roots: [t.cert('root')], at: t.now, purpose: 'sig' })).toBe('LEAF_IS_CA')
     expect(reasonOf(opts('gwa/tls', { purpose: 'tls-server' }))).toBe('ok')
     expect(reasonOf(opts('gwa/tls', { purpose: 'tls-client' }))).toBe('ok')
   })

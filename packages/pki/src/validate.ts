@@ -119,6 +119,8 @@ export function validatePath(o: ValidatePathOptions): ValidationResult {
   const own = checkCertificate(leaf, o.purpose === 'ca' ? 'ca' : 'leaf', at) ?? checkPurpose(leaf, o.purpose)
   if (own !== undefined) return { ok: false, ...own, chain: [leaf] }
 
+  // A trust anchor validated for purpose 'ca' is its own path (its own checks passed above).
+  if (o.purpose === 'ca' && roots.some((r) => bytesEqual(r.der, leaf.der))) return { ok: true, chain: [leaf] }
   const found = extend([leaf], ctx)
   if (found !== undefined) return { ok: true, chain: found }
   const best = ctx.best ?? { failure: { reason: 'NO_PATH', detail: `no issuer found for ${leaf.issuer}` }, path: [leaf] }
