@@ -1,0 +1,40 @@
+/**
+ * The one error class of @smgw/gateway. Codes are stable and listed in README.md; a
+ * retired code is never reused. Foreign errors (better-sqlite3, node:fs, zod, @smgw/crypto)
+ * are wrapped with `cause`.
+ *
+ * A log that fails verification is NOT an error: `verifyLog` returns a result with a
+ * reason code (LogVerifyReason). Errors are for inputs that cannot be read at all.
+ */
+export type GatewayErrorCode =
+  /** The database file cannot be opened or is not an SQLite database. */
+  | 'STORE_OPEN_FAILED'
+  /** The database was written by a newer schema than this code knows (user_version too high). */
+  | 'STORE_SCHEMA_TOO_NEW'
+  /** A schema migration failed; it was rolled back and the database is unchanged. */
+  | 'STORE_MIGRATION_FAILED'
+  /** The store was used after close(). */
+  | 'STORE_CLOSED'
+  /** A write transaction failed and was rolled back (disk full, I/O error, constraint). */
+  | 'STORE_WRITE_FAILED'
+  /** A reading, interval value, outbox item or config version that does not satisfy its schema. */
+  | 'STORE_INPUT_INVALID'
+  /** A log entry that does not satisfy its log's entry schema (unknown type, free-form field, …). */
+  | 'LOG_ENTRY_INVALID'
+  /** The log's signing key and certificate do not belong together, or signing failed. */
+  | 'LOG_SIGNING_FAILED'
+  /** An exported log file that is not in the export format (bad JSON, unknown key, non-canonical line). */
+  | 'LOG_EXPORT_MALFORMED'
+  /** A file given to `smgw log verify` is neither a gateway store nor a log export. */
+  | 'LOG_SOURCE_UNKNOWN'
+
+export class GatewayError extends Error {
+  override name = 'GatewayError'
+  constructor(readonly code: GatewayErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError
+}

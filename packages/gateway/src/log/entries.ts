@@ -1,0 +1,71 @@
+import { z } from 'zod'
+
+/*
+ * The typed entries of the three logs of BSI-CC-PP-0073 (v1.3, 2014) — FAU_GEN.1 /
+ * FAU_SAR.1: the system log (security events, readable by the GWA only), the consumer log
+ * (every data flow and processing step concerning one consumer) and the calibration log
+ * (metrologically relevant events). Each entry is `{ type, fields }`; fields hold strings,
+ * integers and booleans only (canonical JSON, no floats).
+ *
+ * Nothing personal in the system log: its schema has no free-form text and no value
+ * field at all — every string is an enum or an identifier pattern — so a reading or key
+ * cannot be written there by mistake; the schemas are strict (unknown fields refused).
+ */
+
+/** Identifiers: meter IDs, participant IDs, consumer IDs, purposes. */
+export const LOG_ID = /^[A-Za-z0-9._:-]{1,64}$/
+const id = z.string().regex(LOG_ID)
+const version = z.string().regex(/^[0-9A-Za-z.+-]{1,32}$/)
+const hex = (max: number) => z.string().regex(new RegExp(`^(?:[0-9a-f]{2}){1,${max}}$`))
+/** Plain words for the consumer: one line of printable text. */
+const text = z.string().min(1).max(2000).regex(/^[^\p{Cc}]*$/u)
+const role = z.enum(['gwa', 'emt', 'consumer', 'technician'])
+const iface = z.enum(['wan', 'han', 'lmn', 'local'])
+const transport = z.enum(['sml-serial', 'sml-tcp', 'wmbus-serial', 'wmbus-udp', 'file'])
+
+const entry = <T extends string, F extends z.ZodRawShape>(type: T, fields: F) =>
+  z.strictObject({ type: z.literal(type), fields: z.strictObject(fields) })
+
+export const SystemLogEntry = z.discriminatedUnion('type', [
+  entry('gateway-started', { firmware: version }),
+  entry('gateway-stopped', { reason: z.enum(['sigterm', 'admin', 'update', 'error']) }),
+  entry('store-opened', { schemaVersion: z.int().min(1) }),
+  entry('config-changed', { version: z.int().min(1), sha256: hex(32), by: role }),
+  entry('login-succeeded', { interface: iface, role }),
+  entry('login-failed', { interface: iface, role, reason: z.enum(['bad-credentials', 'bad-certificate', 'locked', 'not-permitted']) }),
+  entry('wake-up', { result: z.enum(['accepted', 'bad-signature', 'expired', 'wrong-gateway', 'replayed', 'malformed']) }),
+  entry('certificate-installed', { kind: z.enum(['tls', 'sig', 'enc']), serial: hex(20) }),
+  entry('firmware-update', { from: version, to: version, result: z.enum(['installed', 'rejected-signature', 'rejected-version']) }),
+  entry('lmn-device-unknown', { transport, meterId: id }),
+  entry('meter-key-rejected', { transport, meterId: id }),
+  entry('tls-rejected', { interface: iface, reason: z.enum(['certificate-invalid', 'certificate-revoked', 'handshake-failed', 'profile']) }),
+])
+export type SystemLogEntry = z.infer<typeof SystemLogEntry>
+
+export const ConsumerLogEntry = z.discriminatedUnion('type', [
+  entry('data-sent', { recipient: id, purpose: id, dataClass: id, text }),
+  entry('data-processed', { purpose: id, dataClass: id, text }),
+  entry('data-deleted', { dataClass: id, count: z.int().min(0), text }),
+  entry('data-viewed', { interface: iface, text }),
+  entry('profile-changed', { purpose: id, text }),
+])
+export type ConsumerLogEntry = z.infer<typeof ConsumerLogEntry>
+
+export const CalibrationLogEntry = z.discriminatedUnion('type', [
+  entry('time-synchronised', { source: z.enum(['ntp', 'admin']), offsetMs: z.int() }),
+  entry('time-drift-exceeded', { offsetMs: z.int(), limitMs: z.int().min(0) }),
+  entry('restricted-state', { entered: z.boolean() }),
+  entry('meter-error', { meterId: id, status: z.int().min(0) }),
+  entry('meter-key-invalid', { meterId: id }),
+  entry('meter-silent', { meterId: id, missedIntervals: z.int().min(1) }),
+  entry('firmware-update', { to: version }),
+])
+export type CalibrationLogEntry = z.infer<typeof CalibrationLogEntry>
+
+export type LogEntryInput = SystemLogEntry | ConsumerLogEntry | CalibrationLogEntry
+
+export const LOG_SCHEMAS = {
+  system: SystemLogEntry,
+  consumer: ConsumerLogEntry,
+  calibration: CalibrationLogEntry,
+} as const

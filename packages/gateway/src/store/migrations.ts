@@ -1,0 +1,108 @@
+/**
+ * The store's schema as a versioned list. `openStore` applies every migration whose
+ * version is above the database's `PRAGMA user_version`, each in its own transaction
+ * together with the new user_version, so a failed migration leaves the file unchanged.
+ * Never edit a migration that has shipped: append a new one.
+ */
+export interface Migration {
+  /** 1, 2, 3, … without gaps; becomes PRAGMA user_version. */
+  readonly version: number
+  readonly name: string
+  /** SQL statements, run with `exec`. */
+  readonly sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'readings, interval values, outbox, config versions, logs',
+    sql: `
+-- One row per reading as the meter sent it. mantissa has no declared type (BLOB affinity):
+-- an INTEGER when it fits in 64 bits signed, otherwise its decimal TEXT, so no value is
+-- ever rounded through REAL. The value is mantissa × 10^scaler (IEC 62056-6-2 scaler).
+CREATE TABLE readings (
+  id          INTEGER PRIMARY KEY,
+  meter_id    TEXT    NOT NULL,
+  quantity    TEXT    NOT NULL,  -- OBIS code 'A-B:C.D.E*F' or an M-Bus quantity key
+  time_ms     INTEGER NOT NULL,  -- value time, ms since 1970 UTC
+  mantissa            NOT NULL,
+  scaler      INTEGER NOT NULL,
+  unit        TEXT,              -- DLMS unit symbol ('Wh', 'W', 'm3', …) or M-Bus unit
+  status,                        -- status word, same storage rule as mantissa; NULL when none
+  received_ms INTEGER NOT NULL   -- when the gateway committed it
+);
+CREATE INDEX readings_by_meter ON readings (meter_id, quantity, time_ms);
+CREATE INDEX readings_by_time ON readings (time_ms);
+
+-- Register values cut at interval boundaries of legal time (TAF 7 and friends, later).
+CREATE TABLE interval_values (
+  id           INTEGER PRIMARY KEY,
+  meter_id     TEXT    NOT NULL,
+  quantity     TEXT    NOT NULL,
+  period_s     INTEGER NOT NULL,   -- registration period, e.g. 900
+  end_ms       INTEGER NOT NULL,   -- interval end in legal time, ms since 1970 UTC
+  mantissa             NOT NULL,
+  scaler       INTEGER NOT NULL,
+  unit         TEXT,
+  status       INTEGER NOT NULL,   -- gateway status word (time valid, meter error, …)
+  UNIQUE (meter_id, quantity, period_s, end_ms)
+);
+
+-- Messages waiting for the WAN (later): one row per recipient and message.
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY,
+  recipient       TEXT    NOT NULL,
+  purpose         TEXT    NOT NULL,
+  payload         BLOB    NOT NULL,
+  state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  created_ms      INTEGER NOT NULL,
+  last_error      TEXT
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_ms);
+
+-- Every configuration the gateway ran with, as canonical JSON.
+CREATE TABLE config_versions (
+  version    INTEGER PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  sha256     TEXT    NOT NULL,
+  config     TEXT    NOT NULL
+);
+
+-- The three PP-0073 logs. One hash chain per (log, stream): the system and calibration
+-- logs have the single stream '', the consumer log one stream per consumer.
+CREATE TABLE log_entries (
+  log    TEXT    NOT NULL CHECK (log IN ('system', 'consumer', 'calibration')),
+  stream TEXT    NOT NULL,
+  seq    INTEGER NOT NULL,
+  time   TEXT    NOT NULL,  -- ISO 8601 UTC with milliseconds
+  type   TEXT    NOT NULL,
+  fields TEXT    NOT NULL,  -- canonical JSON (RFC 8785)
+  prev   TEXT    NOT NULL,  -- hash of the previous entry, lower-case hex
+  hash   TEXT    NOT NULL,  -- SHA-256 of this entry's canonical encoding, lower-case hex
+  PRIMARY KEY (log, stream, seq)
+) WITHOUT ROWID;
+
+-- Signed chain heads: the last entry of each legal day (Europe/Berlin).
+CREATE TABLE log_heads (
+  log       TEXT    NOT NULL,
+  stream    TEXT    NOT NULL,
+  seq       INTEGER NOT NULL,
+  kind      TEXT    NOT NULL,
+  day       TEXT    NOT NULL,  -- YYYY-MM-DD, legal day of the entry at seq
+  hash      TEXT    NOT NULL,  -- that entry's hash
+  signed_at TEXT    NOT NULL,
+  signature BLOB    NOT NULL,  -- ECDSA, DER
+  cert_ref  TEXT    NOT NULL,  -- SHA-256 of the SIG certificate DER, lower-case hex
+  PRIMARY KEY (log, stream, seq, kind)
+) WITHOUT ROWID;
+
+-- Certificates that signed heads, by SHA-256 of their DER.
+CREATE TABLE certificates (
+  ref TEXT PRIMARY KEY,
+  der BLOB NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+]

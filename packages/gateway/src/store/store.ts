@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto'
+import Database from 'better-sqlite3'
+import type { Logger } from 'pino'
+import { formatCanonicalJson } from '../canonical-json.js'
+import { GatewayError } from '../errors.js'
+import { MIGRATIONS, type Migration } from './migrations.js'
+import type {
+  AppendReadingsResult, ConfigVersion, IntervalValueInput, LogHeadRow, LogName, LogRow, LogRows, OutboxInput, OutboxItem,
+  OutboxState, OutboxUpdate, RawRow, ReadingInput, ReadingQuery, Store, StoredIntervalValue, StoredReading,
+} from './types.js'
+
+export interface StoreDeps {
+  readonly now: () => Date
+  readonly logger?: Logger
+}
+
+export interface StoreOptions {
+  /** Open for reading only: no migration, no writes (`smgw log verify`). */
+  readonly readonly?: boolean
+  /** The schema; tests inject broken or extra migrations. Default MIGRATIONS. */
+  readonly migrations?: readonly Migration[]
+}
+
+/** PRAGMA application_id of a gateway store: 'SMGW' in ASCII (SQLite file format §1.3.18). */
+export const STORE_APPLICATION_ID = 0x534d4757
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const ID_TEXT = /^[\x21-\x7e]{1,64}$/
+const UNIT_TEXT = /^[\x20-\x7e]{1,16}$/
+const DEFAULT_LIMIT = 10_000
+
+/**
+ * Opens (and creates or migrates) the gateway store: one SQLite file in WAL mode with
+ * synchronous = FULL. FULL rather than NORMAL because a reading is acknowledged to the
+ * LMN side once committed and the meter will not send it again: with NORMAL, WAL mode is
+ * safe against a process crash but a power loss may drop the last commits. Batching
+ * makes the one fsync per commit affordable.
+ */
+export function openStore(path: string, deps: StoreDeps, options: StoreOptions = {}): Store {
+  const readonly = options.readonly === true
+  const migrations = options.migrations ?? MIGRATIONS
+  checkMigrations(migrations)
+  const latest = migrations.length
+  let db: Database.Database
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly })
+  } catch (err) {
+    throw new GatewayError('STORE_OPEN_FAILED', `cannot open ${path}: ${messageOf(err)}`, { cause: err })
+  }
+  let version: number
+  try {
+    if (!readonly) {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+    }
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    version = Number(db.pragma('user_version', { simple: true }))
+    const appId = Number(db.pragma('application_id', { simple: true }))
+    if (version > 0 && appId !== STORE_APPLICATION_ID) {
+      throw new GatewayError('STORE_OPEN_FAILED', `${path} is an SQLite database but not a gateway store (application_id ${appId})`)
+    }
+  } catch (err) {
+    db.close()
+    if (err instanceof GatewayError) throw err
+    throw new GatewayError('STORE_OPEN_FAILED', `${path} is not a usable SQLite database: ${messageOf(err)}`, { cause: err })
+  }
+  if (version > latest) {
+    db.close()
+    throw new GatewayError('STORE_SCHEMA_TOO_NEW', `${path} has schema version ${version}; this gateway knows up to ${latest}`)
+  }
+  if (readonly && version < latest) {
+    db.close()
+    throw new GatewayError('STORE_OPEN_FAILED', version === 0
+      ? `${path} is not a gateway store (no schema)`
+      : `${path} has schema version ${version} and needs migrating to ${latest}; open it read-write once`)
+  }
+  for (const m of migrations) {
+    if (m.version <= version) continue
+    try {
+      db.transaction(() => {
+        db.exec(m.sql)
+        if (m.version === 1) db.pragma(`application_id = ${STORE_APPLICATION_ID}`)
+        db.pragma(`user_version = ${m.version}`)
+      })()
+    } catch (err) {
+      db.close()
+      throw new GatewayError('STORE_MIGRATION_FAILED', `migration ${m.version} (${m.name}) failed and was rolled back: ${messageOf(err)}`, { cause: err })
+    }
+    deps.logger?.info({ version: m.version, migration: m.name }, 'store migrated')
+    version = m.version
+  }
+  return createRepository(db, path, version, readonly, deps)
+}
+
+function checkMigrations(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new GatewayError('STORE_MIGRATION_FAILED', `migration list out of order: position ${i + 1} has version ${m.version}`)
+  })
+}
+
+function createRepository(db: Database.Database, path: string, schemaVersion: number, readonly: boolean, deps: StoreDeps): Store {
+  let closed = false
+  const s = readonly ? undefined : {
+    insertReading: db.prepare('INSERT INTO readings (meter_id, quantity, time_ms, mantissa, scaler, unit, status, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    putInterval: db.prepare('INSERT OR REPLACE INTO interval_values (meter_id, quantity, period_s, end_ms, mantissa, scaler, unit, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertOutbox: db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms) VALUES (?, ?, ?, 'pending', 0, ?, ?)"),
+    updateOutbox: db.prepare('UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?'),
+    insertConfig: db.prepare('INSERT INTO config_versions (version, created_ms, sha256, config) VALUES (?, ?, ?, ?)'),
+    insertEntry: db.prepare('INSERT INTO log_entries (log, stream, seq, time, type, fields, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertHead: db.prepare('INSERT INTO log_heads (log, stream, seq, kind, day, hash, signed_at, signature, cert_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    putCertificate: db.prepare('INSERT OR IGNORE INTO certificates (ref, der) VALUES (?, ?)'),
+  }
+  const latestConfig = db.prepare('SELECT version, created_ms, sha256, config FROM config_versions ORDER BY version DESC LIMIT 1')
+  const countReadings = db.prepare('SELECT count(*) AS n FROM readings').pluck()
+  const lastEntry = db.prepare('SELECT * FROM log_entries WHERE log = ? AND stream = ? ORDER BY seq DESC LIMIT 1')
+  const hasHead = db.prepare('SELECT 1 FROM log_heads WHERE log = ? AND stream = ? AND seq = ?').pluck()
+  const entries = db.prepare('SELECT * FROM log_entries WHERE log = ? AND stream = ? ORDER BY seq')
+  const heads = db.prepare('SELECT * FROM log_heads WHERE log = ? AND stream = ? ORDER BY seq, kind')
+  const streams = db.prepare('SELECT log, stream FROM log_entries GROUP BY log, stream UNION SELECT log, stream FROM log_heads GROUP BY log, stream ORDER BY 1, 2')
+  const certificates = db.prepare('SELECT * FROM certificates ORDER BY ref')
+
+  const open = (): void => {
+    if (closed) throw new GatewayError('STORE_CLOSED', 'the store is closed')
+  }
+  const writer = (): NonNullable<typeof s> => {
+    open()
+    if (s === undefined) throw new GatewayError('STORE_WRITE_FAILED', 'the store is open read-only')
+    return s
+  }
+  /** Runs a write transaction; any failure rolls it back and becomes STORE_WRITE_FAILED. */
+  const write = <T>(what: string, fn: () => T): T => {
+    try {
+      return db.transaction(fn)()
+    } catch (err) {
+      if (err instanceof GatewayError) throw err
+      throw new GatewayError('STORE_WRITE_FAILED', `${what} failed and was rolled back: ${messageOf(err)}`, { cause: err })
+    }
+  }
+  const read = <T>(fn: () => T): T => {
+    open()
+    try {
+      return fn()
+    } catch (err) {
+      if (err instanceof GatewayError) throw err
+      throw new GatewayError('STORE_OPEN_FAILED', `reading ${path} failed: ${messageOf(err)}`, { cause: err })
+    }
+  }
+
+  const logRows: LogRows = {
+    last: (log, stream) => read(() => lastEntry.get(log, stream) as RawRow | undefined),
+    hasHead: (log, stream, seq) => read(() => hasHead.get(log, stream, seq) !== undefined),
+    append: (entry: LogRow, newHeads: readonly LogHeadRow[] = []) => {
+      const w = writer()
+      write('log append', () => {
+        for (const h of newHeads) w.insertHead.run(h.log, h.stream, h.seq, h.kind, h.day, h.hash, h.signedAt, h.signature, h.certRef)
+        w.insertEntry.run(entry.log, entry.stream, entry.seq, entry.time, entry.type, entry.fields, entry.prev, entry.hash)
+      })
+    },
+    entries: (log: LogName, stream) => read(() => entries.all(log, stream) as RawRow[]),
+    heads: (log: LogName, stream) => read(() => heads.all(log, stream) as RawRow[]),
+    streams: () => read(() => (streams.all() as RawRow[]).map((r) => ({ log: String(r.log), stream: String(r.stream) }))),
+    insertHeads: (newHeads: readonly LogHeadRow[]) => {
+      const w = writer()
+      write('log heads', () => {
+        for (const h of newHeads) w.insertHead.run(h.log, h.stream, h.seq, h.kind, h.day, h.hash, h.signedAt, h.signature, h.certRef)
+      })
+    },
+    putCertificate: (ref, der) => {
+      const w = writer()
+      write('certificate insert', () => w.putCertificate.run(ref, der))
+    },
+    certificates: () => read(() => certificates.all() as RawRow[]),
+  }
+
+  return {
+    path,
+    schemaVersion,
+    readonly,
+    appendReadings(batch: readonly ReadingInput[]): AppendReadingsResult {
+      const w = writer()
+      batch.forEach((r, i) => { checkReading(r, i) })
+      if (batch.length === 0) return { count: 0, firstId: 0, lastId: 0 }
+      const receivedMs = deps.now().getTime()
+      return write('reading batch', () => {
+        let firstId = 0
+        let lastId = 0
+        for (const r of batch) {
+          const info = w.insertReading.run(r.meterId, r.quantity, r.time.getTime(), toSqlInteger(r.mantissa), r.scaler, r.unit ?? null,
+            r.status === undefined ? null : toSqlInteger(r.status), receivedMs)
+          lastId = Number(info.lastInsertRowid)
+          if (firstId === 0) firstId = lastId
+        }
+        return { count: batch.length, firstId, lastId }
+      })
+    },
+    readReadings(query: ReadingQuery = {}): StoredReading[] {
+      return read(() => {
+        const where: string[] = []
+        const params: (string | number)[] = []
+        if (query.meterId !== undefined) { where.push('meter_id = ?'); params.push(query.meterId) }
+        if (query.quantity !== undefined) { where.push('quantity = ?'); params.push(query.quantity) }
+        if (query.from !== undefined) { where.push('time_ms >= ?'); params.push(query.from.getTime()) }
+        if (query.to !== undefined) { where.push('time_ms < ?'); params.push(query.to.getTime()) }
+        if (query.afterId !== undefined) { where.push('id > ?'); params.push(query.afterId) }
+        const sql = `SELECT * FROM readings${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
+        const rows = db.prepare(sql).safeIntegers(true).all(...params, query.limit ?? DEFAULT_LIMIT) as RawRow[]
+        return rows.map((row) => {
+          const unit = row.unit
+          const status = row.status
+          return {
+            id: Number(row.id), meterId: String(row.meter_id), quantity: String(row.quantity), time: new Date(Number(row.time_ms)),
+            mantissa: fromSqlInteger(row.mantissa), scaler: Number(row.scaler),
+            ...(typeof unit === 'string' ? { unit } : {}),
+            ...(status === null || status === undefined ? {} : { status: fromSqlInteger(status) }),
+            receivedAt: new Date(Number(row.received_ms)),
+          }
+        })
+      })
+    },
+    countReadings: () => read(() => Number(countReadings.get())),
+    putIntervalValues(batch: readonly IntervalValueInput[]): number {
+      const w = writer()
+      batch.forEach((v, i) => { checkInterval(v, i) })
+      return write('interval values', () => {
+        for (const v of batch) w.putInterval.run(v.meterId, v.quantity, v.periodSeconds, v.end.getTime(), toSqlInteger(v.mantissa), v.scaler, v.unit ?? null, v.status)
+        return batch.length
+      })
+    },
+    readIntervalValues(query): StoredIntervalValue[] {
+      return read(() => {
+        const where: string[] = []
+        const params: (string | number)[] = []
+        if (query.meterId !== undefined) { where.push('meter_id = ?'); params.push(query.meterId) }
+        if (query.quantity !== undefined) { where.push('quantity = ?'); params.push(query.quantity) }
+        if (query.from !== undefined) { where.push('end_ms >= ?'); params.push(query.from.getTime()) }
+        if (query.to !== undefined) { where.push('end_ms < ?'); params.push(query.to.getTime()) }
+        const sql = `SELECT * FROM interval_values${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY meter_id, quantity, end_ms`
+        return (db.prepare(sql).safeIntegers(true).all(...params) as RawRow[]).map((row) => ({
+          id: Number(row.id), meterId: String(row.meter_id), quantity: String(row.quantity), periodSeconds: Number(row.period_s),
+          end: new Date(Number(row.end_ms)), mantissa: fromSqlInteger(row.mantissa), scaler: Number(row.scaler),
+          ...(typeof row.unit === 'string' ? { unit: row.unit } : {}), status: Number(row.status),
+        }))
+      })
+    },
+    enqueueOutbox(item: OutboxInput): number {
+      const w = writer()
+      if (!ID_TEXT.test(item.recipient) || !ID_TEXT.test(item.purpose) || !(item.payload instanceof Uint8Array)) {
+        throw new GatewayError('STORE_INPUT_INVALID', 'outbox item: recipient and purpose are 1–64 printable characters, payload bytes')
+      }
+      const now = deps.now().getTime()
+      return write('outbox insert', () => Number(w.insertOutbox.run(item.recipient, item.purpose, item.payload, item.notBefore?.getTime() ?? now, now).lastInsertRowid))
+    },
+    dueOutbox(at: Date, limit = 100): OutboxItem[] {
+      return read(() => (db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?")
+        .all(at.getTime(), limit) as RawRow[]).map((row) => ({
+        id: Number(row.id), recipient: String(row.recipient), purpose: String(row.purpose), payload: new Uint8Array(row.payload as Buffer),
+        state: row.state as OutboxState, attempts: Number(row.attempts), nextAttempt: new Date(Number(row.next_attempt_ms)),
+        createdAt: new Date(Number(row.created_ms)), lastError: typeof row.last_error === 'string' ? row.last_error : undefined,
+      })))
+    },
+    updateOutbox(id: number, u: OutboxUpdate): void {
+      const w = writer()
+      const changed = write('outbox update', () => w.updateOutbox.run(u.state, u.attempts, u.nextAttempt.getTime(), u.lastError ?? null, id).changes)
+      if (changed === 0) throw new GatewayError('STORE_INPUT_INVALID', `no outbox item ${id}`)
+    },
+    saveConfigVersion(config: unknown): ConfigVersion {
+      const w = writer()
+      let text: string
+      try {
+        text = formatCanonicalJson(config)
+      } catch (err) {
+        throw new GatewayError('STORE_INPUT_INVALID', `configuration is not JSON: ${messageOf(err)}`, { cause: err })
+      }
+      const sha256 = createHash('sha256').update(text).digest('hex')
+      return write('config version', () => {
+        const last = toConfig(latestConfig.get() as RawRow | undefined)
+        if (last?.sha256 === sha256) return last
+        const v: ConfigVersion = { version: (last?.version ?? 0) + 1, createdAt: deps.now(), sha256, config: text }
+        w.insertConfig.run(v.version, v.createdAt.getTime(), sha256, text)
+        return v
+      })
+    },
+    latestConfigVersion: () => read(() => toConfig(latestConfig.get() as RawRow | undefined)),
+    logRows,
+    integrityCheck: () => read(() => db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[]).map((r) => r.integrity_check),
+    close(): void {
+      if (closed) return
+      closed = true
+      db.close()
+      deps.logger?.info({ path }, 'store closed')
+    },
+  }
+}
+
+function toConfig(row: RawRow | undefined): ConfigVersion | undefined {
+  if (row === undefined) return undefined
+  return { version: Number(row.version), createdAt: new Date(Number(row.created_ms)), sha256: String(row.sha256), config: String(row.config) }
+}
+
+/** INTEGER when it fits in SQLite's 64-bit signed integer, decimal TEXT otherwise (the column has no affinity). */
+function toSqlInteger(v: bigint): bigint | string {
+  return v >= INT64_MIN && v <= INT64_MAX ? v : v.toString()
+}
+
+function fromSqlInteger(v: unknown): bigint {
+  if (typeof v === 'bigint') return v
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v)
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v)
+  throw new GatewayError('STORE_OPEN_FAILED', `a stored integer is not one: ${String(v)}`)
+}
+
+function invalid(what: string, i: number, why: string): GatewayError {
+  return new GatewayError('STORE_INPUT_INVALID', `${what} ${i}: ${why}`)
+}
+
+function checkValue(what: string, i: number, v: { meterId: unknown; quantity: unknown; mantissa: unknown; scaler: unknown; unit?: unknown }): void {
+  if (typeof v.meterId !== 'string' || !ID_TEXT.test(v.meterId)) throw invalid(what, i, 'meterId must be 1–64 printable ASCII characters')
+  if (typeof v.quantity !== 'string' || !ID_TEXT.test(v.quantity)) throw invalid(what, i, 'quantity must be 1–64 printable ASCII characters')
+  if (typeof v.mantissa !== 'bigint') throw invalid(what, i, 'mantissa must be a bigint')
+  if (typeof v.scaler !== 'number' || !Number.isInteger(v.scaler) || v.scaler < -128 || v.scaler > 127) throw invalid(what, i, 'scaler must be an integer −128…127')
+  if (v.unit !== undefined && (typeof v.unit !== 'string' || !UNIT_TEXT.test(v.unit))) throw invalid(what, i, 'unit must be 1–16 printable ASCII characters')
+}
+
+function isValidDate(d: unknown): d is Date {
+  return d instanceof Date && Number.isFinite(d.getTime())
+}
+
+function checkReading(r: ReadingInput, i: number): void {
+  checkValue('reading', i, r)
+  if (!isValidDate(r.time)) throw invalid('reading', i, 'time must be a valid Date')
+  if (r.status !== undefined && (typeof r.status !== 'bigint' || r.status < 0n)) throw invalid('reading', i, 'status must be a non-negative bigint')
+}
+
+function checkInterval(v: IntervalValueInput, i: number): void {
+  checkValue('interval value', i, v)
+  if (!isValidDate(v.end)) throw invalid('interval value', i, 'end must be a valid Date')
+  if (!Number.isInteger(v.periodSeconds) || v.periodSeconds <= 0) throw invalid('interval value', i, 'periodSeconds must be a positive integer')
+  if (!Number.isInteger(v.status) || v.status < 0 || v.status > 0xffffffff) throw invalid('interval value', i, 'status must be a 32-bit unsigned integer')
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
