@@ -7,7 +7,7 @@ export type StandardProfileName = 'h0' | 'g0'
 /** A source of average power for an instant: W, ≥ 0. */
 export interface PowerProfile {
   readonly name: string
-  powerW(at: Date): number
+  readonly powerW: (at: Date) => number
 }
 
 export interface StandardProfileOptions {
