@@ -1,0 +1,51 @@
+// Test support (not exported from the package index): a demo SM-PKI with in-memory keys,
+// the gateway's SIG key and certificate, and a clock the test moves.
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createKeyObjectSigner, type Signer } from '@smgw/crypto'
+import { createDemoPki, type DemoPki } from '@smgw/pki'
+
+export interface TestSig {
+  readonly pki: DemoPki
+  readonly signer: Signer
+  readonly certificate: Uint8Array
+  readonly root: Uint8Array
+  /** The sub-CA that issued the gateway certificates. */
+  readonly subCa: Uint8Array
+  /** PKCS#8 PEM of the gateway SIG key (for child processes and the CLI). */
+  readonly keyPem: string
+}
+
+export async function createTestSig(now = new Date('2026-01-01T00:00:00Z'), organization = 'SMGW Test'): Promise<TestSig> {
+  const pems = new Map<string, string>()
+  const pki = await createDemoPki({ gateways: 1, emts: 0, organization }, {
+    now,
+    serialNumber: () => {
+      const b = randomBytes(16)
+      b[0] = (b[0]! & 0x7f) | 0x01
+      return new Uint8Array(b)
+    },
+    newKey: (curve, label) => {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: curve === 'P-256' ? 'prime256v1' : curve === 'P-384' ? 'secp384r1' : curve })
+      pems.set(label, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString())
+      return Promise.resolve(createKeyObjectSigner(privateKey))
+    },
+  })
+  const sig = pki.participants.find((p) => p.role === 'gateway')?.certificates.find((c) => c.kind === 'sig')
+  if (sig === undefined) throw new Error('demo PKI without gateway SIG certificate')
+  const ca = (label: string): Uint8Array => pki.cas.find((c) => c.label === label)?.certificate ?? new Uint8Array()
+  return { pki, signer: sig.signer, certificate: sig.certificate, root: ca('root'), subCa: ca(sig.issuer), keyPem: pems.get(sig.label) ?? '' }
+}
+
+/** A clock that only moves when told to. */
+export function createTestClock(start: string): { now: () => Date; set: (iso: string) => void; advance: (ms: number) => void } {
+  let t = new Date(start).getTime()
+  return { now: () => new Date(t), set: (iso) => { t = new Date(iso).getTime() }, advance: (ms) => { t += ms } }
+}
+
+export async function createTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
