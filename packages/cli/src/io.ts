@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises'
 export interface CliIo {
   /** Writes text as is (no newline added). */
   readonly stdout: (text: string) => void
+  /** Writes bytes as they are (DER, decrypted content); no encoding, no newline. */
+  readonly stdoutBytes: (bytes: Uint8Array) => void
   readonly stderr: (text: string) => void
   /** Standard input as chunks; read at most once. */
   readonly stdin: () => AsyncIterable<Uint8Array>
@@ -16,6 +18,7 @@ export interface CliIo {
 export function createProcessIo(): CliIo {
   return {
     stdout: (text) => process.stdout.write(text),
+    stdoutBytes: (bytes) => process.stdout.write(bytes),
     stderr: (text) => process.stderr.write(text),
     stdin: () => process.stdin,
     readFile: async (path) => new Uint8Array(await readFile(path)),

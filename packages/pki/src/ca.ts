@@ -34,7 +34,7 @@ export interface RenewalTrust {
 
 /**
  * The CA processes a renewal (or a gateway's first request signed with its Gütesiegel key):
- * both signatures must verify (PKI_BAD_SIGNATURE), the old certificate must validate to a
+ * the CMS SignedData by the old key and the inner CSR must verify (PKI_BAD_SIGNATURE), the old certificate must validate to a
  * trusted root at `trust.at` for `trust.purpose`, the new key must differ from the old one,
  * and — for a renewal proper — the subject must stay the same (else PKI_RENEWAL_REJECTED).
  */
@@ -43,9 +43,11 @@ export async function signRenewalRequest(
   trust: RenewalTrust,
   o: IssueFromRequestOptions & { readonly allowSubjectChange?: boolean },
 ): Promise<Uint8Array> {
-  const req = verifyRenewalRequest(requestDer)
+  const req = await verifyRenewalRequest(requestDer)
+  // The certificates the SignedData carries may complete the old certificate's path; trust
+  // still comes from `trust.roots` only (validatePath treats intermediates as untrusted).
   const verdict = validatePath({
-    leaf: req.oldCertificate.der, intermediates: trust.intermediates ?? [], roots: trust.roots, crls: trust.crls ?? [],
+    leaf: req.oldCertificate.der, intermediates: [...(trust.intermediates ?? []), ...req.certificates], roots: trust.roots, crls: trust.crls ?? [],
     at: trust.at, purpose: trust.purpose, ...(trust.requireCrl === undefined ? {} : { requireCrl: trust.requireCrl }),
   })
   if (!verdict.ok) throw new PkiError('PKI_RENEWAL_REJECTED', `old certificate does not validate: ${verdict.reason} (${verdict.detail})`, { reason: verdict.reason })

@@ -1,16 +1,18 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import {
-  AuthorityKeyIdentifier, BasicConstraints, Certificate, CRLDistributionPoints, ExtendedKeyUsage,
-  type Extension, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo,
+  AuthorityKeyIdentifier, BasicConstraints, CRLDistributionPoints, ExtendedKeyUsage, type Extension,
+  SubjectKeyIdentifier, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509'
+import { decodeCertificate as decodeCertificateInfo, formatName, type CertificateExtension, type CertificateInfo } from '@smgw/crypto'
 import { classifyPublicKey, type PublicKeyKind } from './algorithms.js'
 import { bytesEqual, decodeBitStringBytes, decodeSequence, requireSingleTlv, toHex } from './der.js'
 import { malformed, PkiError } from './errors.js'
-import { formatName } from './name.js'
 import {
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_cRLDistributionPoints, id_ce_extKeyUsage,
   id_ce_keyUsage, id_ce_subjectKeyIdentifier,
 } from './oids.js'
+
+export type { CertificateExtension } from '@smgw/crypto'
 
 /** RFC 5280 §4.2.1.3 KeyUsage bits, in bit order (bit 0 = digitalSignature). */
 export const KEY_USAGE_BITS = [
@@ -18,13 +20,6 @@ export const KEY_USAGE_BITS = [
   'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
 ] as const
 export type KeyUsageName = (typeof KEY_USAGE_BITS)[number]
-
-export interface CertificateExtension {
-  readonly oid: string
-  readonly critical: boolean
-  /** extnValue contents (the DER of the extension's own type). */
-  readonly value: Uint8Array
-}
 
 export interface BasicConstraintsInfo {
   readonly ca: boolean
@@ -71,32 +66,33 @@ export interface DecodedCertificate {
   readonly selfIssued: boolean
 }
 
-/** Decodes one DER certificate (RFC 5280 §4.1). Throws PKI_MALFORMED for anything that does not decode. */
+/**
+ * Decodes one DER certificate (RFC 5280 §4.1). The TBSCertificate basics come from
+ * @smgw/crypto's decodeCertificate; this adds DER strictness (one TLV, exactly three
+ * elements, signature BIT STRING without unused bits, unique extensions) and the
+ * extensions path validation needs. Throws PKI_MALFORMED for anything that does not decode.
+ */
 export function decodeCertificate(der: Uint8Array): DecodedCertificate {
   requireSingleTlv(der, 'Certificate')
-  let cert: Certificate
+  let info: CertificateInfo
   try {
-    cert = AsnConvert.parse(der, Certificate)
+    info = decodeCertificateInfo(der)
   } catch (err) {
     throw malformed('Certificate does not decode', err)
   }
   try {
-    return describe(der, cert)
+    return describe(der, info)
   } catch (err) {
     throw malformed('Certificate field does not decode', err)
   }
 }
 
-function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
-  const tbs = cert.tbsCertificate
+function describe(der: Uint8Array, info: CertificateInfo): DecodedCertificate {
   // RFC 5280 §4.1: SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } taken
   // from the input bytes, so the signature covers exactly what was received and unused bits must be 0.
   const [tbsRaw, , signatureTlv, ...extra] = decodeSequence(der, 'Certificate')
   if (tbsRaw === undefined || signatureTlv === undefined || extra.length > 0) throw new PkiError('PKI_MALFORMED', 'Certificate: expected three elements')
-  const extensions = decodeExtensionList(tbs.extensions ?? [])
-  const issuerDer = new Uint8Array(AsnConvert.serialize(tbs.issuer))
-  const subjectDer = new Uint8Array(AsnConvert.serialize(tbs.subject))
-  const serialNumber = new Uint8Array(tbs.serialNumber)
+  const extensions = requireUniqueExtensions(info.extensions)
   const find = (oid: string) => extensions.find((e) => e.oid === oid)
 
   const bc = find(id_ce_basicConstraints)
@@ -119,24 +115,23 @@ function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
   const crlDistributionPoints = dp === undefined ? [] : [...AsnConvert.parse(dp.value, CRLDistributionPoints)]
     .flatMap((p) => p.distributionPoint?.fullName ?? [])
     .flatMap((n) => (n.uniformResourceIdentifier === undefined ? [] : [n.uniformResourceIdentifier]))
-  const spkiDer = new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo))
   return {
     der,
     tbs: new Uint8Array(tbsRaw),
-    version: tbs.version + 1,
-    serialNumber,
-    serialHex: serialHexOf(serialNumber),
-    issuer: formatName(tbs.issuer),
-    issuerDer,
-    subject: formatName(tbs.subject),
-    subjectDer,
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
-    publicKey: spkiDer,
-    publicKeyKind: classifyPublicKey(AsnConvert.parse(spkiDer, SubjectPublicKeyInfo)),
-    signatureAlgorithm: cert.signatureAlgorithm.algorithm,
-    signatureAlgorithmHasParameters: cert.signatureAlgorithm.parameters !== undefined,
-    tbsSignatureAlgorithm: tbs.signature.algorithm,
+    version: info.version,
+    serialNumber: info.serialNumber,
+    serialHex: serialHexOf(info.serialNumber),
+    issuer: formatName(info.issuer, 'rfc4514'),
+    issuerDer: info.issuer,
+    subject: formatName(info.subject, 'rfc4514'),
+    subjectDer: info.subject,
+    notBefore: info.notBefore,
+    notAfter: info.notAfter,
+    publicKey: info.publicKey,
+    publicKeyKind: classifyPublicKey(AsnConvert.parse(info.publicKey, SubjectPublicKeyInfo)),
+    signatureAlgorithm: info.signatureAlgorithm,
+    signatureAlgorithmHasParameters: info.signatureAlgorithmHasParameters,
+    tbsSignatureAlgorithm: info.tbsSignatureAlgorithm,
     signature: decodeBitStringBytes(signatureTlv, 'Certificate.signatureValue'),
     extensions,
     ...(basicConstraints === undefined ? {} : { basicConstraints }),
@@ -145,18 +140,21 @@ function describe(der: Uint8Array, cert: Certificate): DecodedCertificate {
     ...(ski === undefined ? {} : { subjectKeyIdentifier: new Uint8Array(AsnConvert.parse(ski.value, SubjectKeyIdentifier).buffer) }),
     ...(akiId === undefined ? {} : { authorityKeyIdentifier: akiId }),
     crlDistributionPoints,
-    selfIssued: bytesEqual(issuerDer, subjectDer),
+    selfIssued: bytesEqual(info.issuer, info.subject),
   }
 }
 
 /** RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension." */
-export function decodeExtensionList(list: readonly Extension[]): CertificateExtension[] {
-  const out: CertificateExtension[] = []
-  for (const e of list) {
-    if (out.some((o) => o.oid === e.extnID)) throw new PkiError('PKI_MALFORMED', `duplicate extension ${e.extnID}`)
-    out.push({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })
-  }
-  return out
+export function requireUniqueExtensions(list: readonly CertificateExtension[]): readonly CertificateExtension[] {
+  list.forEach((e, i) => {
+    if (list.findIndex((o) => o.oid === e.oid) !== i) throw new PkiError('PKI_MALFORMED', `duplicate extension ${e.oid}`)
+  })
+  return list
+}
+
+/** CRL and CRL entry extensions (RFC 5280 §5.2, §5.3) in the same shape, duplicates rejected. */
+export function decodeExtensionList(list: readonly Extension[]): readonly CertificateExtension[] {
+  return requireUniqueExtensions(list.map((e) => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })))
 }
 
 /** Hex of an INTEGER's magnitude without leading zero octets. */
@@ -185,8 +183,4 @@ export function encodeKeyUsage(usages: readonly KeyUsageName[]): Uint8Array {
   }
   const unused = 7 - (highest & 7)
   return new Uint8Array([0x03, octets.length + 1, unused, ...octets])
-}
-
-export function nameOf(der: Uint8Array): string {
-  return formatName(AsnConvert.parse(der, Name))
 }

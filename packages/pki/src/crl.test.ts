@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encodePem } from '@smgw/crypto'
 import { decodeCertificate } from './certificate.js'
 import { decodeCrl, issueCrl, REVOCATION_REASONS, type RevocationReason } from './crl.js'
 import { PkiError } from './errors.js'
-import { formatPem } from './pem.js'
 import { createTestPki, type TestPki } from './testing.js'
 
 let t: TestPki
@@ -39,8 +39,8 @@ describe('issueCrl / decodeCrl', () => {
 
     const crlPath = join(dir, 'a.crl')
     const caPath = join(dir, 'ca.pem')
-    writeFileSync(crlPath, formatPem('X509 CRL', crl))
-    writeFileSync(caPath, formatPem('CERTIFICATE', t.cert('sub-ca-emt')))
+    writeFileSync(crlPath, encodePem('X509 CRL', crl))
+    writeFileSync(caPath, encodePem('CERTIFICATE', t.cert('sub-ca-emt')))
     const r = spawnSync('openssl', ['crl', '-in', crlPath, '-CAfile', caPath, '-noout', '-text'], { encoding: 'utf8' })
     expect(r.stderr).toContain('verify OK')
     expect(r.stdout).toMatch(/X509v3 CRL Number:\s+42/)

@@ -2,14 +2,13 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
   AuthorityKeyIdentifier, CertificateList, CRLReason, CRLReasons, Extension, KeyIdentifier, Name, RevokedCertificate, TBSCertList, Time, Version,
 } from '@peculiar/asn1-x509'
-import { CURVES, type HashName } from '@smgw/crypto'
+import { CURVES, formatName, type HashName } from '@smgw/crypto'
 import { encodeSignatureAlgorithm } from './algorithms.js'
 import { decodeCertificate, decodeExtensionList, serialHexOf, type CertificateExtension } from './certificate.js'
 import { bytesEqual, decodeBitStringBytes, decodeSequence, encodeSigned, encodeTlv, positiveIntegerOctets, requireSingleTlv, toHex } from './der.js'
 import { malformed, PkiError } from './errors.js'
 import type { CertificateIssuer } from './issue.js'
 import { keyIdentifierOf } from './issue.js'
-import { formatName } from './name.js'
 import { id_ce_authorityKeyIdentifier, id_ce_cRLNumber, id_ce_cRLReasons } from './oids.js'
 
 /** RFC 5280 §5.3.1 CRLReason (value 7 is not used). */
@@ -168,7 +167,7 @@ function describeCrl(der: Uint8Array, list: CertificateList): DecodedCrl {
     der,
     tbs: tbsBytes,
     version: (tbs.version ?? 0) + 1,
-    issuer: formatName(tbs.issuer),
+    issuer: formatName(tbs.issuer, 'rfc4514'),
     issuerDer: new Uint8Array(AsnConvert.serialize(tbs.issuer)),
     thisUpdate: tbs.thisUpdate.getTime(),
     ...(nextUpdate === undefined ? {} : { nextUpdate }),

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createKeyObjectSigner, type Signer } from '@smgw/crypto'
+import { createKeyObjectSigner, encodePem, type Signer } from '@smgw/crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signCsr, signRenewalRequest, type RenewalTrust } from './ca.js'
@@ -10,7 +10,6 @@ import { decodeCertificate } from './certificate.js'
 import { issueCrl } from './crl.js'
 import { createCsr, decodeCsr, verifyCsr } from './csr.js'
 import { PkiError } from './errors.js'
-import { formatPem } from './pem.js'
 import { createRenewalRequest, decodeRenewalRequest, verifyRenewalRequest } from './renewal.js'
 import { createTestPki, newKey, serial, type TestPki } from './testing.js'
 import { validatePath } from './validate.js'
@@ -38,7 +37,7 @@ describe('createCsr / verifyCsr / signCsr', () => {
     const signer = fresh()
     const csr = await createCsr({ signer, subject })
     const path = join(dir, 'a.csr')
-    writeFileSync(path, formatPem('CERTIFICATE REQUEST', csr))
+    writeFileSync(path, encodePem('CERTIFICATE REQUEST', csr))
     const r = spawnSync('openssl', ['req', '-in', path, '-verify', '-noout', '-subject'], { encoding: 'utf8' })
     expect(r.stderr + r.stdout).toContain('verify OK')
     expect(r.stdout).toContain('CN = smgw-0001')
@@ -58,16 +57,19 @@ describe('createCsr / verifyCsr / signCsr', () => {
     expect(await code(signCsr(csr, { ca: t.ca('sub-ca-gw'), profile: 'sig', ...validity() }))).toBe('PKI_BAD_SIGNATURE')
   })
 
-  it('PKI_MALFORMED: bytes that are no request (property: only PkiError)', () => {
+  it('PKI_MALFORMED: bytes that are no request (property: only PkiError)', async () => {
     expect(() => decodeCsr(new Uint8Array([0x30, 0x00]))).toThrow(expect.objectContaining({ code: 'PKI_MALFORMED' }))
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      for (const f of [decodeCsr, verifyCsr, decodeRenewalRequest, verifyRenewalRequest]) {
+      for (const f of [decodeCsr, verifyCsr, decodeRenewalRequest]) {
         try {
           f(bytes)
         } catch (err) {
           expect(err).toBeInstanceOf(PkiError)
         }
       }
+    }), { numRuns: 300 })
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
+      await verifyRenewalRequest(bytes).then(() => undefined, (err: unknown) => { expect(err).toBeInstanceOf(PkiError) })
     }), { numRuns: 300 })
   })
 })
@@ -76,10 +78,33 @@ describe('renewal requests (CSR signed additionally by the old key)', () => {
   it('a gateway renews its TLS certificate: the CA checks both signatures and the old certificate', async () => {
     const next = fresh()
     const request = await createRenewalRequest({ csr: await createCsr({ signer: next, subject }), oldSigner: t.signer(`${GW}/tls`), oldCertificate: t.cert(`${GW}/tls`) })
-    const decoded = verifyRenewalRequest(request)
+    const decoded = await verifyRenewalRequest(request)
     expect(decoded.oldCertificate.subject).toContain('CN=smgw-0001')
     const cert = await signRenewalRequest(request, trust(), { ca: t.ca('sub-ca-gw'), profile: 'tls', tlsRole: 'client', ...validity() })
     expect(decodeCertificate(cert).publicKey).toEqual(next.publicKey)
+  })
+
+  it('the renewal request is a CMS SignedData by the old key that openssl cms -verify accepts, printing the new CSR', async () => {
+    const csr = await createCsr({ signer: fresh(), subject })
+    const at = new Date('2026-05-01T10:00:00Z')
+    const request = await createRenewalRequest({ csr, oldSigner: t.signer(`${GW}/tls`), oldCertificate: t.cert(`${GW}/tls`), chain: [t.cert('sub-ca-gw')], signingTime: at })
+    const decoded = decodeRenewalRequest(request)
+    expect(decoded).toMatchObject({ signatureAlgorithm: '1.2.840.10045.4.3.2', signingTime: at, certificates: [t.cert(`${GW}/tls`), t.cert('sub-ca-gw')] })
+    expect(decoded.csr.der).toEqual(csr)
+    const reqPath = join(dir, 'renew.p7')
+    const rootPath = join(dir, 'root.pem')
+    const out = join(dir, 'renew.csr.der')
+    writeFileSync(reqPath, encodePem('CMS', request))
+    writeFileSync(rootPath, encodePem('CERTIFICATE', t.cert('root')))
+    const r = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', reqPath, '-CAfile', rootPath, '-purpose', 'any', '-attime', String(Math.floor(t.now.getTime() / 1000) + 60), '-out', out], { encoding: 'utf8' })
+    expect(r.stderr).toContain('Verification successful')
+    expect(r.status).toBe(0)
+    expect(new Uint8Array(readFileSync(out))).toEqual(csr)
+    // A changed signature: openssl refuses it as well.
+    const bad = request.slice()
+    bad[bad.length - 3] = (bad[bad.length - 3] ?? 0) ^ 0x01
+    writeFileSync(reqPath, encodePem('CMS', bad))
+    expect(spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', reqPath, '-CAfile', rootPath, '-purpose', 'any', '-out', out]).status).not.toBe(0)
   })
 
   it('the first operational request, signed with the Gütesiegel (manufacturer) key', async () => {
@@ -92,7 +117,7 @@ describe('renewal requests (CSR signed additionally by the old key)', () => {
     const csr = await createCsr({ signer: fresh(), subject })
     const request = (await createRenewalRequest({ csr, oldSigner: t.signer(`${GW}/tls`), oldCertificate: t.cert(`${GW}/tls`) })).slice()
     request[request.length - 2] = (request[request.length - 2] ?? 0) ^ 0x01
-    expect(() => verifyRenewalRequest(request)).toThrow(expect.objectContaining({ code: 'PKI_BAD_SIGNATURE' }))
+    await expect(verifyRenewalRequest(request)).rejects.toThrow(expect.objectContaining({ code: 'PKI_BAD_SIGNATURE' }))
     expect(await code(createRenewalRequest({ csr, oldSigner: t.signer(`${GW}/sig`), oldCertificate: t.cert(`${GW}/tls`) }))).toBe('PKI_BAD_ARGUMENT')
   })
 

@@ -1,11 +1,11 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr'
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
-import { CURVES, type HashName, type Signer } from '@smgw/crypto'
+import { CURVES, formatName, type HashName, type Signer } from '@smgw/crypto'
 import { classifyPublicKey, encodeSignatureAlgorithm, signatureAlgorithmByOid, verifySignature, type PublicKeyKind } from './algorithms.js'
 import { decodeBitStringBytes, decodeSequence, encodeSigned, requireSingleTlv } from './der.js'
 import { malformed, PkiError } from './errors.js'
-import { encodeName, formatName, type DistinguishedName } from './name.js'
+import { encodeName, type DistinguishedName } from './name.js'
 
 export interface CreateCsrOptions {
   /** The new key: it signs its own request (proof of possession, RFC 2986 §3). */
@@ -54,7 +54,7 @@ export function decodeCsr(der: Uint8Array): DecodedCsr {
     return {
       der,
       info: raw,
-      subject: formatName(req.certificationRequestInfo.subject),
+      subject: formatName(req.certificationRequestInfo.subject, 'rfc4514'),
       subjectDer: new Uint8Array(AsnConvert.serialize(req.certificationRequestInfo.subject)),
       publicKey: spkiDer,
       publicKeyKind: classifyPublicKey(req.certificationRequestInfo.subjectPKInfo),

@@ -3,13 +3,12 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createKeyObjectSigner } from '@smgw/crypto'
+import { createKeyObjectSigner, encodePem } from '@smgw/crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeCertificate, decodeKeyUsage, encodeKeyUsage, KEY_USAGE_BITS } from './certificate.js'
 import fc from 'fast-check'
 import { PkiError } from './errors.js'
 import { issueCertificate, keyIdentifierOf } from './issue.js'
-import { formatPem } from './pem.js'
 import { createTestPki, newKey, serial, type TestPki } from './testing.js'
 
 let t: TestPki
@@ -24,7 +23,7 @@ afterAll(() => {
 
 function file(name: string, der: Uint8Array): string {
   const path = join(dir, name)
-  writeFileSync(path, formatPem('CERTIFICATE', der))
+  writeFileSync(path, encodePem('CERTIFICATE', der))
   return path
 }
 
@@ -58,7 +57,7 @@ describe('issueCertificate: profiles', () => {
   it('OpenSSL parses and verifies the whole demo chain (brainpoolP256r1, ecdsa-with-SHA256)', () => {
     const root = file('root.pem', t.cert('root'))
     const chain = join(dir, 'chain.pem')
-    writeFileSync(chain, ['sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs'].map((c) => formatPem('CERTIFICATE', t.cert(c))).join(''))
+    writeFileSync(chain, ['sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs'].map((c) => encodePem('CERTIFICATE', t.cert(c))).join(''))
     for (const leaf of ['gwa/tls', 'gwa/sig', 'gwa/enc', 'emt-1/tls', 'gateways/smgw-0001/gs', 'gateways/smgw-0001/tls']) {
       const r = spawnSync('openssl', ['verify', '-CAfile', root, '-untrusted', chain, file('leaf.pem', t.cert(leaf))], { encoding: 'utf8' })
       expect(r.stdout + r.stderr, leaf).toContain(': OK')

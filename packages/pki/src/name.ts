@@ -46,23 +46,10 @@ export function encodeNameDer(dn: DistinguishedName): Uint8Array {
   return new Uint8Array(AsnConvert.serialize(encodeName(dn)))
 }
 
-const SHORT_BY_OID = new Map(ATTRIBUTES.map((a) => [a.oid, a.key]))
-
-/** RFC 4514 string (last RDN first), e.g. `CN=SM-Test-Root,O=SMGW Demo,C=DE`; unknown types as dotted OIDs. */
-export function formatName(name: Name): string {
-  const parts: string[] = []
-  for (const rdn of [...name].reverse()) {
-    parts.push(rdn.map((atv) => `${SHORT_BY_OID.get(atv.type) ?? atv.type}=${escapeValue(atv.value.toString())}`).join('+'))
-  }
-  return parts.join(',')
-}
-
-function escapeValue(value: string): string {
-  // RFC 4514 §2.4: escape the special characters, a leading space or '#', a trailing space.
-  return value.replace(/[,+"\\<>;=]/g, (c) => `\\${c}`).replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ')
-}
-
-/** Parses `CN=x,O=y,C=DE` (the attributes of {@link NameAttribute}; `\,` escapes a comma). */
+/**
+ * Parses `CN=x,O=y,C=DE` (the attributes of {@link NameAttribute}; `\,` escapes a comma):
+ * the inverse of @smgw/crypto's `formatName(name, 'rfc4514')`.
+ */
 export function parseName(text: string): DistinguishedName {
   const out: Partial<Record<NameAttribute, string>> = {}
   for (const part of text.split(/(?<!\\),/)) {

@@ -42,8 +42,5 @@ export const id_at_organizationalUnitName = '2.5.4.11'
 // RFC 2985 §5.4.2: pkcs-9-at-extensionRequest { pkcs-9 14 }
 export const id_pkcs9_at_extensionRequest = '1.2.840.113549.1.9.14'
 
-/**
- * Project-specific (no registered arc): the renewal-request wrapper of renewal.ts.
- * Under the private-use 2.25 UUID arc (ITU-T X.667), generated once for this project.
- */
-export const id_smgw_renewalRequest = '2.25.171338826014617227183911627036440290117'
+// RFC 5652 §4: id-data { pkcs-7 1 }, the eContentType of a renewal request (renewal.ts)
+export const id_data = '1.2.840.113549.1.7.1'

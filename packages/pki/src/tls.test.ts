@@ -7,13 +7,12 @@ import { join } from 'node:path'
 import type { Server, TLSSocket } from 'node:tls'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
-import { createKeyObjectSigner } from '@smgw/crypto'
+import { createKeyObjectSigner, encodePem } from '@smgw/crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { issueCrl } from './crl.js'
 import { decodeCertificate } from './certificate.js'
 import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
-import { formatPem } from './pem.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
 import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsIdentity, type TlsTrust } from './tls.js'
 
@@ -35,7 +34,7 @@ function identity(label: string, chainLabel: string, pki: TestPki = t): TlsIdent
 }
 function pem(file: string, der: Uint8Array | Uint8Array[], label = 'CERTIFICATE'): string {
   const path = join(dir, file)
-  writeFileSync(path, (Array.isArray(der) ? der : [der]).map((d) => formatPem(label, d)).join(''))
+  writeFileSync(path, (Array.isArray(der) ? der : [der]).map((d) => encodePem(label, d)).join(''))
   return path
 }
 function keyPem(file: string, key: KeyObject): string {

@@ -1,7 +1,7 @@
 import { constants, type KeyObject } from 'node:crypto'
 import * as tls from 'node:tls'
+import { encodePem } from '@smgw/crypto'
 import { PkiError } from './errors.js'
-import { formatPem } from './pem.js'
 import { validatePath, type ValidationPurpose, type ValidationReason, type ValidationResult } from './validate.js'
 
 /**
@@ -71,8 +71,8 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
   const profile = config.profile ?? 'wan'
   const common: tls.SecureContextOptions & tls.CommonConnectionOptions = {
     key: typeof config.identity.key === 'string' ? config.identity.key : config.identity.key.export({ format: 'pem', type: 'pkcs8' }),
-    cert: [config.identity.cert, ...(config.identity.chain ?? [])].map((d) => formatPem('CERTIFICATE', d)).join(''),
-    ca: config.trust.roots.map((d) => formatPem('CERTIFICATE', d)),
+    cert: [config.identity.cert, ...(config.identity.chain ?? [])].map((d) => encodePem('CERTIFICATE', d)).join(''),
+    ca: config.trust.roots.map((d) => encodePem('CERTIFICATE', d)),
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
     ciphers: TLS_CIPHERS[profile].join(':'),

@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeCertificates } from '@smgw/crypto'
+import { inspectCms } from '@smgw/crypto'
 import { runCaptured } from '../testing.js'
-import { checkChainToRoot } from './cms.js'
 
 const exec = promisify(execFile)
 const openssl = async (args: string[], cwd: string): Promise<Buffer> => (await exec('openssl', args, { cwd, encoding: 'buffer' })).stdout
@@ -45,8 +45,8 @@ describe('smgw cms', () => {
     expect(v.stderr).toContain('signature valid, signed by CN=alice')
   })
 
-  it('sign writes PEM to standard output when there is no --out; DER key and certificate are accepted', async () => {
-    const s = await runCaptured(['cms', 'sign', '-', '--key', f('alice.key.der'), '--cert', f('alice.der'), '--chain', f('sub.pem')], message)
+  it('sign --pem writes PEM to standard output when there is no --out; DER key and certificate are accepted', async () => {
+    const s = await runCaptured(['cms', 'sign', '-', '--key', f('alice.key.der'), '--cert', f('alice.der'), '--chain', f('sub.pem'), '--pem'], message)
     expect(s.status).toBe(0)
     expect(s.stdout).toMatch(/^-----BEGIN CMS-----\n/)
     await writeFile(f('signed.pem'), s.stdout)
@@ -101,15 +101,16 @@ describe('smgw cms', () => {
     expect(garbage.stderr).toContain('CMS_MALFORMED')
   })
 
-  it('usage errors exit 2: missing options, no recipients, binary content to standard output', async () => {
+  it('usage errors exit 2: missing options, no recipients; binary content goes to standard output as it is', async () => {
     expect((await runCaptured(['cms', 'sign', f('message.json'), '--key', f('alice.key')])).status).toBe(2)
     expect((await runCaptured(['cms', 'decrypt', f('enc.der')])).status).toBe(2)
     expect((await runCaptured(['cms', 'encrypt', f('message.json')])).status).toBe(2)
     await writeFile(f('binary.bin'), Buffer.from([0xff, 0xfe, 0x00, 0x80]))
     await runCaptured(['cms', 'encrypt', f('binary.bin'), '--to', f('alice.pem'), '--out', f('bin.der')])
+    // The stable contract: content bytes as they are, no UTF-8 restriction (it was a usage error before).
     const d = await runCaptured(['cms', 'decrypt', f('bin.der'), '--key', f('alice.key'), '--cert', f('alice.pem')])
-    expect(d.status).toBe(2)
-    expect(d.stderr).toContain('--out')
+    expect(d).toMatchObject({ status: 0, stderr: '' })
+    expect(d.stdoutBytes).toEqual(new Uint8Array([0xff, 0xfe, 0x00, 0x80]))
     const ok = await runCaptured(['cms', 'decrypt', f('bin.der'), '--key', f('alice.key'), '--cert', f('alice.pem'), '--out', f('bin.out')])
     expect(ok.status).toBe(0)
     expect(await readFile(f('bin.out'))).toEqual(Buffer.from([0xff, 0xfe, 0x00, 0x80]))
@@ -128,13 +129,85 @@ describe('smgw cms', () => {
     expect(await runCaptured(['cms', 'decrypt', f('o4.der'), '--key', f('alice.key'), '--cert', f('alice.pem')])).toMatchObject({ status: 0, stdout: message })
   })
 
-  it('checkChainToRoot: rejects an expired signer certificate', async () => {
-    const roots = decodeCertificates(await readFile(f('root.pem')))
-    const [alice] = decodeCertificates(await readFile(f('alice.pem')))
-    const [sub] = decodeCertificates(await readFile(f('sub.pem')))
-    if (!alice || !sub) throw new Error('fixtures missing')
-    await expect(checkChainToRoot(alice.der, [sub.der], roots, new Date())).resolves.toBeUndefined()
-    await expect(checkChainToRoot(alice.der, [sub.der], roots, new Date(Date.now() + 30 * 86_400_000))).rejects.toThrow(/not valid/)
-    await expect(checkChainToRoot(alice.der, [], roots, new Date())).rejects.toThrow(/does not chain/)
+  it('sign and encrypt write DER to standard output without --out; verify reads it back from standard input', async () => {
+    const s = await runCaptured(['cms', 'sign', f('message.json'), '--key', f('alice.key'), '--cert', f('alice.pem'), '--chain', f('sub.pem')])
+    expect(s).toMatchObject({ status: 0, stderr: '' })
+    expect(s.stdoutBytes[0]).toBe(0x30)
+    await writeFile(f('stdout.der'), s.stdoutBytes)
+    expect((await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'stdout.der', '-CAfile', 'root.pem', '-purpose', 'any'], dir)).toString()).toBe(message)
+    const v = await runCaptured(['cms', 'verify', '-', '--root', f('root.pem')], s.stdoutBytes)
+    expect(v).toMatchObject({ status: 0, stdout: message })
+    const e = await runCaptured(['cms', 'encrypt', f('message.json'), '--to', f('bob.pem'), '--gcm'])
+    expect(e.status).toBe(0)
+    expect(inspectTypeOf(e.stdoutBytes)).toBe('authEnvelopedData')
+    const pem = await runCaptured(['cms', 'encrypt', f('message.json'), '--to', f('bob.pem'), '--pem', '--out', f('e.pem')])
+    expect(pem).toMatchObject({ status: 0, stdout: '' })
+    expect((await readFile(f('e.pem'), 'utf8'))).toMatch(/^-----BEGIN CMS-----\n/)
+  })
+
+  it('a pipe: the real binary encrypts to standard output, openssl cms -decrypt -inform DER reads it', async () => {
+    const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
+    const smgw = spawn(process.execPath, [bin, 'cms', 'encrypt', f('message.json'), '--to', f('bob.pem')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const ossl = spawn('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-recip', f('bob.pem'), '-inkey', f('bob.key')], { stdio: ['pipe', 'pipe', 'pipe'] })
+    smgw.stdout.pipe(ossl.stdin)
+    const collect = async (stream: NodeJS.ReadableStream): Promise<string> => {
+      const chunks: Buffer[] = []
+      for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c))
+      return Buffer.concat(chunks).toString()
+    }
+    const exited = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.on('close', resolve))
+    const [out, err, smgwStatus, osslStatus] = await Promise.all([collect(ossl.stdout), collect(smgw.stderr), exited(smgw), exited(ossl)])
+    expect(err).toBe('')
+    expect(smgwStatus).toBe(0)
+    expect(osslStatus).toBe(0)
+    expect(out).toBe(message)
+  }, 30_000)
+})
+
+/** verify validates the signer's path with @smgw/pki (purpose sig) on a demo PKI from `smgw pki init`. */
+describe('smgw cms verify on SM-PKI path validation', () => {
+  let pkiDir: string
+  const p = (...parts: string[]): string => join(pkiDir, ...parts)
+  const trust = (): string[] => ['--root', p('root/ca.cert.pem'), '--chain', p('chain.pem'), '--crl', p('crl/sub-ca-emt.crl.pem'), '--crl', p('crl/root.crl.pem')]
+
+  beforeAll(async () => {
+    pkiDir = join(dir, 'demo-pki')
+    const init = await runCaptured(['pki', 'init', pkiDir, '--gateways', '0', '--emts', '1'])
+    expect(init.status).toBe(0)
+    const s = await runCaptured(['cms', 'sign', f('message.json'), '--key', p('emt-1/sig.key.pem'), '--cert', p('emt-1/sig.cert.pem'), '--out', f('emt.der')])
+    expect(s.status).toBe(0)
+  }, 60_000)
+
+  it('the demo PKI verifies (with CRLs); the signer is shown', async () => {
+    const v = await runCaptured(['cms', 'verify', f('emt.der'), ...trust()])
+    expect(v).toMatchObject({ status: 0, stdout: message })
+    expect(v.stderr).toContain('signature valid, signed by')
+  })
+
+  it('an expired signer fails with EXPIRED, a missing intermediate with NO_PATH (exit 1)', async () => {
+    const late = await runCaptured(['cms', 'verify', f('emt.der'), ...trust(), '--at', '2099-01-01T00:00:00Z'])
+    expect(late.status).toBe(1)
+    expect(late.stderr).toMatch(/^smgw cms verify: EXPIRED: CMS_SIGNER_UNTRUSTED: /)
+    expect(late.stdout).toBe('')
+    const noChain = await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root/ca.cert.pem')])
+    expect(noChain.status).toBe(1)
+    expect(noChain.stderr).toContain('smgw cms verify: NO_PATH: ')
+    // The openssl-made signer of the other tests: a signing certificate that is also for key agreement.
+    expect((await runCaptured(['cms', 'verify', f('signed.der'), '--root', f('root.pem'), '--chain', f('sub.pem'), '--at', new Date(Date.now() + 30 * 86_400_000).toISOString()])).stderr).toContain('EXPIRED')
+  })
+
+  it('a signer revoked with smgw pki revoke fails with REVOKED (exit 1)', async () => {
+    const r = await runCaptured(['pki', 'revoke', p('emt-1/sig.cert.pem'), '--dir', pkiDir, '--reason', 'keyCompromise'])
+    expect(r.status).toBe(0)
+    const v = await runCaptured(['cms', 'verify', f('emt.der'), ...trust()])
+    expect(v.status).toBe(1)
+    expect(v.stderr).toMatch(/^smgw cms verify: REVOKED: CMS_SIGNER_UNTRUSTED: /)
+    expect(v.stdout).toBe('')
+    // Without the CRL nothing says it is revoked.
+    expect((await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root/ca.cert.pem'), '--chain', p('chain.pem')])).status).toBe(0)
   })
 })
+
+function inspectTypeOf(der: Uint8Array): string {
+  return inspectCms(der).contentType
+}

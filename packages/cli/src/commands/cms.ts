@@ -1,14 +1,16 @@
 import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import {
-  CryptoError, HASHES, createKeyObjectAgreer, createKeyObjectSigner, decodeCertificates, decodeCmsInput, decodePrivateKey, decryptCms,
-  encodePem, encryptCms, inspectCms, signCms, verifyCms, verifyEcdsa, type CertificateInfo, type CmsSummary, type ContentEncryptionName,
+  CryptoError, createKeyObjectAgreer, createKeyObjectSigner, decodeCertificates, decodeCmsInput, decodePrivateKey, decryptCms,
+  encodePem, encryptCms, inspectCms, signCms, verifyCms, type CmsSummary, type ContentEncryptionName,
 } from '@smgw/crypto'
+import { validatePath, type ValidationReason } from '@smgw/pki'
 import type { CliIo } from '../io.js'
 import { readAll } from '../io.js'
 import type { CommandRun } from '../program.js'
 import { EXIT_FAILED, EXIT_OK, UsageError } from '../exit.js'
 import { toJson } from '../json.js'
+import { readTrust, withTrustOptions, type TrustFileOptions } from './pki.js'
 
 const HELP = `
 CMS (RFC 5652) as the gateway sends it to market participants: SignedData with the SIG key,
@@ -17,22 +19,29 @@ certificate with ephemeral-static ECDH (RFC 5753). Brainpool and NIST curves; th
 what 'openssl cms' verifies and decrypts.
 
 Inputs: IN is a file or '-' for standard input. Certificates, keys and CMS may be PEM or DER
-(detected). Binary output goes to --out FILE; without --out, CMS is written to standard output
-as PEM ("-----BEGIN CMS-----", openssl cms -inform PEM), and decrypted or verified content is
-written as text when it is UTF-8 (binary content needs --out).
+(detected). Output goes to --out FILE or, without it, to standard output: sign and encrypt
+write the CMS as DER (pipe it into 'openssl cms -inform DER'), or as PEM text
+("-----BEGIN CMS-----") with --pem; decrypt and verify write the content bytes as they are.
 
-Exit status: 0 the operation succeeded, 1 it failed (bad signature, not a recipient, …; the
-reason is on standard error with its CryptoError code), 2 usage error.
+verify checks the signature, then validates the signer's certificate path with the SM-PKI
+rules of @smgw/pki (purpose sig): --root, --chain (the certificates in the message are used
+too), --crl and --at as for 'smgw pki verify'. A path that does not validate is reported with
+its reason code (NO_PATH, EXPIRED, REVOKED, KEY_USAGE, …; see packages/pki/README.md).
+
+Exit status: 0 the operation succeeded, 1 it failed (bad signature, signer not trusted, not a
+recipient, …; the reason is on standard error with its code), 2 usage error.
 
 Examples:
   smgw cms sign reading.json --key sig.key --cert sig.pem --out reading.p7s
-  smgw cms verify reading.p7s --root root.pem --chain sub-ca.pem
+  smgw cms sign reading.json --key sig.key --cert sig.pem --pem > reading.p7s.pem
+  smgw cms verify reading.p7s --root root.pem --chain sub-ca.pem --crl sub-ca.crl.pem
   smgw cms encrypt reading.p7s --to emt-enc.pem --gcm --out reading.p7e
-  smgw cms decrypt reading.p7e --key emt-enc.key --cert emt-enc.pem --out reading.p7s
+  smgw cms encrypt reading.json --to emt-enc.pem | openssl cms -decrypt -inform DER -recip emt-enc.pem -inkey emt-enc.key
+  smgw cms decrypt reading.p7e --key emt-enc.key --cert emt-enc.pem > reading.p7s
   smgw cms inspect reading.p7e --json
 `
 
-interface OutOption { readonly out?: string }
+interface OutOption { readonly out?: string; readonly pem?: boolean }
 
 export function register(program: Command, io: CliIo, run: CommandRun): void {
   const cms = program
@@ -47,32 +56,32 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .requiredOption('--cert <file>', 'signer certificate (PEM or DER)')
     .option('--chain <file>', 'further certificates to include (repeatable)', collect, [])
     .option('--detached', 'leave the content out of the SignedData')
-    .option('--out <file>', 'write DER here (default: PEM on standard output)')
+    .option('--out <file>', 'write the CMS here (default: standard output)')
+    .option('--pem', 'PEM text ("-----BEGIN CMS-----") instead of DER')
     .action((input: string, o: OutOption & { key: string; cert: string; chain: string[]; detached?: boolean }) => run(() => guarded(io, 'sign', async () => {
       const signer = createKeyObjectSigner(decodePrivateKey(await io.readFile(o.key)))
       const [cert] = decodeCertificates(await io.readFile(o.cert))
       if (cert === undefined) throw new UsageError(`no certificate in ${o.cert}`)
       const chain = (await Promise.all(o.chain.map(async (f) => decodeCertificates(await io.readFile(f))))).flat().map((c) => c.der)
       const der = await signCms(await readInput(io, input), { signer, certificate: cert.der, chain, detached: o.detached === true, signingTime: new Date() })
-      await writeCms(io, der, o.out)
+      await writeCms(io, der, o)
       return EXIT_OK
     })))
 
-  cms.command('verify')
-    .description('verify a SignedData: the signature, and that the signer certificate chains to ROOT')
-    .argument('<in>', "CMS SignedData ('-' for standard input)")
-    .requiredOption('--root <file>', 'trusted root certificate(s) (PEM or DER)')
-    .option('--chain <file>', 'intermediate certificates (repeatable); those in the message are used too', collect, [])
+  withTrustOptions(cms.command('verify')
+    .description('verify a SignedData: the signature, and the signer certificate\'s path to ROOT (SM-PKI rules, purpose sig)')
+    .argument('<in>', "CMS SignedData ('-' for standard input)"))
     .option('--content <file>', 'the content of a detached SignedData')
-    .option('--out <file>', 'write the verified content here (default: standard output, text only)')
-    .action((input: string, o: OutOption & { root: string; chain: string[]; content?: string }) => run(() => guarded(io, 'verify', async () => {
-      const roots = decodeCertificates(await io.readFile(o.root))
-      const chain = (await Promise.all(o.chain.map(async (f) => decodeCertificates(await io.readFile(f))))).flat()
+    .option('--out <file>', 'write the verified content here (default: standard output, bytes as they are)')
+    .action((input: string, o: OutOption & TrustFileOptions & { content?: string }) => run(() => guarded(io, 'verify', async () => {
+      const trust = await readTrust(io, o)
       const detachedContent = o.content === undefined ? undefined : await io.readFile(o.content)
-      const now = new Date()
       const result = await verifyCms(decodeCmsInput(await readInput(io, input)), {
         ...(detachedContent === undefined ? {} : { detachedContent }),
-        trust: (signer, carried) => checkChainToRoot(signer, [...carried, ...chain.map((c) => c.der)], roots, now),
+        trust: (signer, carried) => {
+          const verdict = validatePath({ leaf: signer, intermediates: [...carried, ...trust.intermediates], roots: trust.roots, crls: trust.crls, at: trust.at, purpose: 'sig' })
+          return verdict.ok ? Promise.resolve() : Promise.reject(new SignerPathError(verdict.reason, verdict.detail))
+        },
       })
       const [signer] = decodeCertificates(result.signerCertificate)
       io.stderr(`smgw cms verify: signature valid, signed by ${signer?.subjectText ?? '?'}${result.signingTime ? ` at ${result.signingTime.toISOString()}` : ''}\n`)
@@ -86,12 +95,13 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .requiredOption('--to <file>', 'recipient certificate (repeatable; a PEM file may hold several)', collect, [])
     .option('--gcm', 'AES-GCM in AuthEnvelopedData (RFC 5083) instead of AES-CBC in EnvelopedData')
     .option('--aes256', 'AES-256 instead of AES-128')
-    .option('--out <file>', 'write DER here (default: PEM on standard output)')
+    .option('--out <file>', 'write the CMS here (default: standard output)')
+    .option('--pem', 'PEM text ("-----BEGIN CMS-----") instead of DER')
     .action((input: string, o: OutOption & { to: string[]; gcm?: boolean; aes256?: boolean }) => run(() => guarded(io, 'encrypt', async () => {
       if (o.to.length === 0) throw new UsageError('give at least one --to CERT')
       const recipients = (await Promise.all(o.to.map(async (f) => decodeCertificates(await io.readFile(f))))).flat().map((c) => c.der)
       const contentEncryption: ContentEncryptionName = `aes${o.aes256 === true ? '256' : '128'}-${o.gcm === true ? 'gcm' : 'cbc'}`
-      await writeCms(io, await encryptCms(await readInput(io, input), { recipients, contentEncryption }), o.out)
+      await writeCms(io, await encryptCms(await readInput(io, input), { recipients, contentEncryption }), o)
       return EXIT_OK
     })))
 
@@ -100,7 +110,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .argument('<in>', "CMS ('-' for standard input)")
     .requiredOption('--key <file>', 'recipient private key (PKCS#8 or SEC 1, PEM or DER)')
     .requiredOption('--cert <file>', 'recipient certificate (PEM or DER)')
-    .option('--out <file>', 'write the content here (default: standard output, text only)')
+    .option('--out <file>', 'write the content here (default: standard output, bytes as they are)')
     .action((input: string, o: OutOption & { key: string; cert: string }) => run(() => guarded(io, 'decrypt', async () => {
       const agreer = createKeyObjectAgreer(decodePrivateKey(await io.readFile(o.key)))
       const [cert] = decodeCertificates(await io.readFile(o.cert))
@@ -124,13 +134,26 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
 }
 
-/** Runs a subcommand; a CryptoError is a failed operation (exit 1) reported with its code. */
+/** The signer's path did not validate (packages/pki validatePath); carried as the cause of CMS_SIGNER_UNTRUSTED. */
+class SignerPathError extends Error {
+  override name = 'SignerPathError'
+  constructor(readonly reason: ValidationReason, readonly detail: string) {
+    super(`${reason}: ${detail}`)
+  }
+}
+
+/**
+ * Runs a subcommand; a CryptoError is a failed operation (exit 1) reported with its code,
+ * a signer path that does not validate with its validation reason first
+ * ("smgw cms verify: REVOKED: CMS_SIGNER_UNTRUSTED: …").
+ */
 async function guarded(io: CliIo, name: string, action: () => Promise<number>): Promise<number> {
   try {
     return await action()
   } catch (err) {
     if (err instanceof CryptoError) {
-      io.stderr(`smgw cms ${name}: ${err.code}: ${err.message}\n`)
+      const path = err.cause instanceof SignerPathError ? `${err.cause.reason}: ` : ''
+      io.stderr(`smgw cms ${name}: ${path}${err.code}: ${err.message}\n`)
       return EXIT_FAILED
     }
     throw err
@@ -141,56 +164,17 @@ async function readInput(io: CliIo, input: string): Promise<Uint8Array> {
   return input === '-' ? readAll(io) : io.readFile(input)
 }
 
-async function writeCms(io: CliIo, der: Uint8Array, out: string | undefined): Promise<void> {
-  if (out === undefined) io.stdout(encodePem('CMS', der))
-  else await writeFile(out, der)
+/** CMS as DER (the stable contract: pipes into `openssl cms -inform DER`) or, with --pem, PEM text. */
+async function writeCms(io: CliIo, der: Uint8Array, o: OutOption): Promise<void> {
+  const bytes = o.pem === true ? new TextEncoder().encode(encodePem('CMS', der)) : der
+  if (o.out === undefined) io.stdoutBytes(bytes)
+  else await writeFile(o.out, bytes)
 }
 
+/** Decrypted or verified content, bytes as they are. */
 async function writeContent(io: CliIo, content: Uint8Array, out: string | undefined): Promise<void> {
-  if (out !== undefined) {
-    await writeFile(out, content)
-    return
-  }
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(content)
-  } catch {
-    throw new UsageError(`the content is binary (${String(content.length)} bytes); write it with --out FILE`)
-  }
-  io.stdout(text)
-}
-
-/**
- * Interim trust check until @smgw/pki path validation replaces it (keep it this one
- * function so it can be swapped): walks from the signer certificate to one of `roots`
- * through `intermediates`, checking each certificate's ECDSA signature with its issuer's
- * key and its validity at `now`. No extensions, policies or revocation are checked here.
- */
-export async function checkChainToRoot(signer: Uint8Array, intermediates: readonly Uint8Array[], roots: readonly CertificateInfo[], now: Date): Promise<void> {
-  const pool = intermediates.flatMap((der) => decodeCertificates(der))
-  let current = decodeCertificates(signer)[0]
-  for (let depth = 0; current !== undefined && depth < 8; depth++) {
-    const cert: CertificateInfo = current
-    if (now < cert.notBefore || now > cert.notAfter) throw new Error(`certificate ${cert.subjectText} is not valid at ${now.toISOString()}`)
-    if (roots.some((r) => Buffer.compare(r.der, cert.der) === 0)) return Promise.resolve()
-    const root = roots.find((r) => Buffer.compare(r.subject, cert.issuer) === 0 && signedBy(cert, r))
-    if (root !== undefined) {
-      if (now < root.notBefore || now > root.notAfter) throw new Error(`root ${root.subjectText} is not valid at ${now.toISOString()}`)
-      return Promise.resolve()
-    }
-    current = pool.find((c) => Buffer.compare(c.subject, cert.issuer) === 0 && Buffer.compare(c.der, cert.der) !== 0 && signedBy(cert, c))
-  }
-  throw new Error('the signer certificate does not chain to the given root')
-}
-
-function signedBy(cert: CertificateInfo, issuer: CertificateInfo): boolean {
-  const hash = Object.values(HASHES).find((h) => h.ecdsaOid === cert.signatureAlgorithm)
-  if (hash === undefined) return false
-  try {
-    return verifyEcdsa(issuer.publicKey, cert.tbs, cert.signature, hash.name, 'der')
-  } catch {
-    return false
-  }
+  if (out === undefined) io.stdoutBytes(content)
+  else await writeFile(out, content)
 }
 
 function formatSummary(s: CmsSummary): string {

@@ -3,11 +3,13 @@ import { existsSync } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { CURVES, createKeyObjectSigner, isCurveName, type CurveName, type Signer } from '@smgw/crypto'
 import {
-  createCsr, createDemoPki, createRenewalRequest, decodeCertificate, decodeCrl, decodeCsr, decodePemOrDer,
-  decodeRenewalRequest, defaultValidity, formatPem, isPem, isRevocationReason, issueCertificate, issueCrl, parseName,
-  parsePem, PkiError, signCsr, signRenewalRequest, validatePath, VALIDATION_PURPOSES,
+  CURVES, CryptoError, createKeyObjectSigner, decodePemBlocks, decodePemOrDer, encodePem, isCurveName, isPem, type CurveName, type Signer,
+} from '@smgw/crypto'
+import {
+  createCsr, createDemoPki, createRenewalRequest, decodeCertificate, decodeCrl, decodeCsr,
+  decodeRenewalRequest, defaultValidity, isRevocationReason, issueCertificate, issueCrl, parseName,
+  PkiError, signCsr, signRenewalRequest, validatePath, VALIDATION_PURPOSES,
   type CertificateProfile, type DecodedCertificate, type DemoCaLabel, type RevocationReason, type TlsRole, type ValidationPurpose,
 } from '@smgw/pki'
 import type { CliIo } from '../io.js'
@@ -131,12 +133,27 @@ function parseDays(value: string | undefined): number | undefined {
   return n
 }
 
-async function readDers(io: CliIo, path: string, label?: string): Promise<Uint8Array[]> {
-  return decodePemOrDer(await io.readFile(path), label)
+/** PEM labels by kind of file (RFC 7468 §5, §6, §7; 'CMS' and 'PKCS7' as openssl writes them). */
+const LABELS = {
+  certificate: ['CERTIFICATE'],
+  crl: ['X509 CRL'],
+  csr: ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'],
+  cms: ['CMS', 'PKCS7'],
+} as const
+
+/** The DER objects of a PEM file (blocks with one of `labels`) or the DER file itself; PKI_MALFORMED otherwise. */
+async function readDers(io: CliIo, path: string, labels: readonly string[] = LABELS.certificate): Promise<Uint8Array[]> {
+  const bytes = await io.readFile(path)
+  try {
+    return decodePemOrDer(bytes, labels, 'CERT_MALFORMED')
+  } catch (err) {
+    if (err instanceof CryptoError) throw new PkiError('PKI_MALFORMED', `${path}: ${err.message}`, { cause: err })
+    throw err
+  }
 }
 
-async function readOne(io: CliIo, path: string, label?: string): Promise<Uint8Array> {
-  const [first] = await readDers(io, path, label)
+async function readOne(io: CliIo, path: string, labels?: readonly string[]): Promise<Uint8Array> {
+  const [first] = await readDers(io, path, labels)
   if (first === undefined) throw new PkiError('PKI_MALFORMED', `${path}: empty`)
   return first
 }
@@ -198,7 +215,7 @@ async function writeCrl(io: CliIo, dir: string, index: PkiIndex, label: string, 
     revoked: revoked.map((c) => ({ serialNumber: new Uint8Array(Buffer.from(c.serial, 'hex')), revocationDate: new Date(c.revoked?.date ?? now), reason: c.revoked?.reason ?? 'unspecified' })),
   })
   const path = join(dir, ca.entry.crl)
-  await put(path, formatPem('X509 CRL', der))
+  await put(path, encodePem('X509 CRL', der))
   return { crlNumber: ca.entry.crlNumber, revoked: revoked.length, path }
 }
 
@@ -232,12 +249,12 @@ function printObject(io: CliIo, obj: Record<string, unknown>, json: boolean): vo
   }
 }
 
-/** PkiError → "smgw pki: CODE: message" and exit 1; everything else propagates. */
+/** PkiError or CryptoError → "smgw pki: CODE: message" and exit 1; everything else propagates. */
 async function guarded(io: CliIo, action: () => Promise<number>): Promise<number> {
   try {
     return await action()
   } catch (err) {
-    if (err instanceof PkiError) {
+    if (err instanceof PkiError || err instanceof CryptoError) {
       io.stderr(`smgw pki: ${err.code}: ${err.message}\n`)
       return EXIT_FAILED
     }
@@ -245,7 +262,30 @@ async function guarded(io: CliIo, action: () => Promise<number>): Promise<number
   }
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value]
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
+
+/** The trust options `smgw pki verify` and `smgw cms verify` share. */
+export interface TrustFileOptions {
+  readonly root: readonly string[]
+  readonly chain: readonly string[]
+  readonly crl: readonly string[]
+  readonly at?: string
+}
+
+/** Adds --root (required), --chain, --crl (all repeatable) and --at to a command. */
+export function withTrustOptions(command: Command): Command {
+  return command
+    .requiredOption('--root <file>', 'trusted root certificate(s), PEM or DER (repeatable)', collect)
+    .option('--chain <file>', 'untrusted intermediates (repeatable)', collect, [])
+    .option('--crl <file>', 'CRLs (repeatable)', collect, [])
+    .option('--at <iso-time>', 'validation time (default: now)')
+}
+
+/** Reads the files of {@link withTrustOptions} for validatePath. */
+export async function readTrust(io: CliIo, o: TrustFileOptions): Promise<{ roots: Uint8Array[]; intermediates: Uint8Array[]; crls: Uint8Array[]; at: Date }> {
+  const all = async (files: readonly string[], labels: readonly string[]) => (await Promise.all(files.map((f) => readDers(io, f, labels)))).flat()
+  return { roots: await all(o.root, LABELS.certificate), intermediates: await all(o.chain, LABELS.certificate), crls: await all(o.crl, LABELS.crl), at: parseTime(o.at) }
+}
 
 export function register(program: Command, io: CliIo, run: CommandRun): void {
   const pki = program.command('pki').description('SM-PKI (TR-03109-4): a demo PKI folder, certificates, CSRs, CRLs, path validation')
@@ -293,20 +333,20 @@ crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tes
         }
         for (const ca of demo.cas) {
           await writeKey(`${ca.label}/ca`)
-          await put(join(dir, ca.label, 'ca.cert.pem'), formatPem('CERTIFICATE', ca.certificate))
+          await put(join(dir, ca.label, 'ca.cert.pem'), encodePem('CERTIFICATE', ca.certificate))
           index.cas[ca.label] = { cert: `${ca.label}/ca.cert.pem`, key: `${ca.label}/ca.key.pem`, issuer: ca.issuer, crlNumber: 1, crl: `crl/${ca.label}.crl.pem` }
           index.certificates.push(recordOf(dir, ca.certificate, ca.label === 'root' ? 'root-ca' : 'sub-ca', ca.issuer, join(dir, ca.label, 'ca.cert.pem'), join(dir, ca.label, 'ca.key.pem')))
         }
-        await put(join(dir, 'chain.pem'), demo.cas.filter((c) => c.label !== 'root').map((c) => formatPem('CERTIFICATE', c.certificate)).join(''))
+        await put(join(dir, 'chain.pem'), demo.cas.filter((c) => c.label !== 'root').map((c) => encodePem('CERTIFICATE', c.certificate)).join(''))
         for (const p of demo.participants) {
           for (const c of p.certificates) {
             await writeKey(c.label)
             const certPath = join(dir, `${c.label}.cert.pem`)
-            await put(certPath, formatPem('CERTIFICATE', c.certificate))
+            await put(certPath, encodePem('CERTIFICATE', c.certificate))
             index.certificates.push(recordOf(dir, c.certificate, c.profile, c.issuer, certPath, join(dir, `${c.label}.key.pem`)))
           }
         }
-        for (const crl of demo.crls) await put(join(dir, 'crl', `${crl.ca}.crl.pem`), formatPem('X509 CRL', crl.der))
+        for (const crl of demo.crls) await put(join(dir, 'crl', `${crl.ca}.crl.pem`), encodePem('X509 CRL', crl.der))
         await writeIndex(dir, index)
         const summary = {
           ok: true, dir: resolve(dir), curve, cas: demo.cas.map((c) => c.label), participants: demo.participants.map((p) => p.label),
@@ -351,7 +391,7 @@ Examples:
           ...(tlsRole === undefined ? {} : { tlsRole }),
         })
         const certPath = `${opts.out}.cert.pem`
-        await put(certPath, formatPem('CERTIFICATE', der))
+        await put(certPath, encodePem('CERTIFICATE', der))
         let keyPath: string | null = opts.key ?? null
         if (opts.key === undefined) {
           keyPath = `${opts.out}.key.pem`
@@ -369,8 +409,9 @@ Examples:
     .requiredOption('--subject <dn>', 'subject, e.g. "CN=smgw-0001,OU=SMGW,O=SMGW Demo,C=DE"')
     .requiredOption('--out <file>', 'where to write the request (PEM)')
     .option('--generate [curve]', 'create --key first (default curve brainpoolP256r1)')
-    .option('--renew-key <file>', 'the old (still valid) private key: signs the outer wrapper')
-    .option('--renew-cert <file>', 'the certificate of the old key')
+    .option('--renew-key <file>', 'the old (still valid) private key: signs the CMS SignedData around the CSR')
+    .option('--renew-cert <file>', 'the certificate of the old key (carried in the SignedData)')
+    .option('--renew-chain <file>', 'further certificates to carry, e.g. the old certificate\'s sub-CA (repeatable)', collect, [])
     .addHelpText('after', `
 Examples:
   # initial request with a new key
@@ -379,10 +420,11 @@ Examples:
   smgw pki csr --key new.key.pem --generate --subject "CN=smgw-0001,OU=SMGW,O=SMGW Demo,C=DE" \\
       --renew-key pki/gateways/smgw-0001/tls.key.pem --renew-cert pki/gateways/smgw-0001/tls.cert.pem --out renew.pem
 
-The renewal request is PEM "SMGW RENEWAL REQUEST": SEQUENCE { {type, csr, oldCertificate}, algorithm, signature by the old key }
-(see packages/pki/README.md; TR-03109-4 uses CMS for this wrapper).
+A renewal request (TR-03109-4) is a CMS SignedData (PEM "CMS") by the old key whose content is the
+new CSR (eContentType id-data); 'openssl cms -verify -inform PEM -in renew.pem -CAfile root.pem
+-purpose any' checks it and prints the CSR (DER). See packages/pki/README.md.
 `)
-    .action((opts: { key: string; subject: string; out: string; generate?: string | boolean; renewKey?: string; renewCert?: string }) =>
+    .action((opts: { key: string; subject: string; out: string; generate?: string | boolean; renewKey?: string; renewCert?: string; renewChain: string[] }) =>
       run(() => guarded(io, async () => {
         if ((opts.renewKey === undefined) !== (opts.renewCert === undefined)) throw new UsageError('give --renew-key and --renew-cert together')
         let key: KeyObject
@@ -393,19 +435,22 @@ The renewal request is PEM "SMGW RENEWAL REQUEST": SEQUENCE { {type, csr, oldCer
         } else key = await readKey(io, opts.key)
         const csr = await createCsr({ signer: signerOf(key, opts.key), subject: parseName(opts.subject) })
         if (opts.renewKey === undefined || opts.renewCert === undefined) {
-          await put(opts.out, formatPem('CERTIFICATE REQUEST', csr))
+          await put(opts.out, encodePem('CERTIFICATE REQUEST', csr))
           io.stdout(`wrote ${opts.out} (certification request for ${decodeCsr(csr).subject})\n`)
           return EXIT_OK
         }
-        const request = await createRenewalRequest({ csr, oldSigner: signerOf(await readKey(io, opts.renewKey), opts.renewKey), oldCertificate: await readOne(io, opts.renewCert) })
-        await put(opts.out, formatPem('SMGW RENEWAL REQUEST', request))
+        const chain = (await Promise.all(opts.renewChain.map((f) => readDers(io, f)))).flat()
+        const request = await createRenewalRequest({
+          csr, oldSigner: signerOf(await readKey(io, opts.renewKey), opts.renewKey), oldCertificate: await readOne(io, opts.renewCert), chain, signingTime: new Date(),
+        })
+        await put(opts.out, encodePem('CMS', request))
         io.stdout(`wrote ${opts.out} (renewal request for ${decodeCsr(csr).subject}, signed by the old key)\n`)
         return EXIT_OK
       })))
 
   pki.command('sign-csr')
     .description('the CA processes a request: verify the CSR (and for a renewal the old-key signature and the old certificate), then issue')
-    .argument('<request>', 'a CERTIFICATE REQUEST or SMGW RENEWAL REQUEST (PEM or DER)')
+    .argument('<request>', 'a CERTIFICATE REQUEST, or a renewal request (CMS SignedData by the old key), PEM or DER')
     .requiredOption('--dir <dir>', 'the PKI folder')
     .requiredOption('--ca <label>', 'issuing CA')
     .requiredOption('--profile <profile>', `one of ${PROFILES.join(', ')}`)
@@ -429,19 +474,17 @@ Examples:
         const now = parseTime(opts.at)
         const oldPurpose = parsePurpose(opts.oldPurpose) ?? 'tls-client'
         const ca = await loadCa(io, opts.dir, index, opts.ca)
-        const bytes = await io.readFile(request)
-        const der = isPem(bytes) ? (parsePem(new TextDecoder().decode(bytes))[0]?.der ?? new Uint8Array()) : bytes
-        const isRenewal = isPem(bytes) ? new TextDecoder().decode(bytes).includes('RENEWAL REQUEST') : isRenewalDer(der)
+        const { der, isRenewal } = await readRequest(io, request)
         const validity = days === undefined ? defaultValidity(profile, now) : { notBefore: now, notAfter: new Date(now.getTime() + days * 86_400_000) }
         const common = { ca, profile, serialNumber: newSerial(), ...validity, ...(tlsRole === undefined ? {} : { tlsRole }) }
         let cert: Uint8Array
         if (isRenewal) {
           const roots = await readDers(io, join(opts.dir, 'root/ca.cert.pem'))
           const intermediates = await readDers(io, join(opts.dir, 'chain.pem'))
-          const crls = (await Promise.all(Object.values(index.cas).map((c) => readDers(io, join(opts.dir, c.crl))))).flat()
+          const crls = (await Promise.all(Object.values(index.cas).map((c) => readDers(io, join(opts.dir, c.crl), LABELS.crl)))).flat()
           cert = await signRenewalRequest(der, { roots, intermediates, crls, at: now, purpose: oldPurpose }, common)
         } else cert = await signCsr(der, common)
-        await put(opts.out, formatPem('CERTIFICATE', cert))
+        await put(opts.out, encodePem('CERTIFICATE', cert))
         index.certificates.push(recordOf(opts.dir, cert, profile, opts.ca, opts.out, null))
         await writeIndex(opts.dir, index)
         printObject(io, { ...describeCertificate(decodeCertificate(cert)), file: opts.out, renewal: isRenewal }, opts.json === true)
@@ -514,7 +557,7 @@ Examples:
     .action((file: string, opts: { json?: boolean }) =>
       run(() => guarded(io, async () => {
         const bytes = await io.readFile(file)
-        const objects = isPem(bytes) ? parsePem(new TextDecoder().decode(bytes)) : [{ label: '', der: bytes }]
+        const objects = isPem(bytes) ? decodePemBlocks(bytes, 'CERT_MALFORMED') : [{ label: '', der: bytes }]
         let first = true
         for (const o of objects) {
           if (!first && opts.json !== true) io.stdout('\n')
@@ -524,14 +567,10 @@ Examples:
         return EXIT_OK
       })))
 
-  pki.command('verify')
+  withTrustOptions(pki.command('verify')
     .description('validate a certificate path with the SM-PKI rules (exit 0 valid, 1 not)')
-    .argument('<cert>', 'the end-entity certificate (PEM or DER)')
-    .requiredOption('--root <file>', 'trusted root certificate(s), PEM or DER')
-    .option('--chain <file>', 'untrusted intermediates (repeatable)', collect, [])
-    .option('--crl <file>', 'CRLs (repeatable)', collect, [])
+    .argument('<cert>', 'the end-entity certificate (PEM or DER)'))
     .option('--purpose <purpose>', `${VALIDATION_PURPOSES.join('|')} (default: inferred from the certificate)`)
-    .option('--at <iso-time>', 'validation time (default: now)')
     .option('--require-crl', 'every certificate below the root needs its issuer\'s CRL')
     .option('--json', 'print {"ok", "reason", "chain", "detail", "purpose"}')
     .addHelpText('after', `
@@ -544,10 +583,10 @@ Reasons: MALFORMED PROFILE NO_PATH BAD_SIGNATURE EXPIRED NOT_YET_VALID REVOKED C
 CRL_INVALID KEY_USAGE EKU NOT_CA LEAF_IS_CA PATH_LENGTH ALGORITHM_NOT_ALLOWED CURVE_NOT_ALLOWED
 UNKNOWN_CRITICAL_EXTENSION (see packages/pki/README.md).
 `)
-    .action((cert: string, opts: { root: string; chain: string[]; crl: string[]; purpose?: string; at?: string; requireCrl?: boolean; json?: boolean }) =>
+    .action((cert: string, opts: TrustFileOptions & { purpose?: string; requireCrl?: boolean; json?: boolean }) =>
       run(() => guarded(io, async () => {
         const explicit = parsePurpose(opts.purpose)
-        const at = parseTime(opts.at)
+        const { roots, intermediates, crls, at } = await readTrust(io, opts)
         const leaf = await readOne(io, cert)
         let purpose: ValidationPurpose = explicit ?? 'sig'
         if (explicit === undefined) {
@@ -557,9 +596,6 @@ UNKNOWN_CRITICAL_EXTENSION (see packages/pki/README.md).
             // A certificate that does not decode is reported as MALFORMED below.
           }
         }
-        const roots = await readDers(io, opts.root, isPem(await io.readFile(opts.root)) ? 'CERTIFICATE' : undefined)
-        const intermediates = (await Promise.all(opts.chain.map((f) => readDers(io, f)))).flat()
-        const crls = (await Promise.all(opts.crl.map((f) => readDers(io, f)))).flat()
         const result = validatePath({ leaf, intermediates, roots, crls, at, purpose, ...(opts.requireCrl === true ? { requireCrl: true } : {}) })
         const chain = result.chain.map((c) => c.subject)
         if (opts.json === true) {
@@ -570,12 +606,20 @@ UNKNOWN_CRITICAL_EXTENSION (see packages/pki/README.md).
       })))
 }
 
-function isRenewalDer(der: Uint8Array): boolean {
+/** A request file: PEM by its label (CMS/PKCS7 = renewal, CERTIFICATE REQUEST = initial), DER by what decodes. */
+async function readRequest(io: CliIo, path: string): Promise<{ der: Uint8Array; isRenewal: boolean }> {
+  const bytes = await io.readFile(path)
+  if (isPem(bytes)) {
+    const known: readonly string[] = [...LABELS.cms, ...LABELS.csr]
+    const [block] = decodePemBlocks(bytes, 'CERT_MALFORMED').filter((b) => known.includes(b.label))
+    if (block === undefined) throw new PkiError('PKI_MALFORMED', `${path}: no ${[...LABELS.csr, ...LABELS.cms].join(' or ')} block`)
+    return { der: block.der, isRenewal: (LABELS.cms as readonly string[]).includes(block.label) }
+  }
   try {
-    decodeRenewalRequest(der)
-    return true
+    decodeRenewalRequest(bytes)
+    return { der: bytes, isRenewal: true }
   } catch {
-    return false
+    return { der: bytes, isRenewal: false }
   }
 }
 
@@ -593,12 +637,15 @@ function showOne(label: string, der: Uint8Array): Record<string, unknown> {
       const c = decodeCsr(der)
       return { type: 'csr', subject: c.subject, publicKey: c.publicKeyKind.kind === 'ec' ? c.publicKeyKind.curve : c.publicKeyKind.kind, signatureAlgorithm: c.signatureAlgorithm }
     },
-    'SMGW RENEWAL REQUEST': () => {
+    CMS: () => {
       const r = decodeRenewalRequest(der)
-      return { type: 'renewal-request', subject: r.csr.subject, oldCertificate: { subject: r.oldCertificate.subject, serial: r.oldCertificate.serialHex, issuer: r.oldCertificate.issuer }, signatureAlgorithm: r.signatureAlgorithm }
+      return {
+        type: 'renewal-request', subject: r.csr.subject, oldCertificate: { subject: r.oldCertificate.subject, serial: r.oldCertificate.serialHex, issuer: r.oldCertificate.issuer },
+        signatureAlgorithm: r.signatureAlgorithm, signingTime: r.signingTime?.toISOString() ?? null,
+      }
     },
   }
-  const direct = kinds[label]
+  const direct = kinds[label === 'PKCS7' ? 'CMS' : label]
   if (direct !== undefined) return direct()
   for (const k of Object.values(kinds)) {
     try {

@@ -17,6 +17,7 @@ import { decryptCms } from './decrypt.js'
 import { encryptCms } from './encrypt.js'
 import { inspectCms } from './inspect.js'
 import { signCms } from './sign.js'
+import { decodeSignedData } from './signed-data.js'
 import { verifyCms } from './verify.js'
 
 const content = new TextEncoder().encode('{"obis":"1-0:1.8.0*255","value":"12345.678","unit":"kWh"}')
@@ -52,6 +53,18 @@ function flip(bytes: Uint8Array, index: number, mask = 0x01): Uint8Array {
 }
 
 describe('SignedData', () => {
+  it('decodeSignedData takes a message apart without verifying it', async () => {
+    const der = await signCms(content, { signer: alice.signer, certificate: alice.cert, chain: [pki.root.certDer], signingTime: time })
+    const d = decodeSignedData(der)
+    expect(d).toMatchObject({ contentType: '1.2.840.113549.1.7.1', content, certificates: [alice.cert, pki.root.certDer], signerCertificate: alice.cert, digestAlgorithm: '2.16.840.1.101.3.4.2.1', signatureAlgorithm: '1.2.840.10045.4.3.2', signingTime: time })
+    // A broken signature still decodes (decoding checks nothing); verifyCms rejects it.
+    const bad = flip(der, -3)
+    expect(decodeSignedData(bad).content).toEqual(content)
+    await rejectsWith(verifyCms(bad), 'CMS_SIGNATURE_INVALID')
+    expect(decodeSignedData(await signCms(content, { signer: alice.signer, certificate: alice.cert, detached: true })).content).toBeUndefined()
+    expect(() => decodeSignedData(content)).toThrow(expect.objectContaining({ code: 'CMS_MALFORMED' }) as Error)
+  })
+
   it('round-trips attached content with signing time and chain', async () => {
     const der = await signCms(content, { signer: alice.signer, certificate: alice.cert, chain: [pki.root.certDer], signingTime: time })
     const seen: Uint8Array[] = []

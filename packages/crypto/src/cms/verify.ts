@@ -1,15 +1,16 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
-import { CertificateSet, SignedData, type SignerInfo } from '@peculiar/asn1-cms'
+import type { SignerInfo } from '@peculiar/asn1-cms'
 import { Time } from '@peculiar/asn1-x509'
 import { ECParameters } from '@peculiar/asn1-ecc'
 import { CryptoError } from '../errors.js'
-import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
+import type { CertificateInfo } from '../keys/certificate.js'
 import { ID_EC_PUBLIC_KEY } from '../primitives/ec-public-key.js'
 import { verifyEcdsa } from '../primitives/ecdsa.js'
 import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
-import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
-import { id_contentType, id_messageDigest, id_signedData, id_signingTime } from './oids.js'
+import { decodeOctetString, parseAsn } from './content-info.js'
+import { id_contentType, id_messageDigest, id_signingTime } from './oids.js'
+import { findSignerCertificate, openSignedData } from './signed-data.js'
 
 export interface VerifyCmsOptions {
   /** The content of a detached SignedData (eContent absent). */
@@ -37,21 +38,13 @@ export interface VerifiedCms {
  * (first) signer certificate. Returns the content.
  */
 export async function verifyCms(der: Uint8Array, options: VerifyCmsOptions = {}): Promise<VerifiedCms> {
-  const info = decodeContentInfo(der, [id_signedData])
-  const sd = parseAsn(info.content, SignedData, 'SignedData')
+  const { sd, content: eContent, certificates, decoded } = openSignedData(der)
   const contentType = sd.encapContentInfo.eContentType
-  const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array
-  if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
-  else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
+  if (eContent !== undefined) content = eContent
   else if (options.detachedContent) content = options.detachedContent
   else throw new CryptoError('CMS_CONTENT_MISSING', 'detached SignedData: the content must be given')
 
-  const certificates: Uint8Array[] = []
-  for (const choice of sd.certificates ?? new CertificateSet()) {
-    if (choice.certificate) certificates.push(new Uint8Array(AsnConvert.serialize(choice.certificate)))
-  }
-  const decoded = certificates.map((c) => decodeCertificate(c))
   if (sd.signerInfos.length === 0) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
 
   let first: { cert: CertificateInfo; signingTime: Date | undefined } | undefined
@@ -71,7 +64,7 @@ export async function verifyCms(der: Uint8Array, options: VerifyCmsOptions = {})
 }
 
 function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], content: Uint8Array, contentType: string): { cert: CertificateInfo; signingTime: Date | undefined } {
-  const cert = certs.find((c) => (si.sid.issuerAndSerialNumber ? matchesIssuerAndSerial(si.sid.issuerAndSerialNumber, c) : equalBytes(si.sid.subjectKeyIdentifier ? new Uint8Array(si.sid.subjectKeyIdentifier.buffer) : undefined, c.subjectKeyIdentifier)))
+  const cert = findSignerCertificate(si, certs)
   if (cert === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'the signer certificate is not in the SignedData')
   const hash = hashByOid(si.digestAlgorithm.algorithm)
   if (hash === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithm}`)

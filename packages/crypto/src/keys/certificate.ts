@@ -1,13 +1,27 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
-import { Certificate, Name, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509'
+import { Certificate, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509'
 import type { CurveName } from '../curves.js'
 import { CryptoError } from '../errors.js'
 import { decodeEcPublicKey } from '../primitives/ec-public-key.js'
+import { formatName } from './name.js'
 import { decodePemOrDer } from './pem.js'
 
-/** What CMS needs from an X.509 certificate (RFC 5280 §4.1). */
+/** One extension as encoded (RFC 5280 §4.1: extnID, critical DEFAULT FALSE, extnValue). */
+export interface CertificateExtension {
+  readonly oid: string
+  readonly critical: boolean
+  /** extnValue contents (the DER of the extension's own type). */
+  readonly value: Uint8Array
+}
+
+/**
+ * The TBSCertificate basics of an X.509 certificate (RFC 5280 §4.1): what CMS needs, and
+ * what @smgw/pki's decodeCertificate builds its extension-aware view on.
+ */
 export interface CertificateInfo {
   readonly der: Uint8Array
+  /** 1, 2 or 3 (RFC 5280 §4.1.2.1). */
+  readonly version: number
   /** DER of the issuer Name, as it appears in the certificate. */
   readonly issuer: Uint8Array
   readonly subject: Uint8Array
@@ -23,8 +37,14 @@ export interface CertificateInfo {
   /** DER of the TBSCertificate, the signature algorithm OID and the signature value (for chain checks). */
   readonly tbs: Uint8Array
   readonly signatureAlgorithm: string
+  /** Whether the outer AlgorithmIdentifier carries parameters (RFC 5758 §3.2: it must not for ECDSA). */
+  readonly signatureAlgorithmHasParameters: boolean
+  /** TBSCertificate.signature OID (RFC 5280 §4.1.1.2: must equal the outer one). */
+  readonly tbsSignatureAlgorithm: string
   readonly signature: Uint8Array
-  /** The subject as text, RFC 4514 order reversed for reading (e.g. "CN=GW 1, O=Example"). */
+  /** Every extension, in encoded order (duplicates are not rejected here). */
+  readonly extensions: readonly CertificateExtension[]
+  /** The subject as text in encoded order (formatName 'encoded', e.g. "C=DE, O=Example, CN=GW 1"). */
   readonly subjectText: string
   readonly issuerText: string
 }
@@ -57,6 +77,7 @@ export function decodeCertificate(der: Uint8Array): CertificateInfo {
   const tbsRaw = (cert as Certificate & { tbsCertificateRaw?: ArrayBuffer }).tbsCertificateRaw
   return {
     der,
+    version: tbs.version + 1,
     issuer: new Uint8Array(AsnConvert.serialize(tbs.issuer)),
     subject: new Uint8Array(AsnConvert.serialize(tbs.subject)),
     serialNumber: new Uint8Array(tbs.serialNumber),
@@ -67,7 +88,10 @@ export function decodeCertificate(der: Uint8Array): CertificateInfo {
     notAfter: tbs.validity.notAfter.getTime(),
     tbs: tbsRaw ? new Uint8Array(tbsRaw) : new Uint8Array(AsnConvert.serialize(tbs)),
     signatureAlgorithm: cert.signatureAlgorithm.algorithm,
+    signatureAlgorithmHasParameters: cert.signatureAlgorithm.parameters !== undefined,
+    tbsSignatureAlgorithm: tbs.signature.algorithm,
     signature: new Uint8Array(cert.signatureValue),
+    extensions: (tbs.extensions === undefined ? [] : [...tbs.extensions]).map((e) => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })),
     subjectText: formatName(tbs.subject),
     issuerText: formatName(tbs.issuer),
   }
@@ -76,13 +100,4 @@ export function decodeCertificate(der: Uint8Array): CertificateInfo {
 /** Certificates from PEM (one or more CERTIFICATE blocks) or DER input, detected automatically. */
 export function decodeCertificates(bytes: Uint8Array): CertificateInfo[] {
   return decodePemOrDer(bytes, ['CERTIFICATE'], 'CERT_MALFORMED').map(decodeCertificate)
-}
-
-const NAME_LABELS: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.5': 'serialNumber',
-}
-
-/** A Name as text, e.g. "C=DE, O=Example, CN=GW 1". */
-export function formatName(name: Name): string {
-  return name.map((rdn) => rdn.map((atv) => `${NAME_LABELS[atv.type] ?? atv.type}=${atv.value.toString()}`).join('+')).join(', ')
 }

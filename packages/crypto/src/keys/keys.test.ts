@@ -1,8 +1,11 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
+import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CryptoError } from '../errors.js'
 import { createOpensslPki, createTempDir, openssl, type TestPki } from '../testing/openssl.js'
 import { decodeCertificate, decodeCertificates } from './certificate.js'
+import { formatName } from './name.js'
 import { decodePemBlocks, decodePemOrDer, encodePem, isPem } from './pem.js'
 import { decodePrivateKey } from './private-key.js'
 
@@ -25,6 +28,18 @@ describe('certificates', () => {
     expect(Buffer.from(fromDer.serialNumber).toString('hex')).toBe('1000')
     expect(fromDer.subjectKeyIdentifier).toHaveLength(20)
     expect(fromDer.notAfter.getTime()).toBeGreaterThan(fromDer.notBefore.getTime())
+  })
+
+  it('formatName: encoded order (subjectText) or RFC 4514, from a Name or its DER; RFC 4514 escaping', () => {
+    const c = decodeCertificate(pki.alice.certDer)
+    expect(formatName(c.subject)).toBe(c.subjectText)
+    expect(formatName(c.subject, 'rfc4514')).toBe('CN=alice brainpoolP384r1,O=SMGW Test,C=DE')
+    expect(c.version).toBe(3)
+    expect(c.tbsSignatureAlgorithm).toBe(c.signatureAlgorithm)
+    expect(c.extensions.map((e) => e.oid)).toContain('2.5.29.14')
+    const name = new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: '2.5.4.3', value: new AttributeValue({ utf8String: ' a,b+c ' }) })])])
+    expect(formatName(name, 'rfc4514')).toBe('CN=\\ a\\,b\\+c\\ ')
+    expect(() => formatName(new Uint8Array([1, 2, 3]))).toThrow(expect.objectContaining({ code: 'CERT_MALFORMED' }) as Error)
   })
 
   it('reads every certificate of a PEM bundle, ignoring text between blocks', () => {
@@ -64,5 +79,20 @@ describe('PEM', () => {
     expect(decodePemOrDer(pem, ['CMS'], 'CMS_MALFORMED')).toEqual([der])
     expect(decodePemOrDer(der, ['CMS'], 'CMS_MALFORMED')).toEqual([der])
     expect(() => decodePemOrDer(pem, ['CERTIFICATE'], 'CERT_MALFORMED')).toThrow(expect.objectContaining({ code: 'CERT_MALFORMED' }) as Error)
+  })
+
+  // Moved here from @smgw/pki (its parsePem/formatPem were a second copy of these functions).
+  it('round-trips any bytes, several blocks, label filter', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.uint8Array({ minLength: 1, maxLength: 50 }), (a, b) => {
+      const text = new TextEncoder().encode(encodePem('CERTIFICATE', a) + encodePem('X509 CRL', b))
+      expect(decodePemBlocks(text).map((x) => x.label)).toEqual(['CERTIFICATE', 'X509 CRL'])
+      expect(decodePemOrDer(text, ['X509 CRL'], 'CERT_MALFORMED')).toEqual([b])
+    }))
+  })
+
+  it('DER passes through; no block or a body that is not base64 throws the given code', () => {
+    expect(decodePemOrDer(new Uint8Array([0x30, 0]), ['CERTIFICATE'], 'CERT_MALFORMED')).toEqual([new Uint8Array([0x30, 0])])
+    expect(decodePemBlocks(new TextEncoder().encode('hello'))).toEqual([])
+    expect(() => decodePemOrDer(new TextEncoder().encode('-----BEGIN CMS-----\n!!!!\n-----END CMS-----\n'), ['CMS'], 'CMS_MALFORMED')).toThrow(expect.objectContaining({ code: 'CMS_MALFORMED' }) as Error)
   })
 })

@@ -16,10 +16,18 @@ export function isPem(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.subarray(0, 4096)).toString('latin1').includes('-----BEGIN ')
 }
 
-/** All PEM blocks in a text (RFC 7468); explanatory text between blocks is ignored. */
-export function decodePemBlocks(bytes: Uint8Array): PemBlock[] {
+/**
+ * All PEM blocks in a text (RFC 7468), in order; explanatory text between blocks is ignored.
+ * A block whose body is not base64 (RFC 7468 §3) throws `code`.
+ */
+export function decodePemBlocks(bytes: Uint8Array, code: CryptoErrorCode = 'INVALID_ARGUMENT'): PemBlock[] {
   const text = Buffer.from(bytes).toString('latin1')
-  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', der: new Uint8Array(Buffer.from((m[2] ?? '').replace(/\s+/g, ''), 'base64')) }))
+  return [...text.matchAll(PEM_BLOCK)].map((m) => {
+    const label = m[1] ?? ''
+    const body = (m[2] ?? '').replace(/\s+/g, '')
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new CryptoError(code, `PEM ${label}: not base64`)
+    return { label, der: new Uint8Array(Buffer.from(body, 'base64')) }
+  })
 }
 
 /** PEM (RFC 7468 §2) for DER bytes, lines of 64 characters. */
@@ -37,7 +45,7 @@ export function decodePemOrDer(bytes: Uint8Array, labels: readonly string[], cod
     if (bytes.length === 0) throw new CryptoError(code, 'empty input')
     return [bytes]
   }
-  const blocks = decodePemBlocks(bytes).filter((b) => labels.includes(b.label))
+  const blocks = decodePemBlocks(bytes, code).filter((b) => labels.includes(b.label))
   if (blocks.length === 0) throw new CryptoError(code, `no PEM block labelled ${labels.join(' or ')}`)
   return blocks.map((b) => b.der)
 }
