@@ -21,3 +21,4 @@ export type { GatewayLogs, GatewayLogsDeps, LogEntryRecord } from './log/writer.
 export { verifyLog, verifyStoreLogs, readLogChain } from './log/verify.js'
 export type { LogVerifyReason, LogVerifyResult, LogChainInput, VerifyLogOptions, StoreVerifyResult } from './log/verify.js'
 export { exportLog, formatLogExport, decodeLogExport, EXPORT_FORMAT } from './log/export.js'
+export { detectLogSource } from './log/source.js'

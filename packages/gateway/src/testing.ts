@@ -49,3 +49,14 @@ export async function createTempDir(prefix: string): Promise<{ dir: string; remo
   const dir = await mkdtemp(join(tmpdir(), prefix))
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
 }
+
+/**
+ * Entry times of the test chains: three legal days around the 2026 switch to summer time
+ * (29 March 2026, 02:00 CET → 03:00 CEST). Consumer c-1 gets one entry per time, so its
+ * day heads sit at seq 3 (2026-03-28) and 6 (2026-03-29); seq 7 and 8 are unsigned.
+ */
+export const TEST_TIMES = [
+  '2026-03-28T10:00:00.000Z', '2026-03-28T11:00:00.000Z', '2026-03-28T22:59:59.999Z', // 23:59:59.999 CET: 28th
+  '2026-03-28T23:00:00.000Z', '2026-03-29T12:00:00.000Z', '2026-03-29T21:59:59.999Z', // 00:00 CET … 23:59:59.999 CEST: 29th
+  '2026-03-29T22:00:00.000Z', '2026-03-30T08:00:00.000Z', // 30th
+] as const

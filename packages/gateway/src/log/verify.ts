@@ -229,7 +229,8 @@ function parseFields(fields: unknown): Record<string, unknown> | undefined {
 export function readLogChain(store: Store, log: LogName, stream: string): LogChainInput {
   const certificates = new Map<string, Uint8Array>()
   for (const row of store.logRows.certificates()) {
-    if (typeof row.ref === 'string' && row.der instanceof Uint8Array) certificates.set(row.ref, new Uint8Array(row.der))
+    // A der that is not a BLOB any more stays in as no bytes: it then fails its reference (CERT_MISMATCH).
+    if (typeof row.ref === 'string') certificates.set(row.ref, row.der instanceof Uint8Array ? new Uint8Array(row.der) : new Uint8Array())
   }
   const heads = store.logRows.heads(log, stream).map((h) => (h.signature instanceof Uint8Array ? { ...h, signature: new Uint8Array(h.signature) } : h))
   return { log, stream, entries: store.logRows.entries(log, stream), heads, certificates }

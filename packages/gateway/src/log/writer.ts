@@ -117,12 +117,13 @@ export function createGatewayLogs(deps: GatewayLogsDeps): GatewayLogs {
   }
 
   return {
-    system: (entry) => append('system', '', check(SystemLogEntry, 'system', entry)),
-    consumer: (consumerId, entry) => {
-      if (!LOG_ID.test(consumerId)) return Promise.reject(new GatewayError('LOG_ENTRY_INVALID', 'consumer id: 1–64 characters A-Z a-z 0-9 . _ : -'))
+    // Validation failures reject (never throw synchronously), like every other failure of an append.
+    system: async (entry) => append('system', '', check(SystemLogEntry, 'system', entry)),
+    consumer: async (consumerId, entry) => {
+      if (!LOG_ID.test(consumerId)) throw new GatewayError('LOG_ENTRY_INVALID', 'consumer id: 1–64 characters A-Z a-z 0-9 . _ : -')
       return append('consumer', consumerId, check(ConsumerLogEntry, 'consumer', entry))
     },
-    calibration: (entry) => append('calibration', '', check(CalibrationLogEntry, 'calibration', entry)),
+    calibration: async (entry) => append('calibration', '', check(CalibrationLogEntry, 'calibration', entry)),
     sealFinishedDays: () => serial(async () => {
       const today = legalDayOf(now())
       let signed = 0
