@@ -145,6 +145,16 @@ describe('smgw cms', () => {
     expect((await readFile(f('e.pem'), 'utf8'))).toMatch(/^-----BEGIN CMS-----\n/)
   })
 
+  it('prints help with examples for every subcommand; sign and encrypt document DER on standard output and --pem', async () => {
+    for (const sub of ['sign', 'verify', 'encrypt', 'decrypt', 'inspect']) {
+      const r = await runCaptured(['cms', sub, '--help'])
+      expect(r.status, sub).toBe(0)
+      expect(r.stdout, sub).toContain('Examples:')
+      if (sub === 'sign' || sub === 'encrypt') expect(r.stdout, sub).toContain('--pem')
+      if (sub === 'verify') expect(r.stdout, sub).toMatch(/--crl <file>[\s\S]*--at <iso-time>/)
+    }
+  })
+
   it('a pipe: the real binary encrypts to standard output, openssl cms -decrypt -inform DER reads it', async () => {
     const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
     const smgw = spawn(process.execPath, [bin, 'cms', 'encrypt', f('message.json'), '--to', f('bob.pem')], { stdio: ['ignore', 'pipe', 'pipe'] })

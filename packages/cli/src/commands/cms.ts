@@ -58,6 +58,12 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .option('--detached', 'leave the content out of the SignedData')
     .option('--out <file>', 'write the CMS here (default: standard output)')
     .option('--pem', 'PEM text ("-----BEGIN CMS-----") instead of DER')
+    .addHelpText('after', `
+Examples:
+  smgw cms sign reading.json --key sig.key --cert sig.pem --chain sub-ca.pem --out reading.p7s
+  smgw cms sign - --key sig.key --cert sig.pem --pem < reading.json > reading.p7s.pem
+  smgw cms sign reading.json --key sig.key --cert sig.pem | openssl cms -verify -inform DER -CAfile root.pem -purpose any
+`)
     .action((input: string, o: OutOption & { key: string; cert: string; chain: string[]; detached?: boolean }) => run(() => guarded(io, 'sign', async () => {
       const signer = createKeyObjectSigner(decodePrivateKey(await io.readFile(o.key)))
       const [cert] = decodeCertificates(await io.readFile(o.cert))
@@ -73,6 +79,15 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .argument('<in>', "CMS SignedData ('-' for standard input)"))
     .option('--content <file>', 'the content of a detached SignedData')
     .option('--out <file>', 'write the verified content here (default: standard output, bytes as they are)')
+    .addHelpText('after', `
+The signer's path is validated for purpose sig (packages/pki validatePath); when it fails, the
+reason comes first on standard error, e.g. "smgw cms verify: REVOKED: CMS_SIGNER_UNTRUSTED: …", exit 1.
+
+Examples:
+  smgw cms verify reading.p7s --root pki/root/ca.cert.pem --chain pki/chain.pem
+  smgw cms verify reading.p7s --root pki/root/ca.cert.pem --chain pki/chain.pem \\
+      --crl pki/crl/sub-ca-emt.crl.pem --crl pki/crl/root.crl.pem --at 2026-06-01T00:00:00Z --out reading.json
+`)
     .action((input: string, o: OutOption & TrustFileOptions & { content?: string }) => run(() => guarded(io, 'verify', async () => {
       const trust = await readTrust(io, o)
       const detachedContent = o.content === undefined ? undefined : await io.readFile(o.content)
@@ -97,6 +112,11 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .option('--aes256', 'AES-256 instead of AES-128')
     .option('--out <file>', 'write the CMS here (default: standard output)')
     .option('--pem', 'PEM text ("-----BEGIN CMS-----") instead of DER')
+    .addHelpText('after', `
+Examples:
+  smgw cms encrypt reading.p7s --to emt-enc.pem --gcm --out reading.p7e
+  smgw cms encrypt reading.json --to emt-enc.pem | openssl cms -decrypt -inform DER -recip emt-enc.pem -inkey emt-enc.key
+`)
     .action((input: string, o: OutOption & { to: string[]; gcm?: boolean; aes256?: boolean }) => run(() => guarded(io, 'encrypt', async () => {
       if (o.to.length === 0) throw new UsageError('give at least one --to CERT')
       const recipients = (await Promise.all(o.to.map(async (f) => decodeCertificates(await io.readFile(f))))).flat().map((c) => c.der)
@@ -111,6 +131,11 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .requiredOption('--key <file>', 'recipient private key (PKCS#8 or SEC 1, PEM or DER)')
     .requiredOption('--cert <file>', 'recipient certificate (PEM or DER)')
     .option('--out <file>', 'write the content here (default: standard output, bytes as they are)')
+    .addHelpText('after', `
+Examples:
+  smgw cms decrypt reading.p7e --key emt-enc.key --cert emt-enc.pem --out reading.p7s
+  smgw cms decrypt reading.p7e --key emt-enc.key --cert emt-enc.pem | smgw cms verify - --root root.pem
+`)
     .action((input: string, o: OutOption & { key: string; cert: string }) => run(() => guarded(io, 'decrypt', async () => {
       const agreer = createKeyObjectAgreer(decodePrivateKey(await io.readFile(o.key)))
       const [cert] = decodeCertificates(await io.readFile(o.cert))
@@ -123,6 +148,11 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .description('show what a CMS message is made of (content type, signers, recipients, algorithms)')
     .argument('<in>', "CMS ('-' for standard input)")
     .option('--json', 'print JSON')
+    .addHelpText('after', `
+Examples:
+  smgw cms inspect reading.p7e
+  smgw cms inspect renew.pem --json
+`)
     .action((input: string, o: { json?: boolean }) => run(() => guarded(io, 'inspect', async () => {
       const summary = inspectCms(decodeCmsInput(await readInput(io, input)))
       io.stdout(o.json === true ? `${toJson(summary, 2)}\n` : formatSummary(summary))

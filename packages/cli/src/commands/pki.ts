@@ -219,6 +219,32 @@ async function writeCrl(io: CliIo, dir: string, index: PkiIndex, label: string, 
   return { crlNumber: ca.entry.crlNumber, revoked: revoked.length, path }
 }
 
+/** `revoke` and `crl`: new CRLs for the CAs `labels` from index.json, the index saved, one line each. */
+async function reissueCrls(io: CliIo, dir: string, index: PkiIndex, labels: readonly string[], now: Date, days: number): Promise<void> {
+  for (const label of labels) {
+    const crl = await writeCrl(io, dir, index, label, now, days)
+    io.stdout(`${relative(dir, crl.path)}: CRL number ${String(crl.crlNumber)}, ${String(crl.revoked)} revoked\n`)
+  }
+  await writeIndex(dir, index)
+}
+
+/** `issue` and `sign-csr`: the certificate written (PEM), recorded in index.json and printed. */
+async function recordIssued(
+  io: CliIo, dir: string, index: PkiIndex,
+  c: { readonly der: Uint8Array; readonly profile: CertificateProfile; readonly ca: string; readonly certPath: string; readonly keyPath: string | null },
+  extra: Record<string, unknown>, json: boolean,
+): Promise<void> {
+  await put(c.certPath, encodePem('CERTIFICATE', c.der))
+  index.certificates.push(recordOf(dir, c.der, c.profile, c.ca, c.certPath, c.keyPath))
+  await writeIndex(dir, index)
+  printObject(io, { ...describeCertificate(decodeCertificate(c.der)), file: c.certPath, ...extra }, json)
+}
+
+/** The profile's default validity from `now`, or `days` days. */
+function validityOf(profile: CertificateProfile, now: Date, days: number | undefined): { notBefore: Date; notAfter: Date } {
+  return days === undefined ? defaultValidity(profile, now) : { notBefore: now, notAfter: new Date(now.getTime() + days * 86_400_000) }
+}
+
 /** What a leaf is most likely for, when --purpose is not given. */
 function inferPurpose(c: DecodedCertificate): ValidationPurpose {
   if (c.basicConstraints?.ca === true) return 'ca'
@@ -385,21 +411,17 @@ Examples:
         const ca = await loadCa(io, opts.dir, index, opts.ca)
         const key = opts.key === undefined ? generateKey(index.curve) : await readKey(io, opts.key)
         const signer = signerOf(key, opts.key ?? 'new key')
-        const validity = days === undefined ? defaultValidity(profile, now) : { notBefore: now, notAfter: new Date(now.getTime() + days * 86_400_000) }
+        const validity = validityOf(profile, now, days)
         const der = await issueCertificate({
           profile, subject: parseName(opts.subject), publicKey: signer.publicKey, serialNumber: newSerial(), ...validity, issuer: ca,
           ...(tlsRole === undefined ? {} : { tlsRole }),
         })
-        const certPath = `${opts.out}.cert.pem`
-        await put(certPath, encodePem('CERTIFICATE', der))
         let keyPath: string | null = opts.key ?? null
         if (opts.key === undefined) {
           keyPath = `${opts.out}.key.pem`
           await put(keyPath, keyPem(key), true)
         }
-        index.certificates.push(recordOf(opts.dir, der, profile, opts.ca, certPath, keyPath))
-        await writeIndex(opts.dir, index)
-        printObject(io, { ...describeCertificate(decodeCertificate(der)), file: certPath }, opts.json === true)
+        await recordIssued(io, opts.dir, index, { der, profile, ca: opts.ca, certPath: `${opts.out}.cert.pem`, keyPath }, {}, opts.json === true)
         return EXIT_OK
       })))
 
@@ -475,7 +497,7 @@ Examples:
         const oldPurpose = parsePurpose(opts.oldPurpose) ?? 'tls-client'
         const ca = await loadCa(io, opts.dir, index, opts.ca)
         const { der, isRenewal } = await readRequest(io, request)
-        const validity = days === undefined ? defaultValidity(profile, now) : { notBefore: now, notAfter: new Date(now.getTime() + days * 86_400_000) }
+        const validity = validityOf(profile, now, days)
         const common = { ca, profile, serialNumber: newSerial(), ...validity, ...(tlsRole === undefined ? {} : { tlsRole }) }
         let cert: Uint8Array
         if (isRenewal) {
@@ -484,10 +506,7 @@ Examples:
           const crls = (await Promise.all(Object.values(index.cas).map((c) => readDers(io, join(opts.dir, c.crl), LABELS.crl)))).flat()
           cert = await signRenewalRequest(der, { roots, intermediates, crls, at: now, purpose: oldPurpose }, common)
         } else cert = await signCsr(der, common)
-        await put(opts.out, encodePem('CERTIFICATE', cert))
-        index.certificates.push(recordOf(opts.dir, cert, profile, opts.ca, opts.out, null))
-        await writeIndex(opts.dir, index)
-        printObject(io, { ...describeCertificate(decodeCertificate(cert)), file: opts.out, renewal: isRenewal }, opts.json === true)
+        await recordIssued(io, opts.dir, index, { der: cert, profile, ca: opts.ca, certPath: opts.out, keyPath: null }, { renewal: isRenewal }, opts.json === true)
         return EXIT_OK
       })))
 
@@ -515,9 +534,8 @@ Examples:
         if (entry === undefined) throw new UsageError(`serial ${serial} was not issued in ${opts.dir}`)
         if (entry.issuer === entry.subject || entry.profile === 'root-ca') throw new UsageError('a root is not revoked by a CRL')
         entry.revoked = { date: now.toISOString(), reason }
-        const crl = await writeCrl(io, opts.dir, index, entry.issuer, now, days)
-        await writeIndex(opts.dir, index)
-        io.stdout(`revoked ${entry.subject} (serial ${serial}, ${reason}); ${relative(opts.dir, crl.path)} now CRL number ${String(crl.crlNumber)} with ${String(crl.revoked)} entries\n`)
+        io.stdout(`revoked ${entry.subject} (serial ${serial}, ${reason})\n`)
+        await reissueCrls(io, opts.dir, index, [entry.issuer], now, days)
         return EXIT_OK
       })))
 
@@ -537,11 +555,7 @@ Examples:
         const index = await readIndex(io, opts.dir)
         const days = parseDays(opts.days) ?? 7
         const now = parseTime(opts.at)
-        for (const label of opts.ca === undefined ? Object.keys(index.cas) : [opts.ca]) {
-          const crl = await writeCrl(io, opts.dir, index, label, now, days)
-          io.stdout(`${relative(opts.dir, crl.path)}: CRL number ${String(crl.crlNumber)}, ${String(crl.revoked)} revoked\n`)
-        }
-        await writeIndex(opts.dir, index)
+        await reissueCrls(io, opts.dir, index, opts.ca === undefined ? Object.keys(index.cas) : [opts.ca], now, days)
         return EXIT_OK
       })))
 
