@@ -101,3 +101,16 @@ export function parseSimulatorConfig(input: unknown): SimulatorConfig {
   }
   return Object.freeze(result.data)
 }
+
+/** Validates one meter's configuration (as in `SimulatorConfig.meter`), for callers that only need the meter. */
+export function parseSmlMeterConfig(input: unknown): SmlMeterConfig {
+  const config = parseSimulatorConfig({ kind: 'sml', output: { kind: 'listen', port: 0 }, meter: input })
+  if (config.kind !== 'sml') throw new SimError('SIM_CONFIG', 'not an SML meter')
+  return config.meter
+}
+
+export function parseWmbusMeterConfig(input: unknown): WmbusMeterConfig {
+  const config = parseSimulatorConfig({ kind: 'wmbus', output: { kind: 'udp', port: 1 }, meter: input })
+  if (config.kind !== 'wmbus') throw new SimError('SIM_CONFIG', 'not a wireless M-Bus meter')
+  return config.meter
+}

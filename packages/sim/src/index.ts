@@ -22,7 +22,7 @@ export { WMBUS_DEVICE_TYPES, createWmbusMeter } from './wmbus/meter.js'
 export type { WmbusEmission, WmbusMeter, WmbusMeterKind, WmbusMeterOptions, WmbusMeterValues, WmbusSecurityMode } from './wmbus/meter.js'
 export { heatDemandW, outdoorTemperatureC, waterFlowLph } from './wmbus/models.js'
 
-export { SimulatorConfig, SmlMeterConfig, WmbusMeterConfig, parseSimulatorConfig } from './config.js'
+export { SimulatorConfig, SmlMeterConfig, WmbusMeterConfig, parseSimulatorConfig, parseSmlMeterConfig, parseWmbusMeterConfig } from './config.js'
 export type { SimulatorConfigInput } from './config.js'
 export { createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig } from './io/simulator.js'
 export type { Simulator, SimulatorDeps, SimulatorSent } from './io/simulator.js'

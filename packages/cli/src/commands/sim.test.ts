@@ -1,0 +1,129 @@
+import { createSocket } from 'node:dgram'
+import { createServer, type Socket } from 'node:net'
+import { decodeWirelessTelegram } from '@smgw/mbus'
+import { createSmlFramer, decodeSmlFile, extractReadings } from '@smgw/sml'
+import { describe, expect, it } from 'vitest'
+import type { CliIo } from '../io.js'
+import { runCaptured } from '../testing.js'
+import { runSimulator } from './sim.js'
+
+const KEY = '000102030405060708090A0B0C0D0E0F'
+
+function captureIo() {
+  const out = { stdout: '', stderr: '' }
+  const io: CliIo = {
+    stdout: (t) => { out.stdout += t },
+    stderr: (t) => { out.stderr += t },
+    stdoutBytes: (b) => { out.stdout += Buffer.from(b).toString('hex') },
+    stdin: async function* () { /* none */ },
+    readFile: () => Promise.reject(new Error('unused')),
+  }
+  return { io, out }
+}
+
+describe('smgw sim', () => {
+  it('once sml prints one SML file as hex that decodes, reproducibly for a seed and instant', async () => {
+    const args = ['sim', 'once', 'sml', '--at', '2025-01-15T18:00:00Z', '--seed', '4', '--annual-kwh', '4000']
+    const a = await runCaptured(args)
+    const b = await runCaptured(args)
+    expect(a.status).toBe(0)
+    expect(a.stdout).toBe(b.stdout)
+    expect(a.stdout).toMatch(/^1b1b1b1b01010101[0-9a-f]+\n$/)
+    const readings = extractReadings(decodeSmlFile(Buffer.from(a.stdout.trim(), 'hex')))
+    const imported = readings.find((r) => r.obis === '1-0:1.8.0*255')?.value as number
+    // A day of a 4000 kWh/a household in January: about 11 kWh.
+    expect(imported).toBeGreaterThan(8000)
+    expect(imported).toBeLessThan(16000)
+    const json = await runCaptured([...args, '--json'])
+    expect(JSON.parse(json.stdout)).toMatchObject({ frame: 'sml', importWh: imported, hex: a.stdout.trim() })
+    const decoded = await runCaptured(['decode', 'sml', '--jsonl'], a.stdout)
+    expect(decoded.status).toBe(0)
+  })
+
+  it('once wmbus prints a telegram that decodes with the key', async () => {
+    const r = await runCaptured(['sim', 'once', 'wmbus', '--meter', 'heat', '--mode', '7', '--key', KEY, '--id', '00001234', '--at', '2025-02-01T12:00:00Z', '--json'])
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout)
+    const t = decodeWirelessTelegram(Buffer.from(out.hex, 'hex'), { key: Buffer.from(KEY, 'hex') })
+    expect(t.meter).toMatchObject({ id: '00001234', deviceType: { name: expect.stringMatching(/heat/) } })
+    expect(t.records.find((x) => x.quantity === 'energy')?.value).toBe(out.energyWh)
+    const d = await runCaptured(['decode', 'wmbus', out.hex, '--key', KEY])
+    expect(d.status).toBe(0)
+  })
+
+  it('sml --tcp pushes --count files to a TCP server, reporting each on stderr and as JSON', async () => {
+    const framer = createSmlFramer()
+    const frames: Uint8Array[] = []
+    const sockets: Socket[] = []
+    const server = createServer((s) => {
+      sockets.push(s)
+      s.on('data', (chunk) => { for (const ev of framer.push(chunk)) if (ev.kind === 'frame') frames.push(ev.bytes) })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const r = await runCaptured(['sim', 'sml', '--tcp', `127.0.0.1:${port}`, '--count', '2', '--interval', '1', '--json', '--quirk', 'u16-body-tag'])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(/#1 sml .* Wh in/)
+      expect(r.stderr).toMatch(/#2 sml/)
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; hex: string })
+      expect(lines.map((l) => l.seq)).toEqual([1, 2])
+      await expect.poll(() => frames.length, { timeout: 5000 }).toBe(2)
+      expect(frames.map((f) => Buffer.from(f).toString('hex'))).toEqual(lines.map((l) => l.hex))
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+    }
+  })
+
+  it('wmbus --udp sends a telegram per datagram', async () => {
+    const socket = createSocket('udp4')
+    const got: Buffer[] = []
+    socket.on('message', (m) => got.push(m))
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+    try {
+      const r = await runCaptured(['sim', 'wmbus', '--udp', `127.0.0.1:${socket.address().port}`, '--meter', 'water', '--key', KEY, '--count', '1'])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(/#1 wmbus water .* m3 access \d+/)
+      await expect.poll(() => got.length, { timeout: 5000 }).toBe(1)
+      expect(decodeWirelessTelegram(got[0]!, { key: Buffer.from(KEY, 'hex') }).meter.id).toBe('12345678')
+    } finally {
+      await new Promise<void>((resolve) => socket.close(() => { resolve() }))
+    }
+  })
+
+  it('stops gracefully when aborted (as on SIGINT)', async () => {
+    const { io, out } = captureIo()
+    const controller = new AbortController()
+    const running = runSimulator({ kind: 'sml', output: { kind: 'listen', port: 0 }, intervalS: 1 }, io, false, controller.signal)
+    await expect.poll(() => out.stderr, { timeout: 5000 }).toMatch(/listening on port \d+/)
+    controller.abort()
+    await expect(running).resolves.toBe(0)
+    expect(out.stderr).toMatch(/#1 sml/)
+  })
+
+  it('usage errors exit 2, output failures exit 1', async () => {
+    expect((await runCaptured(['sim', 'sml'])).status).toBe(2)
+    expect((await runCaptured(['sim', 'sml', '--listen', '0', '--tcp', '127.0.0.1:1'])).status).toBe(2)
+    expect((await runCaptured(['sim', 'sml', '--tcp', 'nohostport'])).status).toBe(2)
+    const interval = await runCaptured(['sim', 'sml', '--listen', '0', '--interval', '9'])
+    expect(interval.status).toBe(2)
+    expect(interval.stderr).toMatch(/SIM_CONFIG/)
+    const quirk = await runCaptured(['sim', 'once', 'sml', '--quirk', 'sparkles'])
+    expect([quirk.status, quirk.stderr]).toEqual([2, expect.stringMatching(/SIM_UNKNOWN_QUIRK/)])
+    const key = await runCaptured(['sim', 'once', 'wmbus', '--mode', '5'])
+    expect([key.status, key.stderr]).toEqual([2, expect.stringMatching(/SIM_KEY/)])
+    expect((await runCaptured(['sim', 'once', 'wmbus', '--meter', 'oil'])).status).toBe(2)
+    expect((await runCaptured(['sim', 'once', 'sml', '--seed', 'x'])).status).toBe(2)
+    // Nothing listens on port 1 of 127.0.0.1.
+    const refused = await runCaptured(['sim', 'sml', '--tcp', '127.0.0.1:1', '--count', '1'])
+    expect([refused.status, refused.stderr]).toEqual([1, expect.stringMatching(/SIM_TRANSPORT/)])
+  })
+
+  it('--help shows examples', async () => {
+    const r = await runCaptured(['sim', 'sml', '--help'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/Examples:/)
+    expect(r.stdout).toMatch(/smgw sim wmbus --udp/)
+  })
+})

@@ -1,0 +1,292 @@
+import { Option, type Command } from 'commander'
+import {
+  SML_SIM_QUIRKS, createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig, isSimError,
+  parseSmlMeterConfig, parseWmbusMeterConfig, type SimulatorSent,
+} from '@smgw/sim'
+import type { CliIo } from '../io.js'
+import type { CommandRun } from '../program.js'
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../exit.js'
+import { toJson } from '../json.js'
+
+const HELP = `
+Meter simulators for the LMN: an SML electricity meter (eHZ style: 1.8.0 import, 2.8.0
+export, 16.7.0 power) driven by a standard load profile (BDEW H0 household, G0 commercial,
+approximated hourly) and/or a PV generation profile, and wireless M-Bus water, heat and gas
+meters and heat cost allocators (OMS security mode 5 or 7). Randomness is seeded: the same
+--seed gives the same data. The first frame goes out at start, then one per --interval.
+
+Runs until SIGINT/SIGTERM (Ctrl-C) or --count frames; progress on standard error, and with
+--json one JSON line per frame on standard output (what was sent, values and hex).
+Exit status: 0 ok, 1 the output failed (cannot open/connect), 2 usage error.
+
+Examples:
+  # eHZ on a virtual serial line (socat pty,raw,echo=0,link=/tmp/A pty,raw,echo=0,link=/tmp/B)
+  smgw sim sml --serial /tmp/A --profile h0 --annual-kwh 4000 --pv-peak 6000 --seed 7
+  smgw sim sml --listen 7259 --quirk noise --quirk truncated
+  smgw sim sml --tcp 127.0.0.1:7259 --profile g0 --interval 1 --count 10 --json
+  smgw sim wmbus --udp 127.0.0.1:7260 --meter gas --mode 7 --key 000102030405060708090A0B0C0D0E0F --id 12345678
+  smgw sim wmbus --serial /tmp/A --meter heat --crc A --key 000102030405060708090A0B0C0D0E0F --interval 16
+  smgw sim once sml | smgw decode sml --jsonl
+  smgw sim once wmbus --meter water --key 000102030405060708090A0B0C0D0E0F | xargs smgw decode wmbus --key 000102030405060708090A0B0C0D0E0F
+`
+
+const QUIRK_NAMES = SML_SIM_QUIRKS.map((q) => q.name)
+
+interface SmlOptions {
+  readonly profile: string
+  readonly annualKwh?: string
+  readonly pvPeak?: string
+  readonly seed: string
+  readonly quirk: string[]
+  readonly signature?: boolean
+  readonly serverId?: string
+  readonly manufacturer?: string
+}
+
+interface WmbusOptions {
+  readonly meter: string
+  readonly mode: string
+  readonly key?: string
+  readonly id: string
+  readonly manufacturer?: string
+  readonly crc: string
+  readonly seed: string
+}
+
+interface RunOptions {
+  readonly serial?: string
+  readonly baud: string
+  readonly interval?: string
+  readonly count?: string
+  readonly json?: boolean
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+function num(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${name} is not a number: ${text}`)
+  return n
+}
+
+function hostPort(text: string, name: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text)
+  if (!m) throw new UsageError(`${name} must be HOST:PORT, got ${text}`)
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) }
+}
+
+function smlMeter(o: SmlOptions): Record<string, unknown> {
+  return {
+    profile: o.profile,
+    seed: num(o.seed, '--seed'),
+    quirks: o.quirk,
+    signature: o.signature === true,
+    ...(o.annualKwh !== undefined ? { annualKwh: num(o.annualKwh, '--annual-kwh') } : {}),
+    ...(o.pvPeak !== undefined ? { pvPeakW: num(o.pvPeak, '--pv-peak') } : {}),
+    ...(o.serverId !== undefined ? { serverId: o.serverId } : {}),
+    ...(o.manufacturer !== undefined ? { manufacturer: o.manufacturer } : {}),
+  }
+}
+
+function wmbusMeter(o: WmbusOptions): Record<string, unknown> {
+  return {
+    kind: o.meter,
+    mode: num(o.mode, '--mode'),
+    id: o.id,
+    crc: o.crc,
+    seed: num(o.seed, '--seed'),
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.manufacturer !== undefined ? { manufacturer: o.manufacturer } : {}),
+  }
+}
+
+function withSmlOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--profile <name>', 'consumption profile (pv: a generator only)').choices(['h0', 'g0', 'pv']).default('h0'))
+    .option('--annual-kwh <kwh>', 'annual consumption the h0/g0 profile is scaled to (default 3500)')
+    .option('--pv-peak <watts>', 'PV plant peak power in W (with h0/g0: a prosumer; pv default 5000)')
+    .option('--seed <n>', 'random seed (0–4294967295)', '1')
+    .option('--quirk <name>', `real-meter quirk (${QUIRK_NAMES.join(', ')}); repeatable`, collect, [])
+    .option('--signature', 'add a per-file list signature field (a placeholder digest, not a real signature)')
+    .option('--server-id <hex>', "server id (default 0A 01 'SIM' 00 + seed)")
+    .option('--manufacturer <flag>', 'three-letter manufacturer id (default SIM)')
+}
+
+function withWmbusOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--meter <kind>', 'meter type').choices(['water', 'heat', 'gas', 'hca']).default('water'))
+    .addOption(new Option('--mode <n>', 'OMS security mode (5: AES-CBC; 7: ELL + AFL with CMAC)').choices(['0', '5', '7']).default('5'))
+    .option('--key <hex>', 'AES-128 meter key, 32 hex digits (modes 5 and 7)')
+    .option('--id <digits>', 'meter identification number, 8 digits', '12345678')
+    .option('--manufacturer <flag>', 'three-letter manufacturer id (default SIM)')
+    .addOption(new Option('--crc <format>', 'link-layer block CRCs (none: as receivers deliver frames)').choices(['A', 'B', 'none']).default('none'))
+    .option('--seed <n>', 'random seed (0–4294967295)', '1')
+}
+
+function describeSent(s: SimulatorSent): string {
+  if (s.kind === 'sml') {
+    const v = s.emission.values
+    const extra = [s.emission.truncated ? ' truncated' : '', s.emission.noiseBytes > 0 ? ` +${s.emission.noiseBytes} noise` : ''].join('')
+    return `#${s.seq} sml ${v.importWh.toFixed(1)} Wh in, ${v.exportWh.toFixed(1)} Wh out, ${v.powerW} W${extra}`
+  }
+  const v = s.emission.values
+  const main = v.energyWh !== undefined ? `${v.energyWh} Wh` : v.hcaUnits !== undefined ? `${v.hcaUnits} units` : `${String(v.volumeM3)} m3`
+  return `#${s.seq} wmbus ${v.kind} ${main} access ${v.accessNumber}${v.messageCounter !== undefined ? ` counter ${v.messageCounter}` : ''}`
+}
+
+function sentJson(s: SimulatorSent): string {
+  const { at, ...values } = s.emission.values
+  return `${toJson({ seq: s.seq, frame: s.kind, at: at.toISOString(), ...values, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}), hex: s.emission.bytes })}\n`
+}
+
+/**
+ * Runs a simulator until `count` frames were sent or `signal` aborts; returns the exit status.
+ * Exported for tests; the command wires SIGINT/SIGTERM to the signal.
+ */
+export async function runSimulator(config: Record<string, unknown>, io: CliIo, json: boolean, signal: AbortSignal): Promise<number> {
+  const outcome = { failed: false }
+  let sim
+  try {
+    sim = createSimulator(config, {
+      onSent: (s) => {
+        if (s.error) {
+          outcome.failed = true
+          io.stderr(`smgw sim: #${s.seq} not sent: ${s.error.code}: ${s.error.message}\n`)
+        } else io.stderr(`${describeSent(s)}\n`)
+        if (json) io.stdout(sentJson(s))
+      },
+    })
+  } catch (err) {
+    return reportError(err, io)
+  }
+  const stop = (): void => { void sim.close() }
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    await sim.start()
+    const port = sim.port()
+    if (port !== undefined) io.stderr(`smgw sim: listening on port ${port}\n`)
+    await sim.finished
+  } catch (err) {
+    return reportError(err, io)
+  } finally {
+    signal.removeEventListener('abort', stop)
+    await sim.close()
+  }
+  return outcome.failed ? EXIT_FAILED : EXIT_OK
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (!isSimError(err)) throw err
+  io.stderr(`smgw sim: ${err.code}: ${err.message}\n`)
+  return err.code === 'SIM_TRANSPORT' || err.code === 'SIM_ENCODE' || err.code === 'SIM_TIME' ? EXIT_FAILED : EXIT_USAGE
+}
+
+/** Runs until the process gets SIGINT or SIGTERM (graceful close) or the simulator finishes. */
+async function runUntilSignal(config: Record<string, unknown>, io: CliIo, json: boolean): Promise<number> {
+  const controller = new AbortController()
+  const abort = (): void => { controller.abort() }
+  process.once('SIGINT', abort)
+  process.once('SIGTERM', abort)
+  try {
+    return await runSimulator(config, io, json, controller.signal)
+  } finally {
+    process.off('SIGINT', abort)
+    process.off('SIGTERM', abort)
+  }
+}
+
+function runOptions(o: RunOptions): Record<string, unknown> {
+  return {
+    ...(o.interval !== undefined ? { intervalS: num(o.interval, '--interval') } : {}),
+    ...(o.count !== undefined ? { count: num(o.count, '--count') } : {}),
+  }
+}
+
+function parseAt(text: string | undefined): Date {
+  if (text === undefined) return new Date()
+  const at = new Date(text)
+  if (Number.isNaN(at.getTime())) throw new UsageError(`--at is not a date: ${text}`)
+  return at
+}
+
+export function register(program: Command, io: CliIo, run: CommandRun): void {
+  const sim = program
+    .command('sim')
+    .description('meter simulators: an SML electricity meter and wireless M-Bus meters, over serial, TCP or UDP')
+    .addHelpText('after', HELP)
+
+  withSmlOptions(
+    sim.command('sml')
+      .description('an SML meter pushing a file every 1–4 s over a serial port, to a TCP server, or as a TCP server')
+      .option('--serial <path>', 'serial port (e.g. one end of a socat pty pair)')
+      .option('--tcp <host:port>', 'connect to a TCP server and push files to it')
+      .option('--listen <[host:]port>', 'listen on TCP (127.0.0.1 unless a host is given); every client gets the files')
+      .option('--baud <rate>', 'serial baud rate', '9600')
+      .option('--interval <s>', 'seconds between files, 1–4 (default 2)')
+      .option('--count <n>', 'stop after n files')
+      .option('--json', 'one JSON line per file on standard output'),
+  ).addHelpText('after', HELP)
+    .action((o: SmlOptions & RunOptions & { tcp?: string; listen?: string }) => run(async () => {
+      const outputs = [o.serial, o.tcp, o.listen].filter((x) => x !== undefined)
+      if (outputs.length !== 1) throw new UsageError('give exactly one of --serial, --tcp, --listen')
+      const output = o.serial !== undefined
+        ? { kind: 'serial', path: o.serial, baudRate: num(o.baud, '--baud') }
+        : o.tcp !== undefined
+          ? { kind: 'tcp', ...hostPort(o.tcp, '--tcp') }
+          : /^\d+$/.test(o.listen!) ? { kind: 'listen', port: Number(o.listen) } : { kind: 'listen', ...hostPort(o.listen!, '--listen') }
+      return runUntilSignal({ kind: 'sml', meter: smlMeter(o), output, ...runOptions(o) }, io, o.json === true)
+    }))
+
+  withWmbusOptions(
+    sim.command('wmbus')
+      .description('a wireless M-Bus meter sending a telegram every 16–96 s over UDP or a serial stick (raw frames)')
+      .option('--udp <host:port>', 'send each telegram as one UDP datagram')
+      .option('--serial <path>', 'write raw frames to a serial port (a virtual wM-Bus stick)')
+      .option('--baud <rate>', 'serial baud rate', '9600')
+      .option('--interval <s>', 'mean seconds between telegrams, 16–96 (default 32, ±10 % seeded jitter)')
+      .option('--count <n>', 'stop after n telegrams')
+      .option('--json', 'one JSON line per telegram on standard output'),
+  ).addHelpText('after', HELP)
+    .action((o: WmbusOptions & RunOptions & { udp?: string }) => run(async () => {
+      if ((o.udp === undefined) === (o.serial === undefined)) throw new UsageError('give exactly one of --udp, --serial')
+      const output = o.udp !== undefined ? { kind: 'udp', ...hostPort(o.udp, '--udp') } : { kind: 'serial', path: o.serial, baudRate: num(o.baud, '--baud') }
+      return runUntilSignal({ kind: 'wmbus', meter: wmbusMeter(o), output, ...runOptions(o) }, io, o.json === true)
+    }))
+
+  const once = sim.command('once')
+    .description('print one generated frame as hex (the meter runs from 24 h before --at, default now)')
+    .addHelpText('after', HELP)
+  withSmlOptions(once.command('sml').description('one SML file as hex'))
+    .option('--at <iso>', 'the instant of the file (default now)')
+    .option('--json', 'print {hex, values} as JSON')
+    .action((o: SmlOptions & { at?: string; json?: boolean }) => run(() => {
+      try {
+        const meter = createSmlMeterFromConfig(parseSmlMeterConfig(smlMeter(o)))
+        const at = parseAt(o.at)
+        meter.next(new Date(at.getTime() - 86_400_000))
+        const e = meter.next(at)
+        const { at: _at, ...values } = e.values
+        io.stdout(o.json === true ? `${toJson({ frame: 'sml', at: at.toISOString(), ...values, hex: e.bytes })}\n` : `${Buffer.from(e.bytes).toString('hex')}\n`)
+        return EXIT_OK
+      } catch (err) {
+        return reportError(err, io)
+      }
+    }))
+  withWmbusOptions(once.command('wmbus').description('one wireless M-Bus telegram as hex'))
+    .option('--at <iso>', 'the instant of the telegram (default now)')
+    .option('--json', 'print {hex, values} as JSON')
+    .action((o: WmbusOptions & { at?: string; json?: boolean }) => run(() => {
+      try {
+        const meter = createWmbusMeterFromConfig(parseWmbusMeterConfig(wmbusMeter(o)))
+        const at = parseAt(o.at)
+        meter.next(new Date(at.getTime() - 86_400_000))
+        const e = meter.next(at)
+        const { at: _at, ...values } = e.values
+        io.stdout(o.json === true ? `${toJson({ frame: 'wmbus', at: at.toISOString(), ...values, hex: e.bytes })}\n` : `${Buffer.from(e.bytes).toString('hex')}\n`)
+        return EXIT_OK
+      } catch (err) {
+        return reportError(err, io)
+      }
+    }))
+}
