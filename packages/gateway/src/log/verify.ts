@@ -112,7 +112,11 @@ function verifyEntries(chain: LogChainInput, out: Entry[]): Failure | undefined 
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
       return { seq: expected, reason: 'ENTRY_MALFORMED', detail: `entry after seq ${expected - 1}: seq is not a positive integer (${String(seq)})` }
     }
-    if (seq > expected) return { seq: expected, reason: 'SEQ_GAP', detail: `entry ${expected}${seq - expected > 1 ? `…${seq - 1}` : ''} missing: ${seq} follows ${expected - 1}` }
+    if (seq > expected) {
+      const later = chain.entries.some((r) => r.seq === expected)
+      if (later) return { seq: expected, reason: 'SEQ_ORDER', detail: `entry ${expected} comes after entry ${seq}` }
+      return { seq: expected, reason: 'SEQ_GAP', detail: `entry ${expected}${seq - expected > 1 ? `…${seq - 1}` : ''} missing: ${seq} follows ${expected - 1}` }
+    }
     if (seq < expected) return { seq, reason: 'SEQ_ORDER', detail: `entry ${seq} follows ${expected - 1}` }
     const { time, type, fields, prev, hash } = row
     if (typeof time !== 'string' || !isIsoTime(time)) return { seq, reason: 'ENTRY_MALFORMED', detail: `entry ${seq}: time is not ISO 8601 UTC with milliseconds` }
@@ -164,6 +168,9 @@ function verifyHeads(chain: LogChainInput, entries: readonly Entry[], options: V
     if (next !== undefined && next.day <= day) return fail(seq, 'HEAD_MISMATCH', `the day head ${day} is at entry ${seq}, but entry ${seq + 1} is of the same day`)
 
     // The certificate: the given one (must be the one referred to), else the carried one.
+    // A carried certificate must match its reference in any case.
+    const carried = chain.certificates.get(certRef)
+    if (carried !== undefined && certificateRef(carried) !== certRef) return fail(seq, 'CERT_MISMATCH', `the carried certificate ${certRef.slice(0, 16)}… does not hash to its reference`)
     let der: Uint8Array | undefined
     if (options.certificate !== undefined) {
       if (certRef !== givenRef) return fail(seq, 'CERT_MISMATCH', `the day head ${day} was signed under certificate ${certRef.slice(0, 16)}…, not the one given`)
@@ -171,7 +178,6 @@ function verifyHeads(chain: LogChainInput, entries: readonly Entry[], options: V
     } else {
       der = chain.certificates.get(certRef)
       if (der === undefined) return fail(seq, 'CERT_UNKNOWN', `the day head ${day} refers to certificate ${certRef.slice(0, 16)}…, which is not in the source`)
-      if (certificateRef(der) !== certRef) return fail(seq, 'CERT_MISMATCH', `the stored certificate ${certRef.slice(0, 16)}… does not hash to its reference`)
     }
     let cert = certs.get(certRef)
     if (cert === undefined) {
