@@ -116,7 +116,7 @@ function withSmlOptions(cmd: Command): Command {
 function withWmbusOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--meter <kind>', 'meter type').choices(['water', 'heat', 'gas', 'hca']).default('water'))
-    .addOption(new Option('--mode <n>', 'OMS security mode (5: AES-CBC; 7: ELL + AFL with CMAC)').choices(['0', '5', '7']).default('5'))
+    .addOption(new Option('--mode <n>', 'OMS security mode (0: none; 5: AES-CBC, IV from address and access number; 7: AES-CBC with KDF-A session keys, ELL + AFL with CMAC)').choices(['0', '5', '7']).default('5'))
     .option('--key <hex>', 'AES-128 meter key, 32 hex digits (modes 5 and 7)')
     .option('--id <digits>', 'meter identification number, 8 digits', '12345678')
     .option('--manufacturer <flag>', 'three-letter manufacturer id (default SIM)')
