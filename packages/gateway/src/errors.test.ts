@@ -1,0 +1,65 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GatewayError, isGatewayError, type GatewayErrorCode } from './errors.js'
+import { decodeLogExport } from './log/export.js'
+import { detectLogSource } from './log/source.js'
+import { createGatewayLogs } from './log/writer.js'
+import { MIGRATIONS } from './store/migrations.js'
+import { openStore } from './store/store.js'
+import { createTempDir, createTestSig, type TestSig } from './testing.js'
+
+// One trigger per code; the Record type makes a new code without a test a compile error.
+let tmp: { dir: string; remove: () => Promise<void> }
+let sig: TestSig
+const now = () => new Date('2026-05-01T08:00:00Z')
+beforeAll(async () => {
+  tmp = await createTempDir('smgw-errors-')
+  sig = await createTestSig()
+})
+afterAll(async () => { await tmp.remove() })
+const file = (name: string) => join(tmp.dir, name)
+
+const triggers: Record<GatewayErrorCode, () => unknown> = {
+  STORE_OPEN_FAILED: async () => {
+    await writeFile(file('text.db'), 'x'.repeat(200))
+    return openStore(file('text.db'), { now })
+  },
+  STORE_SCHEMA_TOO_NEW: () => {
+    openStore(file('new.db'), { now }, { migrations: [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'next', sql: 'CREATE TABLE n (a)' }] }).close()
+    return openStore(file('new.db'), { now })
+  },
+  STORE_MIGRATION_FAILED: () => openStore(file('mig.db'), { now }, { migrations: [{ version: 1, name: 'bad', sql: 'CREATE TABLE' }] }),
+  STORE_CLOSED: () => {
+    const s = openStore(file('closed.db'), { now })
+    s.close()
+    return s.countReadings()
+  },
+  STORE_WRITE_FAILED: () => {
+    openStore(file('ro.db'), { now }).close()
+    return openStore(file('ro.db'), { now }, { readonly: true }).saveConfigVersion({})
+  },
+  STORE_INPUT_INVALID: () => openStore(file('input.db'), { now }).appendReadings([{ meterId: 'M', quantity: 'Q', time: now(), mantissa: 1n, scaler: 999 }]),
+  LOG_ENTRY_INVALID: () => createGatewayLogs({ store: openStore(file('entry.db'), { now }), signer: sig.signer, certificate: sig.certificate, now })
+    .system({ type: 'gateway-started', fields: { firmware: 'v1 with a reading of 1234 kWh' } }),
+  LOG_SIGNING_FAILED: () => createGatewayLogs({ store: openStore(file('sign.db'), { now }), signer: sig.signer, certificate: sig.root, now }),
+  LOG_EXPORT_MALFORMED: () => decodeLogExport('{"certificates":[]}\n'),
+  LOG_SOURCE_UNKNOWN: () => detectLogSource(new TextEncoder().encode('%PDF-1.7')),
+}
+
+describe('GatewayError codes', () => {
+  for (const [code, trigger] of Object.entries(triggers)) {
+    it(code, async () => {
+      let caught: unknown
+      try {
+        await trigger()
+      } catch (err) {
+        caught = err
+      }
+      expect(isGatewayError(caught)).toBe(true)
+      expect(caught).toBeInstanceOf(GatewayError)
+      expect((caught as GatewayError).code).toBe(code)
+      expect((caught as GatewayError).name).toBe('GatewayError')
+    })
+  }
+})
