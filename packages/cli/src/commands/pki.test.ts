@@ -154,6 +154,14 @@ describe('smgw pki csr / sign-csr / issue / show', () => {
       '--renew-key', join(gw, 'tls.key.pem'), '--renew-cert', join(gw, 'tls.cert.pem'), '--out', req])
     expect(r.status).toBe(0)
     expect((await runCaptured(['pki', 'show', req, '--json'])).stdout).toContain('"type":"renewal-request"')
+    // A CMS SignedData by the old key (PEM "CMS"); with --renew-chain openssl finds the path to the root itself.
+    expect(readFileSync(req, 'utf8')).toMatch(/^-----BEGIN CMS-----\n/)
+    const chained = join(base, 'renew-chained.pem')
+    expect((await runCaptured(['pki', 'csr', '--key', join(base, 'renew.key.pem'), '--subject', 'CN=smgw-0002,OU=SMGW,O=SMGW Demo,C=DE,serialNumber=SMGW-0002',
+      '--renew-key', join(gw, 'tls.key.pem'), '--renew-cert', join(gw, 'tls.cert.pem'), '--renew-chain', p('sub-ca-gw/ca.cert.pem'), '--out', chained])).status).toBe(0)
+    const ossl = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', chained, '-CAfile', p('root/ca.cert.pem'), '-purpose', 'any', '-outform', 'DER'])
+    expect(ossl.stderr.toString()).toContain('Verification successful')
+    expect(ossl.stdout[0]).toBe(0x30)
     const out = join(base, 'renewed.cert.pem')
     const s = await runCaptured(['pki', 'sign-csr', req, '--dir', dir, '--ca', 'sub-ca-gw', '--profile', 'tls', '--tls-role', 'client', '--out', out, '--json'])
     expect(s.stderr).toBe('')
