@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
+import { fileURLToPath } from 'node:url'
 import { createServer, type Socket } from 'node:net'
 import { decodeWirelessTelegram } from '@smgw/mbus'
 import { createSmlFramer, decodeSmlFile, extractReadings } from '@smgw/sml'
@@ -101,6 +103,24 @@ describe('smgw sim', () => {
     await expect(running).resolves.toBe(0)
     expect(out.stderr).toMatch(/#1 sml/)
   })
+
+  it('the smgw process closes gracefully on SIGINT and SIGTERM, exit 0', async () => {
+    const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(process.execPath, [bin, 'sim', 'sml', '--listen', '0', '--interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
+      try {
+        await expect.poll(() => stderr, { timeout: 15_000, interval: 50 }).toMatch(/listening on port \d+/)
+        child.kill(signal)
+        expect(await exited).toBe(0)
+        expect(stderr).toMatch(/#1 sml/)
+      } finally {
+        child.kill('SIGKILL')
+      }
+    }
+  }, 40_000)
 
   it('usage errors exit 2, output failures exit 1', async () => {
     expect((await runCaptured(['sim', 'sml'])).status).toBe(2)

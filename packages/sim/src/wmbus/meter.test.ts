@@ -101,6 +101,9 @@ describe('wireless M-Bus meters', () => {
     const m = meter('water')
     m.next(new Date(START))
     expect(() => m.next(new Date(START - 1))).toThrow(expect.objectContaining({ code: 'SIM_TIME' }))
+    // 10⁶ m³ is 10⁹ l: more than the 8 BCD digits of the volume record.
+    const full = meter('water', { initialRegister: 1_000_000 })
+    expect(() => full.next(new Date(START))).toThrow(expect.objectContaining({ code: 'SIM_ENCODE', cause: expect.objectContaining({ code: 'MBUS_ENCODE' }) }))
   })
 
   it('property: any kind, mode, seed and schedule decodes with the key and registers never fall', () => {
