@@ -88,6 +88,33 @@ describe('createSimulator over TCP and UDP', () => {
     expect(world.sent.every((s) => s.error === undefined)).toBe(true)
   })
 
+  it('SML as a TCP client reconnects when the peer went away', async () => {
+    let connections = 0
+    const framer = createSmlFramer()
+    const frames: Uint8Array[] = []
+    const server: Server = createServer((socket) => {
+      connections++
+      if (connections === 1) {
+        socket.destroy()
+        return
+      }
+      socket.on('data', (chunk) => {
+        for (const ev of framer.push(chunk)) if (ev.kind === 'frame') frames.push(ev.bytes)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => { server.close(() => { resolve() }) }))
+    const world = manualWorld()
+    const sim = createSimulator({ kind: 'sml', output: { kind: 'tcp', port: (server.address() as { port: number }).port } }, world.deps)
+    cleanups.push(() => sim.close())
+    await sim.start()
+    await vi.waitFor(async () => {
+      await world.fire()
+      expect(frames.length).toBeGreaterThanOrEqual(1)
+    }, { timeout: 5000, interval: 10 })
+    expect(connections).toBe(2)
+  })
+
   it('SML as a TCP server: a client that connects gets the files from then on', async () => {
     const world = manualWorld()
     const sim = createSimulator({ kind: 'sml', output: { kind: 'listen', port: 0 }, meter: { profile: 'g0', seed: 2, signature: true } }, world.deps)
