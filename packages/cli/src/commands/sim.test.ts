@@ -94,10 +94,31 @@ describe('smgw sim', () => {
     }
   })
 
+  it('--meters runs several meters, each with its own id and seed', async () => {
+    const socket = createSocket('udp4')
+    const got: Buffer[] = []
+    socket.on('message', (m) => got.push(m))
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+    try {
+      const r = await runCaptured(['sim', 'wmbus', '--udp', `127.0.0.1:${socket.address().port}`, '--meters', '3', '--id', '10000000', '--mode', '0', '--count', '1', '--json'])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(/\[2\] #1 wmbus/)
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { meter: number; hex: string })
+      expect(lines.map((l) => l.meter).sort()).toEqual([0, 1, 2])
+      await expect.poll(() => got.length, { timeout: 5000 }).toBe(3)
+      expect(got.map((d) => decodeWirelessTelegram(d).meter.id).sort()).toEqual(['10000000', '10000001', '10000002'])
+    } finally {
+      await new Promise<void>((resolve) => socket.close(() => { resolve() }))
+    }
+    expect((await runCaptured(['sim', 'wmbus', '--serial', '/dev/null', '--meters', '2', '--mode', '0'])).status).toBe(2)
+    expect((await runCaptured(['sim', 'wmbus', '--udp', '127.0.0.1:9', '--meters', '2', '--id', '99999999', '--mode', '0'])).status).toBe(2)
+    expect((await runCaptured(['sim', 'sml', '--listen', '0', '--meters', '0'])).status).toBe(2)
+  })
+
   it('stops gracefully when aborted (as on SIGINT)', async () => {
     const { io, out } = captureIo()
     const controller = new AbortController()
-    const running = runSimulator({ kind: 'sml', output: { kind: 'listen', port: 0 }, intervalS: 1 }, io, false, controller.signal)
+    const running = runSimulator([{ kind: 'sml', output: { kind: 'listen', port: 0 }, intervalS: 1 }], io, false, controller.signal)
     await expect.poll(() => out.stderr, { timeout: 5000 }).toMatch(/listening on port \d+/)
     controller.abort()
     await expect(running).resolves.toBe(0)

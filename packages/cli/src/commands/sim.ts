@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import {
   SML_SIM_QUIRKS, createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig, isSimError,
-  parseSmlMeterConfig, parseWmbusMeterConfig, type SimulatorSent,
+  parseSmlMeterConfig, parseWmbusMeterConfig, type Simulator, type SimulatorSent,
 } from '@smgw/sim'
 import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
@@ -25,6 +25,7 @@ Examples:
   smgw sim sml --listen 7259 --quirk noise --quirk truncated
   smgw sim sml --tcp 127.0.0.1:7259 --profile g0 --interval 1 --count 10 --json
   smgw sim wmbus --udp 127.0.0.1:7260 --meter gas --mode 7 --key 000102030405060708090A0B0C0D0E0F --id 12345678
+  smgw sim wmbus --udp 127.0.0.1:7260 --meters 100 --meter water --mode 0 --id 10000000
   smgw sim wmbus --serial /tmp/A --meter heat --crc A --key 000102030405060708090A0B0C0D0E0F --interval 16
   smgw sim once sml | smgw decode sml --jsonl
   smgw sim once wmbus --meter water --key 000102030405060708090A0B0C0D0E0F | xargs smgw decode wmbus --key 000102030405060708090A0B0C0D0E0F
@@ -58,6 +59,7 @@ interface RunOptions {
   readonly baud: string
   readonly interval?: string
   readonly count?: string
+  readonly meters: string
   readonly json?: boolean
 }
 
@@ -135,43 +137,48 @@ function describeSent(s: SimulatorSent): string {
   return `#${s.seq} wmbus ${v.kind} ${main} access ${v.accessNumber}${v.messageCounter !== undefined ? ` counter ${v.messageCounter}` : ''}`
 }
 
-function sentJson(s: SimulatorSent): string {
+function sentJson(s: SimulatorSent, meter: number): string {
   const { at, ...values } = s.emission.values
-  return `${toJson({ seq: s.seq, frame: s.kind, at: at.toISOString(), ...values, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}), hex: s.emission.bytes })}\n`
+  return `${toJson({ meter, seq: s.seq, frame: s.kind, at: at.toISOString(), ...values, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}), hex: s.emission.bytes })}\n`
 }
 
 /**
- * Runs a simulator until `count` frames were sent or `signal` aborts; returns the exit status.
+ * Runs simulators until each sent `count` frames or `signal` aborts; returns the exit status.
  * Exported for tests; the command wires SIGINT/SIGTERM to the signal.
  */
-export async function runSimulator(config: Record<string, unknown>, io: CliIo, json: boolean, signal: AbortSignal): Promise<number> {
+export async function runSimulator(configs: readonly Record<string, unknown>[], io: CliIo, json: boolean, signal: AbortSignal): Promise<number> {
   const outcome = { failed: false }
-  let sim
+  const sims: Simulator[] = []
   try {
-    sim = createSimulator(config, {
-      onSent: (s) => {
-        if (s.error) {
-          outcome.failed = true
-          io.stderr(`smgw sim: #${s.seq} not sent: ${s.error.code}: ${s.error.message}\n`)
-        } else io.stderr(`${describeSent(s)}\n`)
-        if (json) io.stdout(sentJson(s))
-      },
-    })
+    for (const [index, config] of configs.entries()) {
+      const label = configs.length > 1 ? `[${index}] ` : ''
+      sims.push(createSimulator(config, {
+        onSent: (s) => {
+          if (s.error) {
+            outcome.failed = true
+            io.stderr(`smgw sim: ${label}#${s.seq} not sent: ${s.error.code}: ${s.error.message}\n`)
+          } else io.stderr(`${label}${describeSent(s)}\n`)
+          if (json) io.stdout(sentJson(s, index))
+        },
+      }))
+    }
   } catch (err) {
     return reportError(err, io)
   }
-  const stop = (): void => { void sim.close() }
+  const stop = (): void => { for (const sim of sims) void sim.close() }
   signal.addEventListener('abort', stop, { once: true })
   try {
-    await sim.start()
-    const port = sim.port()
-    if (port !== undefined) io.stderr(`smgw sim: listening on port ${port}\n`)
-    await sim.finished
+    for (const [index, sim] of sims.entries()) {
+      await sim.start()
+      const port = sim.port()
+      if (port !== undefined) io.stderr(`smgw sim: ${sims.length > 1 ? `[${index}] ` : ''}listening on port ${port}\n`)
+    }
+    await Promise.all(sims.map((sim) => sim.finished))
   } catch (err) {
     return reportError(err, io)
   } finally {
     signal.removeEventListener('abort', stop)
-    await sim.close()
+    for (const sim of [...sims].reverse()) await sim.close()
   }
   return outcome.failed ? EXIT_FAILED : EXIT_OK
 }
@@ -183,17 +190,23 @@ function reportError(err: unknown, io: CliIo): number {
 }
 
 /** Runs until the process gets SIGINT or SIGTERM (graceful close) or the simulator finishes. */
-async function runUntilSignal(config: Record<string, unknown>, io: CliIo, json: boolean): Promise<number> {
+async function runUntilSignal(configs: readonly Record<string, unknown>[], io: CliIo, json: boolean): Promise<number> {
   const controller = new AbortController()
   const abort = (): void => { controller.abort() }
   process.once('SIGINT', abort)
   process.once('SIGTERM', abort)
   try {
-    return await runSimulator(config, io, json, controller.signal)
+    return await runSimulator(configs, io, json, controller.signal)
   } finally {
     process.off('SIGINT', abort)
     process.off('SIGTERM', abort)
   }
+}
+
+function meterCount(text: string): number {
+  const n = num(text, '--meters')!
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`--meters must be 1–10000, got ${text}`)
+  return n
 }
 
 function runOptions(o: RunOptions): Record<string, unknown> {
@@ -224,7 +237,8 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       .option('--listen <[host:]port>', 'listen on TCP (127.0.0.1 unless a host is given); every client gets the files')
       .option('--baud <rate>', 'serial baud rate', '9600')
       .option('--interval <s>', 'seconds between files, 1–4 (default 2)')
-      .option('--count <n>', 'stop after n files')
+      .option('--count <n>', 'stop after n files (per meter)')
+      .option('--meters <n>', 'run n meters (seeds SEED…SEED+n-1; --listen PORT: ports PORT…PORT+n-1)', '1')
       .option('--json', 'one JSON line per file on standard output'),
   ).addHelpText('after', HELP)
     .action((o: SmlOptions & RunOptions & { tcp?: string; listen?: string }) => run(async () => {
@@ -235,7 +249,17 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         : o.tcp !== undefined
           ? { kind: 'tcp', ...hostPort(o.tcp, '--tcp') }
           : /^\d+$/.test(o.listen!) ? { kind: 'listen', port: Number(o.listen) } : { kind: 'listen', ...hostPort(o.listen!, '--listen') }
-      return runUntilSignal({ kind: 'sml', meter: smlMeter(o), output, ...runOptions(o) }, io, o.json === true)
+      const n = meterCount(o.meters)
+      if (n > 1 && output.kind === 'serial') throw new UsageError('--meters above 1 needs --tcp or --listen (one meter per serial line)')
+      const seed = num(o.seed, '--seed') ?? 1
+      const configs = Array.from({ length: n }, (_, i) => ({
+        kind: 'sml',
+        meter: { ...smlMeter(o), seed: seed + i },
+        // Meter i listens on PORT + i (or on a free port each for --listen 0).
+        output: output.kind === 'listen' && output.port !== undefined && output.port !== 0 ? { ...output, port: output.port + i } : output,
+        ...runOptions(o),
+      }))
+      return runUntilSignal(configs, io, o.json === true)
     }))
 
   withWmbusOptions(
@@ -245,13 +269,25 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       .option('--serial <path>', 'write raw frames to a serial port (a virtual wM-Bus stick)')
       .option('--baud <rate>', 'serial baud rate', '9600')
       .option('--interval <s>', 'mean seconds between telegrams, 16–96 (default 32, ±10 % seeded jitter)')
-      .option('--count <n>', 'stop after n telegrams')
+      .option('--count <n>', 'stop after n telegrams (per meter)')
+      .option('--meters <n>', 'run n meters (ids ID…ID+n-1, seeds SEED…SEED+n-1)', '1')
       .option('--json', 'one JSON line per telegram on standard output'),
   ).addHelpText('after', HELP)
     .action((o: WmbusOptions & RunOptions & { udp?: string }) => run(async () => {
       if ((o.udp === undefined) === (o.serial === undefined)) throw new UsageError('give exactly one of --udp, --serial')
       const output = o.udp !== undefined ? { kind: 'udp', ...hostPort(o.udp, '--udp') } : { kind: 'serial', path: o.serial, baudRate: num(o.baud, '--baud') }
-      return runUntilSignal({ kind: 'wmbus', meter: wmbusMeter(o), output, ...runOptions(o) }, io, o.json === true)
+      const n = meterCount(o.meters)
+      if (n > 1 && output.kind === 'serial') throw new UsageError('--meters above 1 needs --udp')
+      const seed = num(o.seed, '--seed') ?? 1
+      const id = Number(o.id)
+      if (!/^\d{8}$/.test(o.id) || id + n - 1 > 99_999_999) throw new UsageError(`--id must be 8 digits leaving room for ${n} meters, got ${o.id}`)
+      const configs = Array.from({ length: n }, (_, i) => ({
+        kind: 'wmbus',
+        meter: { ...wmbusMeter(o), id: String(id + i).padStart(8, '0'), seed: seed + i },
+        output,
+        ...runOptions(o),
+      }))
+      return runUntilSignal(configs, io, o.json === true)
     }))
 
   const once = sim.command('once')
