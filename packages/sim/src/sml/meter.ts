@@ -163,7 +163,12 @@ export function createSmlMeter(options: SmlMeterOptions): SmlMeter {
       let noiseBytes = 0
       if (quirks.has('truncated') && random.next() < truncateProbability) {
         truncated = true
-        bytes = file.subarray(0, random.int(8, file.length - 1))
+        // Cut after the start sequence and before the end escape sequence, never right after
+        // a 1Bh byte: the cut-off file is always reported as truncated and the next file
+        // (whose start sequence follows) is always recognised.
+        let cut = random.int(9, file.length - 9)
+        while (file[cut - 1] === 0x1b) cut--
+        bytes = file.subarray(0, cut)
       }
       if (quirks.has('noise')) {
         const junk = random.bytes(random.int(1, 16)).map((b) => (b === 0x1b ? 0 : b))

@@ -19,7 +19,7 @@ export const SML_SIM_QUIRKS: readonly SmlSimQuirkInfo[] = [
     description: 'positive 16.7.0 power sent as a 1–2 byte Integer with the top bit set (DZG DVS74, volkszaehler/libsml#105); @smgw/sml quirk signedPositivePower',
   },
   { name: 'noise', description: '1–16 bytes of line noise (never 1Bh) before each file' },
-  { name: 'truncated', description: 'now and then (seeded) a file is cut off after a random number of bytes' },
+  { name: 'truncated', description: 'now and then (seeded) a file is cut off after a random number of bytes (before its end sequence, not inside an escape sequence)' },
   {
     name: 'u16-body-tag',
     description: 'the messageBody tag sent as Unsigned16 (63 01 01) instead of Unsigned32, as EMH, ISKRA, EasyMeter and DZG meters do',
