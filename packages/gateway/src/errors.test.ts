@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError, isGatewayError, type GatewayErrorCode } from './errors.js'
 import { decodeLogExport } from './log/export.js'
@@ -34,6 +35,15 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     const s = openStore(file('closed.db'), { now })
     s.close()
     return s.countReadings()
+  },
+  STORE_READ_FAILED: () => {
+    const s = openStore(file('edited.db'), { now })
+    s.appendReadings([{ meterId: 'M', quantity: 'Q', time: now(), mantissa: 1n, scaler: 0 }])
+    s.close()
+    const db = new Database(file('edited.db'))
+    db.exec("UPDATE readings SET mantissa = '1.5e3'")
+    db.close()
+    return openStore(file('edited.db'), { now }).readReadings()
   },
   STORE_WRITE_FAILED: () => {
     openStore(file('ro.db'), { now }).close()

@@ -15,6 +15,8 @@ export type GatewayErrorCode =
   | 'STORE_MIGRATION_FAILED'
   /** The store was used after close(). */
   | 'STORE_CLOSED'
+  /** A query failed, or a stored value is not what the schema says (edited file). */
+  | 'STORE_READ_FAILED'
   /** A write transaction failed and was rolled back (disk full, I/O error, constraint). */
   | 'STORE_WRITE_FAILED'
   /** A reading, interval value, outbox item or config version that does not satisfy its schema. */

@@ -144,7 +144,7 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
       return fn()
     } catch (err) {
       if (err instanceof GatewayError) throw err
-      throw new GatewayError('STORE_OPEN_FAILED', `reading ${path} failed: ${messageOf(err)}`, { cause: err })
+      throw new GatewayError('STORE_READ_FAILED', `reading ${path} failed: ${messageOf(err)}`, { cause: err })
     }
   }
 
@@ -308,7 +308,7 @@ function fromSqlInteger(v: unknown): bigint {
   if (typeof v === 'bigint') return v
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v)
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v)
-  throw new GatewayError('STORE_OPEN_FAILED', `a stored integer is not one: ${String(v)}`)
+  throw new GatewayError('STORE_READ_FAILED', `a stored integer is not one: ${String(v)}`)
 }
 
 function invalid(what: string, i: number, why: string): GatewayError {
