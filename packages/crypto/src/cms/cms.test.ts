@@ -274,6 +274,22 @@ describe('properties', () => {
     }), { numRuns: 200 })
   })
 
+  it('a name value whose string tag is changed (it decodes, but no longer re-encodes) only ever throws CryptoError', async () => {
+    // Regression, found by an exhaustive single-byte flip: a PrintableString (0x13) turned into
+    // a UTCTime (0x17), or a UTF8String (0x0c) into 0x08, inside an issuer Name or a carried
+    // certificate made asn1-schema throw a plain Error when the Name was re-encoded.
+    const stringTags = (der: Uint8Array): number[] => [...der.keys()].filter((i) => der[i] === 0x13 || der[i] === 0x0c)
+    const signed = await signCms(content, { signer: alice.signer, certificate: alice.cert, chain: [pki.root.certDer], signingTime: time })
+    for (const at of stringTags(signed)) {
+      const m = flip(signed, at, 0x04)
+      await verifyCms(m).then(() => undefined, onlyCryptoError)
+      try { decodeSignedData(m) } catch (err) { onlyCryptoError(err) }
+      try { inspectCms(m) } catch (err) { onlyCryptoError(err) }
+    }
+    const gcm = await encryptCms(content, { recipients: [alice.cert], contentEncryption: 'aes128-gcm' })
+    for (const at of stringTags(gcm)) await decryptCms(flip(gcm, at, 0x04), { agreer: alice.agreer, certificate: alice.cert }).then(() => undefined, onlyCryptoError)
+  })
+
   it('random bytes only ever throw CryptoError from verify, decrypt and inspect', async () => {
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
       await verifyCms(bytes).then(() => { throw new Error('random bytes verified') }, onlyCryptoError)

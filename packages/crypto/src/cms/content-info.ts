@@ -1,7 +1,7 @@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import { ContentInfo, type IssuerAndSerialNumber } from '@peculiar/asn1-cms'
 import type { CertificateInfo } from '../keys/certificate.js'
-import { CryptoError } from '../errors.js'
+import { CryptoError, wrapErrors } from '../errors.js'
 import { decodePemOrDer } from '../keys/pem.js'
 import { equalBytes } from './bytes.js'
 
@@ -34,5 +34,8 @@ export function decodeOctetString(der: ArrayBuffer, what: string): Uint8Array {
 }
 
 export function matchesIssuerAndSerial(id: IssuerAndSerialNumber, cert: CertificateInfo): boolean {
-  return equalBytes(new Uint8Array(AsnConvert.serialize(id.issuer)), cert.issuer) && equalBytes(new Uint8Array(id.serialNumber), cert.serialNumber)
+  // The issuer is re-encoded to compare DER; a received Name that decoded but does not encode
+  // (e.g. a malformed attribute type OID) is a malformed message, not a foreign error.
+  const issuer = wrapErrors('CMS_MALFORMED', 'issuerAndSerialNumber: issuer does not encode', () => new Uint8Array(AsnConvert.serialize(id.issuer)))
+  return equalBytes(issuer, cert.issuer) && equalBytes(new Uint8Array(id.serialNumber), cert.serialNumber)
 }

@@ -1,12 +1,11 @@
-import { AsnConvert } from '@peculiar/asn1-schema'
-import { CertificateSet, EnvelopedData, SignedData, type EncryptedContentInfo, type IssuerAndSerialNumber, type RecipientInfos } from '@peculiar/asn1-cms'
+import { EnvelopedData, type EncryptedContentInfo, type IssuerAndSerialNumber, type RecipientInfos } from '@peculiar/asn1-cms'
 import { AlgorithmIdentifier, Time } from '@peculiar/asn1-x509'
-import { decodeCertificate } from '../keys/certificate.js'
 import { formatName } from '../keys/name.js'
 import { algorithmName } from './algorithms.js'
 import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
 import { decodeContentInfo, parseAsn } from './content-info.js'
 import { id_ct_authEnvelopedData, id_envelopedData, id_signedData, id_signingTime } from './oids.js'
+import { openSignedData } from './signed-data.js'
 
 export interface CmsIdentifier {
   /** The issuer as text and the serial number in hex, or the subject key identifier in hex. */
@@ -44,7 +43,7 @@ export interface CmsSummary {
 export function inspectCms(der: Uint8Array): CmsSummary {
   const info = decodeContentInfo(der, [id_signedData, id_envelopedData, id_ct_authEnvelopedData])
   if (info.contentType === id_signedData) {
-    const sd = parseAsn(info.content, SignedData, 'SignedData')
+    const { sd, decoded } = openSignedData(der)
     const e = sd.encapContentInfo.eContent
     return {
       contentType: 'signedData',
@@ -52,11 +51,7 @@ export function inspectCms(der: Uint8Array): CmsSummary {
       eContentType: algorithmName(sd.encapContentInfo.eContentType),
       detached: e === undefined,
       ...(e?.single ? { contentLength: e.single.byteLength } : {}),
-      certificates: (sd.certificates ?? new CertificateSet()).flatMap((c) => {
-        if (!c.certificate) return []
-        const cert = decodeCertificate(new Uint8Array(AsnConvert.serialize(c.certificate)))
-        return [{ subject: cert.subjectText, issuer: cert.issuerText, serialNumber: hex(cert.serialNumber) }]
-      }),
+      certificates: decoded.map((cert) => ({ subject: cert.subjectText, issuer: cert.issuerText, serialNumber: hex(cert.serialNumber) })),
       signers: sd.signerInfos.map((si) => {
         const st = si.signedAttrs?.find((a) => a.attrType === id_signingTime)?.attrValues[0]
         return {

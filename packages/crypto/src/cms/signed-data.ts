@@ -1,6 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { CertificateSet, SignedData, type SignerInfo } from '@peculiar/asn1-cms'
 import { Time } from '@peculiar/asn1-x509'
+import { wrapErrors } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { equalBytes } from './bytes.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
@@ -39,7 +40,9 @@ export function openSignedData(der: Uint8Array): OpenedSignedData {
   else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
   const certificates: Uint8Array[] = []
   for (const choice of sd.certificates ?? new CertificateSet()) {
-    if (choice.certificate) certificates.push(new Uint8Array(AsnConvert.serialize(choice.certificate)))
+    const cert = choice.certificate
+    // Re-encoded from the parsed class; a certificate that decoded but does not encode is a malformed message.
+    if (cert) certificates.push(wrapErrors('CMS_MALFORMED', 'a carried certificate does not encode', () => new Uint8Array(AsnConvert.serialize(cert))))
   }
   return { sd, content, certificates, decoded: certificates.map((c) => decodeCertificate(c)) }
 }

@@ -1,7 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { Certificate, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509'
 import type { CurveName } from '../curves.js'
-import { CryptoError } from '../errors.js'
+import { CryptoError, wrapErrors } from '../errors.js'
 import { decodeEcPublicKey } from '../primitives/ec-public-key.js'
 import { formatName } from './name.js'
 import { decodePemOrDer } from './pem.js'
@@ -57,6 +57,12 @@ export function decodeCertificate(der: Uint8Array): CertificateInfo {
   } catch (err) {
     throw new CryptoError('CERT_MALFORMED', `certificate does not decode: ${(err as Error).message}`, { cause: err })
   }
+  // Names and the key are re-encoded from the parsed classes; a field that decoded but does not
+  // encode (a string value with a foreign tag) is a malformed certificate, not a foreign error.
+  return wrapErrors('CERT_MALFORMED', 'certificate field does not encode', () => describe(der, cert))
+}
+
+function describe(der: Uint8Array, cert: Certificate): CertificateInfo {
   const tbs = cert.tbsCertificate
   const publicKey = new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo))
   let curve: CurveName | undefined

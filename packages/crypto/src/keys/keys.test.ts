@@ -42,6 +42,20 @@ describe('certificates', () => {
     expect(() => formatName(new Uint8Array([1, 2, 3]))).toThrow(expect.objectContaining({ code: 'CERT_MALFORMED' }) as Error)
   })
 
+  it('CERT_MALFORMED (not a foreign error) for a certificate whose name value decodes but does not re-encode', () => {
+    // PrintableString (0x13) → UTCTime (0x17): asn1-schema keeps it as ANY and fails to encode it again.
+    const der = pki.alice.certDer
+    for (const at of [...der.keys()].filter((i) => der[i] === 0x13 || der[i] === 0x0c)) {
+      const m = der.slice()
+      m[at] = (m[at] ?? 0) ^ 0x04
+      try {
+        decodeCertificate(m)
+      } catch (err) {
+        expect(err).toBeInstanceOf(CryptoError)
+      }
+    }
+  })
+
   it('reads every certificate of a PEM bundle, ignoring text between blocks', () => {
     const bundle = new TextEncoder().encode(`subject=alice\n${Buffer.from(pki.alice.certPem).toString()}\nsome text\n${Buffer.from(pki.root.certPem).toString()}`)
     expect(decodeCertificates(bundle).map((c) => c.der)).toEqual([pki.alice.certDer, pki.root.certDer])
