@@ -15,6 +15,13 @@ export function deriveKek(agreementOid: string, wrapOid: string, sharedSecret: U
   if (agreement === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `key agreement ${agreementOid}`)
   const wrap = KEY_WRAPS[wrapOid]
   if (wrap === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `key wrap ${wrapOid}`)
+  return deriveX963(agreement.hash, sharedSecret, encodeSharedInfo(wrapOid, ukm), wrap.kekSize)
+}
+
+/** The DER ECC-CMS-SharedInfo (RFC 5753 §7.2) for a key-wrap algorithm and optional ukm. */
+export function encodeSharedInfo(wrapOid: string, ukm: Uint8Array | undefined): Uint8Array {
+  const wrap = KEY_WRAPS[wrapOid]
+  if (wrap === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `key wrap ${wrapOid}`)
   const bits = new Uint8Array(4)
   new DataView(bits.buffer).setUint32(0, wrap.kekSize * 8)
   const sharedInfo = new EccCmsSharedInfo({
@@ -22,5 +29,5 @@ export function deriveKek(agreementOid: string, wrapOid: string, sharedSecret: U
     ...(ukm === undefined ? {} : { entityUInfo: new OctetString(ukm) }),
     suppPubInfo: new OctetString(bits),
   })
-  return deriveX963(agreement.hash, sharedSecret, new Uint8Array(AsnConvert.serialize(sharedInfo)), wrap.kekSize)
+  return new Uint8Array(AsnConvert.serialize(sharedInfo))
 }

@@ -25,6 +25,8 @@ export interface EcPublicKey {
  * point (SEC 1 §2.3.3, 02/03 prefix) is accepted and decompressed.
  */
 export function decodeEcPublicKey(spki: Uint8Array, expectedCurve?: CurveName): EcPublicKey {
+  const canonical = decodeCanonicalEcSpki(spki, expectedCurve)
+  if (canonical !== undefined) return canonical
   let info: SubjectPublicKeyInfo
   try {
     info = AsnConvert.parse(spki, SubjectPublicKeyInfo)
@@ -65,11 +67,60 @@ export function decodeEcPublicKey(spki: Uint8Array, expectedCurve?: CurveName): 
 
 /** SubjectPublicKeyInfo (RFC 5480 §2) for a named curve and an encoded point. */
 export function encodeEcSpki(curve: CurveName, point: Uint8Array): Uint8Array {
+  const prefix = UNCOMPRESSED_SPKI_PREFIXES.get(curve)
+  if (prefix !== undefined && point.length === 1 + 2 * CURVES[curve].size && point[0] === 0x04) {
+    const out = new Uint8Array(prefix.length + point.length)
+    out.set(prefix)
+    out.set(point, prefix.length)
+    return out
+  }
+  return encodeEcSpkiWithSchema(curve, point)
+}
+
+function encodeEcSpkiWithSchema(curve: CurveName, point: Uint8Array): Uint8Array {
   const spki = new SubjectPublicKeyInfo({
     algorithm: new AlgorithmIdentifier({ algorithm: ID_EC_PUBLIC_KEY, parameters: encodeOid(CURVES[curve].oid) }),
     subjectPublicKey: copyBuffer(point),
   })
   return new Uint8Array(AsnConvert.serialize(spki))
+}
+
+/**
+ * The DER bytes before the point of an SPKI with an uncompressed point, per allowed curve
+ * (fixed by RFC 5480 §2: SEQUENCE { SEQUENCE { id-ecPublicKey, namedCurve }, BIT STRING 00 ‖ 04 ‖ X ‖ Y }).
+ * Encoded once by asn1-schema at load; immutable.
+ */
+const UNCOMPRESSED_SPKI_PREFIXES: ReadonlyMap<CurveName, Uint8Array> = new Map(Object.values(CURVES).map((c) => {
+  const pointLength = 1 + 2 * c.size
+  const dummy = new Uint8Array(pointLength)
+  dummy[0] = 0x04
+  const der = encodeEcSpkiWithSchema(c.name, dummy)
+  return [c.name, der.slice(0, der.length - pointLength)]
+}))
+
+/**
+ * Fast path for the common case: an SPKI that is byte for byte the canonical DER of an allowed
+ * named curve with an uncompressed point. Those bytes are DER by construction, so the
+ * asn1-schema parse and re-encoding check of the general path would find nothing; OpenSSL
+ * still checks the point (createPublicKey). Anything else (compressed points, other
+ * encodings, other curves, malformed input) returns undefined and takes the general path.
+ */
+function decodeCanonicalEcSpki(spki: Uint8Array, expectedCurve: CurveName | undefined): EcPublicKey | undefined {
+  for (const [curve, prefix] of UNCOMPRESSED_SPKI_PREFIXES) {
+    if (spki.length !== prefix.length + 1 + 2 * CURVES[curve].size || spki[prefix.length] !== 0x04) continue
+    if (Buffer.compare(spki.subarray(0, prefix.length), prefix) !== 0) continue
+    if (expectedCurve !== undefined && curve !== expectedCurve) throw new CryptoError('CURVE_MISMATCH', `public key is on ${curve}, expected ${expectedCurve}`)
+    let key: KeyObject
+    try {
+      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
+    } catch (err) {
+      throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode: ${(err as Error).message}`, { cause: err })
+    }
+    if (curveOfKey(key) !== curve) throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode as ${curve}`)
+    const copy = spki.slice()
+    return { curve, key, point: copy.subarray(prefix.length), spki: copy }
+  }
+  return undefined
 }
 
 /** Decodes an encoded point of `curve` (uncompressed or compressed) into an EcPublicKey. */
