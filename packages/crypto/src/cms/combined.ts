@@ -1,3 +1,4 @@
+import type { CertificateInfo } from '../keys/certificate.js'
 import type { KeyAgreer } from '../security-module/types.js'
 import { decryptCms } from './decrypt.js'
 import { encryptCms, type EncryptCmsOptions } from './encrypt.js'
@@ -10,7 +11,7 @@ export async function signAndEncrypt(content: Uint8Array, options: { readonly si
 }
 
 /** The receiving side: decrypt with the recipient key, then verify the inner SignedData. */
-export async function decryptAndVerify(der: Uint8Array, options: { readonly agreer: KeyAgreer; readonly certificate: Uint8Array; readonly verify?: VerifyCmsOptions }): Promise<VerifiedCms> {
+export async function decryptAndVerify(der: Uint8Array, options: { readonly agreer: KeyAgreer; readonly certificate: Uint8Array | CertificateInfo; readonly verify?: VerifyCmsOptions }): Promise<VerifiedCms> {
   const signed = await decryptCms(der, { agreer: options.agreer, certificate: options.certificate })
   return verifyCms(signed, options.verify)
 }

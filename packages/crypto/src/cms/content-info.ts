@@ -3,7 +3,10 @@ import { ContentInfo, type IssuerAndSerialNumber } from '@peculiar/asn1-cms'
 import type { CertificateInfo } from '../keys/certificate.js'
 import { CryptoError, wrapErrors } from '../errors.js'
 import { decodePemOrDer } from '../keys/pem.js'
+import { encodeOid } from '../primitives/ec-public-key.js'
 import { equalBytes } from './bytes.js'
+import { TAG, readChildren } from './der.js'
+import { id_ct_authEnvelopedData, id_data, id_envelopedData, id_signedData } from './oids.js'
 
 /** Parses `bytes` as `type`, turning any decoder failure into CMS_MALFORMED. */
 export function parseAsn<T>(bytes: ArrayBuffer | Uint8Array, type: new () => T, what: string): T {
@@ -14,11 +17,38 @@ export function parseAsn<T>(bytes: ArrayBuffer | Uint8Array, type: new () => T, 
   }
 }
 
-/** A ContentInfo (RFC 5652 §3) whose contentType is one of `expected`. */
-export function decodeContentInfo(der: Uint8Array, expected: readonly string[]): ContentInfo {
+/** A ContentInfo taken apart: the content type and the DER of [0] content. */
+export interface ContentInfoParts {
+  readonly contentType: string
+  readonly content: ArrayBuffer | Uint8Array
+}
+
+/**
+ * A ContentInfo (RFC 5652 §3) whose contentType is one of `expected`. The wrapper is
+ * SEQUENCE { OBJECT IDENTIFIER, [0] EXPLICIT ANY }: when the input is exactly that, with
+ * definite lengths, nothing after it and one of the expected OIDs, the content's bytes are
+ * taken as they are (the content is then decoded by asn1-schema, strictly, by the caller);
+ * parsing the wrapper with asn1-schema would decode the whole message once more and
+ * re-encode the content (profiled: a quarter of a decryption). Anything else takes the
+ * asn1-schema path and its errors.
+ */
+export function decodeContentInfo(der: Uint8Array, expected: readonly string[]): ContentInfoParts {
+  const fields = readChildren(der)
+  if (fields?.length === 2 && fields[0]?.tag === TAG.OID && fields[1]?.tag === TAG.CONTEXT_0) {
+    const inner = readChildren(fields[1].bytes)
+    const type = expected.find((oid) => equalBytes(encodedOid(oid), fields[0]?.bytes))
+    if (type !== undefined && inner?.length === 1 && inner[0] !== undefined) return { contentType: type, content: inner[0].bytes }
+  }
   const info = parseAsn(der, ContentInfo, 'ContentInfo')
   if (!expected.includes(info.contentType)) throw new CryptoError('CMS_UNSUPPORTED_CONTENT_TYPE', `content type ${info.contentType} is not ${expected.join(' or ')}`)
   return info
+}
+
+/** The DER of the content types we open (immutable, encoded at load). */
+const CONTENT_TYPE_OIDS: ReadonlyMap<string, Uint8Array> = new Map([id_data, id_signedData, id_envelopedData, id_ct_authEnvelopedData].map((o) => [o, new Uint8Array(encodeOid(o))]))
+
+function encodedOid(oid: string): Uint8Array {
+  return CONTENT_TYPE_OIDS.get(oid) ?? new Uint8Array(encodeOid(oid))
 }
 
 /** CMS input as DER from PEM ("CMS" or "PKCS7", as openssl writes them) or DER bytes. */

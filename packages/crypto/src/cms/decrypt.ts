@@ -6,7 +6,7 @@ import { CURVES, type CurveName } from '../curves.js'
 import { CryptoError } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { aesCbcDecrypt, aesGcmDecrypt, aesKeyUnwrap } from '../primitives/aes.js'
-import { ID_EC_PUBLIC_KEY, decodeEcPoint } from '../primitives/ec-public-key.js'
+import { ID_EC_PUBLIC_KEY, decodeEcPoint, encodeEcSpki } from '../primitives/ec-public-key.js'
 import type { KeyAgreer } from '../security-module/types.js'
 import { contentEncryptionByOid } from './algorithms.js'
 import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
@@ -19,19 +19,33 @@ import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
 export interface DecryptCmsOptions {
   /** The recipient's ECDH private key (security module or key object). */
   readonly agreer: KeyAgreer
-  /** The recipient's certificate, DER: it selects the RecipientEncryptedKey. */
-  readonly certificate: Uint8Array
+  /** The recipient's certificate, DER or already decoded: it selects the RecipientEncryptedKey. */
+  readonly certificate: Uint8Array | CertificateInfo
+}
+
+/** A decryptor prepared once for one recipient key and certificate. */
+export interface CmsDecryptor {
+  decrypt(der: Uint8Array): Promise<Uint8Array>
+}
+
+/** One-shot form of {@link createCmsDecryptor}. */
+export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): Promise<Uint8Array> {
+  return createCmsDecryptor(options).decrypt(der)
 }
 
 /**
- * Decrypts an EnvelopedData (RFC 5652 §6) or AuthEnvelopedData (RFC 5083) for the
+ * Prepares decryption for one recipient (the certificate is decoded once), then decrypts an EnvelopedData (RFC 5652 §6) or AuthEnvelopedData (RFC 5083) for the
  * recipient whose certificate is given: finds its RecipientEncryptedKey (by
  * issuerAndSerialNumber or rKeyId = subjectKeyIdentifier), agrees the key with the
  * originator's ephemeral key, unwraps the content key and decrypts.
  */
-export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): Promise<Uint8Array> {
+export function createCmsDecryptor(options: DecryptCmsOptions): CmsDecryptor {
+  const cert = options.certificate instanceof Uint8Array ? decodeCertificate(options.certificate) : options.certificate
+  return { decrypt: (der) => decryptFor(der, cert, options.agreer) }
+}
+
+async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgreer): Promise<Uint8Array> {
   const info = decodeContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData])
-  const cert = decodeCertificate(options.certificate)
   let recipientInfos: EnvelopedData['recipientInfos']
   let eci: EncryptedContentInfo
   let mac: Uint8Array | undefined
@@ -56,7 +70,7 @@ export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): P
     }
   }
   if (match === undefined) throw new CryptoError('CMS_NO_RECIPIENT', `no KeyAgreeRecipientInfo for ${cert.subjectText}`)
-  const cek = await unwrapContentKey(match.kari, match.rek, cert, options.agreer)
+  const cek = await unwrapContentKey(match.kari, match.rek, cert, agreer)
   return decryptContent(eci, cek, mac, aad)
 }
 
@@ -79,14 +93,18 @@ async function unwrapContentKey(kari: KeyAgreeRecipientInfo, rek: RecipientEncry
     const named = parseAsn(params, ECParameters, 'originator key parameters').namedCurve
     if (named !== CURVES[curve].oid) throw new CryptoError('CURVE_MISMATCH', `originator key on ${named ?? '?'}, recipient on ${curve}`)
   }
-  const originator = decodeEcPoint(curve, new Uint8Array(originatorKey.publicKey))
+  // An uncompressed point of the right length is put into its SPKI as it is: the agreer
+  // validates the peer key (on the curve, same curve) before using it (KeyAgreer contract);
+  // anything else (compressed, wrong length) is decoded and validated here.
+  const point = new Uint8Array(originatorKey.publicKey)
+  const originatorSpki = point.length === 1 + 2 * CURVES[curve].size && point[0] === 0x04 ? encodeEcSpki(curve, point) : decodeEcPoint(curve, point).spki
   const agreementOid = kari.keyEncryptionAlgorithm.algorithm
   const wrapParams = kari.keyEncryptionAlgorithm.parameters
   if (!wrapParams) throw new CryptoError('CMS_MALFORMED', 'key agreement algorithm without key wrap parameters')
   const wrapOid = parseAsn(wrapParams, AlgorithmIdentifier, 'key wrap algorithm').algorithm
   let shared: Uint8Array
   try {
-    shared = await agreer.deriveSharedSecret(originator.spki)
+    shared = await agreer.deriveSharedSecret(originatorSpki)
   } catch (err) {
     if (err instanceof CryptoError) throw err
     throw new CryptoError('CMS_DECRYPT_FAILED', `key agreement failed: ${(err as Error).message}`, { cause: err })

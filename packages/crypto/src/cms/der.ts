@@ -51,3 +51,50 @@ export const TAG = {
 export function encodeSmallInteger(value: number): Uint8Array {
   return Uint8Array.of(TAG.INTEGER, 1, value)
 }
+
+/** One TLV found by {@link readChildren}: its tag octet, the whole TLV and its contents. */
+export interface RawTlv {
+  readonly tag: number
+  readonly bytes: Uint8Array
+  readonly contents: Uint8Array
+}
+
+/**
+ * The TLVs inside the contents of the single TLV `bytes` (one level), or undefined for
+ * anything that is not plain definite-length encoding (high tag numbers, indefinite lengths,
+ * lengths past the end). Only used to find the exact received bytes of parts asn1-schema has
+ * already accepted (as cache keys); never as a decoder of its own.
+ */
+export function readChildren(bytes: Uint8Array): RawTlv[] | undefined {
+  const outer = readTlv(bytes, 0)
+  if (outer === undefined || outer.end !== bytes.length) return undefined
+  const out: RawTlv[] = []
+  for (let at = outer.contentStart; at < outer.end;) {
+    const t = readTlv(bytes, at)
+    if (t === undefined || t.end > outer.end) return undefined
+    out.push({ tag: t.tag, bytes: bytes.subarray(at, t.end), contents: bytes.subarray(t.contentStart, t.end) })
+    at = t.end
+  }
+  return out
+}
+
+function readTlv(bytes: Uint8Array, at: number): { tag: number; contentStart: number; end: number } | undefined {
+  const tag = bytes[at]
+  const first = bytes[at + 1]
+  if (tag === undefined || first === undefined || (tag & 0x1f) === 0x1f) return undefined
+  let length = first
+  let contentStart = at + 2
+  if (first >= 0x80) {
+    const n = first & 0x7f
+    if (n === 0 || n > 4) return undefined
+    length = 0
+    for (let i = 0; i < n; i++) {
+      const b = bytes[at + 2 + i]
+      if (b === undefined) return undefined
+      length = length * 256 + b
+    }
+    contentStart += n
+  }
+  const end = contentStart + length
+  return end > bytes.length ? undefined : { tag, contentStart, end }
+}

@@ -4,6 +4,7 @@ import { Time } from '@peculiar/asn1-x509'
 import { wrapErrors } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { equalBytes } from './bytes.js'
+import { readChildren } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { id_signedData, id_signingTime } from './oids.js'
 
@@ -31,20 +32,60 @@ export interface OpenedSignedData {
   readonly decoded: readonly CertificateInfo[]
 }
 
-export function openSignedData(der: Uint8Array): OpenedSignedData {
+/**
+ * Decoded certificates by their exact DER bytes, held by a prepared verifier
+ * (createCmsVerifier): a carried certificate whose received bytes are a known canonical
+ * encoding is neither re-encoded nor decoded again.
+ */
+export interface CertificateCache {
+  get(der: Uint8Array): CertificateInfo | undefined
+  set(der: Uint8Array, info: CertificateInfo): void
+}
+
+export function openSignedData(der: Uint8Array, cache?: CertificateCache): OpenedSignedData {
   const info = decodeContentInfo(der, [id_signedData])
   const sd = parseAsn(info.content, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array | undefined
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
   else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
+  const raw = cache === undefined ? undefined : rawCertificates(new Uint8Array(info.content), sd)
   const certificates: Uint8Array[] = []
+  const decoded: CertificateInfo[] = []
+  let i = 0
   for (const choice of sd.certificates ?? new CertificateSet()) {
     const cert = choice.certificate
+    const received = raw?.[i++]
+    if (!cert) continue
+    const known = received === undefined ? undefined : cache?.get(received)
+    if (known !== undefined) {
+      certificates.push(known.der)
+      decoded.push(known)
+      continue
+    }
     // Re-encoded from the parsed class; a certificate that decoded but does not encode is a malformed message.
-    if (cert) certificates.push(wrapErrors('CMS_MALFORMED', 'a carried certificate does not encode', () => new Uint8Array(AsnConvert.serialize(cert))))
+    const reEncoded = wrapErrors('CMS_MALFORMED', 'a carried certificate does not encode', () => new Uint8Array(AsnConvert.serialize(cert)))
+    const d = decodeCertificate(reEncoded)
+    // Only a certificate received in exactly its canonical encoding is remembered under those bytes.
+    if (received !== undefined && equalBytes(received, reEncoded)) cache?.set(reEncoded, d)
+    certificates.push(reEncoded)
+    decoded.push(d)
   }
-  return { sd, content, certificates, decoded: certificates.map((c) => decodeCertificate(c)) }
+  return { sd, content, certificates, decoded }
+}
+
+/**
+ * The received bytes of each CertificateChoices of the SignedData (RFC 5652 §5.1: the
+ * fourth element, [0] IMPLICIT, when present), in order; undefined when they cannot be
+ * lined up with what asn1-schema decoded.
+ */
+function rawCertificates(signedData: Uint8Array, sd: SignedData): (Uint8Array | undefined)[] | undefined {
+  const fields = readChildren(signedData)
+  const set = fields?.[3]
+  if (set?.tag !== 0xa0) return undefined
+  const choices = readChildren(set.bytes)
+  if (choices?.length !== (sd.certificates?.length ?? 0)) return undefined
+  return choices.map((c) => (c.tag === 0x30 ? c.bytes : undefined))
 }
 
 /** The certificate a SignerInfo names (issuerAndSerialNumber or subjectKeyIdentifier, RFC 5652 §5.3). */

@@ -1,16 +1,16 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import type { SignerInfo } from '@peculiar/asn1-cms'
-import { Time } from '@peculiar/asn1-x509'
 import { ECParameters } from '@peculiar/asn1-ecc'
-import { CryptoError } from '../errors.js'
-import type { CertificateInfo } from '../keys/certificate.js'
-import { ID_EC_PUBLIC_KEY } from '../primitives/ec-public-key.js'
-import { verifyEcdsa } from '../primitives/ecdsa.js'
+import { CryptoError, wrapErrors } from '../errors.js'
+import { Certificate, Time } from '@peculiar/asn1-x509'
+import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
+import { ID_EC_PUBLIC_KEY, decodeEcPublicKey, type EcPublicKey } from '../primitives/ec-public-key.js'
+import { verifyEcdsaWithKey } from '../primitives/ecdsa.js'
 import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
 import { decodeOctetString, parseAsn } from './content-info.js'
 import { id_contentType, id_messageDigest, id_signingTime } from './oids.js'
-import { findSignerCertificate, openSignedData } from './signed-data.js'
+import { findSignerCertificate, openSignedData, type CertificateCache } from './signed-data.js'
 
 export interface VerifyCmsOptions {
   /** The content of a detached SignedData (eContent absent). */
@@ -31,39 +31,105 @@ export interface VerifiedCms {
   readonly signingTime: Date | undefined
 }
 
+/** What a prepared verifier is made from. */
+export interface CreateCmsVerifierOptions {
+  /** As in VerifyCmsOptions: decides whether the signer's certificate is trusted. */
+  readonly trust?: VerifyCmsOptions['trust']
+  /** Certificates expected in messages (the peers' SIG certificates and their CAs), decoded now. */
+  readonly certificates?: readonly (Uint8Array | CertificateInfo)[]
+  /** How many decoded certificates (with their public keys) to remember; default 64. */
+  readonly maxCachedCertificates?: number
+}
+
+/** A verifier prepared once and used for every message; it remembers decoded certificates and keys. */
+export interface CmsVerifier {
+  verify(der: Uint8Array, options?: { readonly detachedContent?: Uint8Array }): Promise<VerifiedCms>
+}
+
 /**
  * Verifies a CMS SignedData (RFC 5652 §5.6): for every SignerInfo, the signer certificate
  * is found among the carried certificates, the message digest is compared and the ECDSA
  * signature over the DER signed attributes is checked; then `trust` is asked about the
- * (first) signer certificate. Returns the content.
+ * (first) signer certificate. Returns the content. One-shot form of {@link createCmsVerifier}.
  */
 export async function verifyCms(der: Uint8Array, options: VerifyCmsOptions = {}): Promise<VerifiedCms> {
-  const { sd, content: eContent, certificates, decoded } = openSignedData(der)
-  const contentType = sd.encapContentInfo.eContentType
-  let content: Uint8Array
-  if (eContent !== undefined) content = eContent
-  else if (options.detachedContent) content = options.detachedContent
-  else throw new CryptoError('CMS_CONTENT_MISSING', 'detached SignedData: the content must be given')
-
-  if (sd.signerInfos.length === 0) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
-
-  let first: { cert: CertificateInfo; signingTime: Date | undefined } | undefined
-  for (const si of sd.signerInfos) {
-    const result = verifySignerInfo(si, decoded, content, contentType)
-    first ??= result
-  }
-  if (first === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
-  if (options.trust) {
-    try {
-      await options.trust(first.cert.der, certificates)
-    } catch (err) {
-      throw new CryptoError('CMS_SIGNER_UNTRUSTED', `signer certificate not trusted: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-    }
-  }
-  return { content, contentType, signerCertificate: first.cert.der, certificates, signingTime: first.signingTime }
+  return createCmsVerifier(options.trust === undefined ? {} : { trust: options.trust })
+    .verify(der, options.detachedContent === undefined ? {} : { detachedContent: options.detachedContent })
 }
 
-function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], content: Uint8Array, contentType: string): { cert: CertificateInfo; signingTime: Date | undefined } {
+interface CachedCertificate {
+  readonly info: CertificateInfo
+  /** The validated public key, decoded on first use. */
+  key?: EcPublicKey
+}
+
+/**
+ * Prepares SignedData verification: carried certificates are remembered by their exact
+ * DER bytes (a bounded, per-verifier map; only canonical encodings, see openSignedData), with
+ * their validated public keys, so a message from a known signer costs one parse, one digest
+ * and one ECDSA verification. Every signature and digest is still checked on every message.
+ */
+export function createCmsVerifier(options: CreateCmsVerifierOptions = {}): CmsVerifier {
+  const max = options.maxCachedCertificates ?? 64
+  if (!Number.isInteger(max) || max < 0) throw new CryptoError('INVALID_ARGUMENT', `maxCachedCertificates ${String(max)}`)
+  const entries = new Map<string, CachedCertificate>()
+  const keyOf = (der: Uint8Array) => Buffer.from(der.buffer, der.byteOffset, der.length).toString('latin1')
+  const remember = (info: CertificateInfo): CachedCertificate => {
+    const entry: CachedCertificate = { info }
+    if (max === 0) return entry
+    if (entries.size >= max) {
+      const oldest = entries.keys().next()
+      if (oldest.done !== true) entries.delete(oldest.value)
+    }
+    entries.set(keyOf(info.der), entry)
+    return entry
+  }
+  for (const c of options.certificates ?? []) {
+    const info = c instanceof Uint8Array ? decodeCertificate(c) : c
+    // Remembered only in its canonical encoding, as for carried certificates (openSignedData).
+    const canonical = wrapErrors('CERT_MALFORMED', 'certificate does not encode', () => new Uint8Array(AsnConvert.serialize(AsnConvert.parse(info.der, Certificate))))
+    if (equalBytes(canonical, info.der)) remember(info)
+  }
+  const cache: CertificateCache = {
+    get: (der) => entries.get(keyOf(der))?.info,
+    set: (_der, info) => { remember(info) },
+  }
+  const publicKeyOf = (cert: CertificateInfo): EcPublicKey => {
+    const entry = entries.get(keyOf(cert.der))
+    if (entry?.info === cert) return (entry.key ??= decodeEcPublicKey(cert.publicKey))
+    return decodeEcPublicKey(cert.publicKey)
+  }
+
+  return {
+    async verify(der, perMessage = {}) {
+      const { sd, content: eContent, certificates, decoded } = openSignedData(der, cache)
+      const contentType = sd.encapContentInfo.eContentType
+      let content: Uint8Array
+      if (eContent !== undefined) content = eContent
+      else if (perMessage.detachedContent) content = perMessage.detachedContent
+      else throw new CryptoError('CMS_CONTENT_MISSING', 'detached SignedData: the content must be given')
+
+      if (sd.signerInfos.length === 0) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
+
+      let first: { cert: CertificateInfo; signingTime: Date | undefined } | undefined
+      for (const si of sd.signerInfos) {
+        const result = verifySignerInfo(si, decoded, content, contentType, publicKeyOf)
+        first ??= result
+      }
+      if (first === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'SignedData has no SignerInfo')
+      if (options.trust) {
+        try {
+          await options.trust(first.cert.der, certificates)
+        } catch (err) {
+          throw new CryptoError('CMS_SIGNER_UNTRUSTED', `signer certificate not trusted: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+        }
+      }
+      return { content, contentType, signerCertificate: first.cert.der, certificates, signingTime: first.signingTime }
+    },
+  }
+}
+
+function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], content: Uint8Array, contentType: string, publicKeyOf: (cert: CertificateInfo) => EcPublicKey): { cert: CertificateInfo; signingTime: Date | undefined } {
   const cert = findSignerCertificate(si, certs)
   if (cert === undefined) throw new CryptoError('CMS_SIGNER_NOT_FOUND', 'the signer certificate is not in the SignedData')
   const hash = hashByOid(si.digestAlgorithm.algorithm)
@@ -96,7 +162,7 @@ function verifySignerInfo(si: SignerInfo, certs: readonly CertificateInfo[], con
   } else {
     signedData = content
   }
-  if (!verifyEcdsa(cert.publicKey, signedData, signature, sigHash.name, 'der')) throw new CryptoError('CMS_SIGNATURE_INVALID', 'signature does not verify')
+  if (!verifyEcdsaWithKey(publicKeyOf(cert), signedData, signature, sigHash.name, 'der')) throw new CryptoError('CMS_SIGNATURE_INVALID', 'signature does not verify')
   return { cert, signingTime }
 }
 

@@ -1,7 +1,7 @@
 import { verify as nodeVerify } from 'node:crypto'
 import { CURVES, type HashName } from '../curves.js'
 import { CryptoError } from '../errors.js'
-import { decodeEcPublicKey } from './ec-public-key.js'
+import { decodeEcPublicKey, type EcPublicKey } from './ec-public-key.js'
 import { HASHES } from './hash.js'
 
 export type SignatureFormat = 'der' | 'p1363'
@@ -14,7 +14,11 @@ export type SignatureFormat = 'der' | 'p1363'
  * CMS signature checking goes through this function.
  */
 export function verifyEcdsa(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, hash: HashName, format: SignatureFormat = 'der'): boolean {
-  const pub = decodeEcPublicKey(spki)
+  return verifyEcdsaWithKey(decodeEcPublicKey(spki), data, signature, hash, format)
+}
+
+/** verifyEcdsa with a public key already decoded and validated (decodeEcPublicKey), for callers that keep it. */
+export function verifyEcdsaWithKey(pub: EcPublicKey, data: Uint8Array, signature: Uint8Array, hash: HashName, format: SignatureFormat = 'der'): boolean {
   if (format === 'p1363' && signature.length !== 2 * CURVES[pub.curve].size) return false
   try {
     return nodeVerify(HASHES[hash].nodeName, data, { key: pub.key, dsaEncoding: format === 'der' ? 'der' : 'ieee-p1363' }, signature)

@@ -41,5 +41,10 @@ export interface KeyAgreer {
   readonly curve: CurveName
   /** SubjectPublicKeyInfo, DER. */
   readonly publicKey: Uint8Array
+  /**
+   * ECDH with the peer's SubjectPublicKeyInfo (DER). Implementations MUST validate the peer
+   * key (on the curve, same curve; PUBLIC_KEY_INVALID / CURVE_MISMATCH otherwise): decryptCms
+   * relies on it for uncompressed originator points. All agreers of this package do.
+   */
   deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array>
 }
