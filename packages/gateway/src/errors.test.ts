@@ -1,8 +1,10 @@
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseGatewayConfig, readMeterKeys } from './config.js'
 import { GatewayError, isGatewayError, type GatewayErrorCode } from './errors.js'
+import { createFileReplayAdapter } from './lmn/file/index.js'
 import { decodeLogExport } from './log/export.js'
 import { detectLogSource } from './log/source.js'
 import { createGatewayLogs } from './log/writer.js'
@@ -55,6 +57,17 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
   LOG_SIGNING_FAILED: () => createGatewayLogs({ store: openStore(file('sign.db'), { now }), signer: sig.signer, certificate: sig.root, now }),
   LOG_EXPORT_MALFORMED: () => decodeLogExport('{"certificates":[]}\n'),
   LOG_SOURCE_UNKNOWN: () => detectLogSource(new TextEncoder().encode('%PDF-1.7')),
+  CONFIG_INVALID: () => parseGatewayConfig({ gatewayId: 'gw-1', store: { path: 'x.db' }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [{ id: 'm', kind: 'sml' }] }),
+  KEYS_INVALID: async () => {
+    await writeFile(file('keys-bad.json'), '{"k1":"not hex"}', { mode: 0o600 })
+    return readMeterKeys(file('keys-bad.json'))
+  },
+  KEYS_PERMISSIONS: async () => {
+    await writeFile(file('keys-open.json'), '{}', { mode: 0o644 })
+    await chmod(file('keys-open.json'), 0o644)
+    return readMeterKeys(file('keys-open.json'))
+  },
+  LMN_OPEN_FAILED: () => createFileReplayAdapter({ kind: 'sml', path: file('no-such-capture.bin'), meterId: 'm' }, { readings: () => undefined, event: () => undefined }, { now, setTimer: () => () => undefined }).start(),
 }
 
 describe('GatewayError codes', () => {

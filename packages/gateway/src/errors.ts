@@ -29,6 +29,14 @@ export type GatewayErrorCode =
   | 'LOG_EXPORT_MALFORMED'
   /** A file given to `smgw log verify` is neither a gateway store nor a log export. */
   | 'LOG_SOURCE_UNKNOWN'
+  /** The gateway configuration does not satisfy its schema (each problem named by its path). */
+  | 'CONFIG_INVALID'
+  /** The meter key file cannot be read, is not JSON `{ keyId: hex }`, or lacks a key a meter refers to. */
+  | 'KEYS_INVALID'
+  /** The meter key file is readable by group or others (its mode must be 0600 or stricter). */
+  | 'KEYS_PERMISSIONS'
+  /** An LMN transport cannot be opened (serial port, UDP bind, replay file). */
+  | 'LMN_OPEN_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'

@@ -22,3 +22,21 @@ export { verifyLog, verifyStoreLogs, readLogChain } from './log/verify.js'
 export type { LogVerifyReason, LogVerifyResult, LogChainInput, VerifyLogOptions, StoreVerifyResult } from './log/verify.js'
 export { exportLog, formatLogExport, decodeLogExport, EXPORT_FORMAT } from './log/export.js'
 export { detectLogSource } from './log/source.js'
+
+export {
+  GatewayConfig, MeterConfig, SmlMeterConfig, WmbusMeterConfig, LmnTransport,
+  parseGatewayConfig, readGatewayConfig, readMeterKeys, checkMeterKeys,
+} from './config.js'
+export type { MeterKeys } from './config.js'
+export { createGateway } from './service.js'
+export type { Gateway, GatewayDeps, GatewayStatus, MeterStatus } from './service.js'
+export type { LmnAdapter, LmnDeps, LmnEvent, LmnSink, LmnTransportName } from './lmn/types.js'
+export { createLmnAdapters } from './lmn/adapters.js'
+export { createSmlReader, decodeSmlReadings } from './lmn/sml/reader.js'
+export { createWmbusReader, createWmbusFramer, decodeWmbusReadings } from './lmn/wmbus/reader.js'
+export type { WmbusReaderMeter } from './lmn/wmbus/reader.js'
+export { createSmlSerialAdapter } from './lmn/sml-serial/index.js'
+export { createSmlTcpAdapter } from './lmn/sml-tcp/index.js'
+export { createWmbusUdpAdapter } from './lmn/wmbus-udp/index.js'
+export { createWmbusSerialAdapter } from './lmn/wmbus-serial/index.js'
+export { createFileReplayAdapter } from './lmn/file/index.js'

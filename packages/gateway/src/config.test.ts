@@ -1,0 +1,106 @@
+import { chmod, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkMeterKeys, parseGatewayConfig, readGatewayConfig, readMeterKeys } from './config.js'
+import { isGatewayError } from './errors.js'
+import { createTempDir } from './testing.js'
+
+let tmp: { dir: string; remove: () => Promise<void> }
+beforeAll(async () => { tmp = await createTempDir('smgw-config-') })
+afterAll(async () => { await tmp.remove() })
+
+const base = {
+  gatewayId: 'smgw-0001',
+  store: { path: 'gateway.db' },
+  logs: { sigKey: 'sig.key.pem', sigCertificate: 'sig.cert.pem' },
+  meters: [
+    { id: '1EMH0012345678', kind: 'sml', transport: { serial: { path: '/dev/ttyUSB0' } }, intervalS: 2 },
+    { id: 'gas-1', kind: 'wmbus', mbusId: '12345678', keyId: 'k-gas-1', transport: { udp: { port: 7260 } }, intervalS: 32, consumer: 'c-1' },
+  ],
+}
+
+function problems(input: unknown): string {
+  try {
+    parseGatewayConfig(input)
+  } catch (err) {
+    if (isGatewayError(err) && err.code === 'CONFIG_INVALID') return err.message
+    throw err
+  }
+  throw new Error('accepted')
+}
+
+describe('parseGatewayConfig', () => {
+  it('fills defaults and freezes the result', () => {
+    const c = parseGatewayConfig(base)
+    expect(c.batch).toEqual({ maxReadings: 500, maxDelayMs: 200 })
+    const [sml, gas] = c.meters
+    expect(sml).toMatchObject({ silentAfterMissed: 3, transport: { serial: { path: '/dev/ttyUSB0', baudRate: 9600, frameCrc: 'none' } }, quirks: { signedPositivePower: false, unsignedNegativePower: false } })
+    expect(gas).toMatchObject({ transport: { udp: { host: '127.0.0.1', port: 7260 } }, consumer: 'c-1' })
+    expect(Object.isFrozen(c.meters[0])).toBe(true)
+  })
+
+  it('names the path of every problem', () => {
+    const msg = problems({
+      ...base,
+      extra: 1,
+      meters: [
+        { ...base.meters[0], transport: { tcp: { host: 'meter', port: 70_000 } } },
+        { ...base.meters[1], mbusId: '1234', key: '000102' },
+      ],
+    })
+    expect(msg).toMatch(/\(top level\): Unrecognized key.*extra/)
+    expect(msg).toMatch(/meters\[0\]\.transport/)
+    expect(msg).toMatch(/meters\[1\]\.mbusId: 8 decimal digits/)
+    expect(msg).toMatch(/meters\[1\]: Unrecognized key.*"key"/) // keys never in the main config
+  })
+
+  it('refuses duplicate meter IDs and two SML meters on one line', () => {
+    const msg = problems({ ...base, meters: [base.meters[0], base.meters[0]] })
+    expect(msg).toMatch(/meters\[1\]\.id: meter ID 1EMH0012345678 already used by meters\[0\]/)
+    expect(msg).toMatch(/meters\[1\]\.transport: one SML meter per line/)
+  })
+
+  it('never throws anything but CONFIG_INVALID on arbitrary JSON', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      try {
+        parseGatewayConfig(v)
+      } catch (err) {
+        expect(isGatewayError(err) && err.code === 'CONFIG_INVALID').toBe(true)
+      }
+    }))
+  })
+
+  it('readGatewayConfig: a file that is not JSON is CONFIG_INVALID naming the file', async () => {
+    const f = join(tmp.dir, 'broken.json')
+    await writeFile(f, '{ "gatewayId": ')
+    await expect(readGatewayConfig(f)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('broken.json') as string })
+    const ok = join(tmp.dir, 'ok.json')
+    await writeFile(ok, JSON.stringify(base))
+    expect((await readGatewayConfig(ok)).gatewayId).toBe('smgw-0001')
+  })
+})
+
+describe('readMeterKeys', () => {
+  it('reads a 0600 key file; a key ID a meter names must be there', async () => {
+    const f = join(tmp.dir, 'keys.json')
+    await writeFile(f, JSON.stringify({ 'k-gas-1': '000102030405060708090A0B0C0D0E0F' }), { mode: 0o600 })
+    const keys = await readMeterKeys(f)
+    expect(Buffer.from(keys.get('k-gas-1')!).toString('hex')).toBe('000102030405060708090a0b0c0d0e0f')
+    const config = parseGatewayConfig(base)
+    expect(() => { checkMeterKeys(config, keys) }).not.toThrow()
+    expect(() => { checkMeterKeys(config, new Map()) }).toThrow(expect.objectContaining({ code: 'KEYS_INVALID', message: expect.stringContaining('meters[1].keyId: k-gas-1') as string }))
+  })
+
+  it('refuses a key file readable by others (KEYS_PERMISSIONS) and never echoes a key', async () => {
+    const f = join(tmp.dir, 'open.json')
+    await writeFile(f, JSON.stringify({ k: '000102030405060708090a0b0c0d0e0f' }))
+    await chmod(f, 0o640)
+    await expect(readMeterKeys(f)).rejects.toMatchObject({ code: 'KEYS_PERMISSIONS' })
+    const short = join(tmp.dir, 'short.json')
+    await writeFile(short, JSON.stringify({ k: 'deadbeefdeadbeef' }), { mode: 0o600 })
+    const err = await readMeterKeys(short).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'KEYS_INVALID' })
+    expect((err as Error).message).not.toContain('deadbeef')
+  })
+})

@@ -1,0 +1,183 @@
+import { stat, readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { GatewayError } from './errors.js'
+import { LOG_ID } from './log/entries.js'
+
+/*
+ * The gateway configuration (`smgw gateway --config gateway.json`), validated once at the
+ * edge with strict schemas (unknown keys refused, defaults filled in), then frozen.
+ *
+ * Meter keys are never in this file: a wireless meter names a key ID, looked up in a
+ * separate key file (JSON `{ "keyId": "32 hex digits" }`, mode 0600). The security module
+ * replaces the key file when the admin issue lands; the key ID stays the reference.
+ */
+
+const id = z.string().regex(LOG_ID, 'an identifier: 1–64 characters A–Z a–z 0–9 . _ : -')
+const port = z.int().min(1).max(65_535)
+const portOrZero = z.int().min(0).max(65_535)
+const host = z.string().min(1).max(253)
+const path = z.string().min(1)
+
+export const SerialTransport = z.strictObject({ serial: z.strictObject({
+  path,
+  baudRate: z.int().min(300).max(921_600).default(9600),
+  /** wM-Bus sticks in raw frame mode: frames with (A) or without ('none') the link-layer block CRCs. */
+  frameCrc: z.enum(['none', 'A']).default('none'),
+}) })
+export const TcpTransport = z.strictObject({ tcp: z.strictObject({ host, port }) })
+/** Where the gateway listens for wM-Bus datagrams (port 0: any free port, for tests). */
+export const UdpTransport = z.strictObject({ udp: z.strictObject({ host: host.default('127.0.0.1'), port: portOrZero }) })
+/** Replay of a capture: SML bytes as read from the line, or wM-Bus frames one after another (L-field framing). */
+export const FileTransport = z.strictObject({ file: path })
+export const LmnTransport = z.union([SerialTransport, TcpTransport, UdpTransport, FileTransport])
+export type LmnTransport = z.infer<typeof LmnTransport>
+
+const common = {
+  /** The meter ID as stored with its readings and named in the logs. */
+  id,
+  /** Expected interval between two transmissions, seconds. */
+  intervalS: z.number().positive().max(86_400),
+  /** Missed intervals after which the meter counts as silent (calibration log, status). */
+  silentAfterMissed: z.int().min(1).max(1000).default(3),
+  /** The consumer whose consumer log records what is done with this meter's readings. */
+  consumer: id.optional(),
+}
+
+export const SmlMeterConfig = z.strictObject({
+  ...common,
+  kind: z.literal('sml'),
+  transport: z.union([SerialTransport, TcpTransport, FileTransport]),
+  /** Real-meter deviations undone by @smgw/sml extractReadings (see its README). */
+  quirks: z.strictObject({
+    signedPositivePower: z.boolean().default(false),
+    unsignedNegativePower: z.boolean().default(false),
+  }).default({ signedPositivePower: false, unsignedNegativePower: false }),
+})
+
+export const WmbusMeterConfig = z.strictObject({
+  ...common,
+  kind: z.literal('wmbus'),
+  transport: z.union([SerialTransport, UdpTransport, FileTransport]),
+  /** The meter's M-Bus identification number (8 digits, EN 13757-4 link address). */
+  mbusId: z.string().regex(/^\d{8}$/, '8 decimal digits'),
+  /** Key ID in the key file (AES-128 key of security modes 5 and 7); absent for unencrypted meters. */
+  keyId: id.optional(),
+})
+
+export const MeterConfig = z.discriminatedUnion('kind', [SmlMeterConfig, WmbusMeterConfig])
+export type MeterConfig = z.infer<typeof MeterConfig>
+export type SmlMeterConfig = z.infer<typeof SmlMeterConfig>
+export type WmbusMeterConfig = z.infer<typeof WmbusMeterConfig>
+
+export const GatewayConfig = z.strictObject({
+  /** The gateway's identity (its ID in the SM-PKI, e.g. the certificate subject's serial). */
+  gatewayId: id,
+  store: z.strictObject({ path }),
+  logs: z.strictObject({
+    /** The SIG key, PKCS#8 or SEC 1 PEM file (until the security module arrives with the admin issue). */
+    sigKey: path,
+    /** The SIG certificate of that key, PEM or DER. */
+    sigCertificate: path,
+  }),
+  /** Readings are committed in batches: at most `maxReadings`, at most `maxDelayMs` after the first. */
+  batch: z.strictObject({
+    maxReadings: z.int().min(1).max(100_000).default(500),
+    maxDelayMs: z.int().min(0).max(60_000).default(200),
+  }).default({ maxReadings: 500, maxDelayMs: 200 }),
+  meters: z.array(MeterConfig).max(10_000),
+}).superRefine((c, ctx) => {
+  const seen = new Map<string, number>()
+  c.meters.forEach((m, i) => {
+    const first = seen.get(m.id)
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['meters', i, 'id'], message: `meter ID ${m.id} already used by meters[${first}]` })
+    else seen.set(m.id, i)
+  })
+  const smlTransports = new Map<string, number>()
+  c.meters.forEach((m, i) => {
+    if (m.kind !== 'sml') return
+    const key = JSON.stringify(m.transport)
+    const first = smlTransports.get(key)
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['meters', i, 'transport'], message: `one SML meter per line: meters[${first}] uses the same transport` })
+    else smlTransports.set(key, i)
+  })
+})
+export type GatewayConfig = z.infer<typeof GatewayConfig>
+
+/** Validates a parsed JSON value; every problem is named by its path (`meters[1].transport.tcp.port: …`). */
+export function parseGatewayConfig(input: unknown): GatewayConfig {
+  const r = GatewayConfig.safeParse(input)
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`)
+    throw new GatewayError('CONFIG_INVALID', `invalid gateway configuration:\n  ${problems.join('\n  ')}`, { cause: r.error })
+  }
+  return deepFreeze(r.data)
+}
+
+/** Reads and validates a JSON configuration file. */
+export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new GatewayError('CONFIG_INVALID', `cannot read the configuration ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new GatewayError('CONFIG_INVALID', `the configuration ${file} is not JSON: ${(err as Error).message}`, { cause: err })
+  }
+  return parseGatewayConfig(json)
+}
+
+/** Meter keys by key ID (AES-128). */
+export type MeterKeys = ReadonlyMap<string, Uint8Array>
+
+const KeyFile = z.record(id, z.string().regex(/^[0-9a-fA-F]{32}$/, '32 hex digits (AES-128)'))
+
+/**
+ * Reads the meter key file: JSON `{ "keyId": "32 hex digits" }`, mode 0600 or stricter
+ * (KEYS_PERMISSIONS otherwise). Stand-in for the security module, which will hold the keys.
+ */
+export async function readMeterKeys(file: string): Promise<MeterKeys> {
+  let text: string
+  try {
+    const st = await stat(file)
+    if ((st.mode & 0o077) !== 0) {
+      throw new GatewayError('KEYS_PERMISSIONS', `the key file ${file} has mode ${(st.mode & 0o777).toString(8)}; it must not be readable by group or others (chmod 600)`)
+    }
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if (err instanceof GatewayError) throw err
+    throw new GatewayError('KEYS_INVALID', `cannot read the key file ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new GatewayError('KEYS_INVALID', `the key file ${file} is not JSON`, { cause: err })
+  }
+  const r = KeyFile.safeParse(json)
+  // The message names the key IDs with problems, never a key.
+  if (!r.success) throw new GatewayError('KEYS_INVALID', `the key file ${file}: ${r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`)
+  return new Map(Object.entries(r.data).map(([k, v]) => [k, Uint8Array.from(Buffer.from(v, 'hex'))]))
+}
+
+/** Every key ID a meter refers to must be in the key file. */
+export function checkMeterKeys(config: GatewayConfig, keys: MeterKeys): void {
+  const missing = config.meters.flatMap((m, i) => (m.kind === 'wmbus' && m.keyId !== undefined && !keys.has(m.keyId) ? [`meters[${i}].keyId: ${m.keyId}`] : []))
+  if (missing.length > 0) throw new GatewayError('KEYS_INVALID', `keys missing from the key file: ${missing.join(', ')}`)
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)'
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

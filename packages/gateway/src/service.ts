@@ -1,0 +1,336 @@
+import { readFile } from 'node:fs/promises'
+import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, type Signer } from '@smgw/crypto'
+import type { Logger } from 'pino'
+import type { GatewayConfig, MeterKeys } from './config.js'
+import { GatewayError } from './errors.js'
+import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
+import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
+import type { LmnEvent, LmnSink } from './lmn/types.js'
+import { messageOf, openStore } from './store/store.js'
+import type { ReadingInput, Store } from './store/types.js'
+
+export interface GatewayDeps {
+  readonly now?: () => Date
+  /** Schedules `fn` after `ms`, returns a cancel function (default setTimeout); tests drive time with it. */
+  readonly setTimer?: (ms: number, fn: () => void) => () => void
+  readonly logger?: Logger
+  /** Meter keys by key ID (from `readMeterKeys`; the security module later). */
+  readonly keys?: MeterKeys
+  /** The SIG key and certificate; default: read from `config.logs` files at start. */
+  readonly sig?: { readonly signer: Signer; readonly certificate: Uint8Array }
+  /** Firmware version for the `gateway-started` entry. */
+  readonly firmware?: string
+}
+
+export interface MeterStatus {
+  readonly id: string
+  readonly kind: 'sml' | 'wmbus'
+  /** 'waiting': nothing received yet and not yet overdue; 'silent': `silentAfterMissed` intervals missed. */
+  readonly state: 'waiting' | 'ok' | 'silent'
+  /** Readings committed to the store since start. */
+  readonly stored: number
+  readonly lastReadingAt?: Date
+  /** Telegrams whose key was rejected since start. */
+  readonly keyRejected: number
+  /** Bytes on this meter's line that were not part of a valid file. */
+  readonly garbageBytes: number
+}
+
+export interface GatewayStatus {
+  readonly state: 'idle' | 'starting' | 'running' | 'closing' | 'closed'
+  readonly meters: readonly MeterStatus[]
+  /** Readings committed since start. */
+  readonly stored: number
+  /** Readings received but not yet committed. */
+  readonly pending: number
+  /** wM-Bus IDs heard that are not configured. */
+  readonly unknownMeters: readonly string[]
+  /** Bytes that belonged to no valid frame, all transports. */
+  readonly garbageBytes: number
+  /** Local ports of listening transports (UDP), in configuration order of the transports. */
+  readonly ports: readonly number[]
+}
+
+export interface Gateway {
+  /** Opens the store and logs, writes the start entries, starts every LMN adapter. */
+  start(): Promise<void>
+  /** Stops the adapters, commits the pending batch, writes `gateway-stopped`, closes the store. Idempotent. */
+  close(reason?: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void>
+  status(): GatewayStatus
+  /** Commits the pending readings now (also done by size and by the batch timer). */
+  flush(): Promise<void>
+  /** Checks every meter for silence against the clock (also run on the timer). */
+  checkSilence(): Promise<void>
+}
+
+interface MeterState {
+  readonly id: string
+  readonly kind: 'sml' | 'wmbus'
+  readonly intervalMs: number
+  readonly silentAfterMissed: number
+  readonly consumer: string | undefined
+  state: 'waiting' | 'ok' | 'silent'
+  since: number
+  stored: number
+  lastReadingAt: Date | undefined
+  keyRejected: number
+  keyRejectedLogged: boolean
+  garbageBytes: number
+}
+
+const MAX_UNKNOWN = 1024
+const GARBAGE_LOG_EVERY_MS = 60_000
+
+/**
+ * The gateway process (first slice): LMN adapters → batched, committed readings in the
+ * store; unknown meters, rejected keys and silent meters in the logs (BSI-CC-PP-0073);
+ * a consumer-log entry per committed batch of a meter that has a consumer.
+ */
+export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gateway {
+  const now = deps.now ?? (() => new Date())
+  const setTimer = deps.setTimer ?? ((ms, fn) => {
+    const t = setTimeout(fn, ms)
+    return () => { clearTimeout(t) }
+  })
+  const log = deps.logger?.child({ component: 'gateway' })
+  const meters = new Map<string, MeterState>(config.meters.map((m) => [m.id, {
+    id: m.id, kind: m.kind, intervalMs: m.intervalS * 1000, silentAfterMissed: m.silentAfterMissed, consumer: m.consumer,
+    state: 'waiting', since: 0, stored: 0, lastReadingAt: undefined, keyRejected: 0, keyRejectedLogged: false, garbageBytes: 0,
+  }]))
+  const unknown = new Set<string>()
+  let state: GatewayStatus['state'] = 'idle'
+  let store: Store | undefined
+  let logs: GatewayLogs | undefined
+  let adapters: GatewayLmnAdapter[] = []
+  let pending: ReadingInput[] = []
+  let cancelFlush: (() => void) | undefined
+  let flushQueued = false
+  let cancelSilence: (() => void) | undefined
+  let stored = 0
+  let garbageBytes = 0
+  let lastGarbageLog = Number.NEGATIVE_INFINITY
+  let logQueue: Promise<unknown> = Promise.resolve()
+  let closing: Promise<void> | undefined
+
+  /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
+  const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
+    const l = logs
+    if (l === undefined) return
+    logQueue = logQueue.then(() => append(l)).catch((err: unknown) => { log?.error({ err: messageOf(err), what }, 'log entry not written') })
+  }
+
+  const commit = (): void => {
+    cancelFlush?.()
+    cancelFlush = undefined
+    flushQueued = false
+    if (pending.length === 0 || store === undefined) return
+    const batch = pending
+    pending = []
+    try {
+      store.appendReadings(batch)
+    } catch (err) {
+      // Not acknowledged: the readings are lost to this gateway (the meter's registers are cumulative).
+      log?.error({ err: messageOf(err), count: batch.length }, 'batch not stored')
+      return
+    }
+    stored += batch.length
+    const perMeter = new Map<string, number>()
+    for (const r of batch) perMeter.set(r.meterId, (perMeter.get(r.meterId) ?? 0) + 1)
+    for (const [id, count] of perMeter) {
+      const m = meters.get(id)
+      if (m === undefined) continue
+      m.stored += count
+      if (m.consumer !== undefined) {
+        const consumer = m.consumer
+        writeLog('data-processed', (l) => l.consumer(consumer, {
+          type: 'data-processed',
+          fields: { purpose: 'lmn-ingest', dataClass: 'meter-readings', text: `${count} reading${count === 1 ? '' : 's'} of meter ${id} received and stored` },
+        }))
+      }
+    }
+    log?.debug({ count: batch.length }, 'readings stored')
+  }
+
+  const scheduleCommit = (): void => {
+    if (pending.length >= config.batch.maxReadings) {
+      commit()
+      return
+    }
+    if (config.batch.maxDelayMs === 0) {
+      if (!flushQueued) {
+        flushQueued = true
+        queueMicrotask(() => { if (flushQueued) commit() })
+      }
+      return
+    }
+    cancelFlush ??= setTimer(config.batch.maxDelayMs, () => {
+      cancelFlush = undefined
+      commit()
+    })
+  }
+
+  const sink: LmnSink = {
+    readings(meterId, batch) {
+      if (state !== 'running' && state !== 'closing') return
+      const m = meters.get(meterId)
+      if (m !== undefined) {
+        if (m.state === 'silent') log?.info({ meter: meterId }, 'meter sends again')
+        m.state = 'ok'
+        m.since = now().getTime()
+        m.lastReadingAt = now()
+        m.keyRejectedLogged = false
+      }
+      pending.push(...batch)
+      scheduleCommit()
+    },
+    event(e: LmnEvent) {
+      switch (e.kind) {
+        case 'unknown-meter': {
+          const key = `${e.transport}/${e.meterId}`
+          if (unknown.has(key) || unknown.size >= MAX_UNKNOWN) return
+          unknown.add(key)
+          log?.warn({ transport: e.transport, meter: e.meterId }, 'unknown LMN device ignored')
+          writeLog('lmn-device-unknown', (l) => l.system({ type: 'lmn-device-unknown', fields: { transport: e.transport, meterId: e.meterId } }))
+          return
+        }
+        case 'key-rejected': {
+          const m = meters.get(e.meterId)
+          if (m === undefined) return
+          m.keyRejected++
+          if (m.keyRejectedLogged) return
+          m.keyRejectedLogged = true
+          log?.warn({ transport: e.transport, meter: e.meterId, code: e.code }, 'meter key rejected')
+          writeLog('meter-key-rejected', (l) => l.system({ type: 'meter-key-rejected', fields: { transport: e.transport, meterId: e.meterId } }))
+          writeLog('meter-key-invalid', (l) => l.calibration({ type: 'meter-key-invalid', fields: { meterId: e.meterId } }))
+          return
+        }
+        case 'garbage': {
+          garbageBytes += e.bytes
+          const m = e.meterId === undefined ? undefined : meters.get(e.meterId)
+          if (m !== undefined) m.garbageBytes += e.bytes
+          const t = now().getTime()
+          if (t - lastGarbageLog >= GARBAGE_LOG_EVERY_MS) {
+            lastGarbageLog = t
+            log?.warn({ transport: e.transport, meter: e.meterId, code: e.code, bytes: e.bytes, total: garbageBytes }, 'bytes dropped on the LMN (logged at most once a minute)')
+          }
+          return
+        }
+        case 'link':
+          log?.info({ transport: e.transport, meter: e.meterId, state: e.state, detail: e.detail }, 'LMN link')
+      }
+    },
+  }
+
+  const checkSilence = (): Promise<void> => {
+    const t = now().getTime()
+    for (const m of meters.values()) {
+      if (m.state === 'silent') continue
+      const missed = Math.floor((t - m.since) / m.intervalMs)
+      if (missed < m.silentAfterMissed) continue
+      m.state = 'silent'
+      log?.warn({ meter: m.id, missedIntervals: missed }, 'meter silent')
+      writeLog('meter-silent', (l) => l.calibration({ type: 'meter-silent', fields: { meterId: m.id, missedIntervals: missed } }))
+    }
+    return logQueue.then(() => undefined)
+  }
+
+  const scheduleSilence = (): void => {
+    const every = Math.min(...[...meters.values()].map((m) => m.intervalMs))
+    if (!Number.isFinite(every)) return
+    cancelSilence = setTimer(every, () => {
+      if (state !== 'running') return
+      void checkSilence()
+      scheduleSilence()
+    })
+  }
+
+  const loadSig = async (): Promise<{ signer: Signer; certificate: Uint8Array }> => {
+    if (deps.sig !== undefined) return deps.sig
+    try {
+      const signer = createKeyObjectSigner(decodePrivateKey(new Uint8Array(await readFile(config.logs.sigKey))))
+      const [cert] = decodeCertificates(new Uint8Array(await readFile(config.logs.sigCertificate)))
+      if (cert === undefined) throw new Error(`no certificate in ${config.logs.sigCertificate}`)
+      return { signer, certificate: cert.der }
+    } catch (err) {
+      throw new GatewayError('CONFIG_INVALID', `logs: cannot load the SIG key or certificate: ${messageOf(err)}`, { cause: err })
+    }
+  }
+
+  const shutdown = async (reason: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void> => {
+    state = 'closing'
+    cancelSilence?.()
+    cancelSilence = undefined
+    for (const a of [...adapters].reverse()) {
+      try {
+        await a.close()
+      } catch (err) {
+        log?.error({ transport: a.transport, err: messageOf(err) }, 'adapter did not close cleanly')
+      }
+    }
+    adapters = []
+    commit()
+    if (logs !== undefined && store !== undefined) writeLog('gateway-stopped', (l) => l.system({ type: 'gateway-stopped', fields: { reason } }))
+    await logQueue
+    store?.close()
+    state = 'closed'
+    log?.info({ stored }, 'gateway stopped')
+  }
+
+  return {
+    async start() {
+      if (state !== 'idle') return
+      state = 'starting'
+      try {
+        const sig = await loadSig()
+        store = openStore(config.store.path, { now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        logs = createGatewayLogs({ store, signer: sig.signer, certificate: sig.certificate, now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        const s = store
+        const before = s.latestConfigVersion()
+        const version = s.saveConfigVersion(config)
+        writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: deps.firmware ?? '0.1.0' } }))
+        writeLog('store-opened', (l) => l.system({ type: 'store-opened', fields: { schemaVersion: s.schemaVersion } }))
+        if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'gwa' } }))
+        writeLog('seal', (l) => l.sealFinishedDays())
+        await logQueue
+        const since = now().getTime()
+        for (const m of meters.values()) m.since = since
+        state = 'running'
+        adapters = createLmnAdapters(config, deps.keys ?? new Map(), sink, { now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        for (const a of adapters) await a.start()
+        scheduleSilence()
+        log?.info({ meters: meters.size, adapters: adapters.length, store: config.store.path }, 'gateway running')
+      } catch (err) {
+        await shutdown('error')
+        throw err
+      }
+    },
+    close(reason = 'admin') {
+      if (state === 'idle' || (state === 'closed' && closing === undefined)) {
+        state = 'closed'
+        return Promise.resolve()
+      }
+      closing ??= shutdown(reason)
+      return closing
+    },
+    status: () => ({
+      state,
+      stored,
+      pending: pending.length,
+      garbageBytes,
+      unknownMeters: [...unknown].map((k) => k.slice(k.indexOf('/') + 1)),
+      ports: adapters.flatMap((a) => {
+        const p = a.port?.()
+        return p === undefined ? [] : [p]
+      }),
+      meters: [...meters.values()].map((m) => ({
+        id: m.id, kind: m.kind, state: m.state, stored: m.stored, keyRejected: m.keyRejected, garbageBytes: m.garbageBytes,
+        ...(m.lastReadingAt === undefined ? {} : { lastReadingAt: m.lastReadingAt }),
+      })),
+    }),
+    async flush() {
+      commit()
+      await logQueue
+    },
+    checkSilence,
+  }
+}
