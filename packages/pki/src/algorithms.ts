@@ -1,4 +1,4 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto'
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { ECParameters } from '@peculiar/asn1-ecc'
 import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
@@ -76,9 +76,23 @@ export function curveOfSpki(spkiDer: Uint8Array): CurveName {
  * import the key or parse the signature counts as "does not verify" (returns false).
  */
 export function verifySignature(spkiDer: Uint8Array, hash: HashName, data: Uint8Array, signature: Uint8Array): boolean {
+  const key = importPublicKey(spkiDer)
+  return key !== undefined && verifyWithKey(key, hash, data, signature)
+}
+
+/** An EC public key object from SPKI DER, or undefined when it does not import or is not EC. */
+export function importPublicKey(spkiDer: Uint8Array): KeyObject | undefined {
   try {
     const key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' })
-    if (key.asymmetricKeyType !== 'ec') return false
+    return key.asymmetricKeyType === 'ec' ? key : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** verifySignature with an imported key; a signature that does not parse does not verify. */
+export function verifyWithKey(key: KeyObject, hash: HashName, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
     return nodeVerify(hash.replace('-', '').toLowerCase(), data, { key, dsaEncoding: 'der' }, signature)
   } catch {
     return false

@@ -2,7 +2,7 @@ import { constants, type KeyObject } from 'node:crypto'
 import * as tls from 'node:tls'
 import { encodePem } from '@smgw/crypto'
 import { PkiError } from './errors.js'
-import { validatePath, type ValidationPurpose, type ValidationReason, type ValidationResult } from './validate.js'
+import { createPathValidator, type ValidationPurpose, type ValidationReason, type ValidationResult } from './validate.js'
 
 /**
  * Which TR-03109-3 TLS profile: `wan` (gateway ↔ GWA/EMT, and the LMN) or `han`
@@ -62,7 +62,7 @@ export interface TlsContext {
 /**
  * The node:tls settings for a TR-03109-3 TLS 1.2 endpoint. Peers are checked twice: by
  * OpenSSL during the handshake (roots as `ca`, requestCert + rejectUnauthorized) and by
- * {@link validatePath} after it (the client in checkServerIdentity, the server in
+ * our path validation ({@link createPathValidator}, made once per context) after it (the client in checkServerIdentity, the server in
  * {@link createTlsServer}), so curve, algorithm, EKU and CRL rules are ours.
  */
 export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps = {}): TlsContext {
@@ -82,13 +82,15 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
     rejectUnauthorized: true,
   }
+  // Trust material decoded once; per handshake only the peer's leaf (and intermediates not seen before) is decoded.
+  const validator = createPathValidator({
+    roots: config.trust.roots, intermediates: config.trust.intermediates ?? [], crls: config.trust.crls ?? [],
+    ...(config.trust.requireCrl === undefined ? {} : { requireCrl: config.trust.requireCrl }),
+  })
   const verify = (leafAndChain: readonly Uint8Array[], purpose: ValidationPurpose): ValidationResult => {
     const [leaf, ...sent] = leafAndChain
     if (leaf === undefined) return { ok: false, reason: 'NO_PATH', detail: 'the peer sent no certificate', chain: [] }
-    return validatePath({
-      leaf, intermediates: [...sent, ...(config.trust.intermediates ?? [])], roots: config.trust.roots,
-      crls: config.trust.crls ?? [], at: now(), purpose, ...(config.trust.requireCrl === undefined ? {} : { requireCrl: config.trust.requireCrl }),
-    })
+    return validator.validate({ leaf, intermediates: sent, at: now(), purpose })
   }
   return {
     serverOptions: { ...common, requestCert: true, honorCipherOrder: true, sessionTimeout: TLS_SESSION_TIMEOUT_SECONDS },

@@ -1,4 +1,6 @@
-import { signatureAlgorithmByOid, verifySignature } from './algorithms.js'
+import type { KeyObject } from 'node:crypto'
+import type { HashName } from '@smgw/crypto'
+import { importPublicKey, signatureAlgorithmByOid, verifyWithKey } from './algorithms.js'
 import { decodeCertificate, type DecodedCertificate } from './certificate.js'
 import { decodeCrl, type DecodedCrl } from './crl.js'
 import { bytesEqual } from './der.js'
@@ -91,40 +93,152 @@ const DEFAULT_MAX_INTERMEDIATES = 8
 const PATH_BUILDING_BUDGET = 256
 const EMPTY_NAME = new Uint8Array([0x30, 0x00])
 
+/** The trust material of a {@link PathValidator}: decoded once, when it is created. */
+export interface PathValidatorConfig {
+  /** Trust anchors, DER. Their own signature is not checked; everything else is. */
+  readonly roots: readonly Uint8Array[]
+  /** Untrusted certificates that may complete any chain, DER, any order. */
+  readonly intermediates?: readonly Uint8Array[]
+  /** CRLs, DER. A CRL applies to the certificates issued by the CA whose name and key it carries. */
+  readonly crls?: readonly Uint8Array[]
+  /** When true, every certificate below the root needs a CRL of its issuer (CRL_MISSING otherwise). Default false. */
+  readonly requireCrl?: boolean
+  /** Maximum number of intermediates not counting self-issued ones (default 8). */
+  readonly maxIntermediates?: number
+  /** How many presented certificates and verified signatures to remember (each; default 256). */
+  readonly maxCached?: number
+}
+
+/** What varies per validation: the certificate, what the peer sent with it, the time and the purpose. */
+export interface PathValidationRequest {
+  readonly leaf: Uint8Array
+  /** Further untrusted certificates, e.g. what a TLS peer sent (DER, any order). */
+  readonly intermediates?: readonly Uint8Array[]
+  /** The validation time; compared at one-second granularity (RFC 5280 §4.1.2.5 encodes seconds). */
+  readonly at: Date
+  readonly purpose: ValidationPurpose
+}
+
+/** A path validator with its trust material prepared; `validate` has the semantics of {@link validatePath}. */
+export interface PathValidator {
+  validate(request: PathValidationRequest): ValidationResult
+}
+
 /**
  * Validates a certificate path for an SM-PKI purpose (RFC 5280 §6 basic path validation,
  * restricted by the TR-03109-3/-4 profile; every deliberate difference is in the README).
  * Synchronous and pure: the time is an argument. Never throws for any input bytes.
+ * One-shot form of {@link createPathValidator}.
  */
 export function validatePath(o: ValidatePathOptions): ValidationResult {
-  let leaf: DecodedCertificate
-  try {
-    leaf = decodeCertificate(o.leaf)
-  } catch (err) {
-    return { ok: false, reason: 'MALFORMED', detail: err instanceof Error ? err.message : String(err), chain: [] }
-  }
-  const at = Math.floor(o.at.getTime() / 1000) * 1000
-  const roots = decodeAll(o.roots)
-  const intermediates = decodeAll(o.intermediates ?? [])
+  return createPathValidator({
+    roots: o.roots, intermediates: o.intermediates ?? [], crls: o.crls ?? [],
+    ...(o.requireCrl === undefined ? {} : { requireCrl: o.requireCrl }),
+    ...(o.maxIntermediates === undefined ? {} : { maxIntermediates: o.maxIntermediates }),
+  }).validate({ leaf: o.leaf, at: o.at, purpose: o.purpose })
+}
+
+/**
+ * Prepares path validation against fixed trust material (a service creates one at start-up):
+ * roots, configured intermediates and CRLs are decoded once; certificates presented with a
+ * request are remembered by their exact DER bytes; a verified signature of a certificate
+ * above the leaf or of a CRL is remembered by the exact signed bytes, signature and issuer
+ * key, and issuer public keys are imported once. Everything that depends on the time
+ * (validity of every certificate and CRL, revocation) and every rule about the certificates
+ * is checked on every call; the leaf's signature is always verified. The caches are bounded
+ * and belong to this validator only.
+ */
+export function createPathValidator(config: PathValidatorConfig): PathValidator {
+  const maxCached = config.maxCached ?? 256
+  const roots = decodeAll(config.roots)
+  const configured = decodeAll(config.intermediates ?? [])
+  let crlFailure: string | undefined
   const crls: DecodedCrl[] = []
-  for (const der of o.crls ?? []) {
+  for (const der of config.crls ?? []) {
     try {
       crls.push(decodeCrl(der))
     } catch (err) {
-      return { ok: false, reason: 'CRL_INVALID', detail: `a CRL does not decode: ${err instanceof Error ? err.message : String(err)}`, chain: [leaf] }
+      crlFailure ??= `a CRL does not decode: ${err instanceof Error ? err.message : String(err)}`
     }
   }
-  const ctx: Context = { at, roots, intermediates, crls, purpose: o.purpose, requireCrl: o.requireCrl ?? false, maxIntermediates: o.maxIntermediates ?? DEFAULT_MAX_INTERMEDIATES, budget: PATH_BUILDING_BUDGET, best: undefined }
+  const presented = boundedMap<DecodedCertificate | undefined>(maxCached)
+  const verified = boundedMap<true>(maxCached)
+  const keys = boundedMap<KeyObject | undefined>(maxCached)
+  const keyOf = (spki: Uint8Array): KeyObject | undefined => {
+    const id = bytesKey(spki)
+    if (keys.has(id)) return keys.get(id)
+    const key = importPublicKey(spki)
+    keys.set(id, key)
+    return key
+  }
+  const check = (spki: Uint8Array, hash: HashName, tbs: Uint8Array, signature: Uint8Array): boolean => {
+    const key = keyOf(spki)
+    return key !== undefined && verifyWithKey(key, hash, tbs, signature)
+  }
+  const remembered = (id: string, run: () => boolean): boolean => {
+    if (verified.has(id)) return true
+    const ok = run()
+    if (ok) verified.set(id, true)
+    return ok
+  }
+  const verifiers: Verifiers = {
+    certificate: (child, issuer, hash, isLeaf) => {
+      if (isLeaf) return check(issuer.publicKey, hash, child.tbs, child.signature)
+      // Keyed by the whole child certificate (signed bytes and signature) and the issuer's key.
+      return remembered(`c${hash}\u0000${bytesKey(child.der)}\u0000${bytesKey(issuer.publicKey)}`, () => check(issuer.publicKey, hash, child.tbs, child.signature))
+    },
+    crl: (crl, issuer, hash) => remembered(`l${hash}\u0000${bytesKey(crl.der)}\u0000${bytesKey(issuer.publicKey)}`, () => check(issuer.publicKey, hash, crl.tbs, crl.signature)),
+  }
+  const decodePresented = (ders: readonly Uint8Array[]): DecodedCertificate[] => {
+    const out: DecodedCertificate[] = []
+    for (const der of ders) {
+      const id = bytesKey(der)
+      let d: DecodedCertificate | undefined
+      if (presented.has(id)) d = presented.get(id)
+      else {
+        // A copy: the decoded certificate outlives the caller's buffer.
+        d = decodeAll([der.slice()])[0]
+        presented.set(id, d)
+      }
+      if (d !== undefined) out.push(d)
+    }
+    return out
+  }
 
-  const own = checkCertificate(leaf, o.purpose === 'ca' ? 'ca' : 'leaf', at) ?? checkPurpose(leaf, o.purpose)
-  if (own !== undefined) return { ok: false, ...own, chain: [leaf] }
+  return {
+    validate(o) {
+      let leaf: DecodedCertificate
+      try {
+        leaf = decodeCertificate(o.leaf)
+      } catch (err) {
+        return { ok: false, reason: 'MALFORMED', detail: err instanceof Error ? err.message : String(err), chain: [] }
+      }
+      const at = Math.floor(o.at.getTime() / 1000) * 1000
+      if (crlFailure !== undefined) return { ok: false, reason: 'CRL_INVALID', detail: crlFailure, chain: [leaf] }
+      const extra = o.intermediates ?? []
+      const intermediates = extra.length === 0 ? configured : [...decodePresented(extra), ...configured]
+      const ctx: Context = {
+        at, roots, intermediates, crls, purpose: o.purpose, requireCrl: config.requireCrl ?? false,
+        maxIntermediates: config.maxIntermediates ?? DEFAULT_MAX_INTERMEDIATES, budget: PATH_BUILDING_BUDGET, best: undefined, verify: verifiers,
+      }
 
-  // A trust anchor validated for purpose 'ca' is its own path (its own checks passed above).
-  if (o.purpose === 'ca' && roots.some((r) => bytesEqual(r.der, leaf.der))) return { ok: true, chain: [leaf] }
-  const found = extend([leaf], ctx)
-  if (found !== undefined) return { ok: true, chain: found }
-  const best = ctx.best ?? { failure: { reason: 'NO_PATH', detail: `no issuer found for ${leaf.issuer}` }, path: [leaf] }
-  return { ok: false, ...best.failure, chain: best.path }
+      const own = checkCertificate(leaf, o.purpose === 'ca' ? 'ca' : 'leaf', at) ?? checkPurpose(leaf, o.purpose)
+      if (own !== undefined) return { ok: false, ...own, chain: [leaf] }
+
+      // A trust anchor validated for purpose 'ca' is its own path (its own checks passed above).
+      if (o.purpose === 'ca' && roots.some((r) => bytesEqual(r.der, leaf.der))) return { ok: true, chain: [leaf] }
+      const found = extend([leaf], ctx)
+      if (found !== undefined) return { ok: true, chain: found }
+      const best = ctx.best ?? { failure: { reason: 'NO_PATH', detail: `no issuer found for ${leaf.issuer}` }, path: [leaf] }
+      return { ok: false, ...best.failure, chain: best.path }
+    },
+  }
+}
+
+/** How signatures are checked: the validator's (remembering) verifiers. */
+interface Verifiers {
+  certificate(child: DecodedCertificate, issuer: DecodedCertificate, hash: HashName, isLeaf: boolean): boolean
+  crl(crl: DecodedCrl, issuer: DecodedCertificate, hash: HashName): boolean
 }
 
 interface Context {
@@ -135,8 +249,29 @@ interface Context {
   readonly purpose: ValidationPurpose
   readonly requireCrl: boolean
   readonly maxIntermediates: number
+  readonly verify: Verifiers
   budget: number
   best: { failure: Failure; path: readonly DecodedCertificate[] } | undefined
+}
+
+/** A Map that forgets its oldest entry when full (insertion order); size 0 remembers nothing. */
+function boundedMap<V>(max: number): Map<string, V> {
+  const map = new Map<string, V>()
+  const set = map.set.bind(map)
+  map.set = (k, v) => {
+    if (max <= 0) return map
+    if (!map.has(k) && map.size >= max) {
+      const oldest = map.keys().next()
+      if (oldest.done !== true) map.delete(oldest.value)
+    }
+    return set(k, v)
+  }
+  return map
+}
+
+/** Exact bytes as a map key. */
+function bytesKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
 }
 
 function decodeAll(ders: readonly Uint8Array[]): DecodedCertificate[] {
@@ -209,7 +344,7 @@ function checkIssuer(path: readonly DecodedCertificate[], issuer: DecodedCertifi
   if (child === undefined) return { reason: 'NO_PATH', detail: 'empty path' }
   const alg = signatureAlgorithmByOid(child.signatureAlgorithm)
   if (alg === undefined) return { reason: 'ALGORITHM_NOT_ALLOWED', detail: `signature algorithm ${child.signatureAlgorithm}` }
-  if (!verifySignature(issuer.publicKey, alg.hash, child.tbs, child.signature)) {
+  if (!ctx.verify.certificate(child, issuer, alg.hash, path.length === 1)) {
     return { reason: 'BAD_SIGNATURE', detail: `signature of ${child.subject} does not verify with the key of ${issuer.subject}` }
   }
   // RFC 5280 §4.2.1.9 / §6.1.4 (l)(m): pathLenConstraint counts the non-self-issued intermediates below.
@@ -320,7 +455,7 @@ function checkRevocation(path: readonly DecodedCertificate[], ctx: Context): Fai
     const named = ctx.crls.filter((crl) => bytesEqual(crl.issuerDer, cert.issuerDer))
     const mine = named.filter((crl) => {
       const alg = signatureAlgorithmByOid(crl.signatureAlgorithm)
-      return alg !== undefined && verifySignature(issuer.publicKey, alg.hash, crl.tbs, crl.signature)
+      return alg !== undefined && ctx.verify.crl(crl, issuer, alg.hash)
     })
     if (mine.length === 0) {
       if (named.length > 0) return { reason: 'CRL_INVALID', detail: `the CRL of ${issuer.subject} does not verify with its key` }
