@@ -1,0 +1,122 @@
+import { createPublicKey } from 'node:crypto'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
+import { createKeyObjectSigner } from '@smgw/crypto'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { decodeCertificate } from './certificate.js'
+import { issueCrl } from './crl.js'
+import { issueCertificate } from './issue.js'
+import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
+import { createPathValidator, validatePath, type ValidationPurpose } from './validate.js'
+
+let t: TestPki
+const GW = 'gateways/smgw-0001'
+const DAY = 86_400_000
+
+beforeAll(async () => {
+  t = await createTestPki({ gateways: 1, emts: 1 })
+})
+
+const reason = (r: { ok: boolean; reason?: string }) => (r.ok ? 'ok' : r.reason)
+
+describe('createPathValidator: the same verdicts as validatePath', () => {
+  it('agrees with validatePath for every participant certificate, purpose and time, with presented and configured intermediates', () => {
+    const roots = [t.cert('root')]
+    const crls = t.pki.crls.map((c) => c.der)
+    const subCas = ['sub-ca-gw', 'sub-ca-gs', 'sub-ca-emt'].map((l) => t.cert(l))
+    const configured = createPathValidator({ roots, intermediates: subCas, crls, requireCrl: true })
+    const bare = createPathValidator({ roots, crls, requireCrl: true })
+    const purposes: ValidationPurpose[] = ['tls-client', 'tls-server', 'sig', 'enc']
+    let ok = 0
+    for (const c of t.pki.participants.flatMap((p) => p.certificates)) {
+      for (const purpose of purposes) {
+        for (const at of [t.now, new Date(t.now.getTime() + 3 * 365 * DAY)]) {
+          const expected = validatePath({ leaf: c.certificate, intermediates: subCas, roots, crls, requireCrl: true, at, purpose })
+          // Twice each: the second call runs on what the first remembered.
+          for (let i = 0; i < 2; i++) {
+            const a = configured.validate({ leaf: c.certificate, at, purpose })
+            const b = bare.validate({ leaf: c.certificate, intermediates: subCas, at, purpose })
+            expect(a).toEqual(expected)
+            expect(b).toEqual(expected)
+          }
+          if (expected.ok) ok++
+        }
+      }
+    }
+    expect(ok).toBeGreaterThan(5)
+  })
+
+  it('reports an undecodable configured CRL on every call, as validatePath does', () => {
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], crls: [new Uint8Array([0x30, 0x00])] })
+    const r = v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'sig' })
+    expect(reason(r)).toBe('CRL_INVALID')
+    expect(reason(v.validate({ leaf: new Uint8Array([1, 2, 3]), at: t.now, purpose: 'sig' }))).toBe('MALFORMED')
+  })
+})
+
+describe('createPathValidator: what it remembers never lets a bad path through', () => {
+  it('the same leaf at two times: valid, then EXPIRED (and NOT_YET_VALID before)', () => {
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')] })
+    const leaf = t.cert(`${GW}/sig`)
+    const notAfter = decodeCertificate(leaf).notAfter.getTime()
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'sig' }))).toBe('ok')
+    expect(reason(v.validate({ leaf, at: new Date(notAfter + 1000), purpose: 'sig' }))).toBe('EXPIRED')
+    expect(reason(v.validate({ leaf, at: new Date(t.now.getTime() - 365 * DAY), purpose: 'sig' }))).toBe('NOT_YET_VALID')
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'sig' }))).toBe('ok')
+  })
+
+  it('a CRL revoking the leaf: ok before the revocation date, REVOKED after; CRL_EXPIRED past nextUpdate; a validator with the CRL added says REVOKED', async () => {
+    const leaf = t.cert(`${GW}/sig`)
+    const revokedAt = new Date(t.now.getTime() + DAY)
+    const crl = await issueCrl({
+      issuer: t.ca('sub-ca-gw'), crlNumber: 5n, thisUpdate: t.now, nextUpdate: new Date(t.now.getTime() + 7 * DAY),
+      revoked: [{ serialNumber: decodeCertificate(leaf).serialNumber, revocationDate: revokedAt, reason: 'keyCompromise' }],
+    })
+    const before = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')] })
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], crls: [crl] })
+    expect(reason(before.validate({ leaf, at: new Date(t.now.getTime() + 2 * DAY), purpose: 'sig' }))).toBe('ok')
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'sig' }))).toBe('ok')
+    expect(reason(v.validate({ leaf, at: new Date(t.now.getTime() + 2 * DAY), purpose: 'sig' }))).toBe('REVOKED')
+    expect(reason(v.validate({ leaf, at: new Date(t.now.getTime() + 8 * DAY), purpose: 'sig' }))).toBe('CRL_EXPIRED')
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'sig' }))).toBe('ok')
+  })
+
+  it('a tampered sub-CA certificate (same subject, one signature bit flipped) is not accepted after the genuine one was', () => {
+    const v = createPathValidator({ roots: [t.cert('root')] })
+    const leaf = t.cert(`${GW}/sig`)
+    const genuine = t.cert('sub-ca-gw')
+    expect(reason(v.validate({ leaf, intermediates: [genuine], at: t.now, purpose: 'sig' }))).toBe('ok')
+    const tampered = genuine.slice()
+    tampered[tampered.length - 3] = (tampered[tampered.length - 3] ?? 0) ^ 0x01
+    expect(decodeCertificate(tampered).subject).toBe(decodeCertificate(genuine).subject)
+    expect(reason(v.validate({ leaf, intermediates: [tampered], at: t.now, purpose: 'sig' }))).toBe('BAD_SIGNATURE')
+    expect(reason(v.validate({ leaf, intermediates: [genuine], at: t.now, purpose: 'sig' }))).toBe('ok')
+  })
+
+  it('a forged sub-CA (same subject and key identifier, another key, signed by a stranger) and its leaf are refused', async () => {
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')] })
+    expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'sig' }))).toBe('ok')
+    const strangerKey = newKey('brainpoolP256r1')
+    const strangerSpki = new Uint8Array(createPublicKey(strangerKey).export({ format: 'der', type: 'spki' }))
+    const forgedCa = await resign(t.cert('sub-ca-gw'), createKeyObjectSigner(strangerKey), (tbs) => {
+      tbs.subjectPublicKeyInfo = AsnConvert.parse(strangerSpki, SubjectPublicKeyInfo)
+    })
+    expect(decodeCertificate(forgedCa).subject).toBe(decodeCertificate(t.cert('sub-ca-gw')).subject)
+    const leafSigner = createKeyObjectSigner(newKey('brainpoolP256r1'))
+    const forgedLeaf = await issueCertificate({
+      profile: 'sig', subject: { CN: 'forged' }, publicKey: leafSigner.publicKey, serialNumber: serial(),
+      notBefore: t.now, notAfter: new Date(t.now.getTime() + DAY), issuer: { signer: createKeyObjectSigner(strangerKey), certificate: forgedCa },
+    })
+    // The genuine sub-CA's key does not verify the leaf; the forged CA's own signature does not verify under the root.
+    expect(reason(v.validate({ leaf: forgedLeaf, intermediates: [forgedCa], at: t.now, purpose: 'sig' }))).toBe('BAD_SIGNATURE')
+    expect(reason(v.validate({ leaf: forgedLeaf, at: t.now, purpose: 'sig' }))).toBe('BAD_SIGNATURE')
+    // A leaf of the genuine sub-CA presented with the forged CA first still finds the genuine path.
+    expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), intermediates: [forgedCa], at: t.now, purpose: 'sig' }))).toBe('ok')
+  })
+
+  it('with nothing remembered (maxCached 0) the verdicts are the same', () => {
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], crls: t.pki.crls.map((c) => c.der), maxCached: 0 })
+    for (let i = 0; i < 2; i++) expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'sig' }))).toBe('ok')
+    expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'enc' }))).toBe('KEY_USAGE')
+  })
+})
