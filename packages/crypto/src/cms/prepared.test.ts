@@ -56,7 +56,8 @@ function memoSigner(inner: Signer): Signer {
 /** asn1-schema decodes the message and encodes it back to the same bytes: our hand-written DER is the schema's DER. */
 function expectSchemaRoundTrip(der: Uint8Array): void {
   const info = AsnConvert.parse(der, ContentInfo)
-  const type = { '1.2.840.113549.1.7.2': SignedData, '1.2.840.113549.1.7.3': EnvelopedData, '1.2.840.113549.1.9.16.1.23': AuthEnvelopedData }[info.contentType]
+  const types: Record<string, (new () => object) | undefined> = { '1.2.840.113549.1.7.2': SignedData, '1.2.840.113549.1.7.3': EnvelopedData, '1.2.840.113549.1.9.16.1.23': AuthEnvelopedData }
+  const type = types[info.contentType]
   if (type === undefined) throw new Error(`content type ${info.contentType}`)
   const inner = AsnConvert.parse(info.content, type)
   const again = AsnConvert.serialize(new ContentInfo({ contentType: info.contentType, content: AsnConvert.serialize(inner) }))
