@@ -105,7 +105,7 @@ export interface PathValidatorConfig {
   readonly requireCrl?: boolean
   /** Maximum number of intermediates not counting self-issued ones (default 8). */
   readonly maxIntermediates?: number
-  /** How many presented certificates and verified signatures to remember (each; default 256). */
+  /** How many presented (leaf and intermediate) certificates to remember decoded; default 256. */
   readonly maxCached?: number
 }
 
@@ -140,13 +140,13 @@ export function validatePath(o: ValidatePathOptions): ValidationResult {
 
 /**
  * Prepares path validation against fixed trust material (a service creates one at start-up):
- * roots, configured intermediates and CRLs are decoded once; certificates presented with a
- * request are remembered by their exact DER bytes; a verified signature of a certificate
- * above the leaf or of a CRL is remembered by the exact signed bytes, signature and issuer
- * key, and issuer public keys are imported once. Everything that depends on the time
- * (validity of every certificate and CRL, revocation) and every rule about the certificates
- * is checked on every call; the leaf's signature is always verified. The caches are bounded
- * and belong to this validator only.
+ * roots, configured intermediates and CRLs are decoded once; presented certificates (leaves
+ * and intermediates) are decoded once per exact DER bytes (a bounded map, `maxCached`); a
+ * verified signature of a CA certificate or CRL is remembered for that decoded certificate or
+ * CRL (its exact bytes) and the issuer certificate (its exact key), and issuer keys are
+ * imported once. Everything that depends on the time (validity of every certificate and CRL,
+ * revocation) and every rule about the certificates is checked on every call; the leaf's
+ * signature is always verified. What is remembered belongs to this validator only.
  */
 export function createPathValidator(config: PathValidatorConfig): PathValidator {
   const maxCached = config.maxCached ?? 256
@@ -161,58 +161,65 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
       crlFailure ??= `a CRL does not decode: ${err instanceof Error ? err.message : String(err)}`
     }
   }
-  const presented = boundedMap<DecodedCertificate | undefined>(maxCached)
-  const verified = boundedMap<true>(maxCached)
-  const keys = boundedMap<KeyObject | undefined>(maxCached)
-  const keyOf = (spki: Uint8Array): KeyObject | undefined => {
-    const id = bytesKey(spki)
-    if (keys.has(id)) return keys.get(id)
-    const key = importPublicKey(spki)
-    keys.set(id, key)
-    return key
+  const presented = boundedMap<DecodedCertificate | string>(maxCached)
+  // Decoded objects are immutable and each stands for its exact bytes (decoded once, above and
+  // in decodeOnce), so what was verified is remembered per object: a CA certificate or CRL
+  // (its signed bytes and signature) with the issuer certificate (its key) that verified it.
+  const verified = new WeakMap<object, WeakSet<DecodedCertificate>>()
+  const keys = new WeakMap<DecodedCertificate, KeyObject | null>()
+  const keyOf = (issuer: DecodedCertificate): KeyObject | undefined => {
+    let key = keys.get(issuer)
+    if (key === undefined) {
+      key = importPublicKey(issuer.publicKey) ?? null
+      keys.set(issuer, key)
+    }
+    return key ?? undefined
   }
-  const check = (spki: Uint8Array, hash: HashName, tbs: Uint8Array, signature: Uint8Array): boolean => {
-    const key = keyOf(spki)
+  const check = (issuer: DecodedCertificate, hash: HashName, tbs: Uint8Array, signature: Uint8Array): boolean => {
+    const key = keyOf(issuer)
     return key !== undefined && verifyWithKey(key, hash, tbs, signature)
   }
-  const remembered = (id: string, run: () => boolean): boolean => {
-    if (verified.has(id)) return true
+  const remembered = (signed: object, issuer: DecodedCertificate, run: () => boolean): boolean => {
+    if (verified.get(signed)?.has(issuer) === true) return true
     const ok = run()
-    if (ok) verified.set(id, true)
+    if (ok) {
+      const set = verified.get(signed) ?? new WeakSet<DecodedCertificate>()
+      set.add(issuer)
+      verified.set(signed, set)
+    }
     return ok
   }
   const verifiers: Verifiers = {
-    certificate: (child, issuer, hash, isLeaf) => {
-      if (isLeaf) return check(issuer.publicKey, hash, child.tbs, child.signature)
-      // Keyed by the whole child certificate (signed bytes and signature) and the issuer's key.
-      return remembered(`c${hash}\u0000${bytesKey(child.der)}\u0000${bytesKey(issuer.publicKey)}`, () => check(issuer.publicKey, hash, child.tbs, child.signature))
-    },
-    crl: (crl, issuer, hash) => remembered(`l${hash}\u0000${bytesKey(crl.der)}\u0000${bytesKey(issuer.publicKey)}`, () => check(issuer.publicKey, hash, crl.tbs, crl.signature)),
+    // The leaf's signature is verified on every call; a CA certificate's once per issuer.
+    certificate: (child, issuer, hash, isLeaf) => (isLeaf
+      ? check(issuer, hash, child.tbs, child.signature)
+      : remembered(child, issuer, () => check(issuer, hash, child.tbs, child.signature))),
+    crl: (crl, issuer, hash) => remembered(crl, issuer, () => check(issuer, hash, crl.tbs, crl.signature)),
   }
-  const decodePresented = (ders: readonly Uint8Array[]): DecodedCertificate[] => {
-    const out: DecodedCertificate[] = []
-    for (const der of ders) {
-      const id = bytesKey(der)
-      let d: DecodedCertificate | undefined
-      if (presented.has(id)) d = presented.get(id)
-      else {
-        // A copy: the decoded certificate outlives the caller's buffer.
-        d = decodeAll([der.slice()])[0]
-        presented.set(id, d)
-      }
-      if (d !== undefined) out.push(d)
+  // Decoding is a pure function of the bytes: a certificate seen before (a returning peer's
+  // leaf, the sub-CA it sends along) is not decoded again. Its signature and every rule are
+  // still checked on every call.
+  const decodeOnce = (der: Uint8Array): DecodedCertificate | string => {
+    const id = bytesKey(der)
+    const known = presented.get(id)
+    if (known !== undefined) return known
+    let d: DecodedCertificate | string
+    try {
+      // A copy: the decoded certificate outlives the caller's buffer.
+      d = decodeCertificate(der.slice())
+    } catch (err) {
+      d = err instanceof Error ? err.message : String(err)
     }
-    return out
+    presented.set(id, d)
+    return d
   }
+  // An undecodable candidate cannot be part of any path; leaving it out is the same as rejecting it.
+  const decodePresented = (ders: readonly Uint8Array[]): DecodedCertificate[] => ders.map(decodeOnce).filter((d) => typeof d !== 'string')
 
   return {
     validate(o) {
-      let leaf: DecodedCertificate
-      try {
-        leaf = decodeCertificate(o.leaf)
-      } catch (err) {
-        return { ok: false, reason: 'MALFORMED', detail: err instanceof Error ? err.message : String(err), chain: [] }
-      }
+      const leaf = decodeOnce(o.leaf)
+      if (typeof leaf === 'string') return { ok: false, reason: 'MALFORMED', detail: leaf, chain: [] }
       const at = Math.floor(o.at.getTime() / 1000) * 1000
       if (crlFailure !== undefined) return { ok: false, reason: 'CRL_INVALID', detail: crlFailure, chain: [leaf] }
       const extra = o.intermediates ?? []

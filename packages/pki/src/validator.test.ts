@@ -114,7 +114,7 @@ describe('createPathValidator: what it remembers never lets a bad path through',
     expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), intermediates: [forgedCa], at: t.now, purpose: 'sig' }))).toBe('ok')
   })
 
-  it('with nothing remembered (maxCached 0) the verdicts are the same', () => {
+  it('with no presented certificate remembered (maxCached 0) the verdicts are the same', () => {
     const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], crls: t.pki.crls.map((c) => c.der), maxCached: 0 })
     for (let i = 0; i < 2; i++) expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'sig' }))).toBe('ok')
     expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'enc' }))).toBe('KEY_USAGE')
