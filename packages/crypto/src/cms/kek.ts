@@ -15,7 +15,8 @@ export function deriveKek(agreementOid: string, wrapOid: string, sharedSecret: U
   if (agreement === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `key agreement ${agreementOid}`)
   const wrap = KEY_WRAPS[wrapOid]
   if (wrap === undefined) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `key wrap ${wrapOid}`)
-  return deriveX963(agreement.hash, sharedSecret, encodeSharedInfo(wrapOid, ukm), wrap.kekSize)
+  const sharedInfo = (ukm === undefined ? SHARED_INFO_WITHOUT_UKM.get(wrapOid) : undefined) ?? encodeSharedInfo(wrapOid, ukm)
+  return deriveX963(agreement.hash, sharedSecret, sharedInfo, wrap.kekSize)
 }
 
 /** The DER ECC-CMS-SharedInfo (RFC 5753 §7.2) for a key-wrap algorithm and optional ukm. */
@@ -31,3 +32,6 @@ export function encodeSharedInfo(wrapOid: string, ukm: Uint8Array | undefined): 
   })
   return new Uint8Array(AsnConvert.serialize(sharedInfo))
 }
+
+/** ECC-CMS-SharedInfo without ukm per key-wrap algorithm: constant, encoded once at load (immutable). */
+const SHARED_INFO_WITHOUT_UKM: ReadonlyMap<string, Uint8Array> = new Map(Object.keys(KEY_WRAPS).map((oid) => [oid, encodeSharedInfo(oid, undefined)]))

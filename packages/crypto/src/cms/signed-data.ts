@@ -4,7 +4,7 @@ import { Time } from '@peculiar/asn1-x509'
 import { wrapErrors } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { equalBytes } from './bytes.js'
-import { readChildren } from './der.js'
+import { TAG, readChildren, tlv } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { id_signedData, id_signingTime } from './oids.js'
 
@@ -44,11 +44,13 @@ export interface CertificateCache {
 
 export function openSignedData(der: Uint8Array, cache?: CertificateCache): OpenedSignedData {
   const info = decodeContentInfo(der, [id_signedData])
-  const sd = parseAsn(info.content, SignedData, 'SignedData')
+  const known = cache === undefined ? undefined : withoutKnownCertificates(new Uint8Array(info.content), cache)
+  const sd = parseAsn(known?.signedData ?? info.content, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array | undefined
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
   else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
+  if (known !== undefined) return { sd, content, certificates: known.certificates.map((c) => c.der), decoded: known.certificates }
   const raw = cache === undefined ? undefined : rawCertificates(new Uint8Array(info.content), sd)
   const certificates: Uint8Array[] = []
   const decoded: CertificateInfo[] = []
@@ -75,6 +77,27 @@ export function openSignedData(der: Uint8Array, cache?: CertificateCache): Opene
 }
 
 /**
+ * When every certificate a SignedData carries is, byte for byte, one the cache holds: the
+ * SignedData without its certificates field (the same fields in the same order, the
+ * [0] IMPLICIT CertificateSet left out) and the remembered certificates, so asn1-schema
+ * parses everything else strictly but not certificates decoded before. Undefined otherwise.
+ */
+function withoutKnownCertificates(signedData: Uint8Array, cache: CertificateCache): { signedData: Uint8Array; certificates: CertificateInfo[] } | undefined {
+  const fields = readChildren(signedData)
+  const set = fields?.[3]
+  if (fields === undefined || set?.tag !== TAG.CONTEXT_0) return undefined
+  const choices = readChildren(set.bytes)
+  if (choices === undefined || choices.length === 0) return undefined
+  const certificates: CertificateInfo[] = []
+  for (const c of choices) {
+    const hit = c.tag === TAG.SEQUENCE ? cache.get(c.bytes) : undefined
+    if (hit === undefined) return undefined
+    certificates.push(hit)
+  }
+  return { signedData: tlv(TAG.SEQUENCE, ...fields.filter((_, i) => i !== 3).map((f) => f.bytes)), certificates }
+}
+
+/**
  * The received bytes of each CertificateChoices of the SignedData (RFC 5652 §5.1: the
  * fourth element, [0] IMPLICIT, when present), in order; undefined when they cannot be
  * lined up with what asn1-schema decoded.
@@ -82,10 +105,10 @@ export function openSignedData(der: Uint8Array, cache?: CertificateCache): Opene
 function rawCertificates(signedData: Uint8Array, sd: SignedData): (Uint8Array | undefined)[] | undefined {
   const fields = readChildren(signedData)
   const set = fields?.[3]
-  if (set?.tag !== 0xa0) return undefined
+  if (set?.tag !== TAG.CONTEXT_0) return undefined
   const choices = readChildren(set.bytes)
   if (choices?.length !== (sd.certificates?.length ?? 0)) return undefined
-  return choices.map((c) => (c.tag === 0x30 ? c.bytes : undefined))
+  return choices.map((c) => (c.tag === TAG.SEQUENCE ? c.bytes : undefined))
 }
 
 /** The certificate a SignerInfo names (issuerAndSerialNumber or subjectKeyIdentifier, RFC 5652 §5.3). */
