@@ -77,7 +77,10 @@ describe('parseGatewayConfig', () => {
     await expect(readGatewayConfig(f)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('broken.json') as string })
     const ok = join(tmp.dir, 'ok.json')
     await writeFile(ok, JSON.stringify(base))
-    expect((await readGatewayConfig(ok)).gatewayId).toBe('smgw-0001')
+    const c = await readGatewayConfig(ok)
+    expect(c.gatewayId).toBe('smgw-0001')
+    // Relative paths are taken from the configuration file's folder; absolute ones stay.
+    expect([c.store.path, c.logs.sigKey, c.meters[0]!.transport]).toEqual([join(tmp.dir, 'gateway.db'), join(tmp.dir, 'sig.key.pem'), { serial: { path: '/dev/ttyUSB0', baudRate: 9600, frameCrc: 'none' } }])
   })
 })
 

@@ -1,4 +1,5 @@
 import { stat, readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { GatewayError } from './errors.js'
 import { LOG_ID } from './log/entries.js'
@@ -113,7 +114,10 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   return deepFreeze(r.data)
 }
 
-/** Reads and validates a JSON configuration file. */
+/**
+ * Reads and validates a JSON configuration file. Relative file paths in it (store, SIG key
+ * and certificate, serial devices, replay files) are taken relative to the file's folder.
+ */
 export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   let text: string
   try {
@@ -127,7 +131,20 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   } catch (err) {
     throw new GatewayError('CONFIG_INVALID', `the configuration ${file} is not JSON: ${(err as Error).message}`, { cause: err })
   }
-  return parseGatewayConfig(json)
+  const config = parseGatewayConfig(json)
+  const base = dirname(resolve(file))
+  const at = (p: string) => resolve(base, p)
+  return parseGatewayConfig({
+    ...config,
+    store: { path: at(config.store.path) },
+    logs: { sigKey: at(config.logs.sigKey), sigCertificate: at(config.logs.sigCertificate) },
+    meters: config.meters.map((m) => {
+      const t = m.transport
+      if ('serial' in t) return { ...m, transport: { serial: { ...t.serial, path: at(t.serial.path) } } }
+      if ('file' in t) return { ...m, transport: { file: at(t.file) } }
+      return m
+    }),
+  })
 }
 
 /** Meter keys by key ID (AES-128). */
