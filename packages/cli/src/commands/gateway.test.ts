@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { openStore, parseGatewayConfig } from '@smgw/gateway'
+import { createSimulator, type SimulatorSent } from '@smgw/sim'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCaptured } from '../testing.js'
+
+const KEY = '000102030405060708090a0b0c0d0e0f'
+let dir: string
+const p = (...parts: string[]) => join(dir, ...parts)
+const GW = 'pki/gateways/smgw-0001'
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'smgw-gateway-cli-'))
+  const init = await runCaptured(['pki', 'init', p('pki'), '--gateways', '1'])
+  expect(init.status).toBe(0)
+  writeFileSync(p('keys.json'), JSON.stringify({ 'gas-1': KEY }), { mode: 0o600 })
+}, 60_000)
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+function writeConfig(name: string, meters: unknown[], extra: Record<string, unknown> = {}): string {
+  const file = p(name)
+  // Relative paths: taken from the configuration file's folder.
+  writeFileSync(file, JSON.stringify({ gatewayId: 'smgw-0001', store: { path: `${name}.db` }, logs: { sigKey: `${GW}/sig.key.pem`, sigCertificate: `${GW}/sig.cert.pem` }, meters, ...extra }, null, 2))
+  return file
+}
+
+const GAS = { id: 'gas-1', kind: 'wmbus', mbusId: '12345678', keyId: 'gas-1', intervalS: 16, transport: { udp: { host: '127.0.0.1', port: 0 } } }
+
+describe('smgw gateway --check', () => {
+  it('a valid configuration and key file: exit 0', async () => {
+    const r = await runCaptured(['gateway', '--config', writeConfig('ok.json', [GAS]), '--keys', p('keys.json'), '--check'])
+    expect([r.status, r.stderr]).toEqual([0, ''])
+    expect(r.stdout).toBe(`configuration ok: gateway smgw-0001, 1 meter, store ${p('ok.json.db')}\n`)
+    const j = await runCaptured(['gateway', '--config', p('ok.json'), '--keys', p('keys.json'), '--check', '--json'])
+    expect(JSON.parse(j.stdout)).toEqual({ ok: true, gatewayId: 'smgw-0001', meters: 1, store: p('ok.json.db') })
+  })
+
+  it('configuration errors exit 2 naming the path; key file problems too', async () => {
+    const bad = await runCaptured(['gateway', '--config', writeConfig('bad.json', [{ ...GAS, intervalS: -1 }]), '--check'])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/CONFIG_INVALID: .*\n\s+meters\[0\]\.intervalS: /)
+    const missing = await runCaptured(['gateway', '--config', p('ok.json'), '--check']) // gas-1 needs a key
+    expect([missing.status, missing.stderr]).toEqual([2, expect.stringMatching(/KEYS_INVALID: keys missing from the key file: meters\[0\]\.keyId: gas-1/)])
+    writeFileSync(p('open-keys.json'), JSON.stringify({ 'gas-1': KEY }))
+    chmodSync(p('open-keys.json'), 0o644)
+    const open = await runCaptured(['gateway', '--config', p('ok.json'), '--keys', p('open-keys.json'), '--check'])
+    expect([open.status, open.stderr]).toEqual([2, expect.stringMatching(/KEYS_PERMISSIONS/)])
+    expect((await runCaptured(['gateway', '--config', p('nope.json'), '--check'])).stderr).toMatch(/CONFIG_INVALID: cannot read/)
+    expect((await runCaptured(['gateway', '--check'])).status).toBe(2) // --config is required
+  })
+
+  it('--help shows an example configuration that is itself valid', async () => {
+    const r = await runCaptured(['gateway', '--help'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/Examples:\n {2}smgw gateway --config gateway.json --keys meter-keys.json/)
+    const example = /Example configuration:\n(\{[\s\S]*?\n\})\n/.exec(r.stdout)?.[1]
+    expect(example).toBeDefined()
+    expect(parseGatewayConfig(JSON.parse(example!)).meters).toHaveLength(4)
+  })
+})
+
+describe('smgw gateway (a real process)', () => {
+  it('reads an SML simulator over TCP and a wM-Bus simulator over UDP, stops on SIGTERM, the store verifies', async () => {
+    const sent: SimulatorSent[] = []
+    const sml = createSimulator({ kind: 'sml', output: { kind: 'listen', host: '127.0.0.1', port: 0 }, intervalS: 1, meter: { seed: 12 } }, { onSent: (s) => { sent.push(s) } })
+    await sml.start()
+    const config = writeConfig('run.json', [{ id: 'ehz-1', kind: 'sml', intervalS: 1, transport: { tcp: { host: '127.0.0.1', port: sml.port() } } }, GAS], { batch: { maxReadings: 50, maxDelayMs: 50 } })
+    const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
+    const child = spawn(process.execPath, [bin, 'gateway', '--config', config, '--keys', p('keys.json'), '--status-interval', '0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
+    const wmbusSent: SimulatorSent[] = []
+    try {
+      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toMatch(/running: .*UDP port \d+/)
+      const udpPort = Number(/UDP port (\d+)/.exec(stderr)![1])
+      const wmbus = createSimulator({ kind: 'wmbus', output: { kind: 'udp', host: '127.0.0.1', port: udpPort }, count: 1, meter: { kind: 'gas', mode: 7, key: KEY, id: '12345678' } }, { onSent: (s) => { wmbusSent.push(s) } })
+      await wmbus.start()
+      await wmbus.finished
+      await wmbus.close()
+      const count = (meterId: string) => {
+        const store = openStore(p('run.json.db'), { now: () => new Date() }, { readonly: true })
+        try {
+          return store.readReadings({ meterId }).length
+        } finally {
+          store.close()
+        }
+      }
+      await expect.poll(() => count('ehz-1') >= 6 && count('gas-1') >= 1, { timeout: 15_000, interval: 100 }).toBe(true)
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+      await sml.close()
+    }
+    expect(stderr).toMatch(/smgw gateway: stopped: \d+ readings stored/)
+    const store = openStore(p('run.json.db'), { now: () => new Date() }, { readonly: true })
+    const readings = store.readReadings()
+    store.close()
+    // Every stored import register is one the simulator sent, exactly.
+    const sentImports = new Set(sent.flatMap((s) => (s.kind === 'sml' ? [BigInt(Math.round(s.emission.values.importWh * 10))] : [])))
+    const imports = readings.filter((r) => r.meterId === 'ehz-1' && r.quantity === '1-0:1.8.0*255')
+    expect(imports.length).toBeGreaterThanOrEqual(2)
+    expect(imports.every((r) => sentImports.has(r.mantissa))).toBe(true)
+    const gasVolume = readings.find((r) => r.meterId === 'gas-1' && r.quantity === 'volume')!
+    expect(Number(gasVolume.mantissa) * 10 ** gasVolume.scaler).toBe(wmbusSent[0]!.kind === 'wmbus' ? wmbusSent[0]!.emission.values.volumeM3 : NaN)
+    const verify = await runCaptured(['log', 'verify', p('run.json.db'), '--cert', p(GW, 'sig.cert.pem')])
+    expect([verify.status, verify.stderr]).toEqual([0, ''])
+    expect(verify.stdout).toMatch(/^system log: ok, 4 entries/m) // started, store opened, config, stopped
+  }, 60_000)
+})
