@@ -1,4 +1,4 @@
-import { createECDH, randomBytes } from 'node:crypto'
+import { diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { IssuerAndSerialNumber, KeyAgreeRecipientIdentifier, KeyEncryptionAlgorithmIdentifier } from '@peculiar/asn1-cms'
 import { AlgorithmIdentifier, Name } from '@peculiar/asn1-x509'
@@ -39,8 +39,10 @@ export function encryptCms(content: Uint8Array, options: EncryptCmsOptions): Pro
 
 interface PreparedRecipient {
   readonly nodeCurve: string
-  /** The recipient's validated public point, uncompressed. */
-  readonly point: Uint8Array
+  /** The recipient's validated public key. */
+  readonly key: KeyObject
+  /** Length of an uncompressed point of the curve (node exports SPKI with the point uncompressed, last). */
+  readonly pointLength: number
   /** KeyAgreeRecipientIdentifier (issuerAndSerialNumber), DER. */
   readonly rid: Uint8Array
 }
@@ -72,15 +74,13 @@ export function createCmsEncryptor(options: EncryptCmsOptions): CmsEncryptor {
   const outerOid = new Uint8Array(encodeOid(alg.mode === 'cbc' ? id_envelopedData : id_ct_authEnvelopedData))
 
   const recipientInfo = (r: PreparedRecipient, cek: Uint8Array): Uint8Array => {
-    // Ephemeral-static ECDH: the recipient point was validated when prepared; ECDH.computeSecret checks it again.
-    const ephemeral = createECDH(r.nodeCurve)
-    const ephemeralPoint = new Uint8Array(ephemeral.generateKeys())
-    let shared: Uint8Array
-    try {
-      shared = new Uint8Array(ephemeral.computeSecret(r.point))
-    } catch (err) {
-      throw new CryptoError('PUBLIC_KEY_INVALID', `ECDH failed: ${(err as Error).message}`, { cause: err })
-    }
+    // Ephemeral-static ECDH with the recipient key validated and imported when prepared
+    // (generateKeyPairSync + diffieHellman on KeyObjects: measured faster than ECDH.computeSecret,
+    // which imports and checks the peer point on every call).
+    const ephemeral = generateKeyPairSync('ec', { namedCurve: r.nodeCurve })
+    const ephemeralSpki = new Uint8Array(ephemeral.publicKey.export({ format: 'der', type: 'spki' }))
+    const ephemeralPoint = ephemeralSpki.subarray(ephemeralSpki.length - r.pointLength)
+    const shared = new Uint8Array(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: r.key }))
     const kek = deriveX963(agreement.hash, shared, sharedInfo, wrap.kekSize)
     // KeyAgreeRecipientInfo (RFC 5652 §6.2.2) as RecipientInfo [1] IMPLICIT: version 3,
     // originator [0] EXPLICIT OriginatorIdentifierOrKey = originatorKey [1] IMPLICIT OriginatorPublicKey,
@@ -121,6 +121,6 @@ function prepareRecipient(cert: CertificateInfo): PreparedRecipient {
   const rid = new Uint8Array(AsnConvert.serialize(new KeyAgreeRecipientIdentifier({
     issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: AsnConvert.parse(cert.issuer, Name), serialNumber: cert.serialNumber.slice().buffer }),
   })))
-  return { nodeCurve: CURVES[key.curve].nodeName, point: key.point, rid }
+  return { nodeCurve: CURVES[key.curve].nodeName, key: key.key, pointLength: 1 + 2 * CURVES[key.curve].size, rid }
 }
 

@@ -99,18 +99,6 @@ const UNCOMPRESSED_SPKI_PREFIXES: ReadonlyMap<CurveName, Uint8Array> = new Map(O
 }))
 
 /**
- * The uncompressed point of `spki` when it is byte for byte the canonical DER SPKI of
- * `curve` (see decodeCanonicalEcSpki); the point itself is NOT checked here: the caller
- * hands it to OpenSSL, which does (ECDH.computeSecret). Undefined for anything else.
- */
-export function matchCanonicalEcSpki(spki: Uint8Array, curve: CurveName): Uint8Array | undefined {
-  const prefix = UNCOMPRESSED_SPKI_PREFIXES.get(curve)
-  if (prefix === undefined || spki.length !== prefix.length + 1 + 2 * CURVES[curve].size || spki[prefix.length] !== 0x04) return undefined
-  if (Buffer.compare(spki.subarray(0, prefix.length), prefix) !== 0) return undefined
-  return spki.subarray(prefix.length)
-}
-
-/**
  * Fast path for the common case: an SPKI that is byte for byte the canonical DER of an allowed
  * named curve with an uncompressed point. Those bytes are DER by construction, so the
  * asn1-schema parse and re-encoding check of the general path would find nothing; OpenSSL
