@@ -17,20 +17,57 @@ export function encodeLength(n: number): Uint8Array {
   return Uint8Array.of(0x84, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
 }
 
-/** One TLV: `tag` (a single identifier octet) around the concatenation of `parts`. */
-export function tlv(tag: number, ...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const len = encodeLength(n)
-  const out = new Uint8Array(1 + len.length + n)
-  out[0] = tag
-  out.set(len, 1)
-  let at = 1 + len.length
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
+/**
+ * A DER value still to be written: bytes, or a TLV around parts. Nested TLVs are written
+ * once, into one buffer, by {@link encodeDer} (lengths are known bottom-up), so a large
+ * content is copied once, not once per enclosing SEQUENCE.
+ */
+export type DerPart = Uint8Array | DerNode
+
+export interface DerNode {
+  readonly tag: number
+  readonly parts: readonly DerPart[]
+  /** Length of the contents. */
+  readonly length: number
+  /** Length of the whole TLV. */
+  readonly size: number
+}
+
+function sizeOf(part: DerPart): number {
+  return part instanceof Uint8Array ? part.length : part.size
+}
+
+/** One TLV: `tag` (a single identifier octet) around the concatenation of `parts` (not yet written). */
+export function node(tag: number, ...parts: readonly DerPart[]): DerNode {
+  let length = 0
+  for (const p of parts) length += sizeOf(p)
+  return { tag, parts, length, size: 1 + encodeLength(length).length + length }
+}
+
+/** Writes a DER value into one new buffer. */
+export function encodeDer(part: DerPart): Uint8Array {
+  if (part instanceof Uint8Array) return part
+  const out = new Uint8Array(part.size)
+  write(out, 0, part)
   return out
+}
+
+function write(out: Uint8Array, at: number, part: DerPart): number {
+  if (part instanceof Uint8Array) {
+    out.set(part, at)
+    return at + part.length
+  }
+  out[at] = part.tag
+  const len = encodeLength(part.length)
+  out.set(len, at + 1)
+  let next = at + 1 + len.length
+  for (const p of part.parts) next = write(out, next, p)
+  return next
+}
+
+/** One TLV, written now: `tag` around the concatenation of `parts`. */
+export function tlv(tag: number, ...parts: readonly DerPart[]): Uint8Array {
+  return encodeDer(node(tag, ...parts))
 }
 
 export const TAG = {

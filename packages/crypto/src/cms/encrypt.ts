@@ -9,7 +9,7 @@ import { aesCbcEncrypt, aesGcmEncrypt, aesKeyWrap } from '../primitives/aes.js'
 import { ID_EC_PUBLIC_KEY, decodeEcPublicKey, encodeOid } from '../primitives/ec-public-key.js'
 import { deriveX963 } from '../primitives/kdf.js'
 import { CONTENT_ENCRYPTIONS, KEY_AGREEMENTS, KEY_WRAPS, type ContentEncryptionName } from './algorithms.js'
-import { TAG, encodeSmallInteger, tlv } from './der.js'
+import { TAG, encodeDer, encodeSmallInteger, node, tlv, type DerNode } from './der.js'
 import { encodeSharedInfo } from './kek.js'
 import { dhSinglePass_stdDH_sha256kdf_scheme, id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.js'
 
@@ -73,7 +73,7 @@ export function createCmsEncryptor(options: EncryptCmsOptions): CmsEncryptor {
   const algorithmOid = new Uint8Array(encodeOid(alg.oid))
   const outerOid = new Uint8Array(encodeOid(alg.mode === 'cbc' ? id_envelopedData : id_ct_authEnvelopedData))
 
-  const recipientInfo = (r: PreparedRecipient, cek: Uint8Array): Uint8Array => {
+  const recipientInfo = (r: PreparedRecipient, cek: Uint8Array): DerNode => {
     // Ephemeral-static ECDH with the recipient key validated and imported when prepared
     // (generateKeyPairSync + diffieHellman on KeyObjects: measured faster than ECDH.computeSecret,
     // which imports and checks the peer point on every call).
@@ -85,32 +85,32 @@ export function createCmsEncryptor(options: EncryptCmsOptions): CmsEncryptor {
     // KeyAgreeRecipientInfo (RFC 5652 §6.2.2) as RecipientInfo [1] IMPLICIT: version 3,
     // originator [0] EXPLICIT OriginatorIdentifierOrKey = originatorKey [1] IMPLICIT OriginatorPublicKey,
     // keyEncryptionAlgorithm, recipientEncryptedKeys SEQUENCE OF { rid, encryptedKey OCTET STRING }.
-    return tlv(TAG.CONTEXT_1,
+    return node(TAG.CONTEXT_1,
       encodeSmallInteger(3),
-      tlv(TAG.CONTEXT_0, tlv(TAG.CONTEXT_1, originatorAlgorithm, tlv(TAG.BIT_STRING, Uint8Array.of(0), ephemeralPoint))),
+      node(TAG.CONTEXT_0, node(TAG.CONTEXT_1, originatorAlgorithm, node(TAG.BIT_STRING, Uint8Array.of(0), ephemeralPoint))),
       keyEncryptionAlgorithm,
-      tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, r.rid, tlv(TAG.OCTET_STRING, aesKeyWrap(kek, cek)))))
+      node(TAG.SEQUENCE, node(TAG.SEQUENCE, r.rid, node(TAG.OCTET_STRING, aesKeyWrap(kek, cek)))))
   }
 
   return {
     encrypt: (content) => settle(() => {
       const cek = random(alg.keySize)
-      const recipientInfos = tlv(TAG.SET, ...recipients.map((r) => recipientInfo(r, cek)))
+      const recipientInfos = node(TAG.SET, ...recipients.map((r) => recipientInfo(r, cek)))
       if (alg.mode === 'cbc') {
         const iv = random(16)
         // EncryptedContentInfo (RFC 5652 §6.1): contentType, AlgorithmIdentifier with the IV as
         // parameters (RFC 3565 §4.1), encryptedContent [0] IMPLICIT OCTET STRING.
-        const eci = tlv(TAG.SEQUENCE, dataOid, tlv(TAG.SEQUENCE, algorithmOid, tlv(TAG.OCTET_STRING, iv)), tlv(TAG.CONTEXT_0_PRIMITIVE, aesCbcEncrypt(cek, iv, content)))
+        const eci = node(TAG.SEQUENCE, dataOid, node(TAG.SEQUENCE, algorithmOid, node(TAG.OCTET_STRING, iv)), node(TAG.CONTEXT_0_PRIMITIVE, aesCbcEncrypt(cek, iv, content)))
         // RFC 5652 §6.1: version 2 because a RecipientInfo is not version 0 (kari is version 3).
-        return tlv(TAG.SEQUENCE, outerOid, tlv(TAG.CONTEXT_0, tlv(TAG.SEQUENCE, encodeSmallInteger(2), recipientInfos, eci)))
+        return encodeDer(node(TAG.SEQUENCE, outerOid, node(TAG.CONTEXT_0, node(TAG.SEQUENCE, encodeSmallInteger(2), recipientInfos, eci))))
       }
       // RFC 5084 §3.2: a 12-octet nonce; we use a 16-octet tag, as OpenSSL does (GCMParameters icvLen 16).
       const nonce = random(12)
       const sealed = aesGcmEncrypt(cek, nonce, content, new Uint8Array(0), 16)
-      const params = tlv(TAG.SEQUENCE, tlv(TAG.OCTET_STRING, nonce), Uint8Array.of(TAG.INTEGER, 1, 16))
-      const eci = tlv(TAG.SEQUENCE, dataOid, tlv(TAG.SEQUENCE, algorithmOid, params), tlv(TAG.CONTEXT_0_PRIMITIVE, sealed.ciphertext))
+      const params = node(TAG.SEQUENCE, node(TAG.OCTET_STRING, nonce), Uint8Array.of(TAG.INTEGER, 1, 16))
+      const eci = node(TAG.SEQUENCE, dataOid, node(TAG.SEQUENCE, algorithmOid, params), node(TAG.CONTEXT_0_PRIMITIVE, sealed.ciphertext))
       // RFC 5083 §2.1: version is always 0; mac OCTET STRING after the content.
-      return tlv(TAG.SEQUENCE, outerOid, tlv(TAG.CONTEXT_0, tlv(TAG.SEQUENCE, encodeSmallInteger(0), recipientInfos, eci, tlv(TAG.OCTET_STRING, sealed.tag))))
+      return encodeDer(node(TAG.SEQUENCE, outerOid, node(TAG.CONTEXT_0, node(TAG.SEQUENCE, encodeSmallInteger(0), recipientInfos, eci, node(TAG.OCTET_STRING, sealed.tag)))))
     }),
   }
 }

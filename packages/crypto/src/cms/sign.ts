@@ -8,7 +8,7 @@ import { encodeOid } from '../primitives/ec-public-key.js'
 import { HASHES, digest } from '../primitives/hash.js'
 import type { Signer } from '../security-module/types.js'
 import { compareBytes, encodeSetOf } from './bytes.js'
-import { TAG, encodeSmallInteger, tlv } from './der.js'
+import { TAG, encodeDer, encodeSmallInteger, node, tlv } from './der.js'
 import { id_contentType, id_data, id_messageDigest, id_signedData, id_signingTime } from './oids.js'
 
 export interface SignCmsOptions {
@@ -89,12 +89,12 @@ export function createCmsSigner(options: CreateCmsSignerOptions): CmsSigner {
       const signedAttrsSet = encodeSetOf(attributes)
       const signature = await signer.sign(signedAttrsSet, hash.name)
       // SignerInfo (RFC 5652 §5.3): version 1 (issuerAndSerialNumber), sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature.
-      const signerInfo = tlv(TAG.SEQUENCE, encodeSmallInteger(1), sid, digestAlgorithm, tlv(TAG.CONTEXT_0, ...attributes), signatureAlgorithm, tlv(TAG.OCTET_STRING, signature))
+      const signerInfo = node(TAG.SEQUENCE, encodeSmallInteger(1), sid, digestAlgorithm, node(TAG.CONTEXT_0, ...attributes), signatureAlgorithm, node(TAG.OCTET_STRING, signature))
       // EncapsulatedContentInfo (RFC 5652 §5.2): eContentType, [0] EXPLICIT OCTET STRING unless detached.
-      const encap = detached ? tlv(TAG.SEQUENCE, contentTypeOid) : tlv(TAG.SEQUENCE, contentTypeOid, tlv(TAG.CONTEXT_0, tlv(TAG.OCTET_STRING, content)))
-      const signedData = tlv(TAG.SEQUENCE, version, digestAlgorithms, encap, certificates, tlv(TAG.SET, signerInfo))
-      // ContentInfo (RFC 5652 §3): contentType, [0] EXPLICIT content.
-      return tlv(TAG.SEQUENCE, signedDataOid, tlv(TAG.CONTEXT_0, signedData))
+      const encap = detached ? node(TAG.SEQUENCE, contentTypeOid) : node(TAG.SEQUENCE, contentTypeOid, node(TAG.CONTEXT_0, node(TAG.OCTET_STRING, content)))
+      const signedData = node(TAG.SEQUENCE, version, digestAlgorithms, encap, certificates, node(TAG.SET, signerInfo))
+      // ContentInfo (RFC 5652 §3): contentType, [0] EXPLICIT content; written once into one buffer.
+      return encodeDer(node(TAG.SEQUENCE, signedDataOid, node(TAG.CONTEXT_0, signedData)))
     },
   }
 }
