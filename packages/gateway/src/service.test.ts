@@ -237,17 +237,29 @@ describe('createGateway: wireless M-Bus over UDP', () => {
 })
 
 describe('createGateway: SML over a serial line (socat pty pair)', () => {
-  async function ptyPair(): Promise<{ a: string; b: string }> {
+  async function ptyPair(): Promise<{ a: string; b: string; restart: () => Promise<void> }> {
     const dir = await createTempDir('smgw-gw-pty-')
     const a = join(dir.dir, 'A')
     const b = join(dir.dir, 'B')
-    const socat: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' })
+    let socat: ChildProcess | undefined
+    const run = async () => {
+      const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' })
+      socat = child
+      await vi.waitFor(() => { expect(existsSync(a) && existsSync(b)).toBe(true) }, { timeout: 5000, interval: 20 })
+    }
+    const stop = async () => {
+      const child = socat
+      if (child === undefined || child.exitCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
     cleanups.push(async () => {
-      socat.kill('SIGTERM')
+      await stop()
       await dir.remove()
     })
-    await vi.waitFor(() => { expect(existsSync(a) && existsSync(b)).toBe(true) }, { timeout: 5000, interval: 20 })
-    return { a, b }
+    await run()
+    return { a, b, restart: async () => { await stop(); await run() } }
   }
 
   it('with noise and truncated files: only complete files are stored, the dropped bytes are counted', async () => {
@@ -273,6 +285,38 @@ describe('createGateway: SML over a serial line (socat pty pair)', () => {
     expect(storedImports(storedReadings(config))).toEqual(complete)
     const noise = world.sent.reduce((n, s) => n + (s.kind === 'sml' ? s.emission.noiseBytes : 0), 0)
     expect(gw.status().meters[0]!.garbageBytes).toBeGreaterThan(noise) // noise plus the cut files
+  })
+
+  it('a line that goes away is reopened with backoff (injected timer) and read again', async () => {
+    const { a, b, restart } = await ptyPair()
+    const world = manualWorld()
+    const config = configOf([{ id: 'ehz-2', kind: 'sml', transport: { serial: { path: b } }, intervalS: 2 }])
+    const gw = started(config, { now: world.now, setTimer: world.setTimer })
+    await gw.start()
+    const send = async (seed: number) => {
+      const sent: SimulatorSent[] = []
+      const sim = createSimulator({ kind: 'sml', output: { kind: 'serial', path: a }, count: 1, meter: { seed } }, { ...world.sim, onSent: (x) => { sent.push(x) } })
+      await sim.start()
+      await sim.finished
+      await sim.close()
+      return sentImports(sent)
+    }
+    const first = await send(1)
+    await vi.waitFor(() => { expect(gw.status().meters[0]!.stored).toBe(3) }, { timeout: 5000, interval: 20 })
+    await restart() // the old pty pair is gone, a new one appears under the same names
+    // The loss is noticed, then the retry timer (1 s) reopens the path; keep advancing until it has.
+    const second: bigint[] = []
+    await vi.waitFor(async () => {
+      world.advance(1000)
+      await new Promise((resolve) => setImmediate(resolve))
+      second.push(...await send(2)) // files written before the reopening are lost; later ones arrive
+      await vi.waitFor(() => { expect(gw.status().meters[0]!.stored).toBeGreaterThanOrEqual(6) }, { timeout: 300, interval: 20 })
+    }, { timeout: 10_000, interval: 50 })
+    await gw.close()
+    const imports = storedImports(storedReadings(config))
+    expect(imports[0]).toBe(first[0])
+    expect(imports.length).toBeGreaterThanOrEqual(2)
+    expect(imports.slice(1).every((v) => second.includes(v))).toBe(true)
   })
 
   it('wireless M-Bus stick in raw mode with format A CRCs', async () => {
