@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openStore, parseGatewayConfig } from '@smgw/gateway'
-import { createSimulator, type SimulatorSent } from '@smgw/sim'
+import { createSimulator, createSmlMeterFromConfig, parseSmlMeterConfig, type SimulatorSent } from '@smgw/sim'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCaptured } from '../testing.js'
 
@@ -60,6 +60,42 @@ describe('smgw gateway --check', () => {
     const example = /Example configuration:\n(\{[\s\S]*?\n\})\n/.exec(r.stdout)?.[1]
     expect(example).toBeDefined()
     expect(parseGatewayConfig(JSON.parse(example!)).meters).toHaveLength(4)
+  })
+})
+
+describe('smgw gateway in-process', () => {
+  it('--json status lines; a replayed capture is stored; SIGTERM stops it (exit 0); a start failure exits 1', async () => {
+    const meter = createSmlMeterFromConfig(parseSmlMeterConfig({ seed: 2, quirks: ['noise'] }))
+    writeFileSync(p('capture.sml'), Buffer.concat([0, 1, 2].map((i) => meter.next(new Date(Date.UTC(2026, 0, 1) + i * 2000)).bytes)))
+    const config = writeConfig('replay.json', [{ id: 'replayed', kind: 'sml', intervalS: 2, transport: { file: 'capture.sml' } }])
+    const running = runCaptured(['gateway', '--config', config, '--json', '--status-interval', '0'])
+    // runCaptured collects stderr only at the end: signal once the store holds the replay.
+    await expect.poll(() => {
+      try {
+        const store = openStore(p('replay.json.db'), { now: () => new Date() }, { readonly: true })
+        try {
+          return store.countReadings()
+        } finally {
+          store.close()
+        }
+      } catch {
+        return 0
+      }
+    }, { timeout: 15_000, interval: 50 }).toBe(9)
+    process.emit('SIGTERM')
+    const r = await running
+    expect(r.status).toBe(0)
+    // Standard error: status lines (with `event`) and pino diagnostics (with `level`), all JSON.
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.some((l) => l.level === 40 && l.msg === 'bytes dropped on the LMN (logged at most once a minute)')).toBe(true)
+    const status = lines.filter((l) => 'event' in l)
+    const [first, last] = [status[0]!, status.at(-1)!]
+    expect(first).toMatchObject({ event: 'running', state: 'running' })
+    expect(last).toMatchObject({ event: 'stopped', state: 'closed', stored: 9, meters: [{ id: 'replayed', state: 'ok', stored: 9 }] })
+    expect(Number(last.garbageBytes)).toBeGreaterThan(0) // the noise before each file
+    const failing = writeConfig('failing.json', [{ id: 'gone', kind: 'sml', intervalS: 2, transport: { serial: { path: 'no-such-tty' } } }])
+    const f = await runCaptured(['gateway', '--config', failing])
+    expect([f.status, f.stderr]).toEqual([1, expect.stringMatching(/could not start: LMN_OPEN_FAILED/)])
   })
 })
 
