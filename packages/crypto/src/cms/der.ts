@@ -75,6 +75,7 @@ export const TAG = {
   BIT_STRING: 0x03,
   OCTET_STRING: 0x04,
   OID: 0x06,
+  UTC_TIME: 0x17,
   SEQUENCE: 0x30,
   SET: 0x31,
   /** [0] constructed (EXPLICIT, or IMPLICIT of a constructed type). */

@@ -70,7 +70,7 @@ describe('prepared CMS objects', () => {
     const variants = [{}, { detached: true }, { chain: [pki.root.certDer] }, { contentType: '1.2.840.113549.1.9.16.1.4' }]
     for (const variant of variants) {
       for (const content of [new Uint8Array(0), new TextEncoder().encode('x'), new Uint8Array(6500).fill(0x41), new Uint8Array(70_000).fill(7)]) {
-        for (const signingTime of [undefined, time, new Date('2051-01-01T00:00:00Z')]) {
+        for (const signingTime of [undefined, time, new Date('2026-11-30T23:59:59.999Z'), new Date('1950-01-01T00:00:00Z'), new Date('2049-12-31T23:59:59Z'), new Date('1949-12-31T23:59:59Z'), new Date('2051-01-01T00:00:00Z')]) {
           const perMessage = signingTime === undefined ? {} : { signingTime }
           const oneShot = await signCms(content, { signer, certificate: alice.cert, ...variant, ...perMessage })
           const fromDer = await createCmsSigner({ signer, certificate: alice.cert, ...variant }).sign(content, perMessage)

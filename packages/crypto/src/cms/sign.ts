@@ -76,11 +76,22 @@ export function createCmsSigner(options: CreateCmsSignerOptions): CmsSigner {
   // RFC 5652 §5.1: version 1 when only X.509 certificates, id-data, and v1 SignerInfos; 3 otherwise.
   const version = encodeSmallInteger(contentType === id_data ? 1 : 3)
 
+  const signingTimeOid = new Uint8Array(encodeOid(id_signingTime))
+  const signingTimeAttribute = (time: Date): Uint8Array => {
+    const year = time.getUTCFullYear()
+    // RFC 5652 §11.3 / RFC 5280 §4.1.2.5.1: UTCTime YYMMDDHHMMSSZ for 1950–2049, written here (whole seconds);
+    // other years (GeneralizedTime) as asn1-schema writes them.
+    if (year < 1950 || year > 2049) return der(new Attribute({ attrType: id_signingTime, attrValues: [AsnConvert.serialize(new Time(time))] }))
+    const two = (n: number) => String(n).padStart(2, '0')
+    const text = `${two(year % 100)}${two(time.getUTCMonth() + 1)}${two(time.getUTCDate())}${two(time.getUTCHours())}${two(time.getUTCMinutes())}${two(time.getUTCSeconds())}Z`
+    return tlv(TAG.SEQUENCE, signingTimeOid, tlv(TAG.SET, tlv(TAG.UTC_TIME, new TextEncoder().encode(text))))
+  }
+
   return {
     async sign(content, perMessage = {}) {
       const attributes = [
         contentTypeAttr,
-        ...(perMessage.signingTime ? [der(new Attribute({ attrType: id_signingTime, attrValues: [AsnConvert.serialize(new Time(perMessage.signingTime))] }))] : []),
+        ...(perMessage.signingTime ? [signingTimeAttribute(perMessage.signingTime)] : []),
         tlv(TAG.SEQUENCE, messageDigestOid, tlv(TAG.SET, tlv(TAG.OCTET_STRING, digest(hash.name, content)))),
       ]
       // X.690 §11.6: the DER of a SET OF sorts its elements by their encodings; signedAttrs are DER (RFC 5652 §5.3).
