@@ -39,7 +39,7 @@ echo "  wired M-Bus: $(smgw decode mbus "$(cat samples/mbus-wired.hex)" | cut -c
 step "3. SM-PKI and CMS: a gateway sends a reading to a market participant"
 smgw pki init "$work/pki" --gateways 1
 gw="$work/pki/gateways/smgw-0001"; emt="$work/pki/emt-1"
-smgw pki verify "$gw/sig.cert.pem" --root "$work/pki/root/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" \
+smgw pki verify "$gw/sig.cert.pem" --root "$work/pki/root-ca/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" \
   --crl "$work/pki/crl/sub-ca-gw.crl.pem" --crl "$work/pki/crl/root.crl.pem" --purpose sig
 jq_reading='{"meteringPoint":"DE0001234567890000000000000000001","obis":"1-0:1.8.0*255","interval":"2026-11-29","values":[1234.5,1235.1],"unit":"kWh"}'
 printf '%s' "$jq_reading" > "$work/reading.json"
@@ -49,11 +49,11 @@ echo "  signed and encrypted: $(wc -c < "$work/reading.p7e") bytes of CMS (Signe
 smgw cms inspect "$work/reading.p7e" | sed 's/^/  /'
 smgw cms decrypt "$work/reading.p7e" --key "$emt/enc.key.pem" --cert "$emt/enc.cert.pem" --out "$work/received.p7s"
 echo "  the market participant (smgw):"
-smgw cms verify "$work/received.p7s" --root "$work/pki/root/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" | sed 's/^/    /'
+smgw cms verify "$work/received.p7s" --root "$work/pki/root-ca/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" | sed 's/^/    /'
 echo
 echo "  the same message checked by openssl as an independent peer:"
 openssl cms -decrypt -inform DER -in "$work/reading.p7e" -recip "$emt/enc.cert.pem" -inkey "$emt/enc.key.pem" -binary -out "$work/openssl.p7s"
-cat "$work/pki/sub-ca-gw/ca.cert.pem" "$work/pki/root/ca.cert.pem" > "$work/chain.pem"
+cat "$work/pki/sub-ca-gw/ca.cert.pem" "$work/pki/root-ca/ca.cert.pem" > "$work/chain.pem"
 openssl cms -verify -inform DER -in "$work/openssl.p7s" -CAfile "$work/chain.pem" -purpose any -binary 2>&1 | sed 's/^/    /'
 echo
 [ "${KEEP:-0}" = 1 ] && echo "files kept in $work"

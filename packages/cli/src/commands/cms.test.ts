@@ -178,7 +178,7 @@ describe('smgw cms', () => {
 describe('smgw cms verify on SM-PKI path validation', () => {
   let pkiDir: string
   const p = (...parts: string[]): string => join(pkiDir, ...parts)
-  const trust = (): string[] => ['--root', p('root/ca.cert.pem'), '--chain', p('chain.pem'), '--crl', p('crl/sub-ca-emt.crl.pem'), '--crl', p('crl/root.crl.pem')]
+  const trust = (): string[] => ['--root', p('root-ca/ca.cert.pem'), '--chain', p('chain.pem'), '--crl', p('crl/sub-ca-emt.crl.pem'), '--crl', p('crl/root.crl.pem')]
 
   beforeAll(async () => {
     pkiDir = join(dir, 'demo-pki')
@@ -199,7 +199,7 @@ describe('smgw cms verify on SM-PKI path validation', () => {
     expect(late.status).toBe(1)
     expect(late.stderr).toMatch(/^smgw cms verify: EXPIRED: CMS_SIGNER_UNTRUSTED: /)
     expect(late.stdout).toBe('')
-    const noChain = await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root/ca.cert.pem')])
+    const noChain = await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root-ca/ca.cert.pem')])
     expect(noChain.status).toBe(1)
     expect(noChain.stderr).toContain('smgw cms verify: NO_PATH: ')
     // The openssl-made signer of the other tests: a signing certificate that is also for key agreement.
@@ -214,7 +214,7 @@ describe('smgw cms verify on SM-PKI path validation', () => {
     expect(v.stderr).toMatch(/^smgw cms verify: REVOKED: CMS_SIGNER_UNTRUSTED: /)
     expect(v.stdout).toBe('')
     // Without the CRL nothing says it is revoked.
-    expect((await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root/ca.cert.pem'), '--chain', p('chain.pem')])).status).toBe(0)
+    expect((await runCaptured(['cms', 'verify', f('emt.der'), '--root', p('root-ca/ca.cert.pem'), '--chain', p('chain.pem')])).status).toBe(0)
   })
 })
 

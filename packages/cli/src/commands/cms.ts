@@ -84,8 +84,8 @@ The signer's path is validated for purpose sig (packages/pki validatePath); when
 reason comes first on standard error, e.g. "smgw cms verify: REVOKED: CMS_SIGNER_UNTRUSTED: …", exit 1.
 
 Examples:
-  smgw cms verify reading.p7s --root pki/root/ca.cert.pem --chain pki/chain.pem
-  smgw cms verify reading.p7s --root pki/root/ca.cert.pem --chain pki/chain.pem \\
+  smgw cms verify reading.p7s --root pki/root-ca/ca.cert.pem --chain pki/chain.pem
+  smgw cms verify reading.p7s --root pki/root-ca/ca.cert.pem --chain pki/chain.pem \\
       --crl pki/crl/sub-ca-emt.crl.pem --crl pki/crl/root.crl.pem --at 2026-06-01T00:00:00Z --out reading.json
 `)
     .action((input: string, o: OutOption & TrustFileOptions & { content?: string }) => run(() => guarded(io, 'verify', async () => {

@@ -53,7 +53,7 @@ describe('smgw log verify', () => {
   })
 
   it('--root/--chain validates the certificate path; --json reports each chain', async () => {
-    const r = await runCaptured(['log', 'verify', p('gateway.db'), '--root', p('pki/root/ca.cert.pem'), '--chain', p('pki/chain.pem'), '--json'])
+    const r = await runCaptured(['log', 'verify', p('gateway.db'), '--root', p('pki/root-ca/ca.cert.pem'), '--chain', p('pki/chain.pem'), '--json'])
     expect(r.status).toBe(0)
     const json = JSON.parse(r.stdout) as { ok: boolean; chains: { ok: boolean; trust: string; log: string }[] }
     expect(json.ok).toBe(true)

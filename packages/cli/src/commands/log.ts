@@ -24,7 +24,7 @@ Exit status: 0 every chain verifies, 1 a chain does not (or FILE cannot be read)
 
 Examples:
   smgw log verify /var/lib/smgw/gateway.db --cert pki/gateways/smgw-0001/sig.cert.pem
-  smgw log verify consumer-c-1.jsonl --root pki/root/ca.cert.pem --chain pki/chain.pem --json
+  smgw log verify consumer-c-1.jsonl --root pki/root-ca/ca.cert.pem --chain pki/chain.pem --json
   smgw log export /var/lib/smgw/gateway.db --log consumer --consumer c-1 --out consumer-c-1.jsonl
   smgw log show consumer-c-1.jsonl
 `

@@ -24,14 +24,14 @@ afterAll(() => {
 interface VerifyJson { ok: boolean; reason: string | null; chain: string[]; purpose: string }
 
 async function verify(cert: string, ...extra: string[]): Promise<{ status: number; json: VerifyJson }> {
-  const r = await runCaptured(['pki', 'verify', cert, '--root', p('root/ca.cert.pem'), '--chain', p('chain.pem'), '--json', ...extra])
+  const r = await runCaptured(['pki', 'verify', cert, '--root', p('root-ca/ca.cert.pem'), '--chain', p('chain.pem'), '--json', ...extra])
   return { status: r.status, json: JSON.parse(r.stdout) as VerifyJson }
 }
 
 const allCrls = () => ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs'].flatMap((c) => ['--crl', p('crl', `${c}.crl.pem`)])
 
 function opensslVerify(cert: string, crl: boolean): { code: number | null; out: string } {
-  const args = ['verify', '-CAfile', p('root/ca.cert.pem'), '-untrusted', p('chain.pem'), ...(crl ? ['-crl_check', '-CRLfile', p('crl/sub-ca-emt.crl.pem')] : []), cert]
+  const args = ['verify', '-CAfile', p('root-ca/ca.cert.pem'), '-untrusted', p('chain.pem'), ...(crl ? ['-crl_check', '-CRLfile', p('crl/sub-ca-emt.crl.pem')] : []), cert]
   const r = spawnSync('openssl', args, { encoding: 'utf8' })
   return { code: r.status, out: r.stdout + r.stderr }
 }
@@ -84,8 +84,8 @@ describe('smgw pki verify', () => {
   })
 
   it('exits 2 on an unknown purpose and 1 (MALFORMED) on a file that is no certificate', async () => {
-    expect((await runCaptured(['pki', 'verify', p('gwa/sig.cert.pem'), '--root', p('root/ca.cert.pem'), '--purpose', 'web'])).status).toBe(2)
-    const r = await runCaptured(['pki', 'verify', p('index.json'), '--root', p('root/ca.cert.pem')])
+    expect((await runCaptured(['pki', 'verify', p('gwa/sig.cert.pem'), '--root', p('root-ca/ca.cert.pem'), '--purpose', 'web'])).status).toBe(2)
+    const r = await runCaptured(['pki', 'verify', p('index.json'), '--root', p('root-ca/ca.cert.pem')])
     expect(r.status).toBe(1)
     expect(r.stdout).toContain('INVALID MALFORMED')
     const missing = await runCaptured(['pki', 'verify', p('gwa/sig.cert.pem'), '--root', p('index.json')])
@@ -159,7 +159,7 @@ describe('smgw pki csr / sign-csr / issue / show', () => {
     const chained = join(base, 'renew-chained.pem')
     expect((await runCaptured(['pki', 'csr', '--key', join(base, 'renew.key.pem'), '--subject', 'CN=smgw-0002,OU=SMGW,O=SMGW Demo,C=DE,serialNumber=SMGW-0002',
       '--renew-key', join(gw, 'tls.key.pem'), '--renew-cert', join(gw, 'tls.cert.pem'), '--renew-chain', p('sub-ca-gw/ca.cert.pem'), '--out', chained])).status).toBe(0)
-    const ossl = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', chained, '-CAfile', p('root/ca.cert.pem'), '-purpose', 'any', '-outform', 'DER'])
+    const ossl = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', chained, '-CAfile', p('root-ca/ca.cert.pem'), '-purpose', 'any', '-outform', 'DER'])
     expect(ossl.stderr.toString()).toContain('Verification successful')
     expect(ossl.stdout[0]).toBe(0x30)
     const out = join(base, 'renewed.cert.pem')

@@ -21,7 +21,7 @@ import { toJson } from '../json.js'
  * `smgw pki`: a demo SM-PKI in a folder. Layout (documented in packages/pki/README.md):
  *
  *   DIR/index.json                         CAs, every issued certificate (serial, subject, files, revocation)
- *   DIR/root/ca.{key,cert}.pem             SM-Test-Root
+ *   DIR/root-ca/ca.{key,cert}.pem             SM-Test-Root
  *   DIR/sub-ca-emt/ca.{key,cert}.pem       issues GWA and EMT certificates
  *   DIR/sub-ca-gw/ca.{key,cert}.pem        issues gateway operational certificates
  *   DIR/sub-ca-gs/ca.{key,cert}.pem        the manufacturer's CA: gateway Gütesiegel certificates
@@ -331,7 +331,7 @@ Examples:
   smgw pki init ./demo-pki
   smgw pki init ./pki --gateways 10 --emts 3 --curve brainpoolP384r1 --json
 
-Layout: index.json, root/ca.{key,cert}.pem, sub-ca-{emt,gw,gs}/ca.{key,cert}.pem, chain.pem,
+Layout: index.json, root-ca/ca.{key,cert}.pem, sub-ca-{emt,gw,gs}/ca.{key,cert}.pem, chain.pem,
 gwa/{tls,sig,enc}.{key,cert}.pem, emt-N/..., gateways/<id>/{gs,tls,sig,enc}.{key,cert}.pem,
 crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tests only.
 `)
@@ -352,16 +352,18 @@ crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tes
           },
         })
         const index: PkiIndex = { format: INDEX_FORMAT, curve, created: now.toISOString(), cas: {}, certificates: [] }
-        const writeKey = async (label: string) => {
+        const writeKey = async (label: string, file = label) => {
           const key = keys.get(label)
           if (key === undefined) throw new PkiError('PKI_BAD_ARGUMENT', `no key ${label}`)
-          await put(join(dir, `${label}.key.pem`), keyPem(key), true)
+          await put(join(dir, `${file}.key.pem`), keyPem(key), true)
         }
         for (const ca of demo.cas) {
-          await writeKey(`${ca.label}/ca`)
-          await put(join(dir, ca.label, 'ca.cert.pem'), encodePem('CERTIFICATE', ca.certificate))
-          index.cas[ca.label] = { cert: `${ca.label}/ca.cert.pem`, key: `${ca.label}/ca.key.pem`, issuer: ca.issuer, crlNumber: 1, crl: `crl/${ca.label}.crl.pem` }
-          index.certificates.push(recordOf(dir, ca.certificate, ca.label === 'root' ? 'root-ca' : 'sub-ca', ca.issuer, join(dir, ca.label, 'ca.cert.pem'), join(dir, ca.label, 'ca.key.pem')))
+          // The root CA lives in root-ca/: a folder named root/ reads like a system path in listings and scripts.
+          const folder = ca.label === 'root' ? 'root-ca' : ca.label
+          await writeKey(`${ca.label}/ca`, `${folder}/ca`)
+          await put(join(dir, folder, 'ca.cert.pem'), encodePem('CERTIFICATE', ca.certificate))
+          index.cas[ca.label] = { cert: `${folder}/ca.cert.pem`, key: `${folder}/ca.key.pem`, issuer: ca.issuer, crlNumber: 1, crl: `crl/${ca.label}.crl.pem` }
+          index.certificates.push(recordOf(dir, ca.certificate, ca.label === 'root' ? 'root-ca' : 'sub-ca', ca.issuer, join(dir, folder, 'ca.cert.pem'), join(dir, folder, 'ca.key.pem')))
         }
         await put(join(dir, 'chain.pem'), demo.cas.filter((c) => c.label !== 'root').map((c) => encodePem('CERTIFICATE', c.certificate)).join(''))
         for (const p of demo.participants) {
@@ -501,7 +503,7 @@ Examples:
         const common = { ca, profile, serialNumber: newSerial(), ...validity, ...(tlsRole === undefined ? {} : { tlsRole }) }
         let cert: Uint8Array
         if (isRenewal) {
-          const roots = await readDers(io, join(opts.dir, 'root/ca.cert.pem'))
+          const roots = await readDers(io, join(opts.dir, 'root-ca/ca.cert.pem'))
           const intermediates = await readDers(io, join(opts.dir, 'chain.pem'))
           const crls = (await Promise.all(Object.values(index.cas).map((c) => readDers(io, join(opts.dir, c.crl), LABELS.crl)))).flat()
           cert = await signRenewalRequest(der, { roots, intermediates, crls, at: now, purpose: oldPurpose }, common)
@@ -589,8 +591,8 @@ Examples:
     .option('--json', 'print {"ok", "reason", "chain", "detail", "purpose"}')
     .addHelpText('after', `
 Examples:
-  smgw pki verify ./pki/gwa/tls.cert.pem --root ./pki/root/ca.cert.pem --chain ./pki/chain.pem --purpose tls-server
-  smgw pki verify ./pki/emt-1/enc.cert.pem --root ./pki/root/ca.cert.pem --chain ./pki/chain.pem \\
+  smgw pki verify ./pki/gwa/tls.cert.pem --root ./pki/root-ca/ca.cert.pem --chain ./pki/chain.pem --purpose tls-server
+  smgw pki verify ./pki/emt-1/enc.cert.pem --root ./pki/root-ca/ca.cert.pem --chain ./pki/chain.pem \\
       --crl ./pki/crl/sub-ca-emt.crl.pem --crl ./pki/crl/root.crl.pem --require-crl --json
 
 Reasons: MALFORMED PROFILE NO_PATH BAD_SIGNATURE EXPIRED NOT_YET_VALID REVOKED CRL_MISSING CRL_EXPIRED
