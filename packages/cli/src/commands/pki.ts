@@ -21,7 +21,7 @@ import { toJson } from '../json.js'
  * `smgw pki`: a demo SM-PKI in a folder. Layout (documented in packages/pki/README.md):
  *
  *   DIR/index.json                         CAs, every issued certificate (serial, subject, files, revocation)
- *   DIR/root-ca/ca.{key,cert}.pem             SM-Test-Root
+ *   DIR/root-ca/ca.{key,cert}.pem          SM-Test-Root
  *   DIR/sub-ca-emt/ca.{key,cert}.pem       issues GWA and EMT certificates
  *   DIR/sub-ca-gw/ca.{key,cert}.pem        issues gateway operational certificates
  *   DIR/sub-ca-gs/ca.{key,cert}.pem        the manufacturer's CA: gateway Gütesiegel certificates
