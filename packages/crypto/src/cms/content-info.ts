@@ -5,7 +5,7 @@ import { CryptoError, wrapErrors } from '../errors.js'
 import { decodePemOrDer } from '../keys/pem.js'
 import { encodeOid } from '../primitives/ec-public-key.js'
 import { equalBytes } from './bytes.js'
-import { TAG, readChildren } from './der.js'
+import { TAG, readChildren, readDerChildren } from './der.js'
 import { id_ct_authEnvelopedData, id_data, id_envelopedData, id_signedData } from './oids.js'
 
 /** Parses `bytes` as `type`, turning any decoder failure into CMS_MALFORMED. */
@@ -63,7 +63,20 @@ export function decodeOctetString(der: ArrayBuffer, what: string): Uint8Array {
   return new Uint8Array(parseAsn(der, OctetString, what).buffer)
 }
 
-export function matchesIssuerAndSerial(id: IssuerAndSerialNumber, cert: CertificateInfo): boolean {
+/**
+ * Whether an IssuerAndSerialNumber names `cert`. With `received` (the exact received TLV of
+ * the IssuerAndSerialNumber, DER lengths), the serial number and the issuer are compared as
+ * received bytes first (profiled: re-encoding the Name per message cost a tenth of a
+ * verify+decrypt); the received issuer is re-encoded only when the serial numbers agree but
+ * the issuer bytes do not, so the answer is the same as comparing the re-encoded DER.
+ */
+export function matchesIssuerAndSerial(id: IssuerAndSerialNumber, cert: CertificateInfo, received?: Uint8Array): boolean {
+  const fields = received === undefined ? undefined : readDerChildren(received)
+  if (fields?.length === 2 && fields[0]?.tag === TAG.SEQUENCE && fields[1]?.tag === TAG.INTEGER) {
+    // asn1-schema keeps the INTEGER's contents octets as received, so this is the same test as below.
+    if (!equalBytes(fields[1].contents, cert.serialNumber)) return false
+    if (equalBytes(fields[0].bytes, cert.issuer)) return true
+  }
   // The issuer is re-encoded to compare DER; a received Name that decoded but does not encode
   // (e.g. a malformed attribute type OID) is a malformed message, not a foreign error.
   const issuer = wrapErrors('CMS_MALFORMED', 'issuerAndSerialNumber: issuer does not encode', () => new Uint8Array(AsnConvert.serialize(id.issuer)))

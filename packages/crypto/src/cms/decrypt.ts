@@ -12,6 +12,7 @@ import { contentEncryptionByOid } from './algorithms.js'
 import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
 import { GcmParameters } from './asn1/gcm-parameters.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
+import { TAG, readDerChildren } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { deriveKek } from './kek.js'
 import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
@@ -46,6 +47,7 @@ export function createCmsDecryptor(options: DecryptCmsOptions): CmsDecryptor {
 
 async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgreer): Promise<Uint8Array> {
   const info = decodeContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData])
+  const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
   let recipientInfos: EnvelopedData['recipientInfos']
   let eci: EncryptedContentInfo
   let mac: Uint8Array | undefined
@@ -63,10 +65,11 @@ async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgr
     if (aed.authAttrs) aad = encodeSetOf(aed.authAttrs.map((a) => new Uint8Array(AsnConvert.serialize(a))))
   }
 
+  const rids = receivedRecipientIds(received, recipientInfos)
   let match: { kari: KeyAgreeRecipientInfo; rek: RecipientEncryptedKey } | undefined
-  for (const ri of recipientInfos) {
-    for (const rek of ri.kari?.recipientEncryptedKeys ?? new RecipientEncryptedKeys()) {
-      if (ri.kari && matchesRecipient(rek, cert)) match ??= { kari: ri.kari, rek }
+  for (const [i, ri] of recipientInfos.entries()) {
+    for (const [j, rek] of (ri.kari?.recipientEncryptedKeys ?? new RecipientEncryptedKeys()).entries()) {
+      if (match === undefined && ri.kari && matchesRecipient(rek, cert, rids?.[i]?.[j])) match = { kari: ri.kari, rek }
     }
   }
   if (match === undefined) throw new CryptoError('CMS_NO_RECIPIENT', `no KeyAgreeRecipientInfo for ${cert.subjectText}`)
@@ -74,10 +77,35 @@ async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgr
   return decryptContent(eci, cek, mac, aad)
 }
 
-function matchesRecipient(rek: RecipientEncryptedKey, cert: CertificateInfo): boolean {
-  if (rek.rid.issuerAndSerialNumber) return matchesIssuerAndSerial(rek.rid.issuerAndSerialNumber, cert)
+function matchesRecipient(rek: RecipientEncryptedKey, cert: CertificateInfo, received: Uint8Array | undefined): boolean {
+  if (rek.rid.issuerAndSerialNumber) return matchesIssuerAndSerial(rek.rid.issuerAndSerialNumber, cert, received)
   if (rek.rid.rKeyId) return equalBytes(new Uint8Array(rek.rid.rKeyId.subjectKeyIdentifier.buffer), cert.subjectKeyIdentifier)
   return false
+}
+
+/**
+ * The received bytes of every rid of every KeyAgreeRecipientInfo, by RecipientInfo and
+ * RecipientEncryptedKey index, lined up with what asn1-schema decoded (entries of other
+ * kinds, or that do not line up, are undefined), so identifiers are compared as received
+ * bytes instead of re-encoding names per message (matchesIssuerAndSerial).
+ * Enveloped/AuthEnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL, recipientInfos SET, ... } (RFC 5652 §6.1, RFC 5083 §2.1);
+ * KeyAgreeRecipientInfo ::= [1] { version, originator [0], ukm [1] OPTIONAL, keyEncryptionAlgorithm, recipientEncryptedKeys } (§6.2.2).
+ */
+function receivedRecipientIds(envelope: Uint8Array, recipientInfos: EnvelopedData['recipientInfos']): ((Uint8Array | undefined)[] | undefined)[] | undefined {
+  const fields = readDerChildren(envelope)
+  const set = fields?.[1]?.tag === TAG.SET ? fields[1] : fields?.[2]
+  if (set?.tag !== TAG.SET) return undefined
+  const infos = readDerChildren(set.bytes)
+  if (infos?.length !== recipientInfos.length) return undefined
+  return infos.map((ri, i) => {
+    const reks = recipientInfos[i]?.kari?.recipientEncryptedKeys
+    if (ri.tag !== TAG.CONTEXT_1 || reks === undefined) return undefined
+    const raw = readDerChildren(ri.bytes)
+    const list = raw?.[raw.length - 1]
+    const keys = list?.tag === TAG.SEQUENCE ? readDerChildren(list.bytes) : undefined
+    if (keys?.length !== reks.length) return undefined
+    return keys.map((k) => (k.tag === TAG.SEQUENCE ? readDerChildren(k.bytes)?.[0]?.bytes : undefined))
+  })
 }
 
 async function unwrapContentKey(kari: KeyAgreeRecipientInfo, rek: RecipientEncryptedKey, cert: CertificateInfo, agreer: KeyAgreer): Promise<Uint8Array> {

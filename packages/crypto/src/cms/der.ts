@@ -104,11 +104,24 @@ export interface RawTlv {
  * already accepted (as cache keys); never as a decoder of its own.
  */
 export function readChildren(bytes: Uint8Array): RawTlv[] | undefined {
-  const outer = readTlv(bytes, 0)
+  return children(bytes, false)
+}
+
+/**
+ * As {@link readChildren}, but also undefined unless every length octet is DER: definite and
+ * in its minimal form (X.690 §10.1, §8.1.3.5). Used to take received bytes as they are
+ * where the signature or a comparison is over the DER (signed attributes, identifiers).
+ */
+export function readDerChildren(bytes: Uint8Array): RawTlv[] | undefined {
+  return children(bytes, true)
+}
+
+function children(bytes: Uint8Array, strict: boolean): RawTlv[] | undefined {
+  const outer = readTlv(bytes, 0, strict)
   if (outer === undefined || outer.end !== bytes.length) return undefined
   const out: RawTlv[] = []
   for (let at = outer.contentStart; at < outer.end;) {
-    const t = readTlv(bytes, at)
+    const t = readTlv(bytes, at, strict)
     if (t === undefined || t.end > outer.end) return undefined
     out.push({ tag: t.tag, bytes: bytes.subarray(at, t.end), contents: bytes.subarray(t.contentStart, t.end) })
     at = t.end
@@ -116,7 +129,7 @@ export function readChildren(bytes: Uint8Array): RawTlv[] | undefined {
   return out
 }
 
-function readTlv(bytes: Uint8Array, at: number): { tag: number; contentStart: number; end: number } | undefined {
+function readTlv(bytes: Uint8Array, at: number, strict: boolean): { tag: number; contentStart: number; end: number } | undefined {
   const tag = bytes[at]
   const first = bytes[at + 1]
   if (tag === undefined || first === undefined || (tag & 0x1f) === 0x1f) return undefined
@@ -129,8 +142,10 @@ function readTlv(bytes: Uint8Array, at: number): { tag: number; contentStart: nu
     for (let i = 0; i < n; i++) {
       const b = bytes[at + 2 + i]
       if (b === undefined) return undefined
+      if (strict && i === 0 && b === 0) return undefined
       length = length * 256 + b
     }
+    if (strict && length < 0x80) return undefined
     contentStart += n
   }
   const end = contentStart + length

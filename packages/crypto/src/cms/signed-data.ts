@@ -4,7 +4,7 @@ import { Time } from '@peculiar/asn1-x509'
 import { wrapErrors } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { equalBytes } from './bytes.js'
-import { TAG, readChildren, tlv } from './der.js'
+import { TAG, readChildren, readDerChildren, tlv } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { id_signedData, id_signingTime } from './oids.js'
 
@@ -30,6 +30,8 @@ export interface OpenedSignedData {
   readonly content: Uint8Array | undefined
   readonly certificates: readonly Uint8Array[]
   readonly decoded: readonly CertificateInfo[]
+  /** The received bytes of the SignedData (the ContentInfo's content). */
+  readonly received: Uint8Array
 }
 
 /**
@@ -44,13 +46,14 @@ export interface CertificateCache {
 
 export function openSignedData(der: Uint8Array, cache?: CertificateCache): OpenedSignedData {
   const info = decodeContentInfo(der, [id_signedData])
+  const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
   const known = cache === undefined ? undefined : withoutKnownCertificates(new Uint8Array(info.content), cache)
   const sd = parseAsn(known?.signedData ?? info.content, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array | undefined
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
   else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
-  if (known !== undefined) return { sd, content, certificates: known.certificates.map((c) => c.der), decoded: known.certificates }
+  if (known !== undefined) return { sd, content, certificates: known.certificates.map((c) => c.der), decoded: known.certificates, received }
   const raw = cache === undefined ? undefined : rawCertificates(new Uint8Array(info.content), sd)
   const certificates: Uint8Array[] = []
   const decoded: CertificateInfo[] = []
@@ -73,7 +76,21 @@ export function openSignedData(der: Uint8Array, cache?: CertificateCache): Opene
     certificates.push(reEncoded)
     decoded.push(d)
   }
-  return { sd, content, certificates, decoded }
+  return { sd, content, certificates, decoded, received }
+}
+
+/**
+ * The received bytes of each SignerInfo (RFC 5652 §5.1: signerInfos is the last field of
+ * SignedData), when they line up one to one with the `count` SignerInfos asn1-schema
+ * decoded and every length is DER; undefined otherwise.
+ */
+export function receivedSignerInfos(signedData: Uint8Array, count: number): Uint8Array[] | undefined {
+  const fields = readDerChildren(signedData)
+  const last = fields?.[fields.length - 1]
+  if (last?.tag !== TAG.SET) return undefined
+  const infos = readDerChildren(last.bytes)
+  if (infos?.length !== count || infos.some((i) => i.tag !== TAG.SEQUENCE)) return undefined
+  return infos.map((i) => i.bytes)
 }
 
 /**
@@ -112,8 +129,10 @@ function rawCertificates(signedData: Uint8Array, sd: SignedData): (Uint8Array | 
 }
 
 /** The certificate a SignerInfo names (issuerAndSerialNumber or subjectKeyIdentifier, RFC 5652 §5.3). */
-export function findSignerCertificate(si: SignerInfo, certs: readonly CertificateInfo[]): CertificateInfo | undefined {
-  return certs.find((c) => (si.sid.issuerAndSerialNumber ? matchesIssuerAndSerial(si.sid.issuerAndSerialNumber, c) : equalBytes(si.sid.subjectKeyIdentifier ? new Uint8Array(si.sid.subjectKeyIdentifier.buffer) : undefined, c.subjectKeyIdentifier)))
+export function findSignerCertificate(si: SignerInfo, certs: readonly CertificateInfo[], received?: Uint8Array): CertificateInfo | undefined {
+  // The sid is the second field of the received SignerInfo (RFC 5652 §5.3).
+  const sid = received === undefined ? undefined : readDerChildren(received)?.[1]?.bytes
+  return certs.find((c) => (si.sid.issuerAndSerialNumber ? matchesIssuerAndSerial(si.sid.issuerAndSerialNumber, c, sid) : equalBytes(si.sid.subjectKeyIdentifier ? new Uint8Array(si.sid.subjectKeyIdentifier.buffer) : undefined, c.subjectKeyIdentifier)))
 }
 
 /**
