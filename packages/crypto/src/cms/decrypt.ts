@@ -14,6 +14,7 @@ import { GcmParameters } from './asn1/gcm-parameters.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
 import { TAG, readDerChildren } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
+import { readEnvelopedData } from './enveloped-reader.js'
 import { deriveKek } from './kek.js'
 import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
 
@@ -53,7 +54,7 @@ async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgr
   let mac: Uint8Array | undefined
   let aad: Uint8Array = new Uint8Array(0)
   if (info.contentType === id_envelopedData) {
-    const ed = parseAsn(info.content, EnvelopedData, 'EnvelopedData')
+    const ed = readEnvelopedData(received) ?? parseAsn(info.content, EnvelopedData, 'EnvelopedData')
     recipientInfos = ed.recipientInfos
     eci = ed.encryptedContentInfo
   } else {
