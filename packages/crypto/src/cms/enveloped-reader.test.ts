@@ -89,7 +89,7 @@ describe('readEnvelopedData (the strict receive-path reader) against asn1-schema
         return
       }
       agrees(mutated)
-    }), { numRuns: 500 })
+    }), { numRuns: 1000 })
   })
 
   it('decodeOid gives the dotted form asn1-schema gives, and refuses non-minimal forms', () => {

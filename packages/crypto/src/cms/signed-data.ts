@@ -7,6 +7,7 @@ import { equalBytes } from './bytes.js'
 import { TAG, readChildren, readDerChildren, tlv } from './der.js'
 import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
 import { id_signedData, id_signingTime } from './oids.js'
+import { readSignedData } from './signed-reader.js'
 
 /** A SignedData taken apart without checking anything (RFC 5652 §5.1); see verifyCms for that. */
 export interface DecodedSignedData {
@@ -48,7 +49,8 @@ export function openSignedData(der: Uint8Array, cache?: CertificateCache): Opene
   const info = decodeContentInfo(der, [id_signedData])
   const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
   const known = cache === undefined ? undefined : withoutKnownCertificates(new Uint8Array(info.content), cache)
-  const sd = parseAsn(known?.signedData ?? info.content, SignedData, 'SignedData')
+  const bytes = known?.signedData ?? received
+  const sd = readSignedData(bytes) ?? parseAsn(bytes, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array | undefined
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)

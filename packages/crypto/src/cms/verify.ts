@@ -10,7 +10,9 @@ import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/
 import { encodeSetOf, equalBytes } from './bytes.js'
 import { decodeOctetString, parseAsn } from './content-info.js'
 import { id_contentType, id_messageDigest, id_signingTime } from './oids.js'
-import { readDerChildren, TAG, type RawTlv } from './der.js'
+import { readDerChildren, TAG } from './der.js'
+import { decodeOid } from './enveloped-reader.js'
+import { isRoundTripValue } from './signed-reader.js'
 import { findSignerCertificate, openSignedData, receivedSignerInfos, type CertificateCache } from './signed-data.js'
 
 export interface VerifyCmsOptions {
@@ -192,49 +194,11 @@ export function receivedSignedAttributes(signerInfo: Uint8Array | undefined, cou
   if (list?.length !== count) return undefined
   for (const a of list) {
     const parts = a.tag === TAG.SEQUENCE ? readDerChildren(a.bytes) : undefined
-    if (parts?.length !== 2 || parts[0]?.tag !== TAG.OID || parts[1]?.tag !== TAG.SET || !isMinimalOid(parts[0].contents)) return undefined
+    if (parts?.length !== 2 || parts[0]?.tag !== TAG.OID || parts[1]?.tag !== TAG.SET || decodeOid(parts[0].contents) === undefined) return undefined
     const values = readDerChildren(parts[1].bytes)
     if (values === undefined || !values.every((v) => isRoundTripValue(v, 0))) return undefined
   }
   const out = attrs.bytes.slice()
   out[0] = TAG.SET
   return out
-}
-
-/**
- * A received attribute value asn1-schema (asn1js) gives back byte for byte when it
- * re-encodes it: OBJECT IDENTIFIER (minimal), primitive OCTET STRING, UTCTime of the form
- * YYMMDDHHMMSSZ, and SEQUENCE/SET of these (DER lengths, at most four levels). Anything else
- * (other types, BER forms) is re-encoded by the caller as before. The property tests in
- * received.test.ts check this against asn1-schema, including mutated input.
- */
-function isRoundTripValue(v: RawTlv, depth: number): boolean {
-  switch (v.tag) {
-    case TAG.OID: return isMinimalOid(v.contents)
-    case TAG.OCTET_STRING: return true
-    case TAG.UTC_TIME: return /^\d{12}Z$/.test(Buffer.from(v.contents).toString('latin1'))
-    case TAG.SEQUENCE:
-    case TAG.SET: {
-      const inner = depth < 4 ? readDerChildren(v.bytes) : undefined
-      return inner !== undefined && inner.every((c) => isRoundTripValue(c, depth + 1))
-    }
-    default: return false
-  }
-}
-
-/**
- * OBJECT IDENTIFIER contents in their only DER form (X.690 §8.19.2: non-empty, no 0x80
- * leading a subidentifier, the last octet final), with every subidentifier at most four
- * octets (below 2^28): asn1-schema (asn1js) does not round-trip longer ones exactly, and
- * the received bytes are taken only where they equal its re-encoding.
- */
-function isMinimalOid(contents: Uint8Array): boolean {
-  if (contents.length === 0 || (contents[contents.length - 1]! & 0x80) !== 0) return false
-  let octets = 0
-  for (const b of contents) {
-    if (b === 0x80 && octets === 0) return false
-    octets = (b & 0x80) === 0 ? 0 : octets + 1
-    if (octets >= 4) return false
-  }
-  return true
 }
