@@ -9,10 +9,10 @@
 // createPathValidator, one TLS context) made once outside the timed loops, as services do.
 //   - TLS 1.2 mutual handshakes with our contexts (TR-03109-3 suites, our path validation)
 //     vs plain node:tls with the same certificates.
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
+import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import tls from 'node:tls'
-import { createCmsDecryptor, createCmsEncryptor, createCmsSigner, createCmsVerifier, createKeyObjectAgreer, createKeyObjectSigner, decodeCertificate, encodePem, signAndEncrypt, type CurveName } from '@smgw/crypto'
+import { CURVES, createCmsDecryptor, createCmsEncryptor, createCmsSigner, createCmsVerifier, createKeyObjectAgreer, createKeyObjectSigner, decodeCertificate, encodePem, signAndEncrypt, type CurveName } from '@smgw/crypto'
 import { connectTls, createDemoPki, createPathValidator, createTlsContext, createTlsServer, validatePath, type DemoPki } from '@smgw/pki'
 import { compareRates, type Benchmark } from './types.js'
 
@@ -38,7 +38,7 @@ async function buildPki(): Promise<Keys> {
   const privateKeys = new Map<string, KeyObject>()
   const pki = await createDemoPki({ curve: CURVE, gateways: 1, emts: 1 }, {
     newKey: (curve, label) => {
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: curve.startsWith('P-') ? (curve === 'P-256' ? 'prime256v1' : 'secp384r1') : curve })
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: CURVES[curve].nodeName })
       privateKeys.set(label, privateKey)
       return Promise.resolve(createKeyObjectSigner(privateKey))
     },
@@ -131,7 +131,7 @@ export const benchmark: Benchmark = {
     const at = new Date()
     const first = validatePath({ leaf: sigCert, intermediates: [subCaGw], roots: [root], crls, at, purpose: 'sig' })
     if (!first.ok) throw new Error(`demo certificate does not validate: ${first.reason}`)
-    const subCaKey = createPublicKey(createPrivateKey(keyOf(keys, 'sub-ca-gw/ca').export({ format: 'pem', type: 'pkcs8' })))
+    const subCaKey = createPublicKey(keyOf(keys, 'sub-ca-gw/ca'))
     // Prepared once: roots, the sub-CA and the CRLs decoded; CA→CA and CRL signatures verified once.
     const validator = createPathValidator({ roots: [root], intermediates: [subCaGw], crls })
     const paths = await compareRates(SECONDS, () => {

@@ -4,7 +4,7 @@ import { formatCanonicalJson } from '../canonical-json.js'
 import { GatewayError } from '../errors.js'
 import { messageOf } from '../store/store.js'
 import type { LogHeadRow, LogName, LogRow, Store } from '../store/types.js'
-import { GENESIS, certificateRef, encodeHead, hashEntry, type ChainHead } from './chain.js'
+import { GENESIS, certificateRef, encodeHead, hashEntry, type ChainEntry, type ChainHead } from './chain.js'
 import { CalibrationLogEntry, ConsumerLogEntry, LOG_ID, SystemLogEntry, type LogEntryInput } from './entries.js'
 import { legalDayOf } from './legal-day.js'
 
@@ -18,15 +18,9 @@ export interface GatewayLogsDeps {
   readonly logger?: Logger
 }
 
-/** An entry as committed. */
-export interface LogEntryRecord {
+/** An entry as committed: the chained entry and its hash. */
+export interface LogEntryRecord extends ChainEntry {
   readonly log: LogName
-  readonly stream: string
-  readonly seq: number
-  readonly time: string
-  readonly type: string
-  readonly fields: Readonly<Record<string, unknown>>
-  readonly prev: string
   readonly hash: string
 }
 
