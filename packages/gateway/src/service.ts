@@ -126,13 +126,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
     if (pending.length === 0 || store === undefined) return
     const batch = pending
     pending = []
+    let ack: { firstId: number; lastId: number }
     try {
-      store.appendReadings(batch)
+      ack = store.appendReadings(batch)
     } catch (err) {
       // Not acknowledged: the readings are lost to this gateway (the meter's registers are cumulative).
       log?.error({ err: messageOf(err), count: batch.length }, 'batch not stored')
       return
     }
+    // The acknowledgement (README "Acknowledgement"): written only after the COMMIT returned,
+    // so every id in firstId…lastId is durable; the crash test (test/e2e) holds the process to it.
+    log?.debug({ count: batch.length, firstId: ack.firstId, lastId: ack.lastId }, 'readings stored')
     stored += batch.length
     const perMeter = new Map<string, number>()
     for (const r of batch) perMeter.set(r.meterId, (perMeter.get(r.meterId) ?? 0) + 1)
@@ -148,7 +152,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         }))
       }
     }
-    log?.debug({ count: batch.length }, 'readings stored')
   }
 
   const scheduleCommit = (): void => {
