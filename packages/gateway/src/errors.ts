@@ -37,6 +37,18 @@ export type GatewayErrorCode =
   | 'KEYS_PERMISSIONS'
   /** An LMN transport cannot be opened (serial port, UDP bind, replay file). */
   | 'LMN_OPEN_FAILED'
+  /** An SNTP response that is not a valid server reply (length, version, mode, zero transmit timestamp, …; reason in the message). */
+  | 'TIME_RESPONSE_INVALID'
+  /** The time server sent a kiss-o'-death packet (stratum 0: RATE, DENY, RSTR, …): stop or slow down. */
+  | 'TIME_KISS_OF_DEATH'
+  /** The time server says it is not synchronised itself (leap indicator 3 or stratum 16). */
+  | 'TIME_SERVER_UNSYNCHRONISED'
+  /** The response's originate timestamp is not our transmit timestamp (bogus, replayed or spoofed). */
+  | 'TIME_ORIGINATE_MISMATCH'
+  /** No valid answer from the time server within the timeout, after every retry. */
+  | 'TIME_QUERY_TIMEOUT'
+  /** The query could not be sent (socket error, name resolution) or was aborted. */
+  | 'TIME_QUERY_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'
