@@ -9,6 +9,7 @@ export type { Migration } from './store/migrations.js'
 export type {
   Store, ReadingInput, StoredReading, AppendReadingsResult, ReadingQuery, IntervalValueInput, StoredIntervalValue,
   OutboxInput, OutboxItem, OutboxState, OutboxUpdate, ConfigVersion, LogName, LogRow, LogHeadRow, LogRows, RawRow,
+  OutboxQuery, TafRun, TafRunResult, ExpiryCutoffs, DeleteExpiredOptions, DeleteExpiredResult,
 } from './store/types.js'
 
 export { SystemLogEntry, ConsumerLogEntry, CalibrationLogEntry, LOG_SCHEMAS, LOG_ID } from './log/entries.js'

@@ -105,4 +105,28 @@ CREATE TABLE certificates (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'outbox message IDs and delivery time, TAF watermarks, interval values by end',
+    sql: `
+-- The sender's message ID (idempotent enqueue, receipts) and when the item was delivered
+-- (retention of delivered items counts from here). NULL on rows written before version 2.
+-- ALTER TABLE cannot add a UNIQUE column, so uniqueness is a unique index: same effect,
+-- NULLs stay distinct.
+ALTER TABLE outbox ADD COLUMN message_id TEXT;
+ALTER TABLE outbox ADD COLUMN delivered_ms INTEGER;
+CREATE UNIQUE INDEX outbox_message_id ON outbox (message_id);
+
+-- Per tariff profile: the instant up to which its readings were turned into results.
+-- Only moves forward; retention keeps every reading at or after the smallest one.
+CREATE TABLE taf_watermarks (
+  profile    TEXT    PRIMARY KEY,
+  until_ms   INTEGER NOT NULL,  -- ms since 1970 UTC
+  updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Retention deletes interval values by end time.
+CREATE INDEX interval_values_by_end ON interval_values (end_ms);
+`,
+  },
 ]

@@ -43,7 +43,8 @@ describe('openStore', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.pragma('application_id', { simple: true })).toBe(STORE_APPLICATION_ID)
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-    expect(tables).toEqual(['certificates', 'config_versions', 'interval_values', 'log_entries', 'log_heads', 'outbox', 'readings'])
+    expect(tables).toEqual(['certificates', 'config_versions', 'interval_values', 'log_entries', 'log_heads', 'outbox', 'readings', 'taf_watermarks'])
+    expect(db.pragma('secure_delete', { simple: true })).toBe(0) // per connection: ours sets it, this one does not
     db.close()
     const again = openStore(path, deps)
     // synchronous is per connection: FULL (2) on ours.
@@ -64,17 +65,18 @@ describe('openStore', () => {
 
   it('STORE_MIGRATION_FAILED: a failing migration is rolled back completely', () => {
     openStore(path, deps).close()
-    const broken: Migration[] = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half (a); INSERT INTO no_such_table VALUES (1);' }]
+    const next = MIGRATIONS.length + 1
+    const broken: Migration[] = [...MIGRATIONS, { version: next, name: 'broken', sql: 'CREATE TABLE half (a); INSERT INTO no_such_table VALUES (1);' }]
     expect(codeOf(() => openStore(path, deps, { migrations: broken }))).toBe('STORE_MIGRATION_FAILED')
     const db = new Database(path, { readonly: true })
-    expect(db.pragma('user_version', { simple: true })).toBe(1)
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get()).toBe(0)
     db.close()
     expect(codeOf(() => openStore(path, deps, { migrations: [{ version: 2, name: 'gap', sql: '' }] }))).toBe('STORE_MIGRATION_FAILED')
   })
 
   it('STORE_SCHEMA_TOO_NEW: a file from a newer gateway is not touched', () => {
-    openStore(path, deps, { migrations: [...MIGRATIONS, { version: 2, name: 'future', sql: 'CREATE TABLE future (a)' }] }).close()
+    openStore(path, deps, { migrations: [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'future', sql: 'CREATE TABLE future (a)' }] }).close()
     expect(codeOf(() => openStore(path, deps))).toBe('STORE_SCHEMA_TOO_NEW')
   })
 

@@ -5,8 +5,9 @@ import { formatCanonicalJson } from '../canonical-json.js'
 import { GatewayError } from '../errors.js'
 import { MIGRATIONS, type Migration } from './migrations.js'
 import type {
-  AppendReadingsResult, ConfigVersion, IntervalValueInput, LogHeadRow, LogName, LogRow, LogRows, OutboxInput, OutboxItem,
-  OutboxState, OutboxUpdate, RawRow, ReadingInput, ReadingQuery, Store, StoredIntervalValue, StoredReading,
+  AppendReadingsResult, ConfigVersion, DeleteExpiredOptions, DeleteExpiredResult, ExpiryCutoffs, IntervalValueInput, LogHeadRow, LogName,
+  LogRow, LogRows, OutboxInput, OutboxItem, OutboxQuery, OutboxState, OutboxUpdate, RawRow, ReadingInput, ReadingQuery, Store,
+  StoredIntervalValue, StoredReading, TafRun, TafRunResult,
 } from './types.js'
 
 export interface StoreDeps {
@@ -28,7 +29,10 @@ const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 const ID_TEXT = /^[\x21-\x7e]{1,64}$/
 const UNIT_TEXT = /^[\x20-\x7e]{1,16}$/
+const MESSAGE_ID = /^[\x20-\x7e]{1,128}$/
 const DEFAULT_LIMIT = 10_000
+/** Bound on the remembered valid meter IDs, quantities and units (cleared when full). */
+const KNOWN_TEXT_MAX = 4096
 
 /**
  * Opens (and creates or migrates) the gateway store: one SQLite file in WAL mode with
@@ -36,6 +40,10 @@ const DEFAULT_LIMIT = 10_000
  * LMN side once committed and the meter will not send it again: with NORMAL, WAL mode is
  * safe against a process crash but a power loss may drop the last commits. Batching
  * makes the one fsync per commit affordable.
+ *
+ * secure_delete = ON (per connection, set here): SQLite overwrites deleted content with
+ * zeros instead of leaving it in free space, so what retention deletes does not linger in
+ * the file. It costs writes on DELETE (and on UPDATE that shrinks a row), not on INSERT.
  */
 export function openStore(path: string, deps: StoreDeps, options: StoreOptions = {}): Store {
   const readonly = options.readonly === true
@@ -53,6 +61,7 @@ export function openStore(path: string, deps: StoreDeps, options: StoreOptions =
     if (!readonly) {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
+      db.pragma('secure_delete = ON')
     }
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
@@ -105,8 +114,15 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
   const s = readonly ? undefined : {
     insertReading: db.prepare('INSERT INTO readings (meter_id, quantity, time_ms, mantissa, scaler, unit, status, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     putInterval: db.prepare('INSERT OR REPLACE INTO interval_values (meter_id, quantity, period_s, end_ms, mantissa, scaler, unit, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    insertOutbox: db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms) VALUES (?, ?, ?, 'pending', 0, ?, ?)"),
-    updateOutbox: db.prepare('UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?'),
+    insertOutbox: schemaVersion >= 2
+      ? db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms, message_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)")
+      : undefined,
+    updateOutbox: schemaVersion >= 2
+      ? db.prepare("UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ?, delivered_ms = CASE WHEN ? = 'delivered' THEN ? END WHERE id = ?")
+      : undefined,
+    putWatermark: schemaVersion >= 2
+      ? db.prepare('INSERT INTO taf_watermarks (profile, until_ms, updated_ms) VALUES (?, ?, ?) ON CONFLICT (profile) DO UPDATE SET until_ms = excluded.until_ms, updated_ms = excluded.updated_ms')
+      : undefined,
     insertConfig: db.prepare('INSERT INTO config_versions (version, created_ms, sha256, config) VALUES (?, ?, ?, ?)'),
     insertEntry: db.prepare('INSERT INTO log_entries (log, stream, seq, time, type, fields, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     insertHead: db.prepare('INSERT INTO log_heads (log, stream, seq, kind, day, hash, signed_at, signature, cert_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
@@ -120,6 +136,36 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
   const heads = db.prepare('SELECT * FROM log_heads WHERE log = ? AND stream = ? ORDER BY seq, kind')
   const streams = db.prepare('SELECT log, stream FROM log_entries GROUP BY log, stream UNION SELECT log, stream FROM log_heads GROUP BY log, stream ORDER BY 1, 2')
   const certificates = db.prepare('SELECT * FROM certificates ORDER BY ref')
+
+  const watermark = schemaVersion >= 2 ? db.prepare('SELECT until_ms FROM taf_watermarks WHERE profile = ?').pluck() : undefined
+  const allWatermarks = schemaVersion >= 2 ? db.prepare('SELECT profile, until_ms FROM taf_watermarks ORDER BY profile') : undefined
+  /** Statements of schema version 2 exist only on a file at version 2 or later (tests open version-1 files). */
+  const v2 = <T>(stmt: T | undefined): T => {
+    if (stmt === undefined) throw new GatewayError('STORE_WRITE_FAILED', `the store is at schema version ${schemaVersion}; this needs version 2`)
+    return stmt
+  }
+  /**
+   * Meter IDs, quantities and units already found valid: a gateway sees the same few
+   * hundred strings over and over, so each is checked by regex once, not per reading.
+   */
+  const knownIds = new Set<string>()
+  const knownUnits = new Set<string>()
+  const checkReadings = (batch: readonly ReadingInput[]): void => {
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!
+      if (!knownIds.has(r.meterId) || !knownIds.has(r.quantity) || (r.unit !== undefined && !knownUnits.has(r.unit))) {
+        checkValue('reading', i, r)
+        remember(knownIds, r.meterId)
+        remember(knownIds, r.quantity)
+        if (r.unit !== undefined) remember(knownUnits, r.unit)
+      }
+      if (typeof r.mantissa !== 'bigint') throw invalid('reading', i, 'mantissa must be a bigint')
+      const scaler = r.scaler
+      if (!Number.isInteger(scaler) || scaler < -128 || scaler > 127) throw invalid('reading', i, 'scaler must be an integer −128…127')
+      if (!(r.time instanceof Date) || Number.isNaN(r.time.getTime())) throw invalid('reading', i, 'time must be a valid Date')
+      if (r.status !== undefined && (typeof r.status !== 'bigint' || r.status < 0n)) throw invalid('reading', i, 'status must be a non-negative bigint')
+    }
+  }
 
   const open = (): void => {
     if (closed) throw new GatewayError('STORE_CLOSED', 'the store is closed')
@@ -174,21 +220,41 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
     certificates: () => read(() => certificates.all() as RawRow[]),
   }
 
+  /**
+   * Removes deleted rows from the bytes on disk. secure_delete already zeroed them in the
+   * pages SQLite wrote, but older copies of those pages remain in the WAL until it is reset,
+   * and freed pages stay in the file: VACUUM rewrites the database into fresh pages (cost:
+   * one full copy of the database through the WAL, seconds for hundreds of MB — retention
+   * runs daily), and wal_checkpoint(TRUNCATE) copies it back and cuts the WAL to zero bytes.
+   */
+  const compact = (): void => {
+    try {
+      db.exec('VACUUM')
+      const [cp] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[]
+      if (cp !== undefined && cp.busy !== 0) deps.logger?.warn({ path }, 'WAL not truncated after retention: another connection is reading')
+    } catch (err) {
+      throw new GatewayError('STORE_WRITE_FAILED', `compacting ${path} after deleting failed: ${messageOf(err)}`, { cause: err })
+    }
+  }
+
   return {
     path,
     schemaVersion,
     readonly,
     appendReadings(batch: readonly ReadingInput[]): AppendReadingsResult {
       const w = writer()
-      batch.forEach((r, i) => { checkReading(r, i) })
+      checkReadings(batch)
       if (batch.length === 0) return { count: 0, firstId: 0, lastId: 0 }
       const receivedMs = deps.now().getTime()
+      const insert = w.insertReading
       return write('reading batch', () => {
         let firstId = 0
         let lastId = 0
         for (const r of batch) {
-          const info = w.insertReading.run(r.meterId, r.quantity, r.time.getTime(), toSqlInteger(r.mantissa), r.scaler, r.unit ?? null,
-            r.status === undefined ? null : toSqlInteger(r.status), receivedMs)
+          const m = r.mantissa
+          const st = r.status
+          const info = insert.run(r.meterId, r.quantity, r.time.getTime(), m >= INT64_MIN && m <= INT64_MAX ? m : m.toString(), r.scaler, r.unit ?? null,
+            st === undefined ? null : st <= INT64_MAX ? st : st.toString(), receivedMs)
           lastId = Number(info.lastInsertRowid)
           if (firstId === 0) firstId = lastId
         }
@@ -246,24 +312,107 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
     },
     enqueueOutbox(item: OutboxInput): number {
       const w = writer()
-      if (!ID_TEXT.test(item.recipient) || !ID_TEXT.test(item.purpose) || !(item.payload instanceof Uint8Array)) {
-        throw new GatewayError('STORE_INPUT_INVALID', 'outbox item: recipient and purpose are 1–64 printable characters, payload bytes')
-      }
+      checkOutbox(item, 0)
       const now = deps.now().getTime()
-      return write('outbox insert', () => Number(w.insertOutbox.run(item.recipient, item.purpose, item.payload, item.notBefore?.getTime() ?? now, now).lastInsertRowid))
+      const insert = v2(w.insertOutbox)
+      return write('outbox insert', () => insertOutbox(insert, item, now))
     },
     dueOutbox(at: Date, limit = 100): OutboxItem[] {
       return read(() => (db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?")
-        .all(at.getTime(), limit) as RawRow[]).map((row) => ({
-        id: Number(row.id), recipient: String(row.recipient), purpose: String(row.purpose), payload: new Uint8Array(row.payload as Buffer),
-        state: row.state as OutboxState, attempts: Number(row.attempts), nextAttempt: new Date(Number(row.next_attempt_ms)),
-        createdAt: new Date(Number(row.created_ms)), lastError: typeof row.last_error === 'string' ? row.last_error : undefined,
-      })))
+        .all(at.getTime(), limit) as RawRow[]).map(toOutboxItem))
+    },
+    readOutbox(query: OutboxQuery = {}): OutboxItem[] {
+      return read(() => {
+        const where: string[] = []
+        const params: (string | number)[] = []
+        if (query.state !== undefined) { where.push('state = ?'); params.push(query.state) }
+        if (query.afterId !== undefined) { where.push('id > ?'); params.push(query.afterId) }
+        const sql = `SELECT * FROM outbox${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`
+        return (db.prepare(sql).all(...params, query.limit ?? DEFAULT_LIMIT) as RawRow[]).map(toOutboxItem)
+      })
     },
     updateOutbox(id: number, u: OutboxUpdate): void {
       const w = writer()
-      const changed = write('outbox update', () => w.updateOutbox.run(u.state, u.attempts, u.nextAttempt.getTime(), u.lastError ?? null, id).changes)
+      const update = v2(w.updateOutbox)
+      const now = deps.now().getTime()
+      const changed = write('outbox update', () => update.run(u.state, u.attempts, u.nextAttempt.getTime(), u.lastError ?? null, u.state, now, id).changes)
       if (changed === 0) throw new GatewayError('STORE_INPUT_INVALID', `no outbox item ${id}`)
+    },
+    tafWatermark(profile: string): Date | undefined {
+      if (typeof profile !== 'string' || !ID_TEXT.test(profile)) throw new GatewayError('STORE_INPUT_INVALID', 'a tariff profile is 1–64 printable ASCII characters')
+      return read(() => {
+        const ms = v2(watermark).get(profile) as number | undefined
+        return ms === undefined ? undefined : new Date(ms)
+      })
+    },
+    tafWatermarks(): ReadonlyMap<string, Date> {
+      return read(() => new Map((v2(allWatermarks).all() as RawRow[]).map((r) => [String(r.profile), new Date(Number(r.until_ms))])))
+    },
+    commitTafRun(run: TafRun): TafRunResult {
+      const w = writer()
+      if (typeof run.profile !== 'string' || !ID_TEXT.test(run.profile)) throw new GatewayError('STORE_INPUT_INVALID', 'TAF run: profile must be 1–64 printable ASCII characters')
+      if (!isValidDate(run.until)) throw new GatewayError('STORE_INPUT_INVALID', 'TAF run: until must be a valid Date')
+      const values = run.intervalValues ?? []
+      const items = run.outbox ?? []
+      values.forEach((v, i) => { checkInterval(v, i) })
+      items.forEach((o, i) => { checkOutbox(o, i) })
+      const insert = v2(w.insertOutbox)
+      const put = v2(w.putWatermark)
+      const get = v2(watermark)
+      const now = deps.now().getTime()
+      const until = run.until.getTime()
+      return write('TAF run', () => {
+        const before = get.get(run.profile) as number | undefined
+        if (before !== undefined && until < before) {
+          throw new GatewayError('STORE_INPUT_INVALID', `TAF run: the watermark of ${run.profile} would go back from ${new Date(before).toISOString()} to ${run.until.toISOString()}`)
+        }
+        for (const v of values) w.putInterval.run(v.meterId, v.quantity, v.periodSeconds, v.end.getTime(), toSqlInteger(v.mantissa), v.scaler, v.unit ?? null, v.status)
+        const outboxIds = items.map((o) => insertOutbox(insert, o, now))
+        put.run(run.profile, until, now)
+        return { outboxIds }
+      })
+    },
+    deleteExpired(cutoffs: ExpiryCutoffs, options: DeleteExpiredOptions = {}): DeleteExpiredResult {
+      writer()
+      checkCutoffs(cutoffs, options)
+      const keep = options.keepFrom?.getTime() ?? Number.POSITIVE_INFINITY
+      const bound = (d: Date): number => Math.min(d.getTime(), keep)
+      const result = write('retention delete', () => {
+        const readings = new Map<string, number>()
+        const readingsBefore = bound(cutoffs.readings)
+        for (const r of db.prepare('SELECT meter_id, count(*) AS n FROM readings WHERE time_ms < ? GROUP BY meter_id ORDER BY meter_id').all(readingsBefore) as RawRow[]) {
+          readings.set(String(r.meter_id), Number(r.n))
+        }
+        if (readings.size > 0) db.prepare('DELETE FROM readings WHERE time_ms < ?').run(readingsBefore)
+
+        // Interval values: one (period, before) rule per listed period, the default for the rest.
+        const periods = [...(cutoffs.intervalValuesByPeriod ?? new Map<number, Date>())]
+        const rules: { where: string; params: number[] }[] = periods.map(([p, d]) => ({ where: 'period_s = ? AND end_ms < ?', params: [p, bound(d)] }))
+        rules.push({
+          where: `${periods.length > 0 ? `period_s NOT IN (${periods.map(() => '?').join(', ')}) AND ` : ''}end_ms < ?`,
+          params: [...periods.map(([p]) => p), bound(cutoffs.intervalValues)],
+        })
+        const intervalValues = new Map<string, number>()
+        for (const rule of rules) {
+          for (const r of db.prepare(`SELECT meter_id, count(*) AS n FROM interval_values WHERE ${rule.where} GROUP BY meter_id`).all(...rule.params) as RawRow[]) {
+            intervalValues.set(String(r.meter_id), (intervalValues.get(String(r.meter_id)) ?? 0) + Number(r.n))
+          }
+          db.prepare(`DELETE FROM interval_values WHERE ${rule.where}`).run(...rule.params)
+        }
+
+        // Delivered outbox items only; items from before schema 2 have no delivery time and count from creation.
+        const purposes = [...(cutoffs.deliveredOutboxByPurpose ?? new Map<string, Date>())]
+        const delivered = "state = 'delivered' AND coalesce(delivered_ms, created_ms) < ?"
+        let outbox = 0
+        for (const [purpose, d] of purposes) outbox += db.prepare(`DELETE FROM outbox WHERE ${delivered} AND purpose = ?`).run(d.getTime(), purpose).changes
+        outbox += db.prepare(`DELETE FROM outbox WHERE ${delivered}${purposes.length > 0 ? ` AND purpose NOT IN (${purposes.map(() => '?').join(', ')})` : ''}`)
+          .run(cutoffs.deliveredOutbox.getTime(), ...purposes.map(([p]) => p)).changes
+        return { readings, intervalValues, outbox }
+      })
+      const deleted = sum(result.readings) + sum(result.intervalValues) + result.outbox
+      if (deleted === 0) return { ...result, compacted: false }
+      compact()
+      return { ...result, compacted: true }
     },
     saveConfigVersion(config: unknown): ConfigVersion {
       const w = writer()
@@ -291,6 +440,57 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
       db.close()
       deps.logger?.info({ path }, 'store closed')
     },
+  }
+}
+
+function remember(set: Set<string>, value: string): void {
+  if (set.size >= KNOWN_TEXT_MAX) set.clear()
+  set.add(value)
+}
+
+function sum(counts: ReadonlyMap<string, number>): number {
+  let n = 0
+  for (const c of counts.values()) n += c
+  return n
+}
+
+function checkCutoffs(c: ExpiryCutoffs, o: DeleteExpiredOptions): void {
+  const dates = [c.readings, c.intervalValues, c.deliveredOutbox, ...(c.intervalValuesByPeriod?.values() ?? []), ...(c.deliveredOutboxByPurpose?.values() ?? [])]
+  if (o.keepFrom !== undefined) dates.push(o.keepFrom)
+  if (!dates.every(isValidDate)) throw new GatewayError('STORE_INPUT_INVALID', 'retention: every cutoff must be a valid Date')
+  for (const p of c.intervalValuesByPeriod?.keys() ?? []) {
+    if (!Number.isInteger(p) || p <= 0) throw new GatewayError('STORE_INPUT_INVALID', `retention: period ${p} is not a positive integer`)
+  }
+}
+
+function checkOutbox(item: OutboxInput, i: number): void {
+  if (typeof item.recipient !== 'string' || !ID_TEXT.test(item.recipient) || typeof item.purpose !== 'string' || !ID_TEXT.test(item.purpose) || !(item.payload instanceof Uint8Array)) {
+    throw invalid('outbox item', i, 'recipient and purpose are 1–64 printable characters, payload bytes')
+  }
+  if (item.notBefore !== undefined && !isValidDate(item.notBefore)) throw invalid('outbox item', i, 'notBefore must be a valid Date')
+  if (item.messageId !== undefined && (typeof item.messageId !== 'string' || !MESSAGE_ID.test(item.messageId))) {
+    throw invalid('outbox item', i, 'messageId must be 1–128 printable ASCII characters')
+  }
+}
+
+function insertOutbox(insert: Database.Statement, item: OutboxInput, now: number): number {
+  try {
+    return Number(insert.run(item.recipient, item.purpose, item.payload, item.notBefore?.getTime() ?? now, now, item.messageId ?? null).lastInsertRowid)
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new GatewayError('STORE_INPUT_INVALID', `outbox item: message ID ${String(item.messageId)} is already in the outbox`, { cause: err })
+    }
+    throw err
+  }
+}
+
+function toOutboxItem(row: RawRow): OutboxItem {
+  return {
+    id: Number(row.id), recipient: String(row.recipient), purpose: String(row.purpose), payload: new Uint8Array(row.payload as Buffer),
+    state: row.state as OutboxState, attempts: Number(row.attempts), nextAttempt: new Date(Number(row.next_attempt_ms)),
+    createdAt: new Date(Number(row.created_ms)), lastError: typeof row.last_error === 'string' ? row.last_error : undefined,
+    messageId: typeof row.message_id === 'string' ? row.message_id : undefined,
+    deliveredAt: typeof row.delivered_ms === 'number' ? new Date(row.delivered_ms) : undefined,
   }
 }
 
@@ -325,12 +525,6 @@ function checkValue(what: string, i: number, v: { meterId: unknown; quantity: un
 
 function isValidDate(d: unknown): d is Date {
   return d instanceof Date && Number.isFinite(d.getTime())
-}
-
-function checkReading(r: ReadingInput, i: number): void {
-  checkValue('reading', i, r)
-  if (!isValidDate(r.time)) throw invalid('reading', i, 'time must be a valid Date')
-  if (r.status !== undefined && (typeof r.status !== 'bigint' || r.status < 0n)) throw invalid('reading', i, 'status must be a non-negative bigint')
 }
 
 function checkInterval(v: IntervalValueInput, i: number): void {

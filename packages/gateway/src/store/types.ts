@@ -70,6 +70,11 @@ export interface OutboxInput {
   readonly payload: Uint8Array
   /** Earliest delivery attempt; default now. */
   readonly notBefore?: Date
+  /**
+   * The message's own ID (1–128 printable ASCII characters), unique over the outbox:
+   * enqueueing an ID twice is STORE_INPUT_INVALID, so a re-run cannot send a message twice.
+   */
+  readonly messageId?: string
 }
 
 export interface OutboxItem {
@@ -82,6 +87,69 @@ export interface OutboxItem {
   readonly nextAttempt: Date
   readonly createdAt: Date
   readonly lastError: string | undefined
+  /** Absent on items enqueued without one (and on every item from before schema version 2). */
+  readonly messageId: string | undefined
+  /** When updateOutbox set the state 'delivered'; undefined otherwise. */
+  readonly deliveredAt: Date | undefined
+}
+
+export interface OutboxQuery {
+  readonly state?: OutboxState
+  /** Only ids above this (for paging). */
+  readonly afterId?: number
+  /** Default 10 000. */
+  readonly limit?: number
+}
+
+/** One run of a tariff profile, committed as a whole by `commitTafRun`. */
+export interface TafRun {
+  /** The tariff profile (1–64 printable ASCII characters), e.g. 'taf7-M1'. */
+  readonly profile: string
+  /** The new watermark: readings before this instant have been processed. Never goes back. */
+  readonly until: Date
+  readonly intervalValues?: readonly IntervalValueInput[]
+  readonly outbox?: readonly OutboxInput[]
+}
+
+export interface TafRunResult {
+  /** Row ids of the outbox items, in input order. */
+  readonly outboxIds: number[]
+}
+
+/**
+ * What `deleteExpired` deletes: everything strictly before each instant. The retention
+ * policy (`planRetention`) computes them; the store applies them as given.
+ */
+export interface ExpiryCutoffs {
+  /** Readings with a value time before this. */
+  readonly readings: Date
+  /** Interval values ending before this, for every registration period not in `intervalValuesByPeriod`. */
+  readonly intervalValues: Date
+  /** Per registration period in seconds (86 400: TAF 6 daily values), overriding `intervalValues`. */
+  readonly intervalValuesByPeriod?: ReadonlyMap<number, Date>
+  /** Delivered outbox items delivered before this, for every purpose not in `deliveredOutboxByPurpose`. */
+  readonly deliveredOutbox: Date
+  /** Per purpose (taf9, taf10, taf14: right after delivery), overriding `deliveredOutbox`. */
+  readonly deliveredOutboxByPurpose?: ReadonlyMap<string, Date>
+}
+
+export interface DeleteExpiredOptions {
+  /**
+   * Readings and interval values at or after this instant are kept whatever the cutoffs say:
+   * the smallest TAF watermark, i.e. data a tariff profile has not processed yet.
+   */
+  readonly keepFrom?: Date
+}
+
+export interface DeleteExpiredResult {
+  /** Deleted readings per meter ID (meters with none deleted are absent). */
+  readonly readings: ReadonlyMap<string, number>
+  /** Deleted interval values per meter ID. */
+  readonly intervalValues: ReadonlyMap<string, number>
+  /** Deleted delivered outbox items. */
+  readonly outbox: number
+  /** Whether the file was compacted (VACUUM and WAL truncation: only when something was deleted). */
+  readonly compacted: boolean
 }
 
 export interface OutboxUpdate {
@@ -171,7 +239,29 @@ export interface Store {
   enqueueOutbox(item: OutboxInput): number
   /** Pending items whose next attempt is due at `at`, oldest first. */
   dueOutbox(at: Date, limit?: number): OutboxItem[]
+  /**
+   * Sets state, attempts, next attempt and last error; state 'delivered' also records the
+   * delivery time (now), any other state clears it. STORE_INPUT_INVALID for an unknown id.
+   */
   updateOutbox(id: number, update: OutboxUpdate): void
+  /** Outbox items by ascending id, any state. */
+  readOutbox(query?: OutboxQuery): OutboxItem[]
+  /** The watermark of a tariff profile; undefined when it never ran. */
+  tafWatermark(profile: string): Date | undefined
+  /** Every profile's watermark. */
+  tafWatermarks(): ReadonlyMap<string, Date>
+  /**
+   * In ONE transaction: puts the interval values, enqueues the outbox items and moves the
+   * profile's watermark to `until`. A watermark going backwards, or any invalid item,
+   * is STORE_INPUT_INVALID and nothing is written.
+   */
+  commitTafRun(run: TafRun): TafRunResult
+  /**
+   * Deletes what expired, in one transaction (counting per meter first), never a pending or
+   * failed outbox item; then, when anything was deleted, compacts the file (VACUUM, WAL
+   * truncated) so that the deleted rows are gone from the bytes on disk.
+   */
+  deleteExpired(cutoffs: ExpiryCutoffs, options?: DeleteExpiredOptions): DeleteExpiredResult
   /** Stores a configuration as a new version unless it equals the latest one; returns the version in force. */
   saveConfigVersion(config: unknown): ConfigVersion
   latestConfigVersion(): ConfigVersion | undefined
