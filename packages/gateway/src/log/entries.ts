@@ -39,6 +39,8 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('lmn-device-unknown', { transport, meterId: id }),
   entry('meter-key-rejected', { transport, meterId: id }),
   entry('tls-rejected', { interface: iface, reason: z.enum(['certificate-invalid', 'certificate-revoked', 'handshake-failed', 'profile']) }),
+  // Counts only, no meter IDs: which consumer's data went is in that consumer's log.
+  entry('retention-run', { readings: z.int().min(0), intervalValues: z.int().min(0), outbox: z.int().min(0) }),
 ])
 export type SystemLogEntry = z.infer<typeof SystemLogEntry>
 
