@@ -32,6 +32,11 @@ system, consumer and calibration logs (unknown meters, rejected keys, silent met
 Runs until SIGTERM or SIGINT, then stops the adapters, commits what is pending and closes
 the store. Status lines go to standard error (--json: one JSON object per line).
 
+Acknowledgement: with --log-level debug, each committed batch of readings gets a line
+{"msg":"readings stored","count":N,"firstId":A,"lastId":B} on standard error, written
+only after the commit returned: readings A…B are in the store even if the process is
+killed right after (kill -9 included).
+
 The configuration is JSON, validated strictly (unknown keys are errors, each named by its
 path). Relative paths in it are taken from the configuration file's folder. Meter keys are
 never in it: a wireless meter names a keyId, looked up in --keys, a JSON file
