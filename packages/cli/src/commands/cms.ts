@@ -10,7 +10,7 @@ import { readAll } from '../io.js'
 import type { CommandRun } from '../program.js'
 import { EXIT_FAILED, EXIT_OK, UsageError } from '../exit.js'
 import { toJson } from '../json.js'
-import { readTrust, withTrustOptions, type TrustFileOptions } from './pki.js'
+import { readTrust, withTrustOptions, type TrustFileOptions } from './pki/index.js'
 
 const HELP = `
 CMS (RFC 5652) as the gateway sends it to market participants: SignedData with the SIG key,
