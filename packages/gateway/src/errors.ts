@@ -49,6 +49,12 @@ export type GatewayErrorCode =
   | 'TIME_QUERY_TIMEOUT'
   /** The query could not be sent (socket error, name resolution) or was aborted. */
   | 'TIME_QUERY_FAILED'
+  /** The WAN sealer or delivery configuration is invalid (schema, duplicate recipient, a certificate that does not decode or does not carry the signer's key). */
+  | 'WAN_CONFIG_INVALID'
+  /** A message was to be sealed for a recipient that is not configured (nobody outside the configuration receives anything). */
+  | 'WAN_RECIPIENT_UNKNOWN'
+  /** Signing or encrypting a message failed (security module, key). */
+  | 'WAN_SEAL_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'

@@ -1,3 +1,4 @@
+import { REJECTION_CODES } from '@smgw/meter-data'
 import { z } from 'zod'
 
 /*
@@ -41,6 +42,9 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('tls-rejected', { interface: iface, reason: z.enum(['certificate-invalid', 'certificate-revoked', 'handshake-failed', 'profile']) }),
   // Counts only, no meter IDs: which consumer's data went is in that consumer's log.
   entry('retention-run', { readings: z.int().min(0), intervalValues: z.int().min(0), outbox: z.int().min(0) }),
+  // A WAN recipient refused an outbox item for good (4xx, REJECTION_CODES of @smgw/meter-data), or the item's
+  // recipient is not configured: the item is marked failed and never sent again. `item` is the outbox row id.
+  entry('delivery-rejected', { recipient: id, item: z.int().min(1), code: z.enum([...REJECTION_CODES, 'UNREADABLE_REJECTION', 'NOT_CONFIGURED']) }),
 ])
 export type SystemLogEntry = z.infer<typeof SystemLogEntry>
 
