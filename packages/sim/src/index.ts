@@ -27,3 +27,6 @@ export type { SimulatorConfigInput } from './config.js'
 export { createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig } from './io/simulator.js'
 export type { Simulator, SimulatorDeps, SimulatorSent } from './io/simulator.js'
 export type { Transport } from './io/transports.js'
+
+export { NtpServerConfig, createNtpServer, encodeNtpReply, parseNtpServerConfig } from './ntp/server.js'
+export type { NtpRequestEvent, NtpServer, NtpServerConfigInput, NtpServerDeps } from './ntp/server.js'
