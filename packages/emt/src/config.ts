@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { z } from 'zod'
+import { EmtError } from './errors.js'
+
+/*
+ * The receiver's configuration: validated once, at the edge, by a strict schema (unknown
+ * keys are errors, each problem named by its path). Paths in a configuration file are taken
+ * relative to that file's folder (`readEmtConfig`). Nothing below reads process.env.
+ */
+
+const identifier = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, '1–64 characters A–Z a–z 0–9 . _ : -')
+const file = z.string().min(1)
+const port = z.int().min(0).max(65_535)
+
+/** Where the ENC private key lives: a security module (production) or a PEM file (demos). */
+export const EncKeyConfig = z.union([
+  z.strictObject({ file }),
+  z.strictObject({
+    softwareModule: z.strictObject({ dir: file, passphraseFile: file, scryptLogN: z.int().min(10).max(22).optional() }),
+    label: z.string().min(1),
+  }),
+  z.strictObject({
+    pkcs11: z.strictObject({ library: file, tokenLabel: z.string().min(1), pinFile: file }),
+    label: z.string().min(1),
+  }),
+])
+export type EncKeyConfig = z.infer<typeof EncKeyConfig>
+
+export const StorageConfig = z.union([
+  /** SQLite file (WAL): the default, one process. */
+  z.strictObject({ sqlite: file }),
+  /** PostgreSQL connection string (`postgres://user@host:port/db`): for scale. */
+  z.strictObject({ postgres: z.string().min(1) }),
+])
+export type StorageConfig = z.infer<typeof StorageConfig>
+
+export const EmtConfig = z.strictObject({
+  /** This market participant's ID: the `recipient` every accepted message must name. */
+  participantId: identifier,
+  /** The gateway-facing mutual-TLS listener. */
+  listen: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8443) }).prefault({}),
+  /** Our TLS identity (SM-PKI TLS certificate with serverAuth): PEM files. */
+  tls: z.strictObject({ certificate: file, key: file, chain: z.array(file).default([]) }),
+  /** Our ENC certificate and its private key; messages are encrypted to it. */
+  enc: z.strictObject({ certificate: file, key: EncKeyConfig }),
+  /** SM-PKI trust: root(s), optional intermediates, CRL files (re-read by `reloadCrls`, SIGHUP in the CLI). */
+  pki: z.strictObject({
+    roots: z.array(file).min(1),
+    intermediates: z.array(file).default([]),
+    crls: z.array(file).default([]),
+    requireCrl: z.boolean().default(false),
+  }),
+  storage: StorageConfig,
+  /** Messages created longer ago than this are REPLAYED; messageIds are kept at least this long (forever, in fact). */
+  replayWindowDays: z.number().positive().max(3650).default(30),
+  /** Largest accepted request body (the CMS bytes). */
+  maxBodyBytes: z.int().min(1024).max(64 * 1024 * 1024).default(20 * 1024 * 1024),
+  /**
+   * The REST API (metering points, values, messages, exports): plain HTTP on its own
+   * listener, loopback by default, every request with `Authorization: Bearer <token>`
+   * (the token file's content, at least 16 characters). Absent: no API listener.
+   */
+  api: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8444), tokenFile: file }).optional(),
+})
+export type EmtConfig = z.infer<typeof EmtConfig>
+export type EmtConfigInput = z.input<typeof EmtConfig>
+
+/** Validates a configuration object; EMT_CONFIG_INVALID names every problem by its path. */
+export function parseEmtConfig(input: unknown): EmtConfig {
+  const r = EmtConfig.safeParse(input)
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.length === 0 ? '(top level)' : i.path.map(String).join('.')}: ${i.message}`)
+    throw new EmtError('EMT_CONFIG_INVALID', `invalid EMT configuration: ${problems.join('; ')}`, { cause: r.error })
+  }
+  return Object.freeze(r.data)
+}
+
+/** Reads, validates and freezes a JSON configuration file; relative paths are taken from its folder. */
+export async function readEmtConfig(path: string): Promise<EmtConfig> {
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new EmtError('EMT_CONFIG_INVALID', `cannot read configuration ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+  return resolveEmtConfigPaths(parseEmtConfig(json), dirname(path))
+}
+
+/** The same configuration with every relative file path taken from `base`. */
+export function resolveEmtConfigPaths(config: EmtConfig, base: string): EmtConfig {
+  const p = (f: string) => (isAbsolute(f) ? f : resolve(base, f))
+  const key = config.enc.key
+  const encKey: EncKeyConfig = 'file' in key
+    ? { file: p(key.file) }
+    : 'softwareModule' in key
+      ? { ...key, softwareModule: { ...key.softwareModule, dir: p(key.softwareModule.dir), passphraseFile: p(key.softwareModule.passphraseFile) } }
+      : { ...key, pkcs11: { ...key.pkcs11, pinFile: p(key.pkcs11.pinFile) } }
+  return Object.freeze({
+    ...config,
+    tls: { certificate: p(config.tls.certificate), key: p(config.tls.key), chain: config.tls.chain.map(p) },
+    enc: { certificate: p(config.enc.certificate), key: encKey },
+    pki: { ...config.pki, roots: config.pki.roots.map(p), intermediates: config.pki.intermediates.map(p), crls: config.pki.crls.map(p) },
+    storage: 'sqlite' in config.storage ? { sqlite: p(config.storage.sqlite) } : config.storage,
+    ...(config.api === undefined ? {} : { api: { ...config.api, tokenFile: p(config.api.tokenFile) } }),
+  })
+}

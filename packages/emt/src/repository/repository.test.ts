@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sampleTaf7Message } from '../testing/messages.js'
+import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '../testing/postgres.js'
+import { openPostgresRepository } from './postgres.js'
+import { openSqliteRepository } from './sqlite.js'
+import type { EmtRepository } from './types.js'
+
+/* One suite, run against both implementations. */
+
+const at = new Date('2026-11-24T00:00:00.000Z')
+let pgServer: TestPostgres | undefined
+let dir = ''
+let dbCounter = 0
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'smgw-emt-repo-'))
+  if (!shouldSkipPostgres()) pgServer = await startTestPostgres()
+})
+afterAll(() => {
+  pgServer?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const implementations: [string, () => Promise<EmtRepository>][] = [
+  ['sqlite', () => Promise.resolve(openSqliteRepository(join(dir, `r${String(++dbCounter)}.db`)))],
+  ['postgres', async () => {
+    if (pgServer === undefined) throw new Error('no PostgreSQL server')
+    return openPostgresRepository({ connectionString: pgServer.createDatabase(`emt_${String(++dbCounter)}`) })
+  }],
+]
+
+describe.each(implementations)('repository (%s)', (name, open) => {
+  const skip = name === 'postgres' && shouldSkipPostgres()
+  const test = skip ? it.skip : it
+
+  test('gateways: add, list, known, remove; a second add is EMT_GATEWAY_EXISTS', async () => {
+    const repo = await open()
+    try {
+      await repo.addGateway('smgw-0002', null, at)
+      await repo.addGateway('smgw-0001', 'first', at)
+      await expect(repo.addGateway('smgw-0001', null, at)).rejects.toMatchObject({ code: 'EMT_GATEWAY_EXISTS' })
+      expect(await repo.listGateways()).toEqual([
+        { id: 'smgw-0001', note: 'first', addedAt: at }, { id: 'smgw-0002', note: null, addedAt: at },
+      ])
+      expect(await repo.isKnownGateway('smgw-0001')).toBe(true)
+      expect(await repo.isKnownGateway('smgw-0003')).toBe(false)
+      expect(await repo.removeGateway('smgw-0002')).toBe(true)
+      expect(await repo.removeGateway('smgw-0002')).toBe(false)
+      expect((await repo.listGateways()).map((g) => g.id)).toEqual(['smgw-0001'])
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('a message is stored with all values exactly; the same again is a duplicate, other content a conflict', async () => {
+    const repo = await open()
+    try {
+      const big = '-1234567890123456789012345678901234567890'
+      const m = sampleTaf7Message({ gaps: [3] })
+      const first = m.series[0]!.values[0]!
+      const msg = { ...m, series: [{ ...m.series[0]!, values: [{ ...first, value: big }, ...m.series[0]!.values.slice(1)] }] }
+      expect(await repo.storeMessage({ message: msg, sha256: 'aa', receivedAt: at, tooOld: false })).toBe('stored')
+      expect(await repo.storeMessage({ message: msg, sha256: 'aa', receivedAt: at, tooOld: false })).toBe('duplicate')
+      expect(await repo.storeMessage({ message: msg, sha256: 'bb', receivedAt: at, tooOld: false })).toBe('conflict')
+      expect(await repo.storeMessage({ message: msg, sha256: 'aa', receivedAt: at, tooOld: true })).toBe('duplicate')
+      const rows = await repo.queryValues({})
+      expect(rows).toHaveLength(96)
+      expect(rows[0]).toEqual({
+        meteringPoint: 'p-3f9a01', meteringPointKind: 'pseudonym', gatewayId: 'smgw-0001', messageId: 'smgw-0001:taf7:1', useCase: 'taf7',
+        obis: '1-0:1.8.0*255', unit: 'Wh', scaler: -1, kind: 'profile', register: null, periodSeconds: 900,
+        time: new Date('2026-11-22T23:15:00.000Z'), value: big, status: 0,
+      })
+      expect(rows[3]).toMatchObject({ value: null, status: 4 })
+      expect(rows.map((r) => r.value)).toEqual(msg.series[0]!.values.map((v) => v.value))
+      const messages = await repo.listMessages({})
+      expect(messages).toEqual([{
+        gatewayId: 'smgw-0001', messageId: 'smgw-0001:taf7:1', sha256: 'aa', useCase: 'taf7', meteringPoint: 'p-3f9a01', meteringPointKind: 'pseudonym',
+        periodStart: new Date(msg.period.start), periodEnd: new Date(msg.period.end), createdAt: new Date(msg.createdAt), receivedAt: at, values: 96,
+      }])
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('a message older than the window that was never seen is too-old and not stored', async () => {
+    const repo = await open()
+    try {
+      expect(await repo.storeMessage({ message: sampleTaf7Message(), sha256: 'aa', receivedAt: at, tooOld: true })).toBe('too-old')
+      expect(await repo.listMessages({})).toEqual([])
+      expect(await repo.queryValues({})).toEqual([])
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('concurrent deliveries of one messageId store it once', async () => {
+    const repo = await open()
+    try {
+      const msg = sampleTaf7Message()
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => repo.storeMessage({ message: msg, sha256: 'aa', receivedAt: at, tooOld: false })))
+      expect(outcomes.filter((o) => o === 'stored')).toHaveLength(1)
+      expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(7)
+      expect(await repo.queryValues({})).toHaveLength(96)
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('queries: metering points, values by point/OBIS/(from, to], messages by gateway and receive time', async () => {
+    const repo = await open()
+    try {
+      const a = sampleTaf7Message({ messageId: 'a', meteringPoint: 'p-b' })
+      const b = sampleTaf7Message({ messageId: 'b', gatewayId: 'smgw-0002', meteringPoint: 'p-a', dayStart: '2026-11-23T23:00:00.000Z' })
+      const bExtra = { ...b, series: [...b.series, { obis: '1-0:2.8.0*255', unit: 'Wh', scaler: 0, kind: 'reading' as const, register: 'HT', values: [{ time: '2026-11-24T12:00:00.000Z', value: '7', status: 1 }] }] }
+      await repo.storeMessage({ message: a, sha256: '1', receivedAt: new Date('2026-11-24T01:00:00.000Z'), tooOld: false })
+      await repo.storeMessage({ message: bExtra, sha256: '2', receivedAt: new Date('2026-11-25T01:00:00.000Z'), tooOld: false })
+      expect(await repo.listMeteringPoints()).toEqual([
+        { id: 'p-a', kind: 'pseudonym', obis: ['1-0:1.8.0*255', '1-0:2.8.0*255'], values: 97, firstTime: new Date('2026-11-23T23:15:00.000Z'), lastTime: new Date('2026-11-24T23:00:00.000Z') },
+        { id: 'p-b', kind: 'pseudonym', obis: ['1-0:1.8.0*255'], values: 96, firstTime: new Date('2026-11-22T23:15:00.000Z'), lastTime: new Date('2026-11-23T23:00:00.000Z') },
+      ])
+      const day = await repo.queryValues({ meteringPoint: 'p-a', obis: '1-0:1.8.0*255', from: new Date('2026-11-23T23:00:00.000Z'), to: new Date('2026-11-24T00:00:00.000Z') })
+      expect(day.map((r) => r.time.toISOString())).toEqual(['2026-11-23T23:15:00.000Z', '2026-11-23T23:30:00.000Z', '2026-11-23T23:45:00.000Z', '2026-11-24T00:00:00.000Z'])
+      const reading = await repo.queryValues({ meteringPoint: 'p-a', obis: '1-0:2.8.0*255' })
+      expect(reading).toEqual([expect.objectContaining({ register: 'HT', kind: 'reading', periodSeconds: null, value: '7', status: 1, scaler: 0 })])
+      expect((await repo.queryValues({ limit: 5 }))).toHaveLength(5)
+      expect((await repo.queryValues({})).map((r) => r.meteringPoint).indexOf('p-b')).toBe(97)
+      expect((await repo.listMessages({ gatewayId: 'smgw-0002' })).map((m) => m.messageId)).toEqual(['b'])
+      expect((await repo.listMessages({ from: new Date('2026-11-24T01:00:00.000Z'), to: new Date('2026-11-25T01:00:00.000Z') })).map((m) => m.messageId)).toEqual(['a'])
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('a closed repository refuses with EMT_STORAGE_FAILED; close is idempotent', async () => {
+    const repo = await open()
+    await repo.close()
+    await repo.close()
+    await expect(repo.listGateways()).rejects.toMatchObject({ code: 'EMT_STORAGE_FAILED' })
+  })
+})

@@ -1,0 +1,201 @@
+import Database from 'better-sqlite3'
+import { EmtError } from '../errors.js'
+import {
+  flattenValues, MAX_QUERY_ROWS,
+  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord,
+  type StoreMessageInput, type StoreOutcome, type ValueQuery, type ValueRow,
+} from './types.js'
+
+/*
+ * The SQLite repository (better-sqlite3, WAL, synchronous FULL): the default store of one
+ * receiver process. Schema as a versioned list of migrations (PRAGMA user_version), like
+ * the gateway's store; never edit a shipped migration, append one.
+ */
+
+interface Migration { readonly version: number; readonly name: string; readonly sql: string }
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'gateways, messages, values',
+    sql: `
+CREATE TABLE gateways (
+  id       TEXT PRIMARY KEY,
+  note     TEXT,
+  added_ms INTEGER NOT NULL
+);
+-- One row per accepted message; (gateway_id, message_id) is the replay key, kept forever.
+CREATE TABLE messages (
+  id                  INTEGER PRIMARY KEY,
+  gateway_id          TEXT    NOT NULL,
+  message_id          TEXT    NOT NULL,
+  sha256              TEXT    NOT NULL,   -- of the verified payload bytes
+  use_case            TEXT    NOT NULL,
+  metering_point      TEXT    NOT NULL,
+  metering_point_kind TEXT    NOT NULL,
+  period_start_ms     INTEGER NOT NULL,
+  period_end_ms       INTEGER NOT NULL,
+  created_ms          INTEGER NOT NULL,
+  received_ms         INTEGER NOT NULL,
+  value_count         INTEGER NOT NULL,
+  UNIQUE (gateway_id, message_id)
+);
+CREATE INDEX messages_by_received ON messages (received_ms);
+-- One row per value. value is the exact decimal mantissa as TEXT (NULL for a gap).
+CREATE TABLE series_values (
+  message        INTEGER NOT NULL REFERENCES messages (id),
+  metering_point TEXT    NOT NULL,
+  obis           TEXT    NOT NULL,
+  unit           TEXT,
+  scaler         INTEGER NOT NULL,
+  kind           TEXT    NOT NULL,
+  register       TEXT,
+  period_s       INTEGER,
+  time_ms        INTEGER NOT NULL,
+  value          TEXT,
+  status         INTEGER NOT NULL
+);
+CREATE INDEX values_by_point ON series_values (metering_point, obis, time_ms);
+`,
+  },
+]
+
+/** `PRAGMA application_id` of an EMT store ('SMEM'). */
+const APPLICATION_ID = 0x534d454d
+
+export function openSqliteRepository(path: string): EmtRepository {
+  let db: Database.Database
+  try {
+    db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    const version = Number(db.pragma('user_version', { simple: true }))
+    const appId = Number(db.pragma('application_id', { simple: true }))
+    if (version > 0 && appId !== APPLICATION_ID) throw new EmtError('EMT_STORAGE_FAILED', `${path} is not an EMT store (application_id ${String(appId)})`)
+    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
+    if (version > latest) throw new EmtError('EMT_STORAGE_FAILED', `${path} has schema version ${String(version)}, newer than this code (${String(latest)})`)
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= version) continue
+      db.transaction(() => {
+        db.exec(m.sql)
+        if (m.version === 1) db.pragma(`application_id = ${String(APPLICATION_ID)}`)
+        db.pragma(`user_version = ${String(m.version)}`)
+      }).immediate()
+    }
+  } catch (err) {
+    throw storageError(err, `cannot open ${path}`)
+  }
+  const st = {
+    addGateway: db.prepare<[string, string | null, number]>('INSERT INTO gateways (id, note, added_ms) VALUES (?, ?, ?)'),
+    removeGateway: db.prepare<[string]>('DELETE FROM gateways WHERE id = ?'),
+    listGateways: db.prepare<[], { id: string; note: string | null; added_ms: number }>('SELECT id, note, added_ms FROM gateways ORDER BY id'),
+    knownGateway: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM gateways WHERE id = ?'),
+    findMessage: db.prepare<[string, string], { sha256: string }>('SELECT sha256 FROM messages WHERE gateway_id = ? AND message_id = ?'),
+    insertMessage: db.prepare(`INSERT INTO messages (gateway_id, message_id, sha256, use_case, metering_point, metering_point_kind,
+      period_start_ms, period_end_ms, created_ms, received_ms, value_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertValue: db.prepare(`INSERT INTO series_values (message, metering_point, obis, unit, scaler, kind, register, period_s, time_ms, value, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    meteringPoints: db.prepare<[], { id: string; kind: string; obis: string; n: number; first_ms: number; last_ms: number }>(`
+      SELECT v.metering_point AS id, m.metering_point_kind AS kind, group_concat(DISTINCT v.obis) AS obis, count(*) AS n,
+             min(v.time_ms) AS first_ms, max(v.time_ms) AS last_ms
+      FROM series_values v JOIN messages m ON m.id = v.message GROUP BY v.metering_point, m.metering_point_kind ORDER BY v.metering_point`),
+  }
+  const store = db.transaction((input: StoreMessageInput): StoreOutcome => {
+    const m = input.message
+    const existing = st.findMessage.get(m.gatewayId, m.messageId)
+    if (existing !== undefined) return existing.sha256 === input.sha256 ? 'duplicate' : 'conflict'
+    if (input.tooOld) return 'too-old'
+    const values = flattenValues(m)
+    const id = st.insertMessage.run(m.gatewayId, m.messageId, input.sha256, m.useCase, m.meteringPoint.id, m.meteringPoint.kind,
+      Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(), values.length).lastInsertRowid
+    for (const v of values) {
+      st.insertValue.run(id, m.meteringPoint.id, v.obis, v.unit, v.scaler, v.kind, v.register, v.periodSeconds, v.timeMs, v.value, v.status)
+    }
+    return 'stored'
+  })
+  let closed = false
+  const guard = <T>(what: string, f: () => T): Promise<T> => {
+    try {
+      if (closed) throw new EmtError('EMT_STORAGE_FAILED', 'the repository is closed')
+      return Promise.resolve(f())
+    } catch (err) {
+      return Promise.reject(storageError(err, what))
+    }
+  }
+  return {
+    kind: 'sqlite',
+    addGateway: (id, note, addedAt) => guard('addGateway', () => {
+      if (st.knownGateway.get(id) !== undefined) throw new EmtError('EMT_GATEWAY_EXISTS', `gateway ${id} is registered already`)
+      st.addGateway.run(id, note, addedAt.getTime())
+    }),
+    removeGateway: (id) => guard('removeGateway', () => st.removeGateway.run(id).changes > 0),
+    listGateways: () => guard('listGateways', () => st.listGateways.all().map((r): GatewayRecord => ({ id: r.id, note: r.note, addedAt: new Date(r.added_ms) }))),
+    isKnownGateway: (id) => guard('isKnownGateway', () => st.knownGateway.get(id) !== undefined),
+    storeMessage: (input) => guard('storeMessage', () => store.immediate(input)),
+    listMessages: (q) => guard('listMessages', () => {
+      const where: string[] = []
+      const args: (string | number)[] = []
+      if (q.gatewayId !== undefined) { where.push('gateway_id = ?'); args.push(q.gatewayId) }
+      if (q.from !== undefined) { where.push('received_ms >= ?'); args.push(q.from.getTime()) }
+      if (q.to !== undefined) { where.push('received_ms < ?'); args.push(q.to.getTime()) }
+      args.push(Math.min(q.limit ?? MAX_QUERY_ROWS, MAX_QUERY_ROWS))
+      const rows = db.prepare<(string | number)[], SqliteMessageRow>(`SELECT * FROM messages ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY received_ms, id LIMIT ?`).all(...args)
+      return rows.map(messageRecord)
+    }),
+    listMeteringPoints: () => guard('listMeteringPoints', () => st.meteringPoints.all().map((r): MeteringPointRecord => ({
+      id: r.id, kind: r.kind as MeteringPointRecord['kind'], obis: r.obis.split(',').sort(), values: r.n, firstTime: new Date(r.first_ms), lastTime: new Date(r.last_ms),
+    }))),
+    queryValues: (q) => guard('queryValues', () => {
+      const where: string[] = []
+      const args: (string | number)[] = []
+      if (q.meteringPoint !== undefined) { where.push('v.metering_point = ?'); args.push(q.meteringPoint) }
+      if (q.obis !== undefined) { where.push('v.obis = ?'); args.push(q.obis) }
+      if (q.from !== undefined) { where.push('v.time_ms > ?'); args.push(q.from.getTime()) }
+      if (q.to !== undefined) { where.push('v.time_ms <= ?'); args.push(q.to.getTime()) }
+      args.push(Math.min(q.limit ?? MAX_QUERY_ROWS, MAX_QUERY_ROWS))
+      const rows = db.prepare<(string | number)[], SqliteValueRow>(`
+        SELECT v.metering_point, m.metering_point_kind, m.gateway_id, m.message_id, m.use_case, v.obis, v.unit, v.scaler, v.kind,
+               v.register, v.period_s, v.time_ms, v.value, v.status
+        FROM series_values v JOIN messages m ON m.id = v.message
+        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY v.metering_point, v.obis, coalesce(v.register, ''), v.time_ms, m.id LIMIT ?`).all(...args)
+      return rows.map((r): ValueRow => ({
+        meteringPoint: r.metering_point, meteringPointKind: r.metering_point_kind as ValueRow['meteringPointKind'], gatewayId: r.gateway_id,
+        messageId: r.message_id, useCase: r.use_case as ValueRow['useCase'], obis: r.obis, unit: r.unit, scaler: r.scaler,
+        kind: r.kind as ValueRow['kind'], register: r.register, periodSeconds: r.period_s, time: new Date(r.time_ms), value: r.value, status: r.status,
+      }))
+    }),
+    close: () => {
+      if (!closed) {
+        closed = true
+        db.close()
+      }
+      return Promise.resolve()
+    },
+  }
+}
+
+interface SqliteMessageRow {
+  gateway_id: string; message_id: string; sha256: string; use_case: string; metering_point: string; metering_point_kind: string
+  period_start_ms: number; period_end_ms: number; created_ms: number; received_ms: number; value_count: number
+}
+interface SqliteValueRow {
+  metering_point: string; metering_point_kind: string; gateway_id: string; message_id: string; use_case: string; obis: string
+  unit: string | null; scaler: number; kind: string; register: string | null; period_s: number | null; time_ms: number; value: string | null; status: number
+}
+
+function messageRecord(r: SqliteMessageRow): MessageRecord {
+  return {
+    gatewayId: r.gateway_id, messageId: r.message_id, sha256: r.sha256, useCase: r.use_case as MessageRecord['useCase'],
+    meteringPoint: r.metering_point, meteringPointKind: r.metering_point_kind as MessageRecord['meteringPointKind'],
+    periodStart: new Date(r.period_start_ms), periodEnd: new Date(r.period_end_ms), createdAt: new Date(r.created_ms),
+    receivedAt: new Date(r.received_ms), values: r.value_count,
+  }
+}
+
+function storageError(err: unknown, what: string): EmtError {
+  if (err instanceof EmtError) return err
+  return new EmtError('EMT_STORAGE_FAILED', `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+}

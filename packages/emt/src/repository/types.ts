@@ -1,0 +1,134 @@
+import type { MeterDataMessage, MeteringPoint, MeterSeries, UseCase } from '@smgw/meter-data'
+
+/*
+ * The receiver's one repository interface. Two implementations (SQLite, PostgreSQL) pass
+ * one shared test suite (`repository.test.ts`). Values are exact: the decimal mantissa is
+ * kept as text (SQLite) or NUMERIC (PostgreSQL), never as a float.
+ */
+
+export interface GatewayRecord {
+  readonly id: string
+  readonly note: string | null
+  readonly addedAt: Date
+}
+
+export interface StoreMessageInput {
+  readonly message: MeterDataMessage
+  /** SHA-256 of the exact decrypted, verified payload bytes, lower-case hex. */
+  readonly sha256: string
+  readonly receivedAt: Date
+  /** The message is older than the replay window: stored only if it was never seen (it never is), so the answer is 'too-old'. */
+  readonly tooOld: boolean
+}
+
+/**
+ * What `storeMessage` did, decided inside one transaction (race-safe: the unique
+ * constraint on (gatewayId, messageId) settles concurrent deliveries):
+ * 'stored' committed; 'duplicate' the same content was stored before (nothing written);
+ * 'conflict' this messageId was stored with other content; 'too-old' never seen and older than the window.
+ */
+export type StoreOutcome = 'stored' | 'duplicate' | 'conflict' | 'too-old'
+
+export interface MessageRecord {
+  readonly gatewayId: string
+  readonly messageId: string
+  readonly sha256: string
+  readonly useCase: UseCase
+  readonly meteringPoint: string
+  readonly meteringPointKind: MeteringPoint['kind']
+  readonly periodStart: Date
+  readonly periodEnd: Date
+  readonly createdAt: Date
+  readonly receivedAt: Date
+  readonly values: number
+}
+
+export interface MeteringPointRecord {
+  readonly id: string
+  readonly kind: MeteringPoint['kind']
+  /** OBIS codes with values, sorted. */
+  readonly obis: readonly string[]
+  readonly values: number
+  readonly firstTime: Date
+  readonly lastTime: Date
+}
+
+export interface ValueRow {
+  readonly meteringPoint: string
+  readonly meteringPointKind: MeteringPoint['kind']
+  readonly gatewayId: string
+  readonly messageId: string
+  readonly useCase: UseCase
+  readonly obis: string
+  readonly unit: string | null
+  readonly scaler: number
+  readonly kind: MeterSeries['kind']
+  readonly register: string | null
+  readonly periodSeconds: number | null
+  readonly time: Date
+  /** Decimal integer mantissa (value × 10^scaler in unit); null for a gap. */
+  readonly value: string | null
+  readonly status: number
+}
+
+/** Values whose time lies in (from, to]: a profile value's time is its interval end, so a day is (00:00, 24:00]. */
+export interface ValueQuery {
+  readonly meteringPoint?: string
+  readonly obis?: string
+  readonly from?: Date
+  readonly to?: Date
+  readonly limit?: number
+}
+
+/** Messages received in [from, to). */
+export interface MessageQuery {
+  readonly gatewayId?: string
+  readonly from?: Date
+  readonly to?: Date
+  readonly limit?: number
+}
+
+export interface EmtRepository {
+  readonly kind: 'sqlite' | 'postgres'
+  addGateway(id: string, note: string | null, addedAt: Date): Promise<void>
+  /** false when the ID was not registered. */
+  removeGateway(id: string): Promise<boolean>
+  listGateways(): Promise<GatewayRecord[]>
+  isKnownGateway(id: string): Promise<boolean>
+  /** The message and all its values in one transaction, duplicate detection inside it. */
+  storeMessage(input: StoreMessageInput): Promise<StoreOutcome>
+  listMessages(query: MessageQuery): Promise<MessageRecord[]>
+  listMeteringPoints(): Promise<MeteringPointRecord[]>
+  /** Ordered by metering point, OBIS, register, time, message. */
+  queryValues(query: ValueQuery): Promise<ValueRow[]>
+  close(): Promise<void>
+}
+
+/** Largest number of rows a query returns when no smaller limit is given. */
+export const MAX_QUERY_ROWS = 1_000_000
+
+/** One flattened value row per series value, in message order (both implementations insert these). */
+export interface FlatValue {
+  readonly obis: string
+  readonly unit: string | null
+  readonly scaler: number
+  readonly kind: MeterSeries['kind']
+  readonly register: string | null
+  readonly periodSeconds: number | null
+  readonly timeMs: number
+  readonly value: string | null
+  readonly status: number
+}
+
+export function flattenValues(message: MeterDataMessage): FlatValue[] {
+  const out: FlatValue[] = []
+  for (const s of message.series) {
+    for (const v of s.values) {
+      out.push({
+        obis: s.obis, unit: s.unit ?? null, scaler: s.scaler, kind: s.kind, register: s.register ?? null,
+        periodSeconds: s.periodSeconds ?? null, timeMs: Date.parse(v.time), value: v.value, status: v.status,
+      })
+    }
+  }
+  return out
+}
