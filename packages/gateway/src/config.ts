@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { GatewayError } from './errors.js'
 import { LOG_ID } from './log/entries.js'
+import { RetentionConfig } from './retention/policy.js'
 
 /*
  * The gateway configuration (`smgw gateway --config gateway.json`), validated once at the
@@ -86,6 +87,8 @@ export const GatewayConfig = z.strictObject({
     maxDelayMs: z.int().min(0).max(60_000).default(200),
   }).default({ maxReadings: 500, maxDelayMs: 200 }),
   meters: z.array(MeterConfig).max(10_000),
+  /** Retention periods per data class (README "Retention"); absent: the defaults, which always apply. */
+  retention: RetentionConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
