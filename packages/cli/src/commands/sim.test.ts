@@ -78,6 +78,33 @@ describe('smgw sim', () => {
     }
   })
 
+  it('sml --json says which files were cut and how much noise preceded each: the complete ones are exactly what a receiver frames', async () => {
+    const framer = createSmlFramer()
+    const frames: string[] = []
+    const sockets: Socket[] = []
+    const server = createServer((s) => {
+      sockets.push(s)
+      s.on('data', (chunk) => { for (const ev of framer.push(chunk)) if (ev.kind === 'frame') frames.push(Buffer.from(ev.bytes).toString('hex')) })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      // With seed 1 the meter cuts the second of four files (the draws depend on the seed only).
+      const r = await runCaptured(['sim', 'sml', '--tcp', `127.0.0.1:${port}`, '--count', '4', '--interval', '1', '--json', '--quirk', 'noise', '--quirk', 'truncated', '--seed', '1'])
+      expect(r.status).toBe(0)
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { truncated: boolean; noiseBytes: number; hex: string })
+      expect(lines.map((l) => l.truncated)).toEqual([false, true, false, false])
+      for (const l of lines) expect(l.noiseBytes).toBeGreaterThanOrEqual(1)
+      const complete = lines.filter((l) => !l.truncated)
+      // The hex of a complete file is noise + file: the framed bytes are its tail.
+      await expect.poll(() => frames.length, { timeout: 5000 }).toBe(complete.length)
+      expect(frames).toEqual(complete.map((l) => l.hex.slice(2 * l.noiseBytes)))
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+    }
+  })
+
   it('wmbus --udp sends a telegram per datagram', async () => {
     const socket = createSocket('udp4')
     const got: Buffer[] = []
@@ -103,8 +130,11 @@ describe('smgw sim', () => {
       const r = await runCaptured(['sim', 'wmbus', '--udp', `127.0.0.1:${socket.address().port}`, '--meters', '3', '--id', '10000000', '--mode', '0', '--count', '1', '--json'])
       expect(r.status).toBe(0)
       expect(r.stderr).toMatch(/\[2\] #1 wmbus/)
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { meter: number; hex: string })
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { meter: number; id: string; hex: string })
       expect(lines.map((l) => l.meter).sort()).toEqual([0, 1, 2])
+      // Each line names the meter that sent it, and that meter's telegram is the one in the line.
+      for (const l of lines) expect(decodeWirelessTelegram(Buffer.from(l.hex, 'hex')).meter.id).toBe(l.id)
+      expect(lines.map((l) => l.id).sort()).toEqual(['10000000', '10000001', '10000002'])
       await expect.poll(() => got.length, { timeout: 5000 }).toBe(3)
       expect(got.map((d) => decodeWirelessTelegram(d).meter.id).sort()).toEqual(['10000000', '10000001', '10000002'])
     } finally {

@@ -16,7 +16,8 @@ meters and heat cost allocators (OMS security mode 5 or 7). Randomness is seeded
 --seed gives the same data. The first frame goes out at start, then one per --interval.
 
 Runs until SIGINT/SIGTERM (Ctrl-C) or --count frames; progress on standard error, and with
---json one JSON line per frame on standard output (what was sent, values and hex).
+--json one JSON line per frame on standard output (what was sent, values and hex; SML:
+whether the file was cut, truncated, and the noise bytes before it; wM-Bus: the meter id).
 Exit status: 0 ok, 1 the output failed (cannot open/connect), 2 usage error.
 
 Examples:
@@ -137,9 +138,17 @@ function describeSent(s: SimulatorSent): string {
   return `#${s.seq} wmbus ${v.kind} ${main} access ${v.accessNumber}${v.messageCounter !== undefined ? ` counter ${v.messageCounter}` : ''}`
 }
 
-function sentJson(s: SimulatorSent, meter: number): string {
+/**
+ * One --json line: what went out, so a receiver's store can be checked against it. SML lines
+ * say whether the file was cut (`truncated`: a receiver must not store it) and how many noise
+ * bytes preceded it; wM-Bus lines carry the meter's identification number (`id`).
+ */
+function sentJson(s: SimulatorSent, meter: number, config: Readonly<Record<string, unknown>>): string {
   const { at, ...values } = s.emission.values
-  return `${toJson({ meter, seq: s.seq, frame: s.kind, at: at.toISOString(), ...values, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}), hex: s.emission.bytes })}\n`
+  const frame = s.kind === 'sml'
+    ? { truncated: s.emission.truncated, noiseBytes: s.emission.noiseBytes }
+    : { id: (config.meter as { id?: unknown } | undefined)?.id }
+  return `${toJson({ meter, seq: s.seq, frame: s.kind, at: at.toISOString(), ...frame, ...values, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}), hex: s.emission.bytes })}\n`
 }
 
 /**
@@ -158,7 +167,7 @@ export async function runSimulator(configs: readonly Record<string, unknown>[], 
             outcome.failed = true
             io.stderr(`smgw sim: ${label}#${s.seq} not sent: ${s.error.code}: ${s.error.message}\n`)
           } else io.stderr(`${label}${describeSent(s)}\n`)
-          if (json) io.stdout(sentJson(s, index))
+          if (json) io.stdout(sentJson(s, index, config))
         },
       }))
     }
