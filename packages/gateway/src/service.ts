@@ -5,6 +5,8 @@ import type { GatewayConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
 import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
+import { DEFAULT_RETENTION } from './retention/policy.js'
+import { createRetentionService, type RetentionService } from './retention/service.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
 import type { ReadingInput, Store } from './store/types.js'
@@ -111,6 +113,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
   let lastGarbageLog = Number.NEGATIVE_INFINITY
   let logQueue: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
+  let retention: RetentionService | undefined
 
   /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
   const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
@@ -271,6 +274,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       }
     }
     adapters = []
+    await retention?.close()
+    retention = undefined
     commit()
     if (logs !== undefined && store !== undefined) writeLog('gateway-stopped', (l) => l.system({ type: 'gateway-stopped', fields: { reason } }))
     await logQueue
@@ -295,6 +300,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'gwa' } }))
         writeLog('seal', (l) => l.sealFinishedDays())
         await logQueue
+        // Retention always runs (defaults without a `retention` section): deleting is a legal duty, not an option.
+        // TAF profiles hold back what they have not processed once they are configured here (none yet).
+        retention = createRetentionService({
+          policy: config.retention ?? DEFAULT_RETENTION,
+          consumers: new Map(config.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const]))),
+          profiles: [],
+        }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        await retention.start()
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
