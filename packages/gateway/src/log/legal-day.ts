@@ -1,13 +1,7 @@
 /**
- * The legal day of an instant: the calendar date in German legal time (MEZ/MESZ,
- * Europe/Berlin; Einheiten- und Zeitgesetz §4, 2008), as YYYY-MM-DD. Day heads of the
- * logs are cut at these boundaries. Pure: the instant is an argument; the time-zone
- * rules come from the ICU data of the runtime.
+ * The legal day of an instant: the calendar date in German legal time (MEZ/MESZ;
+ * EinhZeitG §4, 2008; Directive 2000/84/EC), as YYYY-MM-DD. Day heads of the logs are cut
+ * at these boundaries. From @smgw/legal-time: computed from the rules, not from the host's
+ * time-zone data.
  */
-const BERLIN = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit' })
-
-export function legalDayOf(time: Date): string {
-  const parts = BERLIN.formatToParts(time)
-  const part = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? ''
-  return `${part('year')}-${part('month')}-${part('day')}`
-}
+export { legalDayOf } from '@smgw/legal-time'
