@@ -30,6 +30,12 @@ export {
 } from './config.js'
 export type { MeterKeys } from './config.js'
 export { createGateway } from './service.js'
+export {
+  RetentionConfig, DEFAULT_RETENTION, MAX_RETENTION_DAYS, GRID_STATUS_PURPOSES, DAILY_PERIOD_S, planRetention, legalMidnight, formatLegalDate, formatPeriod,
+} from './retention/policy.js'
+export type { RetentionPlan } from './retention/policy.js'
+export { createRetentionService } from './retention/service.js'
+export type { RetentionService, RetentionServiceConfig, RetentionServiceDeps, RetentionReport } from './retention/service.js'
 export type { Gateway, GatewayDeps, GatewayStatus, MeterStatus } from './service.js'
 export type { LmnAdapter, LmnDeps, LmnEvent, LmnSink, LmnTransportName } from './lmn/types.js'
 export { createLmnAdapters } from './lmn/adapters.js'
