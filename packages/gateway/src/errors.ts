@@ -55,6 +55,16 @@ export type GatewayErrorCode =
   | 'WAN_RECIPIENT_UNKNOWN'
   /** Signing or encrypting a message failed (security module, key). */
   | 'WAN_SEAL_FAILED'
+  /** A tariff profile (file) that does not satisfy its schema or its combination rules (each problem named by its path). */
+  | 'TAF_PROFILE_INVALID'
+  /** Aggregated data over fewer metering points than the profile's minimum (at least 5): never computed, never sent. */
+  | 'TAF_AGGREGATION_TOO_FEW'
+  /** A message was to be built for a recipient that the tariff profile does not name (principle 5). */
+  | 'TAF_RECIPIENT_UNKNOWN'
+  /** Input to a TAF computation outside its contract (readings not sorted by time, a period not on the profile's boundaries, a short pseudonym secret). */
+  | 'TAF_INPUT_INVALID'
+  /** The `seal` dependency (CMS sign and encrypt) failed for a TAF message; nothing of that run was committed. */
+  | 'TAF_SEAL_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'
