@@ -42,9 +42,10 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('tls-rejected', { interface: iface, reason: z.enum(['certificate-invalid', 'certificate-revoked', 'handshake-failed', 'profile']) }),
   // Counts only, no meter IDs: which consumer's data went is in that consumer's log.
   entry('retention-run', { readings: z.int().min(0), intervalValues: z.int().min(0), outbox: z.int().min(0) }),
-  // A WAN recipient refused an outbox item for good (4xx, REJECTION_CODES of @smgw/meter-data), or the item's
-  // recipient is not configured: the item is marked failed and never sent again. `item` is the outbox row id.
-  entry('delivery-rejected', { recipient: id, item: z.int().min(1), code: z.enum([...REJECTION_CODES, 'UNREADABLE_REJECTION', 'NOT_CONFIGURED']) }),
+  // A WAN recipient refused an outbox item for good (4xx: REJECTION_CODES of @smgw/meter-data, or
+  // UNREADABLE_REJECTION), or the gateway cannot send it (NOT_CONFIGURED: recipient not configured;
+  // MESSAGE_ID_MISSING: no idempotency key): the item is marked failed, never sent again. `item`: outbox row id.
+  entry('delivery-rejected', { recipient: id, item: z.int().min(1), code: z.enum([...REJECTION_CODES, 'UNREADABLE_REJECTION', 'NOT_CONFIGURED', 'MESSAGE_ID_MISSING']) }),
 ])
 export type SystemLogEntry = z.infer<typeof SystemLogEntry>
 
