@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram'
 import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -10,6 +11,8 @@ import { detectLogSource } from './log/source.js'
 import { createGatewayLogs } from './log/writer.js'
 import { MIGRATIONS } from './store/migrations.js'
 import { openStore } from './store/store.js'
+import { querySntp } from './time/ntp-client.js'
+import { decodeSntpResponse } from './time/sntp.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -68,6 +71,33 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     return readMeterKeys(file('keys-open.json'))
   },
   LMN_OPEN_FAILED: () => createFileReplayAdapter({ kind: 'sml', path: file('no-such-capture.bin'), meterId: 'm' }, { readings: () => undefined, event: () => undefined }, { now, setTimer: () => () => undefined }).start(),
+  TIME_RESPONSE_INVALID: () => decodeSntpResponse(new Uint8Array(47), { seconds: 1, fraction: 0 }),
+  TIME_KISS_OF_DEATH: () => decodeSntpResponse(sntpReply({ stratum: 0 }), { seconds: 1, fraction: 0 }),
+  TIME_SERVER_UNSYNCHRONISED: () => decodeSntpResponse(sntpReply({ b0: 0xe4 }), { seconds: 1, fraction: 0 }),
+  TIME_ORIGINATE_MISMATCH: () => decodeSntpResponse(sntpReply({}), { seconds: 2, fraction: 0 }),
+  TIME_QUERY_TIMEOUT: async () => {
+    const silent = createSocket('udp4')
+    await new Promise<void>((resolve) => { silent.bind(0, '127.0.0.1', resolve) })
+    try {
+      // The timeout fires on the next turn: the silent peer never answers.
+      return await querySntp({ host: '127.0.0.1', port: silent.address().port }, { retries: 0 }, { systemNow: now, setTimer: (_ms, fn) => { const t = setImmediate(fn); return () => { clearImmediate(t) } } })
+    } finally {
+      silent.close()
+    }
+  },
+  TIME_QUERY_FAILED: () => querySntp({ host: '127.0.0.1', port: 123 }, { signal: AbortSignal.abort() }, { systemNow: now }),
+}
+
+/** A server reply to the originate timestamp 1.0 (RFC 5905 §7.3 offsets). */
+function sntpReply(o: { b0?: number; stratum?: number }): Uint8Array {
+  const b = new Uint8Array(48)
+  const v = new DataView(b.buffer)
+  b[0] = o.b0 ?? 0x24
+  b[1] = o.stratum ?? 1
+  v.setUint32(24, 1) // originate
+  v.setUint32(32, 2) // receive
+  v.setUint32(40, 2) // transmit
+  return b
 }
 
 describe('GatewayError codes', () => {

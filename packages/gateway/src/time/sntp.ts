@@ -185,6 +185,12 @@ export function decodeKissCode(bytes: Uint8Array): string | undefined {
   return formatAscii(bytes.subarray(12, 16)) ?? Buffer.from(bytes.subarray(12, 16)).toString('hex')
 }
 
+/** The kiss code named by a TIME_KISS_OF_DEATH error of `decodeSntpResponse` (its message starts `SNTP kiss-o'-death CODE`). */
+export function kissCodeOf(err: unknown): string | undefined {
+  if (!(err instanceof GatewayError) || err.code !== 'TIME_KISS_OF_DEATH') return undefined
+  return /^SNTP kiss-o'-death (\S+)/.exec(err.message)?.[1]?.replace(/:$/, '')
+}
+
 /**
  * Decodes and checks a server reply to the request that carried `expectedOriginate`
  * (RFC 4330 §5 "sanity checks", RFC 5905 §8). Each failure has its own code:
