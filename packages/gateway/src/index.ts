@@ -47,3 +47,16 @@ export { createSmlTcpAdapter } from './lmn/sml-tcp/index.js'
 export { createWmbusUdpAdapter } from './lmn/wmbus-udp/index.js'
 export { createWmbusSerialAdapter } from './lmn/wmbus-serial/index.js'
 export { createFileReplayAdapter } from './lmn/file/index.js'
+
+export {
+  SNTP_PACKET_BYTES, NTP_UNIX_OFFSET_S, NTP_MODE, KISS_CODES, unixMsToNtp, ntpToUnixMs, encodeSntpRequest, decodeSntpHeader,
+  decodeSntpResponse, decodeKissCode, kissCodeOf, computeOffset,
+} from './time/sntp.js'
+export type { NtpTimestamp, LeapIndicator, SntpResponse, SntpHeader } from './time/sntp.js'
+export { createLegalClock } from './time/legal-clock.js'
+export type {
+  LegalClock, LegalClockConfig, LegalClockDeps, LegalClockState, LegalClockStatus, InvalidPeriod, SntpSample, SyncOutcome, TimeServer, TimeSource,
+} from './time/legal-clock.js'
+export { querySntp, createTimeService } from './time/ntp-client.js'
+export type { SntpQueryOptions, SntpQueryDeps, SntpQueryResult, TimeService, TimeServiceDeps, SetTimer } from './time/ntp-client.js'
+export { TimeConfig } from './time/config.js'
