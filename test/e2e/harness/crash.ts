@@ -23,7 +23,11 @@ export interface CrashRunOptions {
 /** One kill and what the store showed afterwards. */
 export interface CrashRound {
   readonly round: number
-  /** What the kill waited for: a number of acknowledgements, or the `running` line only (kill during start-up). */
+  /**
+   * When the kill came: `delayMs` after the `acks`-th acknowledgement, or with `acks` 0
+   * `delayMs` after the spawn (0.5–1.1 times the start-up time seen so far: module loading,
+   * store opening, start entries being written, adapters connecting, first ingest).
+   */
   readonly killAt: { readonly acks: number; readonly delayMs: number }
   /** Readings acknowledged by this round's process. */
   readonly acknowledged: number
@@ -95,11 +99,21 @@ export async function runCrashRounds(options: CrashRunOptions): Promise<CrashRun
     const rounds: CrashRound[] = []
     const allAcks: GatewayAck[] = []
     let verifiedThrough = 0
+    let startupMs: number | undefined
     for (let round = 0; round < options.rounds; round++) {
-      // One round in five is killed during start-up (store opened, start entries being
-      // written, adapters connecting); the others after 1–6 acknowledgements. Then 0–20 ms more.
-      const killAt = { acks: random.next() < 0.2 ? 0 : random.int(1, 6), delayMs: random.int(0, 20) }
+      // One round in five is killed around start-up (once a start-up time has been seen);
+      // the others 0–20 ms after 1–6 acknowledgements.
+      const duringStart = random.next() < 0.2
+      const acks = random.int(1, 6)
+      const delayMs = random.int(0, 20)
+      const startFraction = 0.5 + random.next() * 0.6
+      const killAt = duringStart && startupMs !== undefined ? { acks: 0, delayMs: Math.round(startupMs * startFraction) } : { acks, delayMs }
+      const spawnedAt = performance.now()
       const gateway = startGatewayProcess(config)
+      gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running'), waitMs, 'running line').then(() => {
+        const ms = performance.now() - spawnedAt
+        startupMs = startupMs === undefined ? ms : (startupMs + ms) / 2
+      }, () => { /* killed before it ran */ })
       await killWhen(gateway, killAt, waitMs)
       allAcks.push(...gateway.acks)
       const store = openStore(db, { now: () => new Date() })
@@ -151,8 +165,7 @@ export async function runCrashRounds(options: CrashRunOptions): Promise<CrashRun
 /** Waits for the kill moment, sends SIGKILL, waits for the exit; the process must not end by itself. */
 async function killWhen(gateway: GatewayProcess, killAt: { acks: number; delayMs: number }, waitMs: number): Promise<void> {
   try {
-    if (killAt.acks === 0) await gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running'), waitMs, 'running line')
-    else await gateway.waitFor(() => gateway.acks.length >= killAt.acks, waitMs, `${killAt.acks} acknowledgements`)
+    if (killAt.acks > 0) await gateway.waitFor(() => gateway.acks.length >= killAt.acks, waitMs, `${killAt.acks} acknowledgements`)
     await new Promise((resolve) => setTimeout(resolve, killAt.delayMs))
   } finally {
     gateway.signal('SIGKILL')
