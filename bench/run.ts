@@ -7,6 +7,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   decode: async () => (await import('./decode.js')).benchmark,
   crypto: async () => (await import('./crypto.js')).benchmark,
   fuzz: async () => (await import('./fuzz.js')).benchmark,
+  ingest: async () => (await import('./ingest.js')).benchmark,
   crash: async () => (await import('./crash.js')).benchmark,
 }
 
