@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import {
-  SML_SIM_QUIRKS, createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig, isSimError,
-  parseSmlMeterConfig, parseWmbusMeterConfig, type Simulator, type SimulatorSent,
+  SML_SIM_QUIRKS, createNtpServer, createSimulator, createSmlMeterFromConfig, createWmbusMeterFromConfig, isSimError,
+  parseSmlMeterConfig, parseWmbusMeterConfig, type NtpRequestEvent, type NtpServerConfigInput, type Simulator, type SimulatorSent,
 } from '@smgw/sim'
 import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
@@ -198,6 +198,85 @@ function reportError(err: unknown, io: CliIo): number {
   return err.code === 'SIM_TRANSPORT' || err.code === 'SIM_ENCODE' || err.code === 'SIM_TIME' ? EXIT_FAILED : EXIT_USAGE
 }
 
+const NTP_HELP = `
+An SNTP server (RFC 4330) whose clock is the host clock plus --offset-ms: a lying clock
+for the gateway's legal-time handling (a drift beyond 3 % of the registration period,
+27 s for 15 min, puts the gateway in the restricted state). It can also answer with a
+kiss-o'-death (--kiss RATE|DENY|RSTR|…) or claim to be unsynchronised (--leap 3).
+Port 123 needs privileges; use a high port in tests and demos.
+
+Runs until SIGINT/SIGTERM (Ctrl-C); one line per request on standard error, and with
+--json one JSON line per request on standard output.
+Exit status: 0 ok, 1 the port cannot be bound, 2 usage error.
+
+Examples:
+  smgw sim ntp --port 1123 --offset-ms 0
+  smgw sim ntp --port 1123 --offset-ms 30000      # 30 s ahead: beyond the 27 s tolerance
+  smgw sim ntp --port 1123 --offset-ms -500 --stratum 2
+  smgw sim ntp --port 1123 --kiss RATE             # kiss-o'-death: the client backs off
+  smgw sim ntp --port 0 --json                     # any free port, JSON lines
+`
+
+interface NtpOptions {
+  readonly host: string
+  readonly port: string
+  readonly offsetMs: string
+  readonly stratum: string
+  readonly kiss?: string
+  readonly leap: string
+  readonly referenceId?: string
+  readonly json?: boolean
+}
+
+function ntpConfig(o: NtpOptions): NtpServerConfigInput {
+  const port = num(o.port, '--port')!
+  if (!Number.isInteger(port)) throw new UsageError(`--port must be an integer, got ${o.port}`)
+  return {
+    host: o.host,
+    port,
+    offsetMs: num(o.offsetMs, '--offset-ms')!,
+    stratum: num(o.stratum, '--stratum')!,
+    leap: num(o.leap, '--leap')!,
+    ...(o.kiss !== undefined ? { kissCode: o.kiss } : {}),
+    ...(o.referenceId !== undefined ? { referenceId: o.referenceId } : {}),
+  }
+}
+
+function describeNtpRequest(e: NtpRequestEvent): string {
+  const from = `${e.from.address}:${e.from.port}`
+  if (!e.answered) return `request from ${from} ignored: ${e.reason ?? ''}`
+  return e.reply === 'time' ? `request from ${from} answered: ${e.serverTime?.toISOString() ?? ''}` : `request from ${from} answered: ${e.reply ?? ''}`
+}
+
+/**
+ * Runs the SNTP server simulator until `signal` aborts; returns the exit status.
+ * Exported for tests; the command wires SIGINT/SIGTERM to the signal.
+ */
+export async function runNtpSimulator(config: NtpServerConfigInput, io: CliIo, json: boolean, signal: AbortSignal): Promise<number> {
+  let server
+  try {
+    server = createNtpServer(config, {
+      onRequest: (e) => {
+        io.stderr(`${describeNtpRequest(e)}\n`)
+        if (json) {
+          io.stdout(`${toJson({ from: e.from, answered: e.answered, ...(e.reason !== undefined ? { reason: e.reason } : {}), ...(e.reply !== undefined ? { reply: e.reply } : {}), ...(e.serverTime !== undefined ? { serverTime: e.serverTime.toISOString() } : {}) })}\n`)
+        }
+      },
+    })
+    await server.start()
+  } catch (err) {
+    return reportError(err, io)
+  }
+  const offset = config.offsetMs ?? 0
+  io.stderr(`smgw sim ntp: listening on udp ${config.host ?? '127.0.0.1'}:${server.port() ?? ''} (clock ${offset >= 0 ? '+' : ''}${offset} ms${config.kissCode !== undefined ? `, kiss-o'-death ${config.kissCode}` : ''})\n`)
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve()
+    else signal.addEventListener('abort', () => { resolve() }, { once: true })
+  })
+  await server.close()
+  return EXIT_OK
+}
+
 /** Runs until the process gets SIGINT or SIGTERM (graceful close) or the simulator finishes. */
 async function runUntilSignal(configs: readonly Record<string, unknown>[], io: CliIo, json: boolean): Promise<number> {
   const controller = new AbortController()
@@ -297,6 +376,31 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         ...runOptions(o),
       }))
       return runUntilSignal(configs, io, o.json === true)
+    }))
+
+  sim.command('ntp')
+    .description('an SNTP server with a chosen clock offset (a lying clock), kiss-o\'-death or leap-3 replies, for legal-time tests')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'UDP port (0: any free port)', '123')
+    .option('--offset-ms <ms>', 'the server clock minus the host clock, ms (negative: behind)', '0')
+    .option('--stratum <n>', 'stratum 1–15', '1')
+    .option('--kiss <code>', 'answer every request with this kiss code (RATE, DENY, RSTR, …)')
+    .addOption(new Option('--leap <n>', 'leap indicator (3: the server is unsynchronised)').choices(['0', '1', '2', '3']).default('0'))
+    .option('--reference-id <text>', 'stratum-1 reference ID, 1–4 ASCII characters (default SIM)')
+    .option('--json', 'one JSON line per request on standard output')
+    .addHelpText('after', NTP_HELP)
+    .action((o: NtpOptions) => run(async () => {
+      const config = ntpConfig(o)
+      const controller = new AbortController()
+      const abort = (): void => { controller.abort() }
+      process.once('SIGINT', abort)
+      process.once('SIGTERM', abort)
+      try {
+        return await runNtpSimulator(config, io, o.json === true, controller.signal)
+      } finally {
+        process.off('SIGINT', abort)
+        process.off('SIGTERM', abort)
+      }
     }))
 
   const once = sim.command('once')
