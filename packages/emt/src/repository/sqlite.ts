@@ -2,8 +2,8 @@ import Database from 'better-sqlite3'
 import { EmtError } from '../errors.js'
 import {
   flattenValues, MAX_QUERY_ROWS,
-  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord,
-  type StoreMessageInput, type StoreOutcome, type ValueQuery, type ValueRow,
+  type EmtRepository, type GatewayRecord, type MessageRecord, type MeteringPointRecord,
+  type StoreMessageInput, type StoreOutcome, type ValueRow,
 } from './types.js'
 
 /*

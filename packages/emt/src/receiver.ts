@@ -1,0 +1,242 @@
+import { readFile } from 'node:fs/promises'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { createCmsDecryptor, createCmsVerifier } from '@smgw/crypto'
+import { IDEMPOTENCY_HEADER, METER_DATA_PATH } from '@smgw/meter-data'
+import { createPathValidator, createTlsContext, OPENSSL_VERIFY_REASONS, toTlsRejection, type PathValidator, type TlsContext } from '@smgw/pki'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { createApi } from './api.js'
+import type { EmtConfig } from './config.js'
+import { EmtError } from './errors.js'
+import { gatewayIdOfCertificate } from './identity.js'
+import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
+import { openEncKey, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
+import { openRepository } from './repository/open.js'
+import type { EmtRepository } from './repository/types.js'
+
+export interface EmtReceiverDeps {
+  /** pino logger; the receiver logs through children { component: 'emt-intake' | 'emt-api' }. */
+  readonly logger: Logger
+  /** Clock for certificate/CRL validity, the replay window and receive times (default: system clock). */
+  readonly now?: () => Date
+  /** A repository to use instead of opening `config.storage` (not closed by the receiver). */
+  readonly repository?: EmtRepository
+}
+
+export interface EmtReceiverPorts {
+  /** The gateway-facing mutual-TLS port. */
+  readonly gateway: number
+  /** The REST API port (undefined without `api` in the configuration). */
+  readonly api: number | undefined
+}
+
+export interface EmtReceiver {
+  start(): Promise<void>
+  close(): Promise<void>
+  /** Bound ports after start. */
+  ports(): EmtReceiverPorts
+  /** Re-reads the CRL files; new TLS handshakes and messages are checked against them. */
+  reloadCrls(): Promise<void>
+  /** The repository in use (after start). */
+  repository(): EmtRepository
+}
+
+/** The HTTP status of each outcome of the intake (docs/wan-protocol.md). */
+const STATUS = { stored: 201, duplicate: 200 } as const
+const REJECTION_STATUS = 400 // every refusal is a 4xx: refused for good
+const UNAVAILABLE_STATUS = 503
+
+/**
+ * The market participant's receiver: a fastify 5 app over node:https with the SM-PKI TLS
+ * context (TLS 1.2, TR-03109-3 suites, client certificate required), each client checked by
+ * our path validation ('tls-client', CRLs) before any request is read; POST /v1/meter-data
+ * runs the checks of docs/wan-protocol.md in order and answers only after the commit.
+ */
+export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): EmtReceiver {
+  const now = deps.now ?? (() => new Date())
+  const log = deps.logger.child({ component: 'emt-intake' })
+  let started = false
+  let startPromise: Promise<void> | undefined
+  const undo: (() => Promise<void>)[] = []
+  let repo: EmtRepository | undefined
+  let gatewayApp: FastifyInstance | undefined
+  let apiApp: FastifyInstance | undefined
+  let trust: TrustMaterial | undefined
+  let tlsContext: TlsContext | undefined
+  let sigValidator: PathValidator | undefined
+  let makeTlsContext: ((crls: readonly Uint8Array[]) => TlsContext) | undefined
+  const peers = new WeakMap<object, string | undefined>()
+
+  const buildValidator = (t: TrustMaterial): PathValidator => createPathValidator({
+    roots: t.roots, intermediates: t.intermediates, crls: t.crls, requireCrl: config.pki.requireCrl,
+  })
+
+  const start = async (): Promise<void> => {
+    try {
+      trust = await readTrustMaterial(config)
+      const identity = await readIdentityMaterial(config)
+      const t = trust
+      makeTlsContext = (crls) => createTlsContext({
+        profile: 'wan',
+        identity: { key: identity.tlsKeyPem, cert: identity.tlsCertificate, chain: identity.tlsChain },
+        trust: { roots: t.roots, intermediates: t.intermediates, crls, requireCrl: config.pki.requireCrl },
+      }, { now })
+      tlsContext = makeTlsContext(trust.crls)
+      sigValidator = buildValidator(trust)
+      const enc = await openEncKey(config.enc.key)
+      undo.push(enc.close)
+      if (deps.repository === undefined) {
+        const opened = await openRepository(config.storage)
+        repo = opened
+        undo.push(() => opened.close())
+      } else {
+        repo = deps.repository
+      }
+      const decryptor = createCmsDecryptor({ agreer: enc.agreer, certificate: identity.encCertificate })
+      const verifier = createCmsVerifier({
+        trust: (signerCertificate, carried) => {
+          const validator = sigValidator
+          if (validator === undefined) return Promise.reject(new Error('receiver closed'))
+          const r = validator.validate({ leaf: signerCertificate, intermediates: carried, at: now(), purpose: 'sig' })
+          return r.ok ? Promise.resolve() : Promise.reject(new SignerPathRejected(r.reason, `signer certificate: ${r.reason} (${r.detail})`))
+        },
+      })
+      const intake = createIntake({
+        participantId: config.participantId, repository: repo, decryptor, verifier,
+        replayWindowMs: config.replayWindowDays * 86_400_000, now,
+      })
+
+      const tlsOptions = tlsContext.serverOptions
+      gatewayApp = Fastify({
+        logger: false,
+        bodyLimit: config.maxBodyBytes,
+        serverFactory: (handler) => {
+          const server: HttpsServer = createHttpsServer({ ...tlsOptions, rejectUnauthorized: false }, handler)
+          // Before the HTTP layer sees the socket: OUR path validation ('tls-client', CRLs), then OpenSSL's verdict.
+          server.prependListener('secureConnection', (socket: TLSSocket) => { checkPeer(socket) })
+          server.on('tlsClientError', (err) => { log.warn({ event: 'tls-refused', reason: toTlsRejection(err).reason ?? null }, toTlsRejection(err).message) })
+          return server
+        },
+      })
+      gatewayApp.removeAllContentTypeParsers()
+      gatewayApp.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+      gatewayApp.get('/health', () => ({ status: 'ok' }))
+      gatewayApp.post(METER_DATA_PATH, async (request, reply) => {
+        const tlsGatewayId = peers.get(request.raw.socket)
+        const header = request.headers[IDEMPOTENCY_HEADER]
+        const body = Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : new Uint8Array(0)
+        let result: IntakeResult
+        try {
+          result = await intake.receive({ body, idempotencyKey: typeof header === 'string' ? header : undefined, tlsGatewayId })
+        } catch (err) {
+          log.error({ event: 'intake-failed', gateway: tlsGatewayId ?? null, err }, 'message not stored: storage or internal failure')
+          return reply.code(UNAVAILABLE_STATUS).send({ code: err instanceof EmtError ? err.code : 'INTERNAL', message: 'not stored; try again later' })
+        }
+        switch (result.status) {
+          case 'stored':
+          case 'duplicate':
+            log.info({ event: result.status, gateway: result.gatewayId, messageId: result.messageId }, `message ${result.status}`)
+            return reply.code(STATUS[result.status]).send({ status: result.status, messageId: result.messageId })
+          case 'rejected':
+            log.warn({ event: 'rejected', code: result.code, gateway: tlsGatewayId ?? null, messageId: result.messageId ?? null }, result.message)
+            return reply.code(REJECTION_STATUS).send({ code: result.code, message: result.message.slice(0, 1000) })
+          case 'unavailable':
+            log.error({ event: 'trust-unavailable', reason: result.reason, gateway: tlsGatewayId ?? null }, result.message)
+            return reply.code(UNAVAILABLE_STATUS).send({ code: result.reason, message: 'the receiver cannot check certificates now; try again later' })
+        }
+      })
+      gatewayApp.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
+        const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+        log.warn({ event: 'request-error', status, code: err.code ?? null }, err.message)
+        return reply.code(status).send({ code: status === 413 ? 'BODY_TOO_LARGE' : 'BAD_REQUEST', message: err.message })
+      })
+      await gatewayApp.listen({ host: config.listen.host, port: config.listen.port })
+      const g = gatewayApp
+      undo.push(() => g.close())
+
+      if (config.api !== undefined) {
+        const token = (await readFile(config.api.tokenFile, 'utf8')).trim()
+        if (token.length < 16) throw new EmtError('EMT_CONFIG_INVALID', `api.tokenFile: the token must have at least 16 characters`)
+        apiApp = createApi({ repository: repo, token, participantId: config.participantId, now, logger: deps.logger.child({ component: 'emt-api' }) })
+        await apiApp.listen({ host: config.api.host, port: config.api.port })
+        const a = apiApp
+        undo.push(() => a.close())
+      }
+      started = true
+      log.info({ event: 'started', ports: ports() }, 'receiver listening')
+    } catch (err) {
+      await rollback()
+      if (err instanceof EmtError) throw err
+      throw new EmtError('EMT_START_FAILED', `the receiver could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  const checkPeer = (socket: TLSSocket): void => {
+    const ctx = tlsContext
+    const refuse = (reason: string | undefined, message: string) => {
+      log.warn({ event: 'tls-refused', reason: reason ?? null, peer: socket.remoteAddress ?? null }, message)
+      socket.destroy()
+    }
+    if (ctx === undefined) { refuse(undefined, 'receiver closing'); return }
+    if (socket.getProtocol() !== 'TLSv1.2') { refuse(undefined, `protocol ${socket.getProtocol() ?? 'unknown'} is not TLSv1.2`); return }
+    const result = ctx.verifyPeer(socket, 'tls-client')
+    if (!result.ok) { refuse(result.reason, `TLS client rejected: ${result.reason} (${result.detail})`); return }
+    if (!socket.authorized) {
+      const code = String(socket.authorizationError)
+      refuse(OPENSSL_VERIFY_REASONS[code], `TLS client rejected by OpenSSL: ${code}`)
+      return
+    }
+    const leaf = socket.getPeerCertificate(false)
+    peers.set(socket, gatewayIdOfCertificate(new Uint8Array(leaf.raw)))
+  }
+
+  const rollback = async (): Promise<void> => {
+    while (undo.length > 0) {
+      const step = undo.pop()
+      try {
+        await step?.()
+      } catch (err) {
+        log.error({ event: 'close-failed', err }, 'a step of close failed')
+      }
+    }
+    tlsContext = undefined
+    sigValidator = undefined
+  }
+
+  const ports = (): EmtReceiverPorts => {
+    const port = (app: FastifyInstance | undefined) => (app === undefined ? undefined : (app.server.address() as AddressInfo | null)?.port)
+    const gateway = port(gatewayApp)
+    if (gateway === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
+    return { gateway, api: port(apiApp) }
+  }
+
+  return {
+    start: () => {
+      startPromise ??= start()
+      return startPromise
+    },
+    close: async () => {
+      if (startPromise === undefined) return
+      await startPromise.catch(() => undefined)
+      if (!started) return
+      started = false
+      await rollback()
+      log.info({ event: 'closed' }, 'receiver closed')
+    },
+    ports,
+    reloadCrls: async () => {
+      if (trust === undefined || makeTlsContext === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
+      const crls = await readCrls(config)
+      trust = { ...trust, crls }
+      tlsContext = makeTlsContext(crls)
+      sigValidator = buildValidator(trust)
+      log.info({ event: 'crls-reloaded', crls: crls.length }, 'CRLs reloaded')
+    },
+    repository: () => {
+      if (repo === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
+      return repo
+    },
+  }
+}
