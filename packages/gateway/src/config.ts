@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { GatewayError } from './errors.js'
 import { LOG_ID } from './log/entries.js'
 import { RetentionConfig } from './retention/policy.js'
+import { TimeConfig } from './time/config.js'
 
 /*
  * The gateway configuration (`smgw gateway --config gateway.json`), validated once at the
@@ -89,6 +90,8 @@ export const GatewayConfig = z.strictObject({
   meters: z.array(MeterConfig).max(10_000),
   /** Retention periods per data class (README "Retention"); absent: the defaults, which always apply. */
   retention: RetentionConfig.optional(),
+  /** Legal time: the NTP server the administrator set and the drift rules (README "Legal time"); absent: no time service. */
+  time: TimeConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
