@@ -21,7 +21,7 @@ import { createRecipientConnection, type PostOutcome, type RecipientTarget } fro
  * failure) was seen, so a crash anywhere leaves the item pending and it is sent again.
  */
 
-const bytes = z.instanceof(Uint8Array)
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'bytes (DER)')
 const ServerSubject = z.strictObject({
   C: z.string().min(1), O: z.string().min(1), OU: z.string().min(1), L: z.string().min(1), serialNumber: z.string().min(1), CN: z.string().min(1),
 }).partial()
@@ -168,11 +168,13 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
     if (state === 'closed') socket.destroy()
   }
 
-  const retryLater = (item: OutboxItem, reason: string): void => {
+  /** Counts a failed attempt; the next one after backoff with jitter, or at `at` (the recipient's next attempt). Returns it. */
+  const retryLater = (item: OutboxItem, reason: string, at?: Date): Date => {
     const attempts = item.attempts + 1
-    const delay = backoffDelay(retry, attempts, random)
-    store.updateOutbox(item.id, { state: 'pending', attempts, nextAttempt: new Date(now().getTime() + delay), lastError: reason.slice(0, 500) })
-    log?.info({ item: item.id, recipient: item.recipient, attempts, delayMs: delay, reason }, 'delivery failed, retry later')
+    const nextAttempt = at ?? new Date(now().getTime() + backoffDelay(retry, attempts, random))
+    store.updateOutbox(item.id, { state: 'pending', attempts, nextAttempt, lastError: reason.slice(0, 500) })
+    log?.info({ item: item.id, recipient: item.recipient, attempts, nextAttempt: nextAttempt.toISOString(), reason }, 'delivery failed, retry later')
+    return nextAttempt
   }
 
   const reject = async (item: OutboxItem, code: 'NOT_CONFIGURED' | 'MESSAGE_ID_MISSING' | Extract<PostOutcome, { kind: 'rejected' }>['code'], status: number | undefined): Promise<void> => {
@@ -213,11 +215,12 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
         } else if (outcome.kind === 'rejected') {
           await reject(item, outcome.code, outcome.status)
         } else {
-          retryLater(item, outcome.reason)
+          const next = retryLater(item, outcome.reason)
           if (outcome.stage === 'connect') {
-            // No connection: the rest of this recipient's items count the same failed attempt.
+            // No connection: the rest of this recipient's items count the same failed attempt and
+            // wait for the same next attempt, so an unreachable recipient costs one connection per try.
+            for (const rest of items.slice(i + 1)) retryLater(rest, outcome.reason, next)
             if (outcome.tls !== undefined) await logs.system({ type: 'tls-rejected', fields: { interface: 'wan', reason: outcome.tls } })
-            for (const rest of items.slice(i + 1)) retryLater(rest, outcome.reason)
             return
           }
         }
