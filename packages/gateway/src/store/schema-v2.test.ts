@@ -249,6 +249,23 @@ describe('deleteExpired', () => {
     store.close()
   })
 
+  it('a reader on another connection blocks the WAL reset: compacted false, the delete stands, the next call compacts', () => {
+    const store = openStore(path, deps)
+    store.appendReadings([reading('2026-11-01T00:00:00Z'), reading('2026-11-20T00:00:00Z')])
+    const other = new Database(path, { readonly: true })
+    other.exec('BEGIN')
+    expect(other.prepare('SELECT count(*) FROM readings').pluck().get()).toBe(2)
+    const first = store.deleteExpired(cutoffs('2026-11-15T00:00:00Z'))
+    expect(first.readings).toEqual(new Map([['M1', 1]]))
+    expect(first.compacted).toBe(false)
+    expect(store.countReadings()).toBe(1)
+    other.exec('COMMIT')
+    other.close()
+    expect(store.deleteExpired(cutoffs('2026-11-15T00:00:00Z'))).toEqual({ readings: new Map(), intervalValues: new Map(), outbox: 0, compacted: true })
+    expect(store.deleteExpired(cutoffs('2026-11-15T00:00:00Z')).compacted).toBe(false)
+    store.close()
+  })
+
   it('STORE_INPUT_INVALID for invalid cutoffs, nothing deleted', () => {
     const store = openStore(path, deps)
     store.appendReadings([reading('2026-11-01T00:00:00Z')])

@@ -227,14 +227,20 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
    * one full copy of the database through the WAL, seconds for hundreds of MB — retention
    * runs daily), and wal_checkpoint(TRUNCATE) copies it back and cuts the WAL to zero bytes.
    */
-  const compact = (): void => {
+  /** A compaction that failed is retried by the next deleteExpired, even when it deletes nothing. */
+  let compactionOwed = false
+  const compact = (): boolean => {
+    // Not fatal: the delete has committed (and secure_delete zeroed the rows in the pages it
+    // wrote); a reader on another connection can make VACUUM or the WAL reset fail for now.
     try {
       db.exec('VACUUM')
       const [cp] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[]
-      if (cp !== undefined && cp.busy !== 0) deps.logger?.warn({ path }, 'WAL not truncated after retention: another connection is reading')
+      if (cp === undefined || cp.busy === 0) return true
+      deps.logger?.warn({ path }, 'WAL not truncated after deleting: another connection is reading')
     } catch (err) {
-      throw new GatewayError('STORE_WRITE_FAILED', `compacting ${path} after deleting failed: ${messageOf(err)}`, { cause: err })
+      deps.logger?.warn({ path, err: messageOf(err) }, 'store not compacted after deleting')
     }
+    return false
   }
 
   return {
@@ -410,9 +416,9 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
         return { readings, intervalValues, outbox }
       })
       const deleted = sum(result.readings) + sum(result.intervalValues) + result.outbox
-      if (deleted === 0) return { ...result, compacted: false }
-      compact()
-      return { ...result, compacted: true }
+      if (deleted === 0 && !compactionOwed) return { ...result, compacted: false }
+      compactionOwed = !compact()
+      return { ...result, compacted: !compactionOwed }
     },
     saveConfigVersion(config: unknown): ConfigVersion {
       const w = writer()

@@ -148,7 +148,11 @@ export interface DeleteExpiredResult {
   readonly intervalValues: ReadonlyMap<string, number>
   /** Deleted delivered outbox items. */
   readonly outbox: number
-  /** Whether the file was compacted (VACUUM and WAL truncation: only when something was deleted). */
+  /**
+   * Whether the file was compacted (VACUUM and WAL truncated): only when something was
+   * deleted (or the last compaction is still owed), and false when another connection's reader
+   * prevented it (logged; the delete stands; the next call tries again).
+   */
   readonly compacted: boolean
 }
 
@@ -259,7 +263,8 @@ export interface Store {
   /**
    * Deletes what expired, in one transaction (counting per meter first), never a pending or
    * failed outbox item; then, when anything was deleted, compacts the file (VACUUM, WAL
-   * truncated) so that the deleted rows are gone from the bytes on disk.
+   * truncated) so that the deleted rows are gone from the bytes on disk. A compaction that
+   * another connection prevents is not an error (`compacted: false`).
    */
   deleteExpired(cutoffs: ExpiryCutoffs, options?: DeleteExpiredOptions): DeleteExpiredResult
   /** Stores a configuration as a new version unless it equals the latest one; returns the version in force. */
