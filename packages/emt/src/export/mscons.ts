@@ -104,7 +104,7 @@ export function formatMscons(rows: readonly ValueRow[], options: MsconsOptions):
     const messageRef = String(index + 1)
     const body: string[] = [
       `UNH+${messageRef}+MSCONS:D:04B:UN:2.4c`,
-      `BGM+7+${ref}${messageRef}+9`,
+      `BGM+7+${ref}-${messageRef}+9`,
       dtm('137', options.createdAt),
       `NAD+MS+${escapeEdifact(options.sender)}::293`,
       `NAD+MR+${escapeEdifact(options.recipient)}::293`,

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parseEmtConfig, readEmtConfig } from './config.js'
+
+const minimal = {
+  participantId: 'emt-1',
+  tls: { certificate: 'tls.cert.pem', key: 'tls.key.pem' },
+  enc: { certificate: 'enc.cert.pem', key: { file: 'enc.key.pem' } },
+  pki: { roots: ['root.pem'], crls: ['sub.crl.pem'] },
+  storage: { sqlite: 'emt.db' },
+}
+const dir = mkdtempSync(join(tmpdir(), 'smgw-emt-config-'))
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+describe('EMT configuration', () => {
+  it('fills defaults: listen 0.0.0.0:8443, replay window 30 days, no API', () => {
+    const c = parseEmtConfig(minimal)
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 })
+    expect(c.replayWindowDays).toBe(30)
+    expect(c.api).toBeUndefined()
+    expect(c.pki.requireCrl).toBe(false)
+    expect(Object.isFrozen(c)).toBe(true)
+  })
+
+  it('names every problem by its path; unknown keys are errors', () => {
+    const bad = { ...minimal, participantId: 'emt 1', storage: { mysql: 'x' }, extra: 1, listen: { port: 70000 } }
+    let message = ''
+    try {
+      parseEmtConfig(bad)
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'EMT_CONFIG_INVALID' })
+      message = (err as Error).message
+    }
+    expect(message).toContain('participantId')
+    expect(message).toContain('storage')
+    expect(message).toContain('listen.port')
+    expect(message).toMatch(/extra/)
+  })
+
+  it('accepts the security-module forms of the ENC key and a PostgreSQL store', () => {
+    const c = parseEmtConfig({ ...minimal, enc: { certificate: 'e.pem', key: { softwareModule: { dir: 'sm', passphraseFile: 'pass' }, label: 'emt-enc' } }, storage: { postgres: 'postgres://emt@db/emt' } })
+    expect(c.enc.key).toEqual({ softwareModule: { dir: 'sm', passphraseFile: 'pass' }, label: 'emt-enc' })
+    expect(() => parseEmtConfig({ ...minimal, enc: { certificate: 'e.pem', key: { file: 'k', label: 'x' } } })).toThrow(/enc\.key/)
+  })
+
+  it('readEmtConfig takes relative paths from the file\'s folder; bad JSON is EMT_CONFIG_INVALID', async () => {
+    const path = join(dir, 'emt.json')
+    writeFileSync(path, JSON.stringify({ ...minimal, api: { tokenFile: 'token' } }))
+    const c = await readEmtConfig(path)
+    expect(c.tls.certificate).toBe(join(dir, 'tls.cert.pem'))
+    expect(c.pki.crls).toEqual([join(dir, 'sub.crl.pem')])
+    expect(c.storage).toEqual({ sqlite: join(dir, 'emt.db') })
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8444, tokenFile: join(dir, 'token') })
+    writeFileSync(path, '{ nope')
+    await expect(readEmtConfig(path)).rejects.toMatchObject({ code: 'EMT_CONFIG_INVALID' })
+  })
+})
