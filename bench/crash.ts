@@ -14,9 +14,9 @@ export const benchmark: Benchmark = {
   description: 'the gateway process SIGKILLed N times during ingest (default 100): acknowledged readings lost and chain failures (must be 0)',
   inDefaultRun: false,
   async run(log, args) {
-    const seedText = option(args, '--seed')
-    const rounds = Number(args.find((a) => /^\d+$/.test(a) && a !== seedText) ?? 100)
-    const seed = Number(seedText ?? 1)
+    // The round count is the bare number that is not the value of --seed.
+    const rounds = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--seed') ?? 100)
+    const seed = Number(option(args, '--seed') ?? 1)
     const started = performance.now()
     const result = await runCrashRounds({
       rounds,
