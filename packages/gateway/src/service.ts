@@ -7,6 +7,8 @@ import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
 import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
 import { DEFAULT_RETENTION } from './retention/policy.js'
 import { createRetentionService, type RetentionService } from './retention/service.js'
+import type { LegalClock, LegalClockState } from './time/legal-clock.js'
+import { createTimeService, type TimeService } from './time/ntp-client.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
 import type { ReadingInput, Store } from './store/types.js'
@@ -51,6 +53,8 @@ export interface GatewayStatus {
   readonly garbageBytes: number
   /** Local ports of listening transports (UDP), in configuration order of the transports. */
   readonly ports: readonly number[]
+  /** Legal time (with a `time` section): the clock's state, the offset applied to the system clock, the last sync (legal time). */
+  readonly time?: { readonly state: LegalClockState; readonly offsetMs: number; readonly lastSync?: Date }
 }
 
 export interface Gateway {
@@ -63,6 +67,8 @@ export interface Gateway {
   flush(): Promise<void>
   /** Checks every meter for silence against the clock (also run on the timer). */
   checkSilence(): Promise<void>
+  /** The legal clock while running with a `time` section (TAF: `timeValidAt`; admin: `setTime`). */
+  legalClock(): LegalClock | undefined
 }
 
 interface MeterState {
@@ -114,6 +120,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
   let logQueue: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
   let retention: RetentionService | undefined
+  let time: TimeService | undefined
 
   /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
   const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
@@ -274,6 +281,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       }
     }
     adapters = []
+    await time?.close()
     await retention?.close()
     retention = undefined
     commit()
@@ -308,6 +316,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
           profiles: [],
         }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         await retention.start()
+        if (config.time !== undefined) {
+          // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
+          time = createTimeService(config.time, {
+            systemNow: now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+            calibration: (entry) => {
+              writeLog(entry.type, (l) => l.calibration(entry))
+              return logQueue
+            },
+          })
+          await time.start()
+        }
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
@@ -338,6 +357,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         const p = a.port?.()
         return p === undefined ? [] : [p]
       }),
+      ...(time === undefined ? {} : { time: timeStatus(time.clock) }),
       meters: [...meters.values()].map((m) => ({
         id: m.id, kind: m.kind, state: m.state, stored: m.stored, keyRejected: m.keyRejected, garbageBytes: m.garbageBytes,
         ...(m.lastReadingAt === undefined ? {} : { lastReadingAt: m.lastReadingAt }),
@@ -348,5 +368,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       await logQueue
     },
     checkSilence,
+    legalClock: () => time?.clock,
   }
+}
+
+function timeStatus(clock: LegalClock): NonNullable<GatewayStatus['time']> {
+  const s = clock.status()
+  return { state: s.state, offsetMs: s.offsetMs, ...(s.lastSync === undefined ? {} : { lastSync: s.lastSync }) }
 }
