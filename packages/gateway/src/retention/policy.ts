@@ -13,9 +13,10 @@ import type { ExpiryCutoffs } from '../store/types.js'
 
 /**
  * Upper bound of every period: personal readings are deleted at the latest three years
- * after the end of the year in which they arose (MsbG §62 in the 2023 version; the
- * 2016 version said the same in §60/§62). A fixed period of at most 3 × 365 days meets it
- * for every reading, whatever day of the year it arose; longer periods are refused.
+ * after the end of the year in which they arose (Messstellenbetriebsgesetz, MsbG 2016 as
+ * amended 2023; the project's reading in DOMAIN.md "Retention" — the paragraph is not
+ * cited here because it moved between versions). A fixed period of at most 3 × 365 days
+ * meets it for every reading, whatever day of the year it arose; longer periods are refused.
  */
 export const MAX_RETENTION_DAYS = 3 * 365
 
@@ -109,11 +110,7 @@ function legalDateOf(d: Date): { year: number; month: number; day: number } {
 export function legalMidnight(year: number, month: number, day: number): Date {
   const utcMidnight = Date.UTC(year, month - 1, day)
   // Berlin is UTC+1 (MEZ) or UTC+2 (MESZ); exactly one of the two candidates reads 00:00 there.
-  for (const offsetH of [1, 2]) {
-    const t = new Date(utcMidnight - offsetH * 3_600_000)
-    const p = legalParts(t)
-    if (p.hour === 0 && p.minute === 0) return t
-  }
-  /* c8 ignore next */
-  throw new Error(`no legal midnight on ${year}-${month}-${day}`)
+  const summer = new Date(utcMidnight - 2 * 3_600_000)
+  const p = legalParts(summer)
+  return p.hour === 0 && p.minute === 0 ? summer : new Date(utcMidnight - 3_600_000)
 }
