@@ -12,7 +12,7 @@ import { formatDecimal, groupValues, legalOffsetHours } from './series.js'
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures')
 
-function row(o: Partial<ValueRow> & { time: string }): ValueRow {
+function row(o: Omit<Partial<ValueRow>, 'time'> & { time: string }): ValueRow {
   return {
     meteringPoint: 'DE0001234567890000000000000012345', meteringPointKind: 'metering-point', gatewayId: 'smgw-0001', messageId: 'smgw-0001:taf7:1',
     useCase: 'taf7', obis: '1-0:1.8.0*255', unit: 'Wh', scaler: -1, kind: 'profile', register: null, periodSeconds: 900, value: '1000', status: 0,

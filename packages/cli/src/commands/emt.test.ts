@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createCmsEncryptor, createCmsSigner, createKeyObjectSigner, decodeCertificates, decodePrivateKey } from '@smgw/crypto'
+import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, type MeterDataMessage } from '@smgw/meter-data'
+import { connectTls, createTlsContext } from '@smgw/pki'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliIo } from '../io.js'
+import { runCli } from '../program.js'
+import { runCaptured } from '../testing.js'
+
+let dir: string
+const p = (...parts: string[]) => join(dir, ...parts)
+const pem = (path: string) => new Uint8Array(readFileSync(p(path)))
+const cert = (path: string) => decodeCertificates(pem(path))[0]?.der ?? new Uint8Array(0)
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'smgw-emt-cli-'))
+  expect((await runCaptured(['pki', 'init', p('pki'), '--gateways', '2'])).status).toBe(0)
+  writeFileSync(p('api-token'), 'cli-test-token-0123456789\n')
+  writeFileSync(p('emt.json'), JSON.stringify({
+    participantId: 'emt-1',
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: { certificate: 'pki/emt-1/tls.cert.pem', key: 'pki/emt-1/tls.key.pem', chain: ['pki/chain.pem'] },
+    enc: { certificate: 'pki/emt-1/enc.cert.pem', key: { file: 'pki/emt-1/enc.key.pem' } },
+    pki: { roots: ['pki/root-ca/ca.cert.pem'], crls: ['pki/crl/root.crl.pem', 'pki/crl/sub-ca-gw.crl.pem', 'pki/crl/sub-ca-emt.crl.pem'] },
+    storage: { sqlite: 'emt.db' },
+    api: { port: 0, tokenFile: 'api-token' },
+  }))
+}, 60_000)
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+function message(now: Date): MeterDataMessage {
+  const start = Math.floor(now.getTime() / 86_400_000) * 86_400_000 - 86_400_000 - 3_600_000
+  const values = Array.from({ length: 4 }, (_, i) => ({ time: new Date(start + (i + 1) * 900_000).toISOString(), value: String(1000 + i), status: 0 }))
+  return {
+    format: 'smgw-meter-data', version: 1, messageId: 'smgw-0001:taf7:cli', gatewayId: 'smgw-0001', recipient: 'emt-1', useCase: 'taf7',
+    createdAt: new Date(start + 3_600_000).toISOString(), meteringPoint: { kind: 'pseudonym', id: 'p-cli' },
+    period: { start: new Date(start).toISOString(), end: new Date(start + 3_600_000).toISOString() },
+    series: [{ obis: '1-0:1.8.0*255', unit: 'Wh', scaler: 0, kind: 'profile', periodSeconds: 900, values }],
+  }
+}
+
+async function deliver(port: number, m: MeterDataMessage): Promise<number> {
+  const gw = 'pki/gateways/smgw-0001'
+  const subCa = cert('pki/sub-ca-gw/ca.cert.pem')
+  const signer = createCmsSigner({ signer: createKeyObjectSigner(decodePrivateKey(pem(`${gw}/sig.key.pem`))), certificate: cert(`${gw}/sig.cert.pem`), chain: [subCa] })
+  const body = await createCmsEncryptor({ recipients: [cert('pki/emt-1/enc.cert.pem')] }).encrypt(await signer.sign(encodeMeterData(m), { signingTime: new Date() }))
+  const ctx = createTlsContext({
+    identity: { key: decodePrivateKey(pem(`${gw}/tls.key.pem`)), cert: cert(`${gw}/tls.cert.pem`), chain: [subCa] },
+    trust: { roots: [cert('pki/root-ca/ca.cert.pem')] },
+  })
+  const socket = await connectTls(ctx, { host: '127.0.0.1', port })
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ createConnection: () => socket, method: 'POST', path: METER_DATA_PATH, headers: { 'content-type': METER_DATA_CONTENT_TYPE, [IDEMPOTENCY_HEADER]: m.messageId } }, (res) => {
+        res.resume()
+        res.on('end', () => { resolve(res.statusCode ?? 0) })
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  } finally {
+    socket.destroy()
+  }
+}
+
+describe('smgw emt', () => {
+  it('--help shows the configuration and examples', async () => {
+    const r = await runCaptured(['emt', '--help'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('smgw emt serve --config emt.json')
+    expect(r.stdout).toContain('"participantId": "emt-1"')
+    const e = await runCaptured(['emt', 'export', '--help'])
+    expect(e.stdout).toContain('Examples:')
+  })
+
+  it('gateway add | list | remove, with --json; a second add and removing an unknown gateway exit 1', async () => {
+    expect(await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt.json'), '--note', 'test'])).toMatchObject({ status: 0, stdout: 'gateway smgw-0001 added\n' })
+    expect(await runCaptured(['emt', 'gateway', 'add', 'smgw-0002', '--config', p('emt.json'), '--json'])).toMatchObject({ status: 0, stdout: '{"added":"smgw-0002"}\n' })
+    const again = await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt.json')])
+    expect([again.status, again.stderr]).toEqual([1, expect.stringContaining('EMT_GATEWAY_EXISTS')])
+    const list = await runCaptured(['emt', 'gateway', 'list', '--config', p('emt.json'), '--json'])
+    expect((JSON.parse(list.stdout) as { gateways: { id: string; note: string | null }[] }).gateways.map((g) => [g.id, g.note])).toEqual([['smgw-0001', 'test'], ['smgw-0002', null]])
+    expect(await runCaptured(['emt', 'gateway', 'remove', 'smgw-0002', '--config', p('emt.json')])).toMatchObject({ status: 0, stdout: 'gateway smgw-0002 removed\n' })
+    const unknown = await runCaptured(['emt', 'gateway', 'remove', 'smgw-0002', '--config', p('emt.json')])
+    expect([unknown.status, unknown.stderr]).toEqual([1, expect.stringContaining('EMT_GATEWAY_UNKNOWN')])
+    expect((await runCaptured(['emt', 'gateway', 'add', 'bad id', '--config', p('emt.json')])).status).toBe(2)
+  })
+
+  it('serve prints its ports, stores a delivered message, stops on SIGTERM with exit 0; export writes MSCONS, CSV and JSON', async () => {
+    let stdout = ''
+    let stderr = ''
+    let onOutput: () => void = () => undefined
+    const io: CliIo = {
+      stdout: (t) => { stdout += t; onOutput() },
+      stdoutBytes: () => undefined,
+      stderr: (t) => { stderr += t },
+      stdin: async function* () { yield await Promise.resolve(new Uint8Array(0)) },
+      readFile: (path) => Promise.resolve(new Uint8Array(readFileSync(path))),
+    }
+    const running = runCli(['emt', 'serve', '--config', p('emt.json'), '--json', '--log-level', 'info'], io)
+    const listening = await new Promise<{ gatewayPort: number; apiPort: number }>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no listening line; stderr: ${stderr}`)) }, 30_000)
+      onOutput = () => {
+        const line = stdout.split('\n').find((l) => l.includes('"listening"'))
+        if (line !== undefined) { clearTimeout(timer); resolve(JSON.parse(line) as { gatewayPort: number; apiPort: number }) }
+      }
+    })
+    const m = message(new Date())
+    expect(await deliver(listening.gatewayPort, m)).toBe(201)
+    const api = await fetch(`http://127.0.0.1:${String(listening.apiPort)}/v1/metering-points`, { headers: { authorization: 'Bearer cli-test-token-0123456789' } })
+    expect(await api.json()).toMatchObject({ meteringPoints: [{ id: 'p-cli', values: 4 }] })
+    process.emit('SIGTERM')
+    expect(await running).toBe(0)
+    expect(stdout).toContain('{"event":"stopped"}')
+    expect(stderr).toContain('"event":"stored"')
+
+    const mscons = await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'mscons', '--metering-point', 'p-cli', '--recipient', '9900000000003'])
+    expect(mscons.status).toBe(0)
+    expect(mscons.stdout.match(/QTY\+220:\d+\.\d+:KWH'/g)).toHaveLength(4)
+    expect(mscons.stdout).toContain("LOC+172+p-cli'")
+    expect((await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'csv', '--out', p('out.csv')])).status).toBe(0)
+    expect(readFileSync(p('out.csv'), 'utf8').split('\r\n')).toHaveLength(6)
+    const json = await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'json', '--from', m.period.start, '--to', m.series[0]?.values[1]?.time ?? ''])
+    expect((JSON.parse(json.stdout) as { meteringPoints: { series: { values: unknown[] }[] }[] }).meteringPoints[0]?.series[0]?.values).toHaveLength(2)
+  })
+
+  it('usage and configuration errors exit 2', async () => {
+    expect((await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'xml'])).status).toBe(2)
+    expect((await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'csv', '--from', 'yesterday'])).status).toBe(2)
+    writeFileSync(p('bad.json'), JSON.stringify({ participantId: 'emt-1' }))
+    const bad = await runCaptured(['emt', 'gateway', 'list', '--config', p('bad.json')])
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining('EMT_CONFIG_INVALID')])
+    expect((await runCaptured(['emt', 'serve', '--config', p('bad.json')])).status).toBe(2)
+  })
+})
