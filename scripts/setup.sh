@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(openssl softhsm2 opensc socat python3 make g++)
+# postgresql: the server binaries for the EMT PostgreSQL test suite (packages/emt/src/testing/postgres.ts)
+debian_packages=(openssl softhsm2 opensc socat python3 make g++ postgresql)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
