@@ -66,3 +66,22 @@ export { createDeliveryService, formatDeliveryText, DeliveryConfig, DeliveryReci
 export type { DeliveryService, DeliveryDeps, DeliveryDescription, DeliveryConfigInput } from './wan/delivery.js'
 export { backoffBounds, backoffDelay } from './wan/backoff.js'
 export type { RetryPolicy, JitterMode } from './wan/backoff.js'
+
+export {
+  TariffProfile, TariffProfileFile, TafChannel, TafRecipient, TariffRegisters, SwitchingWindow, TAF_USE_CASES, RECIPIENT_ROLES, parseTariffProfiles,
+} from './taf/profile.js'
+export type { TafUseCase, TariffProfileOf, Weekday } from './taf/profile.js'
+export { periodContaining, periodStartingAt, isScheduled } from './taf/schedule.js'
+export type { TafPeriod } from './taf/schedule.js'
+export {
+  computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, computeActual, activeRegister, registerSegments,
+  toleranceSecondsOf, MBUS_ERROR_MASK,
+} from './taf/compute.js'
+export type { TafInput, TafSeries, TafComputation, TimeInvalidPeriod, RegisterSegment } from './taf/compute.js'
+export { pseudonymOf, MIN_PSEUDONYM_SECRET_BYTES } from './taf/pseudonym.js'
+export { aggregateSeries } from './taf/aggregate.js'
+export type { AggregatedSeries } from './taf/aggregate.js'
+export { buildTafMessage, buildTafMessages, tafMessageId } from './taf/message.js'
+export type { TafMessage, TafMessageOptions } from './taf/message.js'
+export { createTafService } from './taf/service.js'
+export type { TafService, TafServiceConfig, TafServiceDeps, TafRunReport } from './taf/service.js'
