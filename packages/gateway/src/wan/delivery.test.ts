@@ -180,6 +180,7 @@ describe('createDeliveryService', () => {
     expect(f.outbox().map((i) => [i.messageId, i.state, i.attempts, i.deliveredAt?.getTime()])).toEqual(ids.map((id) => [id, 'delivered', 1, START]))
     expect([...f.receiver.stored.keys()]).toEqual(ids)
     expect(f.receiver.requests).toEqual(ids.map((messageId) => ({ messageId, status: 201 })))
+    expect(f.receiver.connections()).toBe(1) // one kept-alive TLS connection for the three requests
     expect(f.receiver.messages.map((m) => m.series[0]!.values[0]!.value)).toEqual(['1000001', '1001001', '1002001'])
     const sent = f.entries('consumer', 'c-1')
     expect(sent).toHaveLength(3)
@@ -304,6 +305,29 @@ describe('createDeliveryService', () => {
     await service.kick()
     expect(f.receiver.requests.length).toBe(before)
     expect(f.entries('consumer', 'c-1')).toEqual([])
+  })
+
+  it('recipients are served in parallel, each over its own connection: one that is down does not hold back another', async () => {
+    const f = await setup()
+    await f.receiver.stop()
+    const emt2 = createTestReceiver({
+      recipientId: 'emt-2', identity: { key: t.key('emt-2/tls'), cert: t.cert('emt-2/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] },
+      encKey: t.key('emt-2/enc'), encCertificate: t.cert('emt-2/enc'), root: t.cert('root'), now: f.clock.now,
+    })
+    cleanups.push(() => emt2.stop())
+    const port2 = await emt2.listen()
+    const down = await f.enqueue(2, 0, 'emt-1')
+    const up = await f.enqueue(2, 0, 'emt-2')
+    const service = f.service({ recipients: [{ id: 'emt-1', url: `https://127.0.0.1:${String(f.port)}` }, { id: 'emt-2', url: `https://127.0.0.1:${String(port2)}` }] })
+    await service.start()
+    await service.kick()
+    expect(f.outbox().map((i) => [i.messageId, i.state, i.attempts])).toEqual([
+      [down[0], 'pending', 1], [down[1], 'pending', 1], [up[0], 'delivered', 1], [up[1], 'delivered', 1],
+    ])
+    const [a, b] = f.outbox()
+    expect(a!.nextAttempt).toEqual(b!.nextAttempt) // one shared next attempt for the unreachable recipient
+    expect(emt2.requests).toEqual(up.map((messageId) => ({ messageId, status: 201 })))
+    expect(emt2.connections()).toBe(1)
   })
 
   it('items for a recipient outside the configuration, or without a message ID, are never sent', async () => {

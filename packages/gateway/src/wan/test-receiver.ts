@@ -45,6 +45,8 @@ export interface TestReceiver {
   readonly requests: readonly ReceivedRequest[]
   /** TLS clients the server refused. */
   readonly rejections: readonly PkiError[]
+  /** TLS connections accepted so far. */
+  readonly connections: () => number
   /** Resolves once `count` messages are committed. */
   committed(count: number): Promise<void>
   /** Listens on 127.0.0.1 (port 0: any free port); returns the port. */
@@ -60,6 +62,7 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
   const rejections: PkiError[] = []
   const sockets = new Set<TLSSocket>()
   const waiters: { count: number; resolve: () => void }[] = []
+  let connections = 0
   const decryptor = createCmsDecryptor({ agreer: createKeyObjectAgreer(o.encKey), certificate: o.encCertificate })
   const verifier = createCmsVerifier({
     trust: (leaf, carried) => {
@@ -69,7 +72,7 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
   })
   const context = createTlsContext({ identity: o.identity, trust: o.trust }, { now: o.now })
   const self: TestReceiver = {
-    behaviour: 'normal', stored, messages, requests, rejections,
+    behaviour: 'normal', stored, messages, requests, rejections, connections: () => connections,
     committed: (count) => new Promise((resolve) => {
       if (stored.size >= count) resolve()
       else waiters.push({ count, resolve })
@@ -77,6 +80,7 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
     listen: async (port = 0) => {
       server = createTlsServer(context, {
         onConnection: (socket) => {
+          connections++
           sockets.add(socket)
           socket.once('close', () => sockets.delete(socket))
           http.emit('connection', socket)
