@@ -216,4 +216,57 @@ describe('TAF service', () => {
     await taf.close()
     t.store.close()
   })
+
+  it('sends TAF 10 grid-status values at their rate (catching up in order) with one consumer-log entry per day', async () => {
+    const volts: ReadingInput[] = []
+    for (let s = 0; s <= 600; s += 2) volts.push({ meterId: 'ehz-1', quantity: '1-0:32.7.0*255', time: new Date(Date.parse('2026-11-23T10:00:00Z') + s * 1000), mantissa: 2300n + BigInt(s % 7), scaler: -1, unit: 'V' })
+    const t = setup('taf10', '2026-11-23T10:00:30Z', [{
+      id: 'taf10-M1', useCase: 'taf10', meteringPoint: MP, channels: [{ meterId: 'ehz-1', obis: '1-0:32.7.0' }],
+      recipients: [{ id: 'emt-1', role: 'grid-operator' }], schedule: { everySeconds: 60 },
+    }])
+    t.store.appendReadings(volts)
+    const taf = t.make()
+    await taf.start()
+    expect(t.store.tafWatermark('taf10-M1')?.toISOString()).toBe('2026-11-23T10:00:00.000Z')
+    expect(t.timers.at(-1)!.ms).toBe(30_000)
+    t.clock.set('2026-11-23T10:03:10Z')
+    const reports = await taf.runDue()
+    expect(reports.map((r) => r.period.end.toISOString())).toEqual(['2026-11-23T10:01:00.000Z', '2026-11-23T10:02:00.000Z', '2026-11-23T10:03:00.000Z'])
+    const messages = await Promise.all(t.store.readOutbox().map((o) => open(o.payload)))
+    expect(messages.map((m) => [m.useCase, m.series[0]!.kind, m.series[0]!.values[0]!.time, m.series[0]!.values[0]!.value])).toEqual([
+      ['taf10', 'actual', '2026-11-23T10:01:00.000Z', String(2300 + (60 % 7))],
+      ['taf10', 'actual', '2026-11-23T10:02:00.000Z', String(2300 + (120 % 7))],
+      ['taf10', 'actual', '2026-11-23T10:03:00.000Z', String(2300 + (180 % 7))],
+    ])
+    const entries = t.store.logRows.entries('consumer', 'c-1').map((r) => JSON.parse(String(r.fields)) as { text: string; purpose: string })
+    expect(entries.map((e) => [e.purpose, e.text])).toEqual([['taf10', 'grid-status values (voltage, current, power) computed every 60 s on 23 Nov 2026 for TAF 10; for emt-1 (grid-operator)']])
+    await taf.close()
+    t.store.close()
+  })
+
+  it('cuts TAF 2 registers over a billing month and TAF 1 at its end, reading only around the boundaries', async () => {
+    const regs = {
+      names: ['HT', 'NT'], default: 'NT',
+      switching: [{ register: 'HT', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '06:00', to: '22:00' }],
+    }
+    const t = setup('taf2', '2026-11-10T12:00:00Z', [
+      { id: 'taf2-M1', useCase: 'taf2', meteringPoint: MP, channels: [{ meterId: 'ehz-1', obis: '1-0:1.8.0' }], recipients: [{ id: 'emt-1', role: 'supplier' }], schedule: { billingPeriod: 'monthly' }, registers: regs },
+      { id: 'taf1-M1', useCase: 'taf1', meteringPoint: MP, channels: [{ meterId: 'ehz-1', obis: '1-0:1.8.0' }], recipients: [{ id: 'emt-1', role: 'supplier' }], schedule: { billingPeriod: 'monthly' } },
+    ])
+    t.store.appendReadings(readings('2026-10-31T22:00:00Z', '2026-12-01T00:00:00Z'))
+    const taf = t.make()
+    await taf.start()
+    t.clock.set('2026-12-01T00:00:00Z')
+    const reports = await taf.runDue()
+    expect(reports.map((r) => r.profile)).toEqual(['taf2-M1', 'taf1-M1'])
+    const [taf2, taf1] = await Promise.all(t.store.readOutbox().map((o) => open(o.payload)))
+    // 21 workdays in November 2026 with 16 HT hours each; 120 counts (0.1 Wh) per hour.
+    expect(taf2!.series.map((s) => [s.register, s.values.length, s.values.at(-1)!.value])).toEqual([
+      ['HT', 21, String(21 * 16 * 120)],
+      ['NT', 22, String((30 * 24 - 21 * 16) * 120)],
+    ])
+    expect(taf1!.series[0]!.values).toEqual([{ time: '2026-11-30T23:00:00.000Z', value: String(5_000_000 + (Date.parse('2026-11-30T23:00:00Z') - Date.parse('2026-10-31T22:00:00Z')) / 30_000), status: 0 }])
+    await taf.close()
+    t.store.close()
+  })
 })

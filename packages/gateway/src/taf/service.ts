@@ -5,7 +5,7 @@ import type { GatewayLogs } from '../log/writer.js'
 import { messageOf } from '../store/store.js'
 import type { IntervalValueInput, OutboxInput, ReadingInput, Store } from '../store/types.js'
 import {
-  computeActual, computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, toleranceSecondsOf,
+  computeActual, computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, registerSegments, toleranceSecondsOf,
   type TafComputation, type TimeInvalidPeriod,
 } from './compute.js'
 import { buildTafMessage, buildTafMessages, type TafMessage } from './message.js'
@@ -98,28 +98,59 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     return run
   }
 
-  const readingsFor = (profile: TariffProfile, from: Date, to: Date): ReadingInput[] => {
+  /**
+   * The readings a computation can look at: every value is the last reading at or before a
+   * boundary within the tolerance, so only the windows [boundary − tolerance, boundary] are
+   * read (merged where they overlap) — a month of 2-second readings is not loaded for one
+   * TAF 1 value.
+   */
+  const readingsFor = (profile: TariffProfile, boundaries: readonly Date[]): ReadingInput[] => {
+    const tol = toleranceSecondsOf(profile) * 1000
+    const windows: [number, number][] = []
+    for (const b of [...boundaries].map((d) => d.getTime()).sort((x, y) => x - y)) {
+      const last = windows.at(-1)
+      if (last !== undefined && b - tol <= last[1] + 1) last[1] = b
+      else windows.push([b - tol, b])
+    }
     const out: ReadingInput[] = []
     for (const c of profile.channels) {
-      let afterId = 0
-      for (;;) {
-        const page = store.readReadings({ meterId: c.meterId, quantity: c.quantity ?? c.obis, from, to, afterId, limit: READ_PAGE })
-        out.push(...page)
-        if (page.length < READ_PAGE) break
-        afterId = page[page.length - 1]!.id
+      for (const [from, to] of windows) {
+        let afterId = 0
+        for (;;) {
+          const page = store.readReadings({ meterId: c.meterId, quantity: c.quantity ?? c.obis, from: new Date(from), to: new Date(to + 1), afterId, limit: READ_PAGE })
+          out.push(...page)
+          if (page.length < READ_PAGE) break
+          afterId = page[page.length - 1]!.id
+        }
       }
     }
     // Stable: readings of one time keep their id order.
     return out.sort((a, b) => a.time.getTime() - b.time.getTime())
   }
 
-  const inputFor = (profile: TariffProfile, from: Date, to: Date) => ({
-    readings: readingsFor(profile, new Date(from.getTime() - toleranceSecondsOf(profile) * 1000), new Date(to.getTime() + 1)),
+  const boundariesOf = (profile: TariffProfile, period: TafPeriod): Date[] => {
+    switch (profile.useCase) {
+      case 'taf2': {
+        const segments = registerSegments(profile, period.start, period.end)
+        return [period.start, ...segments.map((s) => s.end)]
+      }
+      case 'taf7': {
+        const step = profile.schedule.periodSeconds * 1000
+        const ends: Date[] = []
+        for (let t = period.start.getTime() + step; t <= period.end.getTime(); t += step) ends.push(new Date(t))
+        return ends
+      }
+      default: return [period.end]
+    }
+  }
+
+  const inputFor = (profile: TariffProfile, boundaries: readonly Date[]) => ({
+    readings: readingsFor(profile, boundaries),
     invalidTime: deps.invalidTime?.() ?? [],
   })
 
   const compute = (profile: TariffProfile, period: TafPeriod): TafComputation => {
-    const input = inputFor(profile, period.start, period.end)
+    const input = inputFor(profile, boundariesOf(profile, period))
     switch (profile.useCase) {
       case 'taf1': return computeTaf1(profile, input, period)
       case 'taf2': return computeTaf2(profile, input, period)
@@ -182,7 +213,12 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
   const nextPeriod = (profile: TariffProfile): TafPeriod => {
     const mark = store.tafWatermark(profile.id)
     if (mark === undefined) throw new GatewayError('TAF_INPUT_INVALID', `profile ${profile.id} has no watermark`)
-    return periodStartingAt(profile, mark)
+    const containing = periodContaining(profile, mark)
+    if (containing.start.getTime() === mark.getTime()) return containing
+    // The schedule changed under an existing watermark: continue at the next boundary of the
+    // new schedule (the part before it was cut under the old one or is not computed).
+    log?.warn({ profile: profile.id, watermark: mark.toISOString(), next: containing.end.toISOString() }, 'taf watermark is not on a period boundary')
+    return periodStartingAt(profile, containing.end)
   }
 
   const initialise = (): void => {
@@ -218,9 +254,8 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     let wait = MAX_TIMER_MS
     for (const p of config.profiles) {
       if (!isScheduled(p)) continue
-      const mark = store.tafWatermark(p.id)
-      if (mark === undefined) continue
-      wait = Math.min(wait, Math.max(0, periodStartingAt(p, mark).dueAt.getTime() - t))
+      if (store.tafWatermark(p.id) === undefined) continue
+      wait = Math.min(wait, Math.max(0, nextPeriod(p).dueAt.getTime() - t))
     }
     cancel = setTimer(wait, () => {
       cancel = undefined
@@ -260,7 +295,7 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
       if (profile.useCase !== 'taf6' && profile.useCase !== 'taf9') throw new GatewayError('TAF_INPUT_INVALID', `profile ${profileId} is ${profile.useCase}: only taf6 and taf9 are read on request`)
       if (!profile.recipients.some((r) => r.id === recipientId)) throw new GatewayError('TAF_RECIPIENT_UNKNOWN', `${recipientId} is not a recipient of tariff profile ${profileId}: it receives nothing`)
       const at = now()
-      const input = inputFor(profile, at, at)
+      const input = inputFor(profile, [at])
       const computation = profile.useCase === 'taf6' ? computeTaf6Reading(profile, input, at) : computeActual(profile, input, at)
       const message = buildTafMessage(profile, computation, recipientId, { gatewayId: config.gatewayId, createdAt: at, ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }) })
       const [item] = await seal(profile, [message])
