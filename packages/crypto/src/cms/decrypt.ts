@@ -1,7 +1,5 @@
-import { EncryptedContentInfo, EnvelopedData, RecipientEncryptedKeys, type KeyAgreeRecipientInfo, type RecipientEncryptedKey } from '@peculiar/asn1-cms'
+import { EncryptedContentInfo, EnvelopedData, KeyAgreeRecipientIdentifier, RecipientEncryptedKeys, type KeyAgreeRecipientInfo, type RecipientEncryptedKey } from '@peculiar/asn1-cms'
 import { AsnConvert } from '@peculiar/asn1-schema'
-import { ECParameters } from '@peculiar/asn1-ecc'
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509'
 import { CURVES, type CurveName } from '../curves.js'
 import { CryptoError } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
@@ -13,7 +11,7 @@ import { AuthEnvelopedData } from './asn1/auth-enveloped-data.js'
 import { GcmParameters } from './asn1/gcm-parameters.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
 import { TAG, readDerChildren } from './der.js'
-import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
+import { createRememberingPartParser, decodeAlgorithmOid, decodeContentInfo, decodeOctetString, decodeOidValue, matchesIssuerAndSerial, parseAsn, type PartParser } from './content-info.js'
 import { readEnvelopedData } from './enveloped-reader.js'
 import { deriveKek } from './kek.js'
 import { id_ct_authEnvelopedData, id_envelopedData } from './oids.js'
@@ -36,17 +34,19 @@ export async function decryptCms(der: Uint8Array, options: DecryptCmsOptions): P
 }
 
 /**
- * Prepares decryption for one recipient (the certificate is decoded once), then decrypts an EnvelopedData (RFC 5652 §6) or AuthEnvelopedData (RFC 5083) for the
+ * Prepares decryption for one recipient (the certificate is decoded once; recipient
+ * identifiers are parsed once per distinct received encoding), then decrypts an EnvelopedData (RFC 5652 §6) or AuthEnvelopedData (RFC 5083) for the
  * recipient whose certificate is given: finds its RecipientEncryptedKey (by
  * issuerAndSerialNumber or rKeyId = subjectKeyIdentifier), agrees the key with the
  * originator's ephemeral key, unwraps the content key and decrypts.
  */
 export function createCmsDecryptor(options: DecryptCmsOptions): CmsDecryptor {
   const cert = options.certificate instanceof Uint8Array ? decodeCertificate(options.certificate) : options.certificate
-  return { decrypt: (der) => decryptFor(der, cert, options.agreer) }
+  const parseRid = createRememberingPartParser(KeyAgreeRecipientIdentifier)
+  return { decrypt: (der) => decryptFor(der, cert, options.agreer, parseRid) }
 }
 
-async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgreer): Promise<Uint8Array> {
+async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgreer, parseRid: PartParser<KeyAgreeRecipientIdentifier>): Promise<Uint8Array> {
   const info = decodeContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData])
   const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
   let recipientInfos: EnvelopedData['recipientInfos']
@@ -54,7 +54,7 @@ async function decryptFor(der: Uint8Array, cert: CertificateInfo, agreer: KeyAgr
   let mac: Uint8Array | undefined
   let aad: Uint8Array = new Uint8Array(0)
   if (info.contentType === id_envelopedData) {
-    const ed = readEnvelopedData(received) ?? parseAsn(info.content, EnvelopedData, 'EnvelopedData')
+    const ed = readEnvelopedData(received, parseRid) ?? parseAsn(info.content, EnvelopedData, 'EnvelopedData')
     recipientInfos = ed.recipientInfos
     eci = ed.encryptedContentInfo
   } else {
@@ -119,8 +119,8 @@ async function unwrapContentKey(kari: KeyAgreeRecipientInfo, rek: RecipientEncry
   if (originatorKey.algorithm.algorithm !== ID_EC_PUBLIC_KEY) throw new CryptoError('CMS_UNSUPPORTED_ALGORITHM', `originator key algorithm ${originatorKey.algorithm.algorithm}`)
   const params = originatorKey.algorithm.parameters
   if (params && new Uint8Array(params)[0] === 0x06) {
-    const named = parseAsn(params, ECParameters, 'originator key parameters').namedCurve
-    if (named !== CURVES[curve].oid) throw new CryptoError('CURVE_MISMATCH', `originator key on ${named ?? '?'}, recipient on ${curve}`)
+    const named = decodeOidValue(params, 'originator key parameters')
+    if (named !== CURVES[curve].oid) throw new CryptoError('CURVE_MISMATCH', `originator key on ${named}, recipient on ${curve}`)
   }
   // An uncompressed point of the right length is put into its SPKI as it is: the agreer
   // validates the peer key (on the curve, same curve) before using it (KeyAgreer contract);
@@ -130,7 +130,7 @@ async function unwrapContentKey(kari: KeyAgreeRecipientInfo, rek: RecipientEncry
   const agreementOid = kari.keyEncryptionAlgorithm.algorithm
   const wrapParams = kari.keyEncryptionAlgorithm.parameters
   if (!wrapParams) throw new CryptoError('CMS_MALFORMED', 'key agreement algorithm without key wrap parameters')
-  const wrapOid = parseAsn(wrapParams, AlgorithmIdentifier, 'key wrap algorithm').algorithm
+  const wrapOid = decodeAlgorithmOid(wrapParams, 'key wrap algorithm')
   let shared: Uint8Array
   try {
     shared = await agreer.deriveSharedSecret(originatorSpki)

@@ -4,8 +4,9 @@
  * and ECDH operations of a message (profiled: serialise ≈ 17 %); the constant parts
  * (identifiers, algorithm identifiers, certificate sets) are encoded once with
  * asn1-schema by the prepared signer/encryptor, and only the outer SEQUENCEs, lengths and
- * the per-message OCTET STRINGs are written here. Decoding of received data stays on
- * asn1-schema with its strict checks.
+ * the per-message OCTET STRINGs are written here. Received data is read by the strict
+ * readers (enveloped-reader.ts, signed-reader.ts, the value readers in content-info.ts) with
+ * readDerChildren / readDerTlv below, and by asn1-schema for anything they decline.
  */
 
 /** The length octets of a definite, minimal-length DER TLV (X.690 §10.1, §8.1.3). */
@@ -117,6 +118,12 @@ export function readDerChildren(bytes: Uint8Array): RawTlv[] | undefined {
   return children(bytes, true)
 }
 
+/** `bytes` as exactly one TLV whose length octets are DER (nothing after it), or undefined. */
+export function readDerTlv(bytes: Uint8Array): RawTlv | undefined {
+  const t = readTlv(bytes, 0, true)
+  return t === undefined || t.end !== bytes.length ? undefined : { tag: t.tag, bytes, contents: bytes.subarray(t.contentStart, t.end) }
+}
+
 function children(bytes: Uint8Array, strict: boolean): RawTlv[] | undefined {
   const outer = readTlv(bytes, 0, strict)
   if (outer === undefined || outer.end !== bytes.length) return undefined
@@ -151,4 +158,26 @@ function readTlv(bytes: Uint8Array, at: number, strict: boolean): { tag: number;
   }
   const end = contentStart + length
   return end > bytes.length ? undefined : { tag, contentStart, end }
+}
+
+/** Dotted form of OBJECT IDENTIFIER contents in DER (X.690 §8.19), subidentifiers below 2^28; undefined otherwise. */
+export function decodeOid(contents: Uint8Array): string | undefined {
+  const ids: number[] = []
+  let value = 0
+  let octets = 0
+  for (const b of contents) {
+    if (octets === 0 && b === 0x80) return undefined
+    value = value * 128 + (b & 0x7f)
+    octets++
+    if (octets > 4) return undefined
+    if ((b & 0x80) === 0) {
+      ids.push(value)
+      value = 0
+      octets = 0
+    }
+  }
+  if (octets !== 0 || ids.length === 0) return undefined
+  const first = ids[0] ?? 0
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]
+  return [...head, ...ids.slice(1)].join('.')
 }

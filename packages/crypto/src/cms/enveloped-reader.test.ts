@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeOid } from '../primitives/ec-public-key.js'
 import { createOpensslPki, createTempDir, type TestPki } from '../testing/openssl.js'
 import { encryptCms } from './encrypt.js'
-import { decodeOid, readEnvelopedData } from './enveloped-reader.js'
+import { decodeOid } from './der.js'
+import { readEnvelopedData } from './enveloped-reader.js'
 
 let tmp: { dir: string; remove: () => Promise<void> }
 let pki: TestPki

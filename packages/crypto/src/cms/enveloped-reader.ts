@@ -1,10 +1,11 @@
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import { OctetString } from '@peculiar/asn1-schema'
 import {
   CMSVersion, ContentEncryptionAlgorithmIdentifier, EncryptedContent, EncryptedContentInfo, EnvelopedData, KeyAgreeRecipientIdentifier, KeyAgreeRecipientInfo,
   KeyEncryptionAlgorithmIdentifier, OriginatorIdentifierOrKey, OriginatorPublicKey, RecipientEncryptedKey, RecipientEncryptedKeys, RecipientInfo, RecipientInfos,
 } from '@peculiar/asn1-cms'
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509'
-import { TAG, readDerChildren, type RawTlv } from './der.js'
+import { createPartParser, type PartParser } from './content-info.js'
+import { TAG, decodeOid, readDerChildren, type RawTlv } from './der.js'
 
 /**
  * A strict reader for exactly the EnvelopedData we receive (RFC 5652 §6.1, §6.2.2; RFC 5753):
@@ -15,16 +16,17 @@ import { TAG, readDerChildren, type RawTlv } from './der.js'
  * Why: asn1-schema parsing dominated the receive path (profiled: parsing the EnvelopedData
  * cost about as much as the ECDH). Anything else gives undefined and is parsed by asn1-schema
  * (other recipient kinds, several recipients, other versions, BER). enveloped-reader.test.ts
- * checks that both agree on valid and mutated messages.
+ * checks that both agree on valid and mutated messages. `parseRid` parses the (small)
+ * recipient identifiers; a prepared decryptor passes one that remembers them.
  */
-export function readEnvelopedData(der: Uint8Array): EnvelopedData | undefined {
+export function readEnvelopedData(der: Uint8Array, parseRid: PartParser<KeyAgreeRecipientIdentifier> = PARSE_RID): EnvelopedData | undefined {
   const fields = der[0] === TAG.SEQUENCE ? readDerChildren(der) : undefined
   if (fields?.length !== 3) return undefined
   const [version, recipients, eci] = fields
   if (!isSmallInteger(version, 2) || recipients?.tag !== TAG.SET || eci?.tag !== TAG.SEQUENCE) return undefined
   const infos = readDerChildren(recipients.bytes)
   if (infos?.length !== 1 || infos[0]?.tag !== TAG.CONTEXT_1) return undefined
-  const kari = readKari(infos[0])
+  const kari = readKari(infos[0], parseRid)
   const content = kari === undefined ? undefined : readEncryptedContentInfo(eci)
   if (kari === undefined || content === undefined) return undefined
   return new EnvelopedData({
@@ -35,7 +37,7 @@ export function readEnvelopedData(der: Uint8Array): EnvelopedData | undefined {
 }
 
 // RFC 5652 §6.2.2: KeyAgreeRecipientInfo ::= [1] IMPLICIT SEQUENCE { version 3, originator [0] EXPLICIT, ukm [1] EXPLICIT OPTIONAL, keyEncryptionAlgorithm, recipientEncryptedKeys }
-function readKari(tlv: RawTlv): KeyAgreeRecipientInfo | undefined {
+function readKari(tlv: RawTlv, parseRid: PartParser<KeyAgreeRecipientIdentifier>): KeyAgreeRecipientInfo | undefined {
   const f = readDerChildren(tlv.bytes)
   if (f === undefined || (f.length !== 4 && f.length !== 5) || !isSmallInteger(f[0], 3) || f[1]?.tag !== TAG.CONTEXT_0) return undefined
   const hasUkm = f.length === 5
@@ -69,13 +71,9 @@ function readKari(tlv: RawTlv): KeyAgreeRecipientInfo | undefined {
       ? ridParts?.length === 2 && ridParts[0]?.tag === TAG.SEQUENCE && ridParts[1]?.tag === TAG.INTEGER
       : rek[0].tag === TAG.CONTEXT_0 && ridParts?.length === 1 && ridParts[0]?.tag === TAG.OCTET_STRING
     if (!plainRid) return undefined
-    let rid: KeyAgreeRecipientIdentifier
-    try {
-      // Small, and compared as received bytes anyway (matchesIssuerAndSerial): left to asn1-schema.
-      rid = AsnConvert.parse(rek[0].bytes, KeyAgreeRecipientIdentifier)
-    } catch {
-      return undefined
-    }
+    // Small, and compared as received bytes anyway (matchesIssuerAndSerial): left to asn1-schema (parseRid).
+    const rid = parseRid(rek[0].bytes)
+    if (rid === undefined) return undefined
     reks.push(new RecipientEncryptedKey({ rid, encryptedKey: new OctetString(rek[1].contents.slice()) }))
   }
   return new KeyAgreeRecipientInfo({
@@ -124,28 +122,8 @@ function readAlgorithm(tlv: RawTlv | undefined, optional: boolean): { algorithm:
   return { algorithm, parameters: params.bytes.slice().buffer }
 }
 
+const PARSE_RID = createPartParser(KeyAgreeRecipientIdentifier)
+
 function isSmallInteger(tlv: RawTlv | undefined, value: number): boolean {
   return tlv?.tag === TAG.INTEGER && tlv.contents.length === 1 && tlv.contents[0] === value
-}
-
-/** Dotted form of OBJECT IDENTIFIER contents in DER (X.690 §8.19), subidentifiers below 2^28; undefined otherwise. */
-export function decodeOid(contents: Uint8Array): string | undefined {
-  const ids: number[] = []
-  let value = 0
-  let octets = 0
-  for (const b of contents) {
-    if (octets === 0 && b === 0x80) return undefined
-    value = value * 128 + (b & 0x7f)
-    octets++
-    if (octets > 4) return undefined
-    if ((b & 0x80) === 0) {
-      ids.push(value)
-      value = 0
-      octets = 0
-    }
-  }
-  if (octets !== 0 || ids.length === 0) return undefined
-  const first = ids[0] ?? 0
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]
-  return [...head, ...ids.slice(1)].join('.')
 }

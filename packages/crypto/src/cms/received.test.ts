@@ -1,12 +1,16 @@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import { Attribute, CMSVersion, DigestAlgorithmIdentifier, IssuerAndSerialNumber, SignatureAlgorithmIdentifier, SignerIdentifier, SignerInfo } from '@peculiar/asn1-cms'
-import { Name } from '@peculiar/asn1-x509'
+import { ECParameters } from '@peculiar/asn1-ecc'
+import { AlgorithmIdentifier, Name, Time } from '@peculiar/asn1-x509'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { CryptoError } from '../errors.js'
 import type { CertificateInfo } from '../keys/certificate.js'
 import { encodeOid } from '../primitives/ec-public-key.js'
 import { encodeSetOf } from './bytes.js'
-import { matchesIssuerAndSerial } from './content-info.js'
+import {
+  createPartParser, createRememberingPartParser, decodeAlgorithmOid, decodeOctetString, decodeOidValue, decodeTimeValue, matchesIssuerAndSerial,
+} from './content-info.js'
 import { readChildren, readDerChildren, tlv } from './der.js'
 import { receivedSignedAttributes } from './verify.js'
 
@@ -119,3 +123,118 @@ function nameWith(cn: string): Name {
   const cnOid = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x03)
   return AsnConvert.parse(tlv(0x30, tlv(0x31, tlv(0x30, cnOid, tlv(0x0c, new TextEncoder().encode(cn))))), Name)
 }
+
+/** What `read` gives, or the error code it throws (CryptoError) / 'foreign' (anything else). */
+function outcome(read: () => unknown): unknown {
+  try {
+    const v = read()
+    return v instanceof Uint8Array ? { bytes: Buffer.from(v).toString('hex') } : v instanceof Date ? { time: v.getTime() } : v
+  } catch (err) {
+    return { error: err instanceof CryptoError ? err.code : 'foreign' }
+  }
+}
+
+/** asn1-schema's reading, with failures as CMS_MALFORMED (what parseAsn throws). */
+function schema(read: () => unknown): unknown {
+  return outcome(() => {
+    try {
+      return read()
+    } catch (err) {
+      throw new CryptoError('CMS_MALFORMED', 'schema', { cause: err })
+    }
+  })
+}
+
+/** `der` with one byte replaced, or with the length of some short-form TLV stretched (BER), or as it is. */
+const mutation = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 2 }))
+function mutate(der: Uint8Array, [where, byte, kind]: [number, number, number]): Uint8Array {
+  if (kind === 0 || der.length === 0) return der
+  if (kind === 1) {
+    const m = der.slice()
+    m[where % der.length] = byte
+    return m
+  }
+  const starts = [...der.keys()].filter((i) => i + 1 < der.length && (der[i + 1] ?? 0x80) < 0x80)
+  return stretchLength(der, starts[where % Math.max(1, starts.length)] ?? 0)
+}
+
+describe('single received values: read by hand where DER and common, else by asn1-schema, with the same result', () => {
+  const buffer = (b: Uint8Array): ArrayBuffer => b.slice().buffer
+
+  it('property: OCTET STRING (message-digest, CBC IV)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), mutation, (v, m) => {
+      const der = mutate(new Uint8Array(AsnConvert.serialize(new OctetString(v))), m)
+      expect(outcome(() => decodeOctetString(buffer(der), 'x'))).toEqual(schema(() => new Uint8Array(AsnConvert.parse(der, OctetString).buffer)))
+    }), { numRuns: 500 })
+    // BER forms (constructed, long-form length) are left to asn1-schema, whatever it makes of them.
+    for (const ber of [Uint8Array.of(0x24, 0x08, 0x04, 0x02, 0x61, 0x62, 0x04, 0x02, 0x63, 0x64), Uint8Array.of(0x04, 0x81, 0x01, 0x61)]) {
+      expect(outcome(() => decodeOctetString(buffer(ber), 'x'))).toEqual(schema(() => new Uint8Array(AsnConvert.parse(ber, OctetString).buffer)))
+    }
+  })
+
+  it('property: OBJECT IDENTIFIER (content-type attribute, named curve)', () => {
+    fc.assert(fc.property(oid, mutation, (o, m) => {
+      const der = mutate(new Uint8Array(encodeOid(o)), m)
+      const expected = schema(() => {
+        const named = AsnConvert.parse(der, ECParameters).namedCurve
+        if (named === undefined) throw new Error('not an OID')
+        return named
+      })
+      expect(outcome(() => decodeOidValue(buffer(der), 'x'))).toEqual(expected)
+    }), { numRuns: 500 })
+  })
+
+  it('property: Time (signing-time), UTCTime read by hand as asn1js reads it', () => {
+    const utc = fc.oneof(fc.stringMatching(/^\d{12}Z$/), fc.stringMatching(/^[0-9Z+.-]{10,15}$/)).map((t) => tlv(0x17, new TextEncoder().encode(t)))
+    const general = fc.date({ min: new Date('1950-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => new Uint8Array(AsnConvert.serialize(new Time({ generalTime: new Date(Math.floor(d.getTime() / 1000) * 1000) }))))
+    fc.assert(fc.property(fc.oneof(utc, general), mutation, (value, m) => {
+      const der = mutate(value, m)
+      expect(outcome(() => decodeTimeValue(buffer(der), 'x'))).toEqual(schema(() => AsnConvert.parse(der, Time).getTime()))
+    }), { numRuns: 1000 })
+    expect(decodeTimeValue(buffer(tlv(0x17, new TextEncoder().encode('260301001500Z'))), 'x').toISOString()).toBe('2026-03-01T00:15:00.000Z')
+    expect(decodeTimeValue(buffer(tlv(0x17, new TextEncoder().encode('500101000000Z'))), 'x').toISOString()).toBe('1950-01-01T00:00:00.000Z')
+  })
+
+  it('property: AlgorithmIdentifier (key wrap algorithm)', () => {
+    const params = fc.constantFrom(undefined, Uint8Array.of(0x05, 0x00), Uint8Array.of(0x04, 0x01, 0x07), Uint8Array.of(0x06, 0x03, 0x2b, 0x81, 0x04))
+    fc.assert(fc.property(oid, params, mutation, (o, p, m) => {
+      const der = mutate(new Uint8Array(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: o, ...(p === undefined ? {} : { parameters: buffer(p) }) }))), m)
+      expect(outcome(() => decodeAlgorithmOid(buffer(der), 'x'))).toEqual(schema(() => AsnConvert.parse(der, AlgorithmIdentifier).algorithm))
+    }), { numRuns: 500 })
+  })
+})
+
+describe('identifiers parsed once per received encoding (createRememberingPartParser)', () => {
+  const sid = (cn: string, serial: number) => new Uint8Array(AsnConvert.serialize(new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: nameWith(cn), serialNumber: Uint8Array.of(serial).buffer }) })))
+
+  it('property: gives what parsing gives, for repeated, new and malformed encodings', () => {
+    const pool = fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 3 }), mutation), { maxLength: 30 })
+    fc.assert(fc.property(pool, fc.integer({ min: 0, max: 4 }), (ids, max) => {
+      const remembering = createRememberingPartParser(SignerIdentifier, max)
+      const parse = createPartParser(SignerIdentifier)
+      for (const [cn, serial, m] of ids) {
+        const der = mutate(sid(cn, serial), m)
+        const got = remembering(der)
+        const expected = parse(der)
+        // Compared as re-encoded (some parsed Names do not re-encode: then both must fail alike).
+        expect(outcome(() => got && hex(AsnConvert.serialize(got)))).toEqual(outcome(() => expected && hex(AsnConvert.serialize(expected))))
+      }
+    }), { numRuns: 200 })
+  })
+
+  it('remembers at most `max` encodings, oldest forgotten first', () => {
+    const remembering = createRememberingPartParser(SignerIdentifier, 2)
+    const a = remembering(sid('a', 1))
+    expect(a).toBeDefined()
+    expect(remembering(sid('a', 1))).toBe(a)
+    remembering(sid('b', 1))
+    remembering(sid('c', 1))
+    const again = remembering(sid('a', 1))
+    expect(again).not.toBe(a)
+    expect(hex(AsnConvert.serialize(again ?? new SignerIdentifier()))).toBe(hex(AsnConvert.serialize(a ?? new SignerIdentifier())))
+    expect(remembering(Uint8Array.of(0x30, 0x01))).toBeUndefined()
+  })
+})
+
+const hex = (b: ArrayBuffer): string => Buffer.from(b).toString('hex')

@@ -1,11 +1,11 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
-import { CertificateSet, SignedData, type SignerInfo } from '@peculiar/asn1-cms'
+import { CertificateSet, SignedData, type SignerIdentifier, type SignerInfo } from '@peculiar/asn1-cms'
 import { Time } from '@peculiar/asn1-x509'
 import { wrapErrors } from '../errors.js'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { equalBytes } from './bytes.js'
 import { TAG, readChildren, readDerChildren, tlv } from './der.js'
-import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn } from './content-info.js'
+import { decodeContentInfo, decodeOctetString, matchesIssuerAndSerial, parseAsn, type PartParser } from './content-info.js'
 import { id_signedData, id_signingTime } from './oids.js'
 import { readSignedData } from './signed-reader.js'
 
@@ -45,12 +45,13 @@ export interface CertificateCache {
   set(der: Uint8Array, info: CertificateInfo): void
 }
 
-export function openSignedData(der: Uint8Array, cache?: CertificateCache): OpenedSignedData {
+/** `parseSid`: how the strict reader parses signer identifiers (a prepared verifier remembers them). */
+export function openSignedData(der: Uint8Array, cache?: CertificateCache, parseSid?: PartParser<SignerIdentifier>): OpenedSignedData {
   const info = decodeContentInfo(der, [id_signedData])
   const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
   const known = cache === undefined ? undefined : withoutKnownCertificates(new Uint8Array(info.content), cache)
   const bytes = known?.signedData ?? received
-  const sd = readSignedData(bytes) ?? parseAsn(bytes, SignedData, 'SignedData')
+  const sd = readSignedData(bytes, parseSid) ?? parseAsn(bytes, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
   let content: Uint8Array | undefined
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)

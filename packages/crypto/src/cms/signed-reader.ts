@@ -1,10 +1,10 @@
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import { OctetString } from '@peculiar/asn1-schema'
 import {
   Attribute, CMSVersion, DigestAlgorithmIdentifier, DigestAlgorithmIdentifiers, EncapsulatedContent, EncapsulatedContentInfo, SignatureAlgorithmIdentifier,
   SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 } from '@peculiar/asn1-cms'
-import { TAG, readDerChildren, type RawTlv } from './der.js'
-import { decodeOid } from './enveloped-reader.js'
+import { createPartParser, type PartParser } from './content-info.js'
+import { TAG, decodeOid, readDerChildren, type RawTlv } from './der.js'
 
 /**
  * A strict reader for exactly the SignedData we receive once the verifier has taken out the
@@ -14,9 +14,10 @@ import { decodeOid } from './enveloped-reader.js'
  * (isRoundTripValue), no unsigned attributes, DER lengths throughout. It builds the objects
  * AsnConvert.parse would. Why: asn1-schema parsing dominated the receive path (profiled).
  * Anything else gives undefined and is parsed by asn1-schema. signed-reader.test.ts checks
- * that both agree on valid and mutated messages.
+ * that both agree on valid and mutated messages. `parseSid` parses the (small) signer
+ * identifiers; a prepared verifier passes one that remembers them.
  */
-export function readSignedData(der: Uint8Array): SignedData | undefined {
+export function readSignedData(der: Uint8Array, parseSid: PartParser<SignerIdentifier> = PARSE_SID): SignedData | undefined {
   const f = der[0] === TAG.SEQUENCE ? readDerChildren(der) : undefined
   if (f?.length !== 4) return undefined
   const [versionTlv, digestsTlv, encapTlv, infosTlv] = f
@@ -36,7 +37,7 @@ export function readSignedData(der: Uint8Array): SignedData | undefined {
   if (eContentType === undefined || eContent?.length !== 1 || eContent[0]?.tag !== TAG.OCTET_STRING) return undefined
   const infos: SignerInfo[] = []
   for (const i of readDerChildren(infosTlv.bytes) ?? [undefined]) {
-    const si = readSignerInfo(i)
+    const si = readSignerInfo(i, parseSid)
     if (si === undefined) return undefined
     infos.push(si)
   }
@@ -49,11 +50,11 @@ export function readSignedData(der: Uint8Array): SignedData | undefined {
 }
 
 // SignerInfo ::= SEQUENCE { version 1, sid, digestAlgorithm, signedAttrs [0] IMPLICIT, signatureAlgorithm, signature }
-function readSignerInfo(tlv: RawTlv | undefined): SignerInfo | undefined {
+function readSignerInfo(tlv: RawTlv | undefined, parseSid: PartParser<SignerIdentifier>): SignerInfo | undefined {
   const f = tlv?.tag === TAG.SEQUENCE ? readDerChildren(tlv.bytes) : undefined
   if (f?.length !== 6 || f[0]?.tag !== TAG.INTEGER || f[0].contents.length !== 1 || f[0].contents[0] !== 1) return undefined
   const [, sidTlv, digestTlv, attrsTlv, sigAlgTlv, sigTlv] = f
-  // sid: issuerAndSerialNumber SEQUENCE { Name, INTEGER } only (version 1); small, left to asn1-schema.
+  // sid: issuerAndSerialNumber SEQUENCE { Name, INTEGER } only (version 1); small, left to asn1-schema (parseSid).
   const sidParts = sidTlv?.tag === TAG.SEQUENCE ? readDerChildren(sidTlv.bytes) : undefined
   if (sidTlv === undefined || sidParts?.length !== 2 || sidParts[0]?.tag !== TAG.SEQUENCE || sidParts[1]?.tag !== TAG.INTEGER) return undefined
   const digestAlgorithm = readPlainAlgorithm(digestTlv)
@@ -71,12 +72,8 @@ function readSignerInfo(tlv: RawTlv | undefined): SignerInfo | undefined {
     if (attrType === undefined || values === undefined || !values.every((v) => isRoundTripValue(v, 0))) return undefined
     signedAttrs.push(new Attribute({ attrType, attrValues: values.map((v) => v.bytes.slice().buffer) }))
   }
-  let sid: SignerIdentifier
-  try {
-    sid = AsnConvert.parse(sidTlv.bytes, SignerIdentifier)
-  } catch {
-    return undefined
-  }
+  const sid = parseSid(sidTlv.bytes)
+  if (sid === undefined) return undefined
   return new SignerInfo({
     version: CMSVersion.v1,
     sid,
@@ -86,6 +83,8 @@ function readSignerInfo(tlv: RawTlv | undefined): SignerInfo | undefined {
     signature: new OctetString(sigTlv.contents.slice()),
   })
 }
+
+const PARSE_SID = createPartParser(SignerIdentifier)
 
 /** AlgorithmIdentifier with absent parameters (RFC 5754 §2, RFC 5758 §3.2: digest and ECDSA algorithms). */
 function readPlainAlgorithm(tlv: RawTlv | undefined): { algorithm: string } | undefined {

@@ -1,17 +1,15 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
-import type { SignerInfo } from '@peculiar/asn1-cms'
-import { ECParameters } from '@peculiar/asn1-ecc'
+import { SignerIdentifier, type SignerInfo } from '@peculiar/asn1-cms'
 import { CryptoError, wrapErrors } from '../errors.js'
-import { Certificate, Time } from '@peculiar/asn1-x509'
+import { Certificate } from '@peculiar/asn1-x509'
 import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
 import { ID_EC_PUBLIC_KEY, decodeEcPublicKey, type EcPublicKey } from '../primitives/ec-public-key.js'
 import { verifyEcdsaWithKey } from '../primitives/ecdsa.js'
 import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
 import { encodeSetOf, equalBytes } from './bytes.js'
-import { decodeOctetString, parseAsn } from './content-info.js'
+import { createRememberingPartParser, decodeOctetString, decodeOidValue, decodeTimeValue } from './content-info.js'
 import { id_contentType, id_messageDigest, id_signingTime } from './oids.js'
-import { readDerChildren, TAG } from './der.js'
-import { decodeOid } from './enveloped-reader.js'
+import { decodeOid, readDerChildren, TAG } from './der.js'
 import { isRoundTripValue } from './signed-reader.js'
 import { findSignerCertificate, openSignedData, receivedSignerInfos, type CertificateCache } from './signed-data.js'
 
@@ -103,9 +101,11 @@ export function createCmsVerifier(options: CreateCmsVerifierOptions = {}): CmsVe
     return decodeEcPublicKey(cert.publicKey)
   }
 
+  const parseSid = createRememberingPartParser(SignerIdentifier)
+
   return {
     async verify(der, perMessage = {}) {
-      const { sd, content: eContent, certificates, decoded, received } = openSignedData(der, cache)
+      const { sd, content: eContent, certificates, decoded, received } = openSignedData(der, cache, parseSid)
       const contentType = sd.encapContentInfo.eContentType
       let content: Uint8Array
       if (eContent !== undefined) content = eContent
@@ -157,9 +157,9 @@ function verifySignerInfo(si: SignerInfo, received: Uint8Array | undefined, cert
     }
     const messageDigest = decodeOctetString(attr(id_messageDigest), 'message-digest')
     if (!equalBytes(messageDigest, contentDigest)) throw new CryptoError('CMS_DIGEST_MISMATCH', 'message digest does not match the content')
-    const ct = parseAsnOid(attr(id_contentType))
+    const ct = decodeOidValue(attr(id_contentType), 'content-type attribute')
     if (ct !== contentType) throw new CryptoError('CMS_MALFORMED', `content-type attribute ${ct} differs from eContentType ${contentType}`)
-    if (si.signedAttrs.some((a) => a.attrType === id_signingTime)) signingTime = parseAsn(attr(id_signingTime), Time, 'signing-time').getTime()
+    if (si.signedAttrs.some((a) => a.attrType === id_signingTime)) signingTime = decodeTimeValue(attr(id_signingTime), 'signing-time')
     // RFC 5652 §5.4: the signature is over the DER of the attributes with the EXPLICIT SET OF tag,
     // not the [0] IMPLICIT one. Attribute values are kept as received (ANY), in the order received.
     signedData = receivedSignedAttributes(received, si.signedAttrs.length) ?? encodeSetOf(si.signedAttrs.map((a) => new Uint8Array(AsnConvert.serialize(a))))
@@ -168,12 +168,6 @@ function verifySignerInfo(si: SignerInfo, received: Uint8Array | undefined, cert
   }
   if (!verifyEcdsaWithKey(publicKeyOf(cert), signedData, signature, sigHash.name, 'der')) throw new CryptoError('CMS_SIGNATURE_INVALID', 'signature does not verify')
   return { cert, signingTime }
-}
-
-function parseAsnOid(der: ArrayBuffer): string {
-  const oid = parseAsn(der, ECParameters, 'content-type attribute').namedCurve
-  if (oid === undefined) throw new CryptoError('CMS_MALFORMED', 'content-type attribute is not an OBJECT IDENTIFIER')
-  return oid
 }
 
 /**
