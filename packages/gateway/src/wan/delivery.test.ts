@@ -10,7 +10,7 @@ import { openStore } from '../store/store.js'
 import type { OutboxItem, Store } from '../store/types.js'
 import { createTempDir, createTestClock } from '../testing.js'
 import { backoffBounds } from './backoff.js'
-import { createDeliveryService, formatDeliveryText, type DeliveryConfigInput, type DeliveryService } from './delivery.js'
+import { createDeliveryService, formatDeliveryText, type DeliveryConfigInput, type DeliveryDeps, type DeliveryService } from './delivery.js'
 import { createMessageSealer, type MessageSealer } from './seal.js'
 import { createTestReceiver, type TestReceiver } from './test-receiver.js'
 import { createManualTimer, createWanTestPki, newSerial, type ManualTimer, type WanTestPki } from './testing.js'
@@ -60,7 +60,7 @@ interface Fixture {
   readonly sealer: MessageSealer
   store: Store
   logs: GatewayLogs
-  service(overrides?: Partial<DeliveryConfigInput>): DeliveryService
+  service(overrides?: Partial<DeliveryConfigInput>, deps?: Partial<DeliveryDeps>): DeliveryService
   /** Enqueues `n` sealed TAF 7 day messages for emt-1 (days `from`…), returns their message IDs. */
   enqueue(n: number, from?: number, recipient?: string): Promise<string[]>
   /** Reopens the store and the log writer (a restarted process). */
@@ -114,7 +114,7 @@ async function setup(o: { serverIdentity?: TlsIdentity; crls?: Uint8Array[] } = 
   const store = openStore(file, { now: clock.now })
   const f: Fixture = {
     clock, timer, receiver, port, sealer, store, logs: makeLogs(store),
-    service: (overrides = {}) => {
+    service: (overrides = {}, deps = {}) => {
       const s = createDeliveryService({
         recipients: [{ id: 'emt-1', url: `https://127.0.0.1:${String(port)}` }],
         tls: { identity: { key: t.key(`${GW}/tls`), cert: t.cert(`${GW}/tls`), chain: [t.cert('sub-ca-gw')] }, trust: { roots: [t.cert('root')], crls: o.crls ?? demoCrls() } },
@@ -122,6 +122,7 @@ async function setup(o: { serverIdentity?: TlsIdentity; crls?: Uint8Array[] } = 
       }, {
         store: f.store, logs: f.logs, now: clock.now, setTimer: timer.setTimer, random: seeded(42),
         describe: (item) => ({ consumers: ['c-1'], dataClass: 'load-profile', text: formatDeliveryText(item) }),
+        ...deps,
       })
       services.push(s)
       return s
@@ -416,6 +417,33 @@ describe('createDeliveryService', () => {
     const byId = (id: string) => f.receiver.requests.filter((r) => r.messageId === id).map((r) => r.status)
     expect(ids.map(byId)).toEqual([[201], [201], [0, 200], [201], [201]])
     expect(f.entries('consumer', 'c-1')).toHaveLength(5)
+  })
+
+  it('a pass that fails in the store is tried again after initialMs, not in a busy loop; the wake-up is at most a day away', async () => {
+    const f = await setup()
+    const [id] = await f.enqueue(1)
+    let failures = 2 // the pass start() begins and the one kick() asks for
+    const service = f.service({}, {
+      store: {
+        dueOutbox: (at, limit) => f.store.dueOutbox(at, limit),
+        updateOutbox: (itemId, update) => {
+          if (failures-- > 0) throw new Error('disk I/O error')
+          f.store.updateOutbox(itemId, update)
+        },
+      },
+    })
+    await service.start()
+    await service.kick()
+    expect(f.outbox()[0]).toMatchObject({ state: 'pending', attempts: 0 }) // the receiver has it; the row did not change
+    expect(f.timer.pending()).toEqual([{ at: START + 30_000 }])
+    await runUntil(f, service, START + 60_000)
+    expect(f.outbox()[0]).toMatchObject({ state: 'delivered', attempts: 1 })
+    expect(f.receiver.requests).toEqual([{ messageId: id, status: 201 }, { messageId: id, status: 200 }, { messageId: id, status: 200 }])
+    expect(f.entries('consumer', 'c-1')).toHaveLength(3) // logged before the row: more than once rather than never
+
+    f.store.enqueueOutbox({ recipient: 'emt-1', purpose: 'taf7', payload: new Uint8Array([1]), messageId: 'later', notBefore: new Date(START + 30 * DAY) })
+    await service.kick()
+    expect(f.timer.pending()).toEqual([{ at: START + 60_000 + DAY }])
   })
 
   it('start and close are idempotent; close before start and kick after close do nothing', async () => {

@@ -110,6 +110,8 @@ export interface DeliveryService {
 
 /** After every instant a Date holds: `dueOutbox(FAR_FUTURE, 1)` is the pending item with the earliest next attempt. */
 const FAR_FUTURE = new Date(8.64e15)
+/** The wake-up timer is at most a day away (a far notBefore, a clock step, setTimeout's 2^31 ms limit): then it looks again. */
+const MAX_WAKE_MS = 86_400_000
 const BERLIN_TIME = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
 
 /**
@@ -230,7 +232,8 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
     }
   }
 
-  const pass = async (): Promise<void> => {
+  /** One pass over the due items; false when something failed that is not a delivery outcome (store, logs). */
+  const pass = async (): Promise<boolean> => {
     const items = store.dueOutbox(now(), config.batchSize)
     const groups = new Map<string, OutboxItem[]>()
     for (const item of items) {
@@ -243,16 +246,19 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
     }
     const results = await Promise.allSettled([...groups].map(([id, group]) => deliverTo(targets.get(id)!, group)))
     for (const r of results) if (r.status === 'rejected') log?.error({ err: messageOf(r.reason) }, 'delivery pass failed')
+    return results.every((r) => r.status === 'fulfilled')
   }
 
-  const schedule = (): void => {
+  /** Sets the one timer at the earliest next attempt, but not before `minDelayMs` (after a failed pass: no busy loop). */
+  const schedule = (minDelayMs: number): void => {
     cancelWake?.()
     cancelWake = undefined
     if (state !== 'running') return
     try {
       const [next] = store.dueOutbox(FAR_FUTURE, 1)
       if (next === undefined) return
-      cancelWake = setTimer(Math.max(0, next.nextAttempt.getTime() - now().getTime()), () => {
+      const delay = Math.min(MAX_WAKE_MS, Math.max(minDelayMs, next.nextAttempt.getTime() - now().getTime()))
+      cancelWake = setTimer(delay, () => {
         cancelWake = undefined
         void kick()
       })
@@ -263,14 +269,18 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
 
   const runLoop = async (): Promise<void> => {
     await Promise.resolve() // let kick() store this promise before the loop can end
+    let ok = true
     try {
       while (requested && state === 'running') {
         requested = false
-        await pass().catch((err: unknown) => { log?.error({ err: messageOf(err) }, 'delivery pass failed') })
+        ok = await pass().catch((err: unknown) => {
+          log?.error({ err: messageOf(err) }, 'delivery pass failed')
+          return false
+        })
       }
     } finally {
       loop = undefined
-      schedule()
+      schedule(ok ? 0 : retry.initialMs)
     }
   }
 
