@@ -9,6 +9,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   fuzz: async () => (await import('./fuzz.js')).benchmark,
   ingest: async () => (await import('./ingest.js')).benchmark,
   crash: async () => (await import('./crash.js')).benchmark,
+  wan: async () => (await import('./wan.js')).benchmark,
 }
 
 async function main(argv: string[]): Promise<number> {
