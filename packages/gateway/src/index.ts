@@ -75,7 +75,7 @@ export { periodContaining, periodStartingAt, isScheduled } from './taf/schedule.
 export type { TafPeriod } from './taf/schedule.js'
 export {
   computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, computeActual, activeRegister, registerSegments,
-  toleranceSecondsOf, MBUS_ERROR_MASK,
+  toleranceSecondsOf, withDailyValues, MBUS_ERROR_MASK,
 } from './taf/compute.js'
 export type { TafInput, TafSeries, TafComputation, TimeInvalidPeriod, RegisterSegment } from './taf/compute.js'
 export { pseudonymOf, MIN_PSEUDONYM_SECRET_BYTES } from './taf/pseudonym.js'
@@ -84,4 +84,4 @@ export type { AggregatedSeries } from './taf/aggregate.js'
 export { buildTafMessage, buildTafMessages, tafMessageId } from './taf/message.js'
 export type { TafMessage, TafMessageOptions } from './taf/message.js'
 export { createTafService } from './taf/service.js'
-export type { TafService, TafServiceConfig, TafServiceDeps, TafRunReport } from './taf/service.js'
+export type { TafService, TafServiceConfig, TafServiceDeps, TafRunReport, TafRequestOptions } from './taf/service.js'

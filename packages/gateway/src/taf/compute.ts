@@ -331,3 +331,30 @@ export function computeTaf2(profile: TariffProfileOf<'taf2'>, input: TafInput, p
   }
   return { period, series, intervalValues: [] }
 }
+
+/**
+ * TAF 6 on request with the daily value set: the kept daily values (period 86 400 s) of
+ * each channel before the reading's instant, then the reading itself, in one `reading`
+ * series, brought to one scaler exactly. The period starts at the first daily value.
+ */
+export function withDailyValues(computation: TafComputation, daily: readonly IntervalValueInput[]): TafComputation {
+  const at = computation.period.end.getTime()
+  let start = computation.period.start.getTime()
+  const series = computation.series.map((s) => {
+    const kept = daily
+      .filter((v) => v.meterId === s.meterId && v.quantity === s.obis && v.periodSeconds === 86_400 && v.end.getTime() < at)
+      .sort((a, b) => a.end.getTime() - b.end.getTime())
+    if (kept.length === 0) return s
+    start = Math.min(start, kept[0]!.end.getTime())
+    const current = s.values.some((v) => v.value !== null) ? [s.scaler] : []
+    const scaler = Math.min(...current, ...kept.map((v) => v.scaler))
+    const unit = s.values.some((v) => v.value !== null) ? s.unit : kept[0]!.unit
+    const rescale = (v: MeterValue): MeterValue => (v.value === null ? v : { ...v, value: (BigInt(v.value) * pow10(s.scaler - scaler)).toString() })
+    const values: MeterValue[] = [
+      ...kept.map((v) => ({ time: v.end.toISOString(), value: (v.mantissa * pow10(v.scaler - scaler)).toString(), status: v.unit === unit ? v.status : v.status | VALUE_STATUS.meterError })),
+      ...s.values.map(rescale),
+    ]
+    return { ...s, scaler, values, ...(unit === undefined ? {} : { unit }) }
+  })
+  return { ...computation, period: { start: new Date(start), end: computation.period.end }, series }
+}

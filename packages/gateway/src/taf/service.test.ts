@@ -213,6 +213,22 @@ describe('TAF service', () => {
     expect(t.store.readIntervalValues({ meterId: 'ehz-1', quantity: IMPORT })).toMatchObject([{ periodSeconds: 86_400, end: new Date('2026-11-23T23:00:00Z'), status: 0 }])
     expect(t.store.readOutbox()).toHaveLength(1)
     expect(t.store.tafWatermark('taf9-M1')).toBeUndefined()
+    // On request: the kept daily values and the reading now, in one series.
+    t.clock.set('2026-11-23T23:05:00Z')
+    const daily = await taf.request('taf6-M1', 'emt-1', { dailySince: new Date('2026-11-01T00:00:00Z') })
+    const six = await open(t.store.readOutbox().find((o) => o.id === daily.outboxId)!.payload)
+    const at = (iso: string) => String(5_000_000 + (Date.parse(iso) - Date.parse('2026-11-23T22:50:00Z')) / 30_000)
+    expect(six).toMatchObject({ useCase: 'taf6', period: { start: '2026-11-23T23:00:00.000Z', end: '2026-11-23T23:05:00.000Z' } })
+    expect(six.series[0]!.values).toEqual([
+      { time: '2026-11-23T23:00:00.000Z', value: at('2026-11-23T23:00:00Z'), status: 0 },
+      { time: '2026-11-23T23:05:00.000Z', value: at('2026-11-23T23:05:00Z'), status: 0 },
+    ])
+    const texts = t.store.logRows.entries('consumer', 'c-1').map((r) => (JSON.parse(String(r.fields)) as { text: string }).text)
+    expect(texts).toEqual([
+      'actual values of 23 Nov 2026 11:00 read on request for TAF 9; for emt-1 (supplier)',
+      'daily meter reading of 23 Nov 2026 kept for on-demand reading (TAF 6)',
+      'meter reading of 24 Nov 2026 00:05 and 1 kept daily values read on request for TAF 6; for emt-1 (supplier)',
+    ])
     await taf.close()
     t.store.close()
   })

@@ -5,7 +5,7 @@ import type { GatewayLogs } from '../log/writer.js'
 import { messageOf } from '../store/store.js'
 import type { IntervalValueInput, OutboxInput, ReadingInput, Store } from '../store/types.js'
 import {
-  computeActual, computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, registerSegments, toleranceSecondsOf,
+  computeActual, computeTaf1, computeTaf2, computeTaf6Daily, computeTaf6Reading, computeTaf7, registerSegments, toleranceSecondsOf, withDailyValues,
   type TafComputation, type TimeInvalidPeriod,
 } from './compute.js'
 import { buildTafMessage, buildTafMessages, type TafMessage } from './message.js'
@@ -58,6 +58,11 @@ export interface TafRunReport {
   readonly intervalValues: number
 }
 
+export interface TafRequestOptions {
+  /** TAF 6: also send the kept daily value set from this instant on (the gateway keeps 42 days). */
+  readonly dailySince?: Date
+}
+
 export interface TafService {
   /** Initialises missing watermarks (the period containing now), runs what is due and arms the timer. */
   start(): Promise<void>
@@ -70,7 +75,7 @@ export interface TafService {
    * and puts one sealed message for the recipient into the outbox. Only a recipient of the
    * profile can ask (TAF_RECIPIENT_UNKNOWN otherwise); at most one request per second.
    */
-  request(profileId: string, recipientId: string): Promise<{ readonly messageId: string; readonly outboxId: number }>
+  request(profileId: string, recipientId: string, options?: TafRequestOptions): Promise<{ readonly messageId: string; readonly outboxId: number }>
 }
 
 const READ_PAGE = 10_000
@@ -289,31 +294,37 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
       await queue
     },
     runDue,
-    request: (profileId, recipientId) => serial(async () => {
+    request: (profileId, recipientId, options = {}) => serial(async () => {
       const profile = byId.get(profileId)
       if (profile === undefined) throw new GatewayError('TAF_INPUT_INVALID', `no tariff profile ${profileId}`)
       if (profile.useCase !== 'taf6' && profile.useCase !== 'taf9') throw new GatewayError('TAF_INPUT_INVALID', `profile ${profileId} is ${profile.useCase}: only taf6 and taf9 are read on request`)
       if (!profile.recipients.some((r) => r.id === recipientId)) throw new GatewayError('TAF_RECIPIENT_UNKNOWN', `${recipientId} is not a recipient of tariff profile ${profileId}: it receives nothing`)
       const at = now()
       const input = inputFor(profile, [at])
-      const computation = profile.useCase === 'taf6' ? computeTaf6Reading(profile, input, at) : computeActual(profile, input, at)
+      let computation = profile.useCase === 'taf6' ? computeTaf6Reading(profile, input, at) : computeActual(profile, input, at)
+      if (profile.useCase === 'taf6' && options.dailySince !== undefined) {
+        const since = options.dailySince
+        const daily = profile.channels.flatMap((c) => store.readIntervalValues({ meterId: c.meterId, quantity: c.obis, from: since, to: at }))
+        computation = withDailyValues(computation, daily)
+      }
       const message = buildTafMessage(profile, computation, recipientId, { gatewayId: config.gatewayId, createdAt: at, ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }) })
       const [item] = await seal(profile, [message])
       const outboxId = store.enqueueOutbox(item!)
-      await writeConsumerLog(profile, describeRun(profile, computation))
+      await writeConsumerLog(profile, describeRun(profile, computation, recipientId))
       return { messageId: message.messageId, outboxId }
     }),
   }
 }
 
 /** Plain words for the consumer log: what was computed, of when, for whom. */
-function describeRun(profile: TariffProfile, c: TafComputation): string {
+function describeRun(profile: TariffProfile, c: TafComputation, requestedBy?: string): string {
+  const onRequest = requestedBy !== undefined
   const values = c.series.reduce((n, s) => n + s.values.length, 0)
   const gaps = c.series.reduce((n, s) => n + s.values.filter((v) => v.value === null).length, 0)
   const date = (d: Date): string => { const t = toLegalTime(d); return `${t.day} ${MONTHS[t.month - 1]!} ${t.year}` }
   const time = (d: Date): string => { const t = toLegalTime(d); return `${String(t.hour).padStart(2, '0')}:${String(t.minute).padStart(2, '0')}` }
   const lastInstant = new Date(c.period.end.getTime() - 1)
-  const to = profile.recipients.map((r) => `${r.id} (${r.role})`).join(', ')
+  const to = profile.recipients.filter((r) => requestedBy === undefined || r.id === requestedBy).map((r) => `${r.id} (${r.role})`).join(', ')
   const gapText = gaps > 0 ? `, ${gaps} without a value` : ''
   const what = ((): string => {
     switch (profile.useCase) {
@@ -326,13 +337,16 @@ function describeRun(profile: TariffProfile, c: TafComputation): string {
       }
       case 'taf1': return `meter reading at the end of the billing period (${date(c.period.end)} 00:00)${gapText} computed for TAF 1`
       case 'taf2': return `tariff register values (${profile.registers.names.join(', ')}) of ${date(c.period.start)}–${date(lastInstant)}${gapText} computed for TAF 2`
-      case 'taf6': return c.period.start.getTime() === c.period.end.getTime()
-        ? `meter reading of ${date(c.period.end)} ${time(c.period.end)}${gapText} read on request for TAF 6`
-        : `daily meter reading of ${date(lastInstant)}${gapText} kept for on-demand reading (TAF 6)`
+      case 'taf6': {
+        const daily = c.series.reduce((n, s) => n + s.values.length, 0) - c.series.length
+        return onRequest
+          ? `meter reading of ${date(c.period.end)} ${time(c.period.end)}${daily > 0 ? ` and ${daily} kept daily values` : ''}${gapText} read on request for TAF 6`
+          : `daily meter reading of ${date(lastInstant)}${gapText} kept for on-demand reading (TAF 6)`
+      }
       case 'taf9': return `actual values of ${date(c.period.end)} ${time(c.period.end)}${gapText} read on request for TAF 9`
       case 'taf10': return `grid-status values (voltage, current, power) computed every ${profile.schedule.everySeconds} s on ${date(c.period.start)} for TAF 10`
       case 'taf14': return `high-frequency values computed every ${profile.schedule.everySeconds} s on ${date(c.period.start)} for TAF 14`
     }
   })()
-  return profile.useCase === 'taf6' && c.period.start.getTime() !== c.period.end.getTime() ? what : `${what}; for ${to}`
+  return profile.useCase === 'taf6' && !onRequest ? what : `${what}; for ${to}`
 }
