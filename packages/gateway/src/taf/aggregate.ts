@@ -20,6 +20,7 @@ const pow10 = (n: number): bigint => 10n ** BigInt(n)
 
 export function aggregateSeries(series: readonly TafSeries[], minConsumers: number): AggregatedSeries[] {
   if (!Number.isInteger(minConsumers) || minConsumers < 5) throw new GatewayError('TAF_INPUT_INVALID', `aggregation needs at least 5 consumers, not ${minConsumers}`)
+  if (series.length === 0) throw new GatewayError('TAF_AGGREGATION_TOO_FEW', `no series to aggregate, the aggregate needs at least ${minConsumers} metering points`)
   const groups = new Map<string, TafSeries[]>()
   for (const s of series) {
     const key = `${s.obis}\u0000${s.kind}\u0000${s.register ?? ''}\u0000${s.periodSeconds ?? ''}`

@@ -132,6 +132,7 @@ describe('aggregation', () => {
     const c = computeTaf7(p, { readings: [] }, day)
     const four: TafSeries[] = c.series.slice(0, 4)
     expect(codeOf(() => aggregateSeries(four, 5))).toBe('TAF_AGGREGATION_TOO_FEW')
+    expect(codeOf(() => aggregateSeries([], 5))).toBe('TAF_AGGREGATION_TOO_FEW')
     expect(codeOf(() => buildTafMessages(p, { ...c, series: four }, { gatewayId: 'smgw-0001', createdAt: day.end }))).toBe('TAF_AGGREGATION_TOO_FEW')
     expect(codeOf(() => aggregateSeries(c.series, 4))).toBe('TAF_INPUT_INVALID')
     expect(codeOf(() => aggregateSeries([...c.series.slice(0, 4), { ...c.series[4]!, meteringPoint: 'MP-0' }], 5))).toBe('TAF_AGGREGATION_TOO_FEW')

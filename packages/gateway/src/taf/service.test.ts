@@ -201,6 +201,12 @@ describe('TAF service', () => {
     let caught: unknown
     try { await taf.request('taf9-M1', 'emt-2') } catch (err) { caught = err }
     expect(isGatewayError(caught) && caught.code).toBe('TAF_RECIPIENT_UNKNOWN')
+    t.failSeal(true)
+    caught = undefined
+    try { await taf.request('taf9-M1', 'emt-1') } catch (err) { caught = err }
+    expect(isGatewayError(caught) && caught.code).toBe('TAF_SEAL_FAILED')
+    expect(t.store.readOutbox()).toHaveLength(0)
+    t.failSeal(false)
     const { messageId, outboxId } = await taf.request('taf9-M1', 'emt-1')
     const [item] = t.store.readOutbox()
     expect(item!.id).toBe(outboxId)

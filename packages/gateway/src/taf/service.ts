@@ -82,7 +82,8 @@ const READ_PAGE = 10_000
 /** Longest timer: the clock is looked at again at least this often (legal time may be set). */
 const MAX_TIMER_MS = 60_000
 
-const DATA_CLASS: Readonly<Record<TariffProfile['useCase'], string>> = {
+/** The consumer log's data class of each use case's results. */
+export const TAF_DATA_CLASS: Readonly<Record<TariffProfile['useCase'], string>> = {
   taf1: 'billing-reading', taf2: 'tariff-registers', taf6: 'daily-values', taf7: 'load-profile', taf9: 'actual-values', taf10: 'grid-status', taf14: 'high-frequency-values',
 }
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
@@ -187,7 +188,7 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     if (deps.logs === undefined) return
     for (const consumer of consumersOf(profile)) {
       try {
-        await deps.logs.consumer(consumer, { type: 'data-processed', fields: { purpose: profile.useCase, dataClass: DATA_CLASS[profile.useCase], text } })
+        await deps.logs.consumer(consumer, { type: 'data-processed', fields: { purpose: profile.useCase, dataClass: TAF_DATA_CLASS[profile.useCase], text } })
       } catch (err) {
         log?.error({ err, profile: profile.id }, 'consumer-log entry failed')
       }
