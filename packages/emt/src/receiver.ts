@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { createApi } from './api.js'
 import type { EmtConfig } from './config.js'
 import { EmtError } from './errors.js'
-import { gatewayIdOfCertificate } from './identity.js'
+import { gatewayIdOfX509 } from './identity.js'
 import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
 import { openEncKey, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
@@ -188,8 +188,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       refuse(OPENSSL_VERIFY_REASONS[code], `TLS client rejected by OpenSSL: ${code}`)
       return
     }
-    const leaf = socket.getPeerCertificate(false)
-    peers.set(socket, gatewayIdOfCertificate(new Uint8Array(leaf.raw)))
+    peers.set(socket, gatewayIdOfX509(socket.getPeerX509Certificate()))
   }
 
   const rollback = async (): Promise<void> => {
