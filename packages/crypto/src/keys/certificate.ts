@@ -1,6 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { Certificate, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509'
 import type { CurveName } from '../curves.js'
+import { TAG, readChildren } from '../cms/der.js'
 import { CryptoError, wrapErrors } from '../errors.js'
 import { decodeEcPublicKey } from '../primitives/ec-public-key.js'
 import { formatName } from './name.js'
@@ -51,6 +52,14 @@ export interface CertificateInfo {
 
 /** Decodes a DER certificate; CERT_MALFORMED when it is not one. */
 export function decodeCertificate(der: Uint8Array): CertificateInfo {
+  // RFC 5280 §4.1: Certificate ::= SEQUENCE { tbsCertificate SEQUENCE, signatureAlgorithm SEQUENCE,
+  // signatureValue BIT STRING }. The tags are checked here because this part is not signed and
+  // asn1-schema took a context-specific [16] (0xb0) for the SEQUENCE of signatureAlgorithm
+  // (found by @smgw/pki's bit-flip property).
+  const fields = der[0] === TAG.SEQUENCE ? readChildren(der) : undefined
+  if (fields?.[0]?.tag !== TAG.SEQUENCE || fields[1]?.tag !== TAG.SEQUENCE || fields[2]?.tag !== TAG.BIT_STRING) {
+    throw new CryptoError('CERT_MALFORMED', 'certificate is not SEQUENCE { SEQUENCE, SEQUENCE, BIT STRING }')
+  }
   let cert: Certificate
   try {
     cert = AsnConvert.parse(der, Certificate)

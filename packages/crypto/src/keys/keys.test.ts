@@ -56,6 +56,19 @@ describe('certificates', () => {
     }
   })
 
+  it('CERT_MALFORMED for a certificate whose unsigned outer fields carry other tags (0x30 → 0xb0 of signatureAlgorithm)', () => {
+    const der = pki.alice.certDer
+    expect(decodeCertificate(der).der).toEqual(der)
+    expect([der[0], der[1], der[4], der[5]]).toEqual([0x30, 0x82, 0x30, 0x82]) // 30 82 LL LL | 30 82 LL LL tbs …
+    const tbsEnd = 4 + ((der[6] ?? 0) << 8 | (der[7] ?? 0)) + 4
+    expect(der[tbsEnd]).toBe(0x30)
+    for (const [at, flipped] of [[tbsEnd, 0xb0], [0, 0xb0], [4, 0xb0]] as const) {
+      const m = der.slice()
+      m[at] = flipped
+      expect(() => decodeCertificate(m)).toThrow(expect.objectContaining({ code: 'CERT_MALFORMED' }) as Error)
+    }
+  })
+
   it('reads every certificate of a PEM bundle, ignoring text between blocks', () => {
     const bundle = new TextEncoder().encode(`subject=alice\n${Buffer.from(pki.alice.certPem).toString()}\nsome text\n${Buffer.from(pki.root.certPem).toString()}`)
     expect(decodeCertificates(bundle).map((c) => c.der)).toEqual([pki.alice.certDer, pki.root.certDer])
