@@ -102,7 +102,7 @@ export function openSqliteRepository(path: string): EmtRepository {
              min(v.time_ms) AS first_ms, max(v.time_ms) AS last_ms
       FROM series_values v JOIN messages m ON m.id = v.message GROUP BY v.metering_point, m.metering_point_kind ORDER BY v.metering_point`),
   }
-  const store = db.transaction((input: StoreMessageInput): StoreOutcome => {
+  const storeOne = (input: StoreMessageInput): StoreOutcome => {
     const m = input.message
     const existing = st.findMessage.get(m.gatewayId, m.messageId)
     if (existing !== undefined) return existing.sha256 === input.sha256 ? 'duplicate' : 'conflict'
@@ -114,6 +114,28 @@ export function openSqliteRepository(path: string): EmtRepository {
       st.insertValue.run(id, m.meteringPoint.id, v.obis, v.unit, v.scaler, v.kind, v.register, v.periodSeconds, v.timeMs, v.value, v.status)
     }
     return 'stored'
+  }
+  // Group commit: messages arriving in the same turn of the event loop are committed in one
+  // transaction (one WAL fsync for all of them); each is decided inside it in arrival order,
+  // so a duplicate within the batch sees the first. Every caller's promise settles after the
+  // COMMIT returned (or with the error that rolled the batch back).
+  const storeBatch = db.transaction((inputs: readonly StoreMessageInput[]): StoreOutcome[] => inputs.map(storeOne))
+  let pending: { input: StoreMessageInput; resolve: (o: StoreOutcome) => void; reject: (e: unknown) => void }[] = []
+  const flush = () => {
+    const batch = pending
+    pending = []
+    try {
+      if (closed) throw new EmtError('EMT_STORAGE_FAILED', 'the repository is closed')
+      const outcomes = storeBatch.immediate(batch.map((b) => b.input))
+      batch.forEach((b, i) => { b.resolve(outcomes[i] ?? 'conflict') })
+    } catch (err) {
+      const e = storageError(err, 'storeMessage')
+      for (const b of batch) b.reject(e)
+    }
+  }
+  const store = (input: StoreMessageInput): Promise<StoreOutcome> => new Promise((resolve, reject) => {
+    if (pending.length === 0) setImmediate(flush)
+    pending.push({ input, resolve, reject })
   })
   let closed = false
   const guard = <T>(what: string, f: () => T): Promise<T> => {
@@ -133,7 +155,7 @@ export function openSqliteRepository(path: string): EmtRepository {
     removeGateway: (id) => guard('removeGateway', () => st.removeGateway.run(id).changes > 0),
     listGateways: () => guard('listGateways', () => st.listGateways.all().map((r): GatewayRecord => ({ id: r.id, note: r.note, addedAt: new Date(r.added_ms) }))),
     isKnownGateway: (id) => guard('isKnownGateway', () => st.knownGateway.get(id) !== undefined),
-    storeMessage: (input) => guard('storeMessage', () => store.immediate(input)),
+    storeMessage: (input) => (closed ? Promise.reject(new EmtError('EMT_STORAGE_FAILED', 'the repository is closed')) : store(input)),
     listMessages: (q) => guard('listMessages', () => {
       const where: string[] = []
       const args: (string | number)[] = []
