@@ -93,10 +93,11 @@ describe('smgw emt', () => {
     let stdout = ''
     let stderr = ''
     let onOutput: () => void = () => undefined
+    let onLog: () => void = () => undefined
     const io: CliIo = {
       stdout: (t) => { stdout += t; onOutput() },
       stdoutBytes: () => undefined,
-      stderr: (t) => { stderr += t },
+      stderr: (t) => { stderr += t; onLog() },
       stdin: async function* () { yield await Promise.resolve(new Uint8Array(0)) },
       readFile: (path) => Promise.resolve(new Uint8Array(readFileSync(path))),
     }
@@ -112,6 +113,13 @@ describe('smgw emt', () => {
     expect(await deliver(listening.gatewayPort, m)).toBe(201)
     const api = await fetch(`http://127.0.0.1:${String(listening.apiPort)}/v1/metering-points`, { headers: { authorization: 'Bearer cli-test-token-0123456789' } })
     expect(await api.json()).toMatchObject({ meteringPoints: [{ id: 'p-cli', values: 4 }] })
+    // SIGHUP re-reads the CRL files (bounded wait for the log line).
+    const reloaded = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no crls-reloaded line: ${stderr}`)) }, 10_000)
+      onLog = () => { if (stderr.includes('"event":"crls-reloaded"')) { clearTimeout(timer); resolve() } }
+    })
+    process.emit('SIGHUP')
+    await reloaded
     process.emit('SIGTERM')
     expect(await running).toBe(0)
     expect(stdout).toContain('{"event":"stopped"}')
