@@ -127,6 +127,29 @@ describe('aggregation', () => {
     expect(values.at(-1)!.status & VALUE_STATUS.gap).toBe(VALUE_STATUS.gap)
   })
 
+  it('property: each aggregate value is the exact sum of its addends, a gap when any is a gap; fewer than the minimum is refused', () => {
+    const value: fc.Arbitrary<bigint | null> = fc.oneof(fc.constant(null), fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }))
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 9, maxLength: 9 }), fc.array(value, { minLength: 54, maxLength: 54 }), (n, len, scalers, raw) => {
+      const series: TafSeries[] = Array.from({ length: n }, (_, i) => ({
+        meterId: `m${i}`, meteringPoint: `MP-${i}`, obis: IMPORT, unit: 'Wh', scaler: scalers[i]!, kind: 'profile', periodSeconds: 900,
+        values: Array.from({ length: len }, (_, k) => {
+          const v = raw[i * 6 + k] ?? null
+          return { time: new Date(day.start.getTime() + (k + 1) * 900_000).toISOString(), value: v === null ? null : v.toString(), status: v === null ? VALUE_STATUS.gap : 0 }
+        }),
+      }))
+      if (n < 5) { expect(codeOf(() => aggregateSeries(series, 5))).toBe('TAF_AGGREGATION_TOO_FEW'); return }
+      const [agg] = aggregateSeries(series, 5)
+      const min = Math.min(...series.map((s) => s.scaler))
+      expect(agg!.scaler).toBe(min)
+      expect(agg!.consumers).toBe(n)
+      agg!.values.forEach((v, k) => {
+        const parts = series.map((s) => s.values[k]!.value)
+        if (parts.includes(null)) expect([v.value, v.status & VALUE_STATUS.gap]).toEqual([null, VALUE_STATUS.gap])
+        else expect(v.value).toBe(series.reduce((sum, s) => sum + BigInt(s.values[k]!.value!) * 10n ** BigInt(s.scaler - min), 0n).toString())
+      })
+    }), { numRuns: 200 })
+  })
+
   it('refuses fewer than the minimum: TAF_AGGREGATION_TOO_FEW, nothing built', () => {
     const p = profile(5)
     const c = computeTaf7(p, { readings: [] }, day)
