@@ -323,6 +323,23 @@ describe('receiver storage failure and lifecycle', () => {
     }
   })
 
+  it('a body over maxBodyBytes → 413 with code MALFORMED; nothing stored', async () => {
+    const repo = openSqliteRepository(join(dir, 'small.db'))
+    await repo.addGateway('smgw-0001', null, NOW)
+    const receiver = createEmtReceiver(parseEmtConfig({ ...configFor({ sqlite: join(dir, 'unused.db') }), maxBodyBytes: 1024 }), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
+    await receiver.start()
+    try {
+      const m = sampleTaf7Message({ messageId: 'smgw-0001:taf7:big' })
+      const answer = await post(receiver.ports().gateway, 'smgw-0001', await seal(m), m.messageId)
+      expect(answer.status).toBe(413)
+      expect(answer.json).toMatchObject({ code: 'MALFORMED' })
+      expect(await repo.listMessages({})).toEqual([])
+    } finally {
+      await receiver.close()
+      await repo.close()
+    }
+  })
+
   it('a configuration naming a missing file fails to start with EMT_CONFIG_INVALID and leaves nothing listening', async () => {
     const config = configFor({ sqlite: join(dir, 'x.db') })
     const receiver = createEmtReceiver(parseEmtConfig({ ...config, pki: { roots: [join(dir, 'missing.pem')] } }), { logger: pino({ level: 'silent' }) })

@@ -116,7 +116,10 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
           const server: HttpsServer = createHttpsServer({ ...tlsOptions, rejectUnauthorized: false }, handler)
           // Before the HTTP layer sees the socket: OUR path validation ('tls-client', CRLs), then OpenSSL's verdict.
           server.prependListener('secureConnection', (socket: TLSSocket) => { checkPeer(socket) })
-          server.on('tlsClientError', (err) => { log.warn({ event: 'tls-refused', reason: toTlsRejection(err).reason ?? null }, toTlsRejection(err).message) })
+          server.on('tlsClientError', (err) => {
+            const rejection = toTlsRejection(err)
+            log.warn({ event: 'tls-refused', reason: rejection.reason ?? null }, rejection.message)
+          })
           return server
         },
       })
@@ -150,7 +153,8 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       gatewayApp.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
         const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
         log.warn({ event: 'request-error', status, code: err.code ?? null }, err.message)
-        return reply.code(status).send({ code: status === 413 ? 'BODY_TOO_LARGE' : 'BAD_REQUEST', message: err.message })
+        // 4xx answers carry a REJECTION_CODE (the gateway reads them with decodeDeliveryRejection): too large or unreadable is MALFORMED.
+        return reply.code(status).send(status < 500 ? { code: 'MALFORMED', message: err.message.slice(0, 1000) } : { code: 'INTERNAL', message: 'internal error' })
       })
       await gatewayApp.listen({ host: config.listen.host, port: config.listen.port })
       const g = gatewayApp
