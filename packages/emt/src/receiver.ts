@@ -129,7 +129,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       gatewayApp.post(METER_DATA_PATH, async (request, reply) => {
         const tlsGatewayId = peers.get(request.raw.socket)
         const header = request.headers[IDEMPOTENCY_HEADER]
-        const body = Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : new Uint8Array(0)
+        const body = Buffer.isBuffer(request.body) ? new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength) : new Uint8Array(0)
         let result: IntakeResult
         try {
           result = await intake.receive({ body, idempotencyKey: typeof header === 'string' ? header : undefined, tlsGatewayId })
