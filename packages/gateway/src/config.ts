@@ -5,6 +5,7 @@ import { GatewayError } from './errors.js'
 import { LOG_ID } from './log/entries.js'
 import { RetentionConfig } from './retention/policy.js'
 import { TimeConfig } from './time/config.js'
+import { DeliveryRecipient, DeliveryRetry } from './wan/delivery.js'
 
 /*
  * The gateway configuration (`smgw gateway --config gateway.json`), validated once at the
@@ -92,6 +93,29 @@ export const GatewayConfig = z.strictObject({
   retention: RetentionConfig.optional(),
   /** Legal time: the NTP server the administrator set and the drift rules (README "Legal time"); absent: no time service. */
   time: TimeConfig.optional(),
+  /** Tariff use cases (README "Tariff use cases"): the profile file (until the administrator sets profiles); needs `wan`. */
+  tariffs: z.strictObject({ profiles: path }).optional(),
+  /** WAN delivery (README "WAN delivery"): the gateway's TLS identity, the SM-PKI trust and the recipients. */
+  wan: z.strictObject({
+    /** The gateway's TLS key (PKCS#8/SEC 1 PEM) and certificate; `chain`: certificates sent after it (the gateway sub-CA). */
+    tls: z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
+    /** Trust for the receivers' TLS certificates: SM-PKI root(s), intermediates, CRLs. */
+    trust: z.strictObject({
+      roots: z.array(path).min(1),
+      intermediates: z.array(path).default([]),
+      crls: z.array(path).default([]),
+      requireCrl: z.boolean().default(false),
+    }),
+    /** Certificates carried in each SignedData after the SIG certificate (the gateway sub-CA), so receivers can build the path. */
+    sigChain: z.array(path).default([]),
+    /** AES-128-CBC EnvelopedData by default; a GCM choice gives AuthEnvelopedData. */
+    contentEncryption: z.enum(['aes128-cbc', 'aes128-gcm', 'aes256-gcm']).default('aes128-cbc'),
+    /** The market participants: ID, receiver URL, ENC certificate (messages are encrypted to it). */
+    recipients: z.array(DeliveryRecipient.extend({ encCertificate: path })).min(1).max(256),
+    retry: DeliveryRetry.optional(),
+    batchSize: z.int().min(1).max(10_000).default(100),
+    requestTimeoutMs: z.int().min(1).max(600_000).default(30_000),
+  }).optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
@@ -107,6 +131,13 @@ export const GatewayConfig = z.strictObject({
     if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['meters', i, 'transport'], message: `one SML meter per line: meters[${first}] uses the same transport` })
     else smlTransports.set(key, i)
   })
+  if (c.tariffs !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['wan'], message: 'tariffs need a wan section: every result is sent to its recipients' })
+  const recipients = new Map<string, number>()
+  c.wan?.recipients.forEach((r, i) => {
+    const first = recipients.get(r.id)
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['wan', 'recipients', i, 'id'], message: `recipient ${r.id} already configured as wan.recipients[${first}]` })
+    else recipients.set(r.id, i)
+  })
 })
 export type GatewayConfig = z.infer<typeof GatewayConfig>
 
@@ -121,8 +152,9 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
 }
 
 /**
- * Reads and validates a JSON configuration file. Relative file paths in it (store, SIG key
- * and certificate, serial devices, replay files) are taken relative to the file's folder.
+ * Reads and validates a JSON configuration file. Relative file paths in it (store, SIG key and
+ * certificate, serial devices, replay files, tariff profiles, WAN keys and certificates) are
+ * taken relative to the file's folder.
  */
 export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   let text: string
@@ -144,6 +176,16 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
     ...config,
     store: { path: at(config.store.path) },
     logs: { sigKey: at(config.logs.sigKey), sigCertificate: at(config.logs.sigCertificate) },
+    ...(config.tariffs === undefined ? {} : { tariffs: { profiles: at(config.tariffs.profiles) } }),
+    ...(config.wan === undefined ? {} : {
+      wan: {
+        ...config.wan,
+        tls: { key: at(config.wan.tls.key), certificate: at(config.wan.tls.certificate), chain: config.wan.tls.chain.map(at) },
+        trust: { ...config.wan.trust, roots: config.wan.trust.roots.map(at), intermediates: config.wan.trust.intermediates.map(at), crls: config.wan.trust.crls.map(at) },
+        sigChain: config.wan.sigChain.map(at),
+        recipients: config.wan.recipients.map((r) => ({ ...r, encCertificate: at(r.encCertificate) })),
+      },
+    }),
     meters: config.meters.map((m) => {
       const t = m.transport
       if ('serial' in t) return { ...m, transport: { serial: { ...t.serial, path: at(t.serial.path) } } }
@@ -153,7 +195,13 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   })
 }
 
-/** Meter keys by key ID (AES-128). */
+/**
+ * The key-file entry holding the gateway's pseudonym secret (128 bits): the HMAC key of the
+ * per-recipient pseudonyms of metering points (README "Tariff use cases").
+ */
+export const PSEUDONYM_KEY_ID = 'pseudonym'
+
+/** Meter keys by key ID (AES-128), and the pseudonym secret under PSEUDONYM_KEY_ID. */
 export type MeterKeys = ReadonlyMap<string, Uint8Array>
 
 const KeyFile = z.record(id, z.string().regex(/^[0-9a-fA-F]{32}$/, '32 hex digits (AES-128)'))

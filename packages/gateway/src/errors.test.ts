@@ -13,6 +13,11 @@ import { MIGRATIONS } from './store/migrations.js'
 import { openStore } from './store/store.js'
 import { querySntp } from './time/ntp-client.js'
 import { decodeSntpResponse } from './time/sntp.js'
+import { aggregateSeries } from './taf/aggregate.js'
+import { parseTariffProfiles } from './taf/profile.js'
+import { pseudonymOf } from './taf/pseudonym.js'
+import { createTafService } from './taf/service.js'
+import { createMessageSealer } from './wan/seal.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -86,6 +91,23 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     }
   },
   TIME_QUERY_FAILED: () => querySntp({ host: '127.0.0.1', port: 123 }, { signal: AbortSignal.abort() }, { systemNow: now }),
+  WAN_CONFIG_INVALID: () => createMessageSealer({ signer: sig.signer, sigCertificate: sig.certificate, recipients: [] }, { now }),
+  WAN_RECIPIENT_UNKNOWN: () => createMessageSealer({ signer: sig.signer, sigCertificate: sig.certificate, recipients: [{ id: 'emt-1', encCertificate: sig.certificate }] }, { now })
+    .seal(new Uint8Array(1), 'emt-2'),
+  WAN_SEAL_FAILED: () => createMessageSealer({
+    signer: { ...sig.signer, sign: () => Promise.reject(new Error('the security module is gone')) }, sigCertificate: sig.certificate, recipients: [{ id: 'emt-1', encCertificate: sig.certificate }],
+  }, { now }).seal(new Uint8Array(1), 'emt-1'),
+  TAF_PROFILE_INVALID: () => parseTariffProfiles('[{'),
+  TAF_AGGREGATION_TOO_FEW: () => aggregateSeries([], 5),
+  TAF_INPUT_INVALID: () => pseudonymOf(new Uint8Array(8), 'emt-1', 'mp-1'),
+  TAF_RECIPIENT_UNKNOWN: () => tafOnRequest(() => Promise.resolve(new Uint8Array(1))).request('taf9-M1', 'emt-2'),
+  TAF_SEAL_FAILED: () => tafOnRequest(() => Promise.reject(new Error('no ENC certificate'))).request('taf9-M1', 'emt-1'),
+}
+
+/** A TAF 9 (on request) stage over a fresh store; `seal` as given. */
+function tafOnRequest(seal: (bytes: Uint8Array, recipient: string) => Promise<Uint8Array>): ReturnType<typeof createTafService> {
+  const profiles = parseTariffProfiles([{ id: 'taf9-M1', useCase: 'taf9', meteringPoint: 'mp-1', channels: [{ meterId: 'ehz-1', obis: '1-0:16.7.0' }], recipients: [{ id: 'emt-1', role: 'supplier' }] }])
+  return createTafService({ gatewayId: 'smgw-0001', profiles }, { store: openStore(file(`taf-${String(Math.random()).slice(2)}.db`), { now }), seal, now })
 }
 
 /** A server reply to the originate timestamp 1.0 (RFC 5905 §7.3 offsets). */

@@ -9,6 +9,8 @@ import { DEFAULT_RETENTION } from './retention/policy.js'
 import { createRetentionService, type RetentionService } from './retention/service.js'
 import type { LegalClock, LegalClockState } from './time/legal-clock.js'
 import { createTimeService, type TimeService } from './time/ntp-client.js'
+import { createOutbound, type Outbound } from './outbound.js'
+import { PSEUDONYM_KEY_ID } from './config.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
 import type { ReadingInput, Store } from './store/types.js'
@@ -95,7 +97,9 @@ const GARBAGE_LOG_EVERY_MS = 60_000
  * a consumer-log entry per committed batch of a meter that has a consumer.
  */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gateway {
-  const now = deps.now ?? (() => new Date())
+  const systemNow = deps.now ?? (() => new Date())
+  /** Legal time once a time source is configured (README "Legal time"); everything is stamped with it. */
+  const now = (): Date => time?.clock.now() ?? systemNow()
   const setTimer = deps.setTimer ?? ((ms, fn) => {
     const t = setTimeout(fn, ms)
     return () => { clearTimeout(t) }
@@ -121,6 +125,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
   let closing: Promise<void> | undefined
   let retention: RetentionService | undefined
   let time: TimeService | undefined
+  let outbound: Outbound | undefined
 
   /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
   const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
@@ -281,6 +286,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       }
     }
     adapters = []
+    await outbound?.close()
+    outbound = undefined
     await time?.close()
     await retention?.close()
     retention = undefined
@@ -298,6 +305,16 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       state = 'starting'
       try {
         const sig = await loadSig()
+        if (config.time !== undefined) {
+          // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
+          time = createTimeService(config.time, {
+            systemNow, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+            calibration: (entry) => {
+              writeLog(entry.type, (l) => l.calibration(entry))
+              return logQueue
+            },
+          })
+        }
         store = openStore(config.store.path, { now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         logs = createGatewayLogs({ store, signer: sig.signer, certificate: sig.certificate, now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         const s = store
@@ -308,25 +325,22 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'gwa' } }))
         writeLog('seal', (l) => l.sealFinishedDays())
         await logQueue
+        await time?.start()
+        const clock = time?.clock
+        outbound = await createOutbound(config, {
+          store: s, logs, now, setTimer, sig, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+          ...(deps.keys?.get(PSEUDONYM_KEY_ID) === undefined ? {} : { pseudonymSecret: deps.keys.get(PSEUDONYM_KEY_ID) }),
+          ...(clock === undefined ? {} : { invalidTime: () => clock.invalidPeriods() }),
+        })
         // Retention always runs (defaults without a `retention` section): deleting is a legal duty, not an option.
-        // TAF profiles hold back what they have not processed once they are configured here (none yet).
+        // What a tariff profile has not processed yet is kept (retention never deletes undelivered data).
         retention = createRetentionService({
           policy: config.retention ?? DEFAULT_RETENTION,
           consumers: new Map(config.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const]))),
-          profiles: [],
+          profiles: outbound?.profiles ?? [],
         }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         await retention.start()
-        if (config.time !== undefined) {
-          // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
-          time = createTimeService(config.time, {
-            systemNow: now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
-            calibration: (entry) => {
-              writeLog(entry.type, (l) => l.calibration(entry))
-              return logQueue
-            },
-          })
-          await time.start()
-        }
+        await outbound?.start()
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'

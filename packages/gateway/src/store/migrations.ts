@@ -107,7 +107,7 @@ CREATE TABLE certificates (
   },
   {
     version: 2,
-    name: 'outbox message IDs and delivery time, TAF watermarks, interval values by end',
+    name: 'outbox message IDs, summaries and delivery time, TAF watermarks, interval values by end',
     sql: `
 -- The sender's message ID (idempotent enqueue, receipts) and when the item was delivered
 -- (retention of delivered items counts from here). NULL on rows written before version 2.
@@ -115,6 +115,9 @@ CREATE TABLE certificates (
 -- NULLs stay distinct.
 ALTER TABLE outbox ADD COLUMN message_id TEXT;
 ALTER TABLE outbox ADD COLUMN delivered_ms INTEGER;
+-- What the item carries in plain words ('96 quarter-hour values of 23 Nov 2026 (TAF 7)'): the
+-- payload is encrypted to its recipient, so the consumer-log entry of its delivery is worded from this.
+ALTER TABLE outbox ADD COLUMN summary TEXT;
 CREATE UNIQUE INDEX outbox_message_id ON outbox (message_id);
 
 -- Per tariff profile: the instant up to which its readings were turned into results.

@@ -30,6 +30,7 @@ const INT64_MAX = 2n ** 63n - 1n
 const ID_TEXT = /^[\x21-\x7e]{1,64}$/
 const UNIT_TEXT = /^[\x20-\x7e]{1,16}$/
 const MESSAGE_ID = /^[\x20-\x7e]{1,128}$/
+const SUMMARY_TEXT = /^[^\p{Cc}]{1,200}$/u
 const DEFAULT_LIMIT = 10_000
 /** Bound on the remembered valid meter IDs, quantities and units (cleared when full). */
 const KNOWN_TEXT_MAX = 4096
@@ -115,7 +116,7 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
     insertReading: db.prepare('INSERT INTO readings (meter_id, quantity, time_ms, mantissa, scaler, unit, status, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     putInterval: db.prepare('INSERT OR REPLACE INTO interval_values (meter_id, quantity, period_s, end_ms, mantissa, scaler, unit, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     insertOutbox: schemaVersion >= 2
-      ? db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms, message_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)")
+      ? db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms, message_id, summary) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)")
       : undefined,
     updateOutbox: schemaVersion >= 2
       ? db.prepare("UPDATE outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ?, delivered_ms = CASE WHEN ? = 'delivered' THEN ? END WHERE id = ?")
@@ -477,11 +478,14 @@ function checkOutbox(item: OutboxInput, i: number): void {
   if (item.messageId !== undefined && (typeof item.messageId !== 'string' || !MESSAGE_ID.test(item.messageId))) {
     throw invalid('outbox item', i, 'messageId must be 1–128 printable ASCII characters')
   }
+  if (item.summary !== undefined && (typeof item.summary !== 'string' || !SUMMARY_TEXT.test(item.summary))) {
+    throw invalid('outbox item', i, 'summary must be 1–200 characters of one line')
+  }
 }
 
 function insertOutbox(insert: Database.Statement, item: OutboxInput, now: number): number {
   try {
-    return Number(insert.run(item.recipient, item.purpose, item.payload, item.notBefore?.getTime() ?? now, now, item.messageId ?? null).lastInsertRowid)
+    return Number(insert.run(item.recipient, item.purpose, item.payload, item.notBefore?.getTime() ?? now, now, item.messageId ?? null, item.summary ?? null).lastInsertRowid)
   } catch (err) {
     if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw new GatewayError('STORE_INPUT_INVALID', `outbox item: message ID ${String(item.messageId)} is already in the outbox`, { cause: err })
@@ -496,6 +500,7 @@ function toOutboxItem(row: RawRow): OutboxItem {
     state: row.state as OutboxState, attempts: Number(row.attempts), nextAttempt: new Date(Number(row.next_attempt_ms)),
     createdAt: new Date(Number(row.created_ms)), lastError: typeof row.last_error === 'string' ? row.last_error : undefined,
     messageId: typeof row.message_id === 'string' ? row.message_id : undefined,
+    summary: typeof row.summary === 'string' ? row.summary : undefined,
     deliveredAt: typeof row.delivered_ms === 'number' ? new Date(row.delivered_ms) : undefined,
   }
 }

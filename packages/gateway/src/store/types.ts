@@ -75,6 +75,8 @@ export interface OutboxInput {
    * enqueueing an ID twice is STORE_INPUT_INVALID, so a re-run cannot send a message twice.
    */
   readonly messageId?: string
+  /** What the item carries, in plain words for the consumer log (the payload is encrypted): 1–200 characters, one line. */
+  readonly summary?: string
 }
 
 export interface OutboxItem {
@@ -89,6 +91,7 @@ export interface OutboxItem {
   readonly lastError: string | undefined
   /** Absent on items enqueued without one (and on every item from before schema version 2). */
   readonly messageId: string | undefined
+  readonly summary: string | undefined
   /** When updateOutbox set the state 'delivered'; undefined otherwise. */
   readonly deliveredAt: Date | undefined
 }

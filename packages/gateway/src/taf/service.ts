@@ -167,7 +167,7 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     }
   }
 
-  const seal = async (profile: TariffProfile, messages: readonly TafMessage[]): Promise<OutboxInput[]> => {
+  const seal = async (profile: TariffProfile, messages: readonly TafMessage[], summary: string): Promise<OutboxInput[]> => {
     const out: OutboxInput[] = []
     for (const m of messages) {
       let payload: Uint8Array
@@ -176,7 +176,8 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
       } catch (err) {
         throw new GatewayError('TAF_SEAL_FAILED', `profile ${profile.id}: sealing ${m.messageId} for ${m.recipient} failed: ${messageOf(err)}`, { cause: err })
       }
-      out.push({ recipient: m.recipient, purpose: profile.useCase, payload, messageId: m.messageId })
+      // The store takes a summary of at most 200 characters (many long register names can exceed it).
+      out.push({ recipient: m.recipient, purpose: profile.useCase, payload, messageId: m.messageId, summary: summary.length > 200 ? `${summary.slice(0, 199)}…` : summary })
     }
     return out
   }
@@ -200,7 +201,7 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     const messages = profile.useCase === 'taf6'
       ? [] // the daily value set stays in the gateway for on-demand retrieval (42 days, retention)
       : buildTafMessages(profile, computation, { gatewayId: config.gatewayId, createdAt: now(), ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }) })
-    const outbox = await seal(profile, messages)
+    const outbox = await seal(profile, messages, describeRun(profile, computation, undefined, true))
     const intervalValues: readonly IntervalValueInput[] = computation.intervalValues
     const { outboxIds } = store.commitTafRun({ profile: profile.id, until: period.end, intervalValues, outbox })
     const report: TafRunReport = { profile: profile.id, period: { start: period.start, end: period.end }, outboxIds, messageIds: messages.map((m) => m.messageId), intervalValues: intervalValues.length }
@@ -309,7 +310,7 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
         computation = withDailyValues(computation, daily)
       }
       const message = buildTafMessage(profile, computation, recipientId, { gatewayId: config.gatewayId, createdAt: at, ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }) })
-      const [item] = await seal(profile, [message])
+      const [item] = await seal(profile, [message], describeRun(profile, computation, recipientId, true))
       const outboxId = store.enqueueOutbox(item!)
       await writeConsumerLog(profile, describeRun(profile, computation, recipientId))
       return { messageId: message.messageId, outboxId }
@@ -317,8 +318,13 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
   }
 }
 
-/** Plain words for the consumer log: what was computed, of when, for whom. */
-function describeRun(profile: TariffProfile, c: TafComputation, requestedBy?: string): string {
+/**
+ * Plain words for the consumer log: what was computed, of when, for whom. As an outbox
+ * summary (`asSummary`): what a message carries, without the verb and the recipients
+ * ("96 quarter-hour values of 23 Nov 2026 for TAF 7 (load profile)"); the delivery's
+ * consumer-log entry is worded from it, as the payload itself is encrypted.
+ */
+export function describeRun(profile: TariffProfile, c: TafComputation, requestedBy?: string, asSummary = false): string {
   const onRequest = requestedBy !== undefined
   const values = c.series.reduce((n, s) => n + s.values.length, 0)
   const gaps = c.series.reduce((n, s) => n + s.values.filter((v) => v.value === null).length, 0)
@@ -327,6 +333,8 @@ function describeRun(profile: TariffProfile, c: TafComputation, requestedBy?: st
   const lastInstant = new Date(c.period.end.getTime() - 1)
   const to = profile.recipients.filter((r) => requestedBy === undefined || r.id === requestedBy).map((r) => `${r.id} (${r.role})`).join(', ')
   const gapText = gaps > 0 ? `, ${gaps} without a value` : ''
+  const computed = asSummary ? '' : ' computed'
+  const onRequestText = asSummary ? '' : ' read on request'
   const what = ((): string => {
     switch (profile.useCase) {
       case 'taf7': {
@@ -334,20 +342,20 @@ function describeRun(profile: TariffProfile, c: TafComputation, requestedBy?: st
         const unit = seconds === 900 ? 'quarter-hour' : `${seconds}-second`
         const span = legalDayOf(c.period.start) === legalDayOf(lastInstant) && time(c.period.start) === '00:00' && time(c.period.end) === '00:00'
           ? `of ${date(c.period.start)}` : `of ${date(c.period.start)} ${time(c.period.start)}–${time(c.period.end)}`
-        return `${values} ${unit} values ${span}${gapText} computed for TAF 7 (load profile)`
+        return `${values} ${unit} values ${span}${gapText}${computed} for TAF 7 (load profile)`
       }
-      case 'taf1': return `meter reading at the end of the billing period (${date(c.period.end)} 00:00)${gapText} computed for TAF 1`
-      case 'taf2': return `tariff register values (${profile.registers.names.join(', ')}) of ${date(c.period.start)}–${date(lastInstant)}${gapText} computed for TAF 2`
+      case 'taf1': return `meter reading at the end of the billing period (${date(c.period.end)} 00:00)${gapText}${computed} for TAF 1`
+      case 'taf2': return `tariff register values (${profile.registers.names.join(', ')}) of ${date(c.period.start)}–${date(lastInstant)}${gapText}${computed} for TAF 2`
       case 'taf6': {
         const daily = c.series.reduce((n, s) => n + s.values.length, 0) - c.series.length
         return onRequest
-          ? `meter reading of ${date(c.period.end)} ${time(c.period.end)}${daily > 0 ? ` and ${daily} kept daily values` : ''}${gapText} read on request for TAF 6`
+          ? `meter reading of ${date(c.period.end)} ${time(c.period.end)}${daily > 0 ? ` and ${daily} kept daily values` : ''}${gapText}${onRequestText} for TAF 6`
           : `daily meter reading of ${date(lastInstant)}${gapText} kept for on-demand reading (TAF 6)`
       }
-      case 'taf9': return `actual values of ${date(c.period.end)} ${time(c.period.end)}${gapText} read on request for TAF 9`
+      case 'taf9': return `actual values of ${date(c.period.end)} ${time(c.period.end)}${gapText}${onRequestText} for TAF 9`
       case 'taf10': return `grid-status values (voltage, current, power) computed every ${profile.schedule.everySeconds} s on ${date(c.period.start)} for TAF 10`
       case 'taf14': return `high-frequency values computed every ${profile.schedule.everySeconds} s on ${date(c.period.start)} for TAF 14`
     }
   })()
-  return profile.useCase === 'taf6' && !onRequest ? what : `${what}; for ${to}`
+  return (profile.useCase === 'taf6' && !onRequest) || asSummary ? what : `${what}; for ${to}`
 }

@@ -115,11 +115,14 @@ const MAX_WAKE_MS = 86_400_000
 const BERLIN_TIME = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
 
 /**
- * Plain words for a delivered item from its messageId (`<gatewayId>:<profile>:<recipient>:<period end, epoch seconds>`):
+ * Plain words for a delivered item: from its summary (the TAF stage writes one:
+ * "96 quarter-hour values of 23 Nov 2026 (TAF 7) sent to emt-1, signed and encrypted for it."),
+ * else from its messageId (`<gatewayId>:<profile>:<recipient>:<period end, epoch seconds>`):
  * "Data of tariff profile taf7-M1 up to 24 Nov 2026, 00:00 (German time) sent to emt-1."
  * Other message IDs give "Data for taf7 sent to emt-1."
  */
-export function formatDeliveryText(item: Pick<OutboxItem, 'messageId' | 'recipient' | 'purpose'>): string {
+export function formatDeliveryText(item: Pick<OutboxItem, 'messageId' | 'recipient' | 'purpose'> & { readonly summary?: string | undefined }): string {
+  if (item.summary !== undefined) return `${item.summary} sent to ${item.recipient}, signed and encrypted for it.`
   const parts = item.messageId?.split(':') ?? []
   const end = parts.length === 4 && /^\d{1,12}$/.test(parts[3]!) ? new Date(Number(parts[3]) * 1000) : undefined
   if (end !== undefined && parts[2] === item.recipient) return `Data of tariff profile ${parts[1]!} up to ${BERLIN_TIME.format(end)} (German time) sent to ${item.recipient}.`
