@@ -26,10 +26,12 @@ export { detectLogSource } from './log/source.js'
 
 export {
   GatewayConfig, MeterConfig, SmlMeterConfig, WmbusMeterConfig, LmnTransport,
-  parseGatewayConfig, readGatewayConfig, readMeterKeys, checkMeterKeys,
+  parseGatewayConfig, readGatewayConfig, readMeterKeys, checkMeterKeys, PSEUDONYM_KEY_ID,
 } from './config.js'
 export type { MeterKeys } from './config.js'
 export { createGateway } from './service.js'
+export { createOutbound } from './outbound.js'
+export type { Outbound, OutboundDeps } from './outbound.js'
 export {
   RetentionConfig, DEFAULT_RETENTION, MAX_RETENTION_DAYS, GRID_STATUS_PURPOSES, DAILY_PERIOD_S, planRetention, legalMidnight, formatLegalDate, formatPeriod,
 } from './retention/policy.js'
