@@ -150,3 +150,84 @@ export function runSmgw(args: readonly string[], timeoutMs = 60_000): Promise<Sm
     })
   })
 }
+
+/** Any long-running `smgw …` process: standard output and standard error read line by line. */
+export interface SmgwProcess {
+  readonly pid: number | undefined
+  /** Standard output lines, in order (JSON lines parsed into `json` as well). */
+  readonly stdout: readonly string[]
+  readonly stderr: readonly string[]
+  /** Every line of either stream that parsed as a JSON object, in arrival order. */
+  readonly json: readonly Record<string, unknown>[]
+  /** Resolves once `predicate` holds (checked on every line and at exit); rejects after `timeoutMs` or when the process ended first. */
+  waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>
+  signal(signal: NodeJS.Signals): void
+  /** True until the process has exited. */
+  running(): boolean
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** Starts `smgw ARGS…` (e.g. `emt serve`, `sim sml`, `sim ntp`) with both output streams read. */
+export function startSmgwProcess(args: readonly string[], name = args.slice(0, 2).join(' ')): SmgwProcess {
+  const child: ChildProcess = spawn(process.execPath, [smgwBin, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const json: Record<string, unknown>[] = []
+  const waiters = new Set<() => void>()
+  let ended = false
+  const wake = (): void => { for (const w of [...waiters]) w() }
+  const reader = (into: string[]) => {
+    let rest = ''
+    return (chunk: Buffer): void => {
+      rest += chunk.toString('utf8')
+      let nl: number
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl)
+        rest = rest.slice(nl + 1)
+        into.push(line)
+        if (line.startsWith('{')) {
+          try {
+            const parsed: unknown = JSON.parse(line)
+            if (typeof parsed === 'object' && parsed !== null) json.push(parsed as Record<string, unknown>)
+          } catch { /* not JSON: kept as text */ }
+        }
+      }
+      wake()
+    }
+  }
+  child.stdout?.on('data', reader(stdout))
+  child.stderr?.on('data', reader(stderr))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      ended = true
+      wake()
+      resolve({ code, signal })
+    })
+  })
+  return {
+    pid: child.pid,
+    stdout,
+    stderr,
+    json,
+    exited,
+    running: () => !ended,
+    signal(signal) { if (!ended) child.kill(signal) },
+    waitFor(predicate, timeoutMs, what) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (predicate()) finish()
+          else if (ended) finish(new Error(`${name} ended before ${what}: ${[...stdout, ...stderr].slice(-8).join('\n')}`))
+        }
+        const timer = setTimeout(() => { finish(new Error(`${name}: no ${what} within ${timeoutMs} ms`)) }, timeoutMs)
+        const finish = (err?: Error): void => {
+          clearTimeout(timer)
+          waiters.delete(check)
+          if (err === undefined) resolve()
+          else reject(err)
+        }
+        waiters.add(check)
+        check()
+      })
+    },
+  }
+}
