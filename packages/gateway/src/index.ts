@@ -2,7 +2,7 @@ export { GatewayError, isGatewayError } from './errors.js'
 export type { GatewayErrorCode } from './errors.js'
 export { formatCanonicalJson } from './canonical-json.js'
 
-export { openStore, STORE_APPLICATION_ID } from './store/store.js'
+export { openStore, STORE_APPLICATION_ID, STORE_CACHE_KIB, STORE_WAL_CHECKPOINT_PAGES } from './store/store.js'
 export type { StoreDeps, StoreOptions } from './store/store.js'
 export { MIGRATIONS } from './store/migrations.js'
 export type { Migration } from './store/migrations.js'

@@ -132,4 +132,18 @@ CREATE TABLE taf_watermarks (
 CREATE INDEX interval_values_by_end ON interval_values (end_ms);
 `,
   },
+  {
+    version: 3,
+    name: 'readings indexed by time first',
+    sql: `
+-- Readings of many meters arrive interleaved and in time order. An index led by the meter put
+-- every batch's entries on one leaf page per (meter, quantity) series, so each commit wrote
+-- hundreds of index pages to the WAL (bench ingest: 3× slower with 100 meters). Led by time,
+-- a batch touches the index's tail only. Every query gives a time range (TAF tolerance
+-- windows, retention cutoffs, history pages) and filters meter and quantity inside the index.
+DROP INDEX readings_by_meter;
+DROP INDEX readings_by_time;
+CREATE INDEX readings_by_time_meter ON readings (time_ms, meter_id, quantity);
+`,
+  },
 ]

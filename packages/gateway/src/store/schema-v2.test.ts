@@ -39,7 +39,7 @@ const reading = (time: string, extra: Partial<ReadingInput> = {}): ReadingInput 
   meterId: 'M1', quantity: '1-0:1.8.0*255', time: new Date(time), mantissa: 1n, scaler: 0, unit: 'Wh', ...extra,
 })
 
-describe('migration 1 → 2', () => {
+describe('migration 1 → 2 → 3', () => {
   it('migrates a version-1 file with data, keeping every row, and the old rows read with the new fields undefined', () => {
     // A file exactly as the version-1 gateway wrote it: migration 1 only, by hand.
     const db = new Database(path)
@@ -54,7 +54,7 @@ describe('migration 1 → 2', () => {
     db.close()
 
     const store = openStore(path, deps)
-    expect(store.schemaVersion).toBe(2)
+    expect(store.schemaVersion).toBe(3)
     expect(store.readReadings()).toMatchObject([{ id: 1, meterId: 'M1', mantissa: 42n, scaler: -1 }])
     const old = store.readOutbox()
     expect(old.map((o) => [o.id, o.state, o.messageId, o.deliveredAt])).toEqual([[1, 'delivered', undefined, undefined], [2, 'pending', undefined, undefined]])
@@ -66,8 +66,10 @@ describe('migration 1 → 2', () => {
     expect(store.integrityCheck()).toEqual(['ok'])
     store.close()
     const check = new Database(path, { readonly: true })
-    expect(check.pragma('user_version', { simple: true })).toBe(2)
+    expect(check.pragma('user_version', { simple: true })).toBe(3)
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'outbox_%' ORDER BY name").pluck().all()).toEqual(['outbox_due', 'outbox_message_id'])
+    // Version 3: readings are indexed by time first (ingest touches the index tail only).
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings' ORDER BY name").pluck().all()).toEqual(['readings_by_time_meter'])
     check.close()
   })
 
@@ -78,7 +80,7 @@ describe('migration 1 → 2', () => {
     store.close()
     // …and the next normal open migrates it.
     const again = openStore(path, deps)
-    expect(again.schemaVersion).toBe(2)
+    expect(again.schemaVersion).toBe(3)
     again.close()
   })
 })

@@ -22,6 +22,11 @@ export interface StoreOptions {
   readonly migrations?: readonly Migration[]
 }
 
+/** Page cache of a gateway store, KiB (PRAGMA cache_size, negative = KiB). */
+export const STORE_CACHE_KIB = 16_384
+/** WAL pages between automatic checkpoints (PRAGMA wal_autocheckpoint; SQLite's default is 1000). */
+export const STORE_WAL_CHECKPOINT_PAGES = 10_000
+
 /** PRAGMA application_id of a gateway store: 'SMGW' in ASCII (SQLite file format §1.3.18). */
 export const STORE_APPLICATION_ID = 0x534d4757
 
@@ -63,6 +68,12 @@ export function openStore(path: string, deps: StoreDeps, options: StoreOptions =
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
       db.pragma('secure_delete = ON')
+      // Ingest (bench ingest): a 16 MiB page cache keeps the index tail and the hot pages of
+      // the last batches in memory, and a checkpoint every 10 000 WAL pages (about 40 MB)
+      // instead of SQLite's 1 000 writes each changed page back once per many batches rather
+      // than every few. Durability is unchanged: every commit is in the WAL, fsynced (FULL).
+      db.pragma(`cache_size = -${STORE_CACHE_KIB}`)
+      db.pragma(`wal_autocheckpoint = ${STORE_WAL_CHECKPOINT_PAGES}`)
     }
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
