@@ -1,27 +1,94 @@
 #!/usr/bin/env bash
-# The main job, until the whole system (gateway, administrator, market participants,
-# consumer page) exists: installs what is missing, then
-#   1. decodes an SML serial capture of an electricity meter (noise and broken files included),
-#   2. decodes wireless M-Bus telegrams of water, heat, heat-cost and gas meters (OMS modes 5 and 7),
-#   3. creates a demo SM-PKI, and sends a reading the way a gateway does: CMS-signed with its
-#      SIG key, encrypted to a market participant's ENC certificate — then the participant
-#      decrypts and verifies it, with smgw and with openssl as an independent peer.
-# Everything stays in a temporary folder (kept with KEEP=1 and printed at the end).
+# The demo: installs what is missing (scripts/setup.sh), then runs what exists of the whole
+# system locally, on embedded defaults, for a bounded time:
+#   1. decodes an SML serial capture and wireless/wired M-Bus samples (samples/),
+#   2. creates a demo SM-PKI (root, sub-CAs, one gateway, two market participants),
+#   3. starts two market participants (`smgw emt serve`: emt-1 the supplier, emt-2 the grid
+#      operator), a simulated SML electricity meter and two wireless M-Bus meters (water,
+#      heat), a lying time server and the gateway with two tariff profiles
+#      (samples/demo-tariff-profiles.json: TAF 7 quarter-hour values every hour to emt-1,
+#      TAF 10 power every 2 s to emt-2). The time server puts the gateway's legal time 25 s
+#      before a full hour, so an hourly TAF 7 message is due within the run,
+#   4. prints each delivery as the participants' REST APIs show it; emt-2 is killed for
+#      10 s in the middle and its messages arrive after it is back,
+#   5. stops the gateway, exports MSCONS from emt-1 and CSV from emt-2, opens one posted
+#      message with openssl as an independent peer, verifies the gateway's logs, summarises.
+# The administrator (GWA) and the consumer page come with later issues.
+#
+# Usage: scripts/demo.sh [--seconds N] [--out DIR] [--no-setup]
+#   --seconds N  how long the system runs (default 90)
+#   --out DIR    where the exports go (default: a new temporary folder, kept and printed)
+#   --no-setup   skip scripts/setup.sh (dependencies already installed)
+# Everything else stays in a temporary folder, removed at the end (kept with KEEP=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
-smgw() { node packages/cli/bin/smgw.js "$@"; }
+
+seconds=90
+out=""
+setup=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
+    --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --no-setup) setup=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$seconds" in ''|*[!0-9]*) echo "demo: --seconds wants a whole number" >&2; exit 2 ;; esac
+
+[ "$setup" = 1 ] && bash scripts/setup.sh >/dev/null
+smgw_js=packages/cli/bin/smgw.js
+smgw() { node "$smgw_js" "$@"; }
 work=$(mktemp -d)
-[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+[ -n "$out" ] || out=$(mktemp -d "${TMPDIR:-/tmp}/smgw-demo-out.XXXXXX")
+mkdir -p "$out"
+pids=()
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 1 ]; then echo "demo: working files kept in $work"; else rm -rf "$work"; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '  %s\n' "$*"; }
+
+# wait_for FILE REGEX SECONDS WHAT: until a line of FILE matches (bounded).
+wait_for() {
+  local tries=$(( $3 * 5 ))
+  until grep -qE "$2" "$1" 2>/dev/null; do
+    tries=$((tries - 1))
+    if [ "$tries" -le 0 ]; then
+      echo "demo: $4 did not come up within $3 s; the end of its output:" >&2
+      tail -n 8 "$1" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+# json_line FILE KEY VALUE FIELD…: fields of the first JSON line of FILE with KEY = VALUE, space-separated.
+json_line() {
+  node -e '
+    const [file, key, value, ...fields] = process.argv.slice(1)
+    for (const line of require("fs").readFileSync(file, "utf8").split("\n")) {
+      let j; try { j = JSON.parse(line) } catch { continue }
+      if (j !== null && String(j[key]) === value) { console.log(fields.map((f) => JSON.stringify(j[f])).join(" ")); process.exit(0) }
+    }
+    process.exit(1)
+  ' "$@"
+}
 
 step "1. SML: a serial capture of an electricity meter (packages/sml/fixtures/capture-serial.bin)"
 smgw decode sml packages/sml/fixtures/capture-serial.bin > "$work/sml.json" || true
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
-  console.log(`${r.files} SML files decoded, ${(r.dropped ?? []).length} broken files dropped, ${r.skipped ?? 0} noise bytes skipped`)
-  for (const x of r.readings.slice(0, 8)) console.log(`  ${x.obis.padEnd(16)} ${String(x.value).padStart(14)} ${x.unit ?? ""}  ${x.name ?? ""}`)
-  if (r.readings.length > 8) console.log(`  … ${r.readings.length - 8} more readings`)
+  console.log(`  ${r.files} SML files decoded, ${(r.dropped ?? []).length} broken files dropped, ${r.skipped ?? 0} noise bytes skipped`)
+  for (const x of r.readings.slice(0, 6)) console.log(`    ${x.obis.padEnd(16)} ${String(x.value).padStart(14)} ${x.unit ?? ""}  ${x.name ?? ""}`)
+  if (r.readings.length > 6) console.log(`    … ${r.readings.length - 6} more readings`)
 ' "$work/sml.json"
 
 step "2. wireless M-Bus / OMS telegrams (samples/wmbus-telegrams.jsonl; the last one has a wrong key)"
@@ -29,32 +96,210 @@ smgw decode wmbus --jsonl < samples/wmbus-telegrams.jsonl > "$work/wmbus.jsonl" 
 node -e '
   for (const line of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) {
     const r = JSON.parse(line)
-    if (!r.ok) { console.log(`  rejected: ${r.error.code} (${r.error.message})`); continue }
+    if (!r.ok) { console.log(`    rejected: ${r.error.code} (${r.error.message})`); continue }
     const first = r.records.filter((x) => x.unit !== "raw").slice(0, 2).map((x) => `${x.quantity} ${x.value} ${x.unit}`).join(", ")
-    console.log(`  ${r.manufacturer} ${r.id} ${r.deviceType.name.padEnd(20)} mode ${r.security}  ${r.records.length} records: ${first}`)
+    console.log(`    ${r.manufacturer} ${r.id} ${r.deviceType.name.padEnd(20)} mode ${r.security}  ${r.records.length} records: ${first}`)
   }
 ' "$work/wmbus.jsonl"
-echo "  wired M-Bus: $(smgw decode mbus "$(cat samples/mbus-wired.hex)" | cut -c1-100)…"
+say "wired M-Bus: $(smgw decode mbus "$(cat samples/mbus-wired.hex)" | cut -c1-100)…"
 
-step "3. SM-PKI and CMS: a gateway sends a reading to a market participant"
-smgw pki init "$work/pki" --gateways 1
-gw="$work/pki/gateways/smgw-0001"; emt="$work/pki/emt-1"
-smgw pki verify "$gw/sig.cert.pem" --root "$work/pki/root-ca/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" \
-  --crl "$work/pki/crl/sub-ca-gw.crl.pem" --crl "$work/pki/crl/root.crl.pem" --purpose sig
-jq_reading='{"meteringPoint":"DE0001234567890000000000000000001","obis":"1-0:1.8.0*255","interval":"2026-11-29","values":[1234.5,1235.1],"unit":"kWh"}'
-printf '%s' "$jq_reading" > "$work/reading.json"
-smgw cms sign "$work/reading.json" --key "$gw/sig.key.pem" --cert "$gw/sig.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" --out "$work/reading.p7s"
-smgw cms encrypt "$work/reading.p7s" --to "$emt/enc.cert.pem" --out "$work/reading.p7e"
-echo "  signed and encrypted: $(wc -c < "$work/reading.p7e") bytes of CMS (SignedData inside EnvelopedData)"
-smgw cms inspect "$work/reading.p7e" | sed 's/^/  /'
-smgw cms decrypt "$work/reading.p7e" --key "$emt/enc.key.pem" --cert "$emt/enc.cert.pem" --out "$work/received.p7s"
-echo "  the market participant (smgw):"
-smgw cms verify "$work/received.p7s" --root "$work/pki/root-ca/ca.cert.pem" --chain "$work/pki/sub-ca-gw/ca.cert.pem" | sed 's/^/    /'
-echo
-echo "  the same message checked by openssl as an independent peer:"
-openssl cms -decrypt -inform DER -in "$work/reading.p7e" -recip "$emt/enc.cert.pem" -inkey "$emt/enc.key.pem" -binary -out "$work/openssl.p7s"
-cat "$work/pki/sub-ca-gw/ca.cert.pem" "$work/pki/root-ca/ca.cert.pem" > "$work/chain.pem"
-openssl cms -verify -inform DER -in "$work/openssl.p7s" -CAfile "$work/chain.pem" -purpose any -binary 2>&1 | sed 's/^/    /'
-echo
-[ "${KEEP:-0}" = 1 ] && echo "files kept in $work"
+step "3. SM-PKI: root, sub-CAs, the gateway smgw-0001 and two market participants"
+pki="$work/pki"
+smgw pki init "$pki" --gateways 1 --emts 2 | sed 's/^/  /'
+gwpki="$pki/gateways/smgw-0001"
+smgw pki verify "$gwpki/sig.cert.pem" --root "$pki/root-ca/ca.cert.pem" --chain "$pki/sub-ca-gw/ca.cert.pem" \
+  --crl "$pki/crl/sub-ca-gw.crl.pem" --crl "$pki/crl/root.crl.pem" --purpose sig | sed 's/^/  /'
+
+step "4. the system starts: two market participants, meters, a time server, the gateway"
+token="demo-api-token-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
+start_emt() { # ID → starts `smgw emt serve`; sets port variables <ID>_gw / <ID>_api
+  local id=$1 dir="$work/$1"
+  mkdir -p "$dir"
+  printf '%s' "$token" > "$dir/api-token"; chmod 600 "$dir/api-token"
+  node -e '
+    const [file, id, gwPort, apiPort] = process.argv.slice(1)
+    require("fs").writeFileSync(file, JSON.stringify({
+      participantId: id,
+      listen: { host: "127.0.0.1", port: Number(gwPort) },
+      tls: { certificate: `../pki/${id}/tls.cert.pem`, key: `../pki/${id}/tls.key.pem`, chain: ["../pki/chain.pem"] },
+      enc: { certificate: `../pki/${id}/enc.cert.pem`, key: { file: `../pki/${id}/enc.key.pem` } },
+      pki: { roots: ["../pki/root-ca/ca.cert.pem"], crls: ["../pki/crl/sub-ca-gw.crl.pem", "../pki/crl/root.crl.pem"] },
+      storage: { sqlite: "emt.db" },
+      api: { host: "127.0.0.1", port: Number(apiPort), tokenFile: "api-token" },
+    }, null, 2))
+  ' "$dir/emt.json" "$id" "${2:-0}" "${3:-0}"
+  [ -f "$dir/emt.db" ] || smgw emt gateway add smgw-0001 --config "$dir/emt.json" --note "demo gateway" > /dev/null
+  : > "$dir/serve.out"
+  node "$smgw_js" emt serve --config "$dir/emt.json" --json > "$dir/serve.out" 2>> "$dir/serve.log" &
+  pids+=($!)
+  eval "${id//-/_}_pid=$!"
+}
+wait_emt() { # ID: waits for the listening line, fixes the ports in its configuration for restarts
+  local id=$1 dir="$work/$1" ports
+  wait_for "$dir/serve.out" '"listening"' 30 "$id"
+  ports=$(json_line "$dir/serve.out" event listening gatewayPort apiPort)
+  eval "${id//-/_}_gw=${ports% *}; ${id//-/_}_api=${ports#* }"
+}
+start_emt emt-1; start_emt emt-2
+node "$smgw_js" sim sml --listen 0 --interval 1 --seed 7 --pv-peak 3000 > /dev/null 2> "$work/sml-sim.log" &
+pids+=($!)
+wait_emt emt-1; wait_emt emt-2
+say "emt-1 (supplier):      gateways connect to https://127.0.0.1:$emt_1_gw (mutual TLS), REST API http://127.0.0.1:$emt_1_api"
+say "emt-2 (grid operator): gateways connect to https://127.0.0.1:$emt_2_gw (mutual TLS), REST API http://127.0.0.1:$emt_2_api"
+wait_for "$work/sml-sim.log" 'listening on port [0-9]+' 30 "the SML meter"
+sml_port=$(grep -oE 'listening on port [0-9]+' "$work/sml-sim.log" | head -n 1 | grep -oE '[0-9]+$')
+say "SML meter ehz-1 (household with PV):  TCP 127.0.0.1:$sml_port, a file every second"
+
+# The lying time server: legal time = host time + offset, 25 s before the next full hour
+# once the gateway runs (it is expected to be up about 8 s from now).
+read -r offset hour_end < <(node -e '
+  const HOUR = 3600000, up = Date.now() + 8000, T = Math.ceil((up + 25000) / HOUR) * HOUR
+  console.log(T - 25000 - up, T)')
+node "$smgw_js" sim ntp --port 0 --offset-ms "$offset" 2> "$work/ntp.log" > /dev/null &
+pids+=($!)
+wait_for "$work/ntp.log" 'listening on udp' 30 "the time server"
+ntp_port=$(grep -oE 'udp 127\.0\.0\.1:[0-9]+' "$work/ntp.log" | head -n 1 | grep -oE '[0-9]+$')
+say "time server:  UDP 127.0.0.1:$ntp_port, its clock $((offset / 1000)) s ahead of this machine's"
+
+gw="$work/gateway"
+mkdir -p "$gw"
+cp samples/demo-tariff-profiles.json "$gw/tariff-profiles.json"
+water_key=000102030405060708090A0B0C0D0E0F
+heat_key=F0E0D0C0B0A090807060504030201000
+printf '{ "water-1": "%s", "heat-1": "%s" }\n' "$water_key" "$heat_key" > "$gw/meter-keys.json"; chmod 600 "$gw/meter-keys.json"
+node -e '
+  const [file, smlPort, ntpPort, emt1, emt2] = process.argv.slice(1)
+  const pki = "../pki", gw = `${pki}/gateways/smgw-0001`
+  require("fs").writeFileSync(file, JSON.stringify({
+    gatewayId: "smgw-0001",
+    store: { path: "gateway.db" },
+    logs: { sigKey: `${gw}/sig.key.pem`, sigCertificate: `${gw}/sig.cert.pem` },
+    meters: [
+      { id: "ehz-1", kind: "sml", intervalS: 1, consumer: "c-1", transport: { tcp: { host: "127.0.0.1", port: Number(smlPort) } } },
+      { id: "water-1", kind: "wmbus", mbusId: "21000001", keyId: "water-1", intervalS: 16, consumer: "c-1", transport: { udp: { host: "127.0.0.1", port: 0 } } },
+      { id: "heat-1", kind: "wmbus", mbusId: "31000001", keyId: "heat-1", intervalS: 16, consumer: "c-1", transport: { udp: { host: "127.0.0.1", port: 0 } } },
+    ],
+    time: { ntp: { host: "127.0.0.1", port: Number(ntpPort) }, pollIntervalS: 30 },
+    tariffs: { profiles: "tariff-profiles.json" },
+    wan: {
+      tls: { key: `${gw}/tls.key.pem`, certificate: `${gw}/tls.cert.pem`, chain: [`${pki}/sub-ca-gw/ca.cert.pem`] },
+      trust: { roots: [`${pki}/root-ca/ca.cert.pem`], intermediates: [`${pki}/sub-ca-emt/ca.cert.pem`] },
+      sigChain: [`${pki}/sub-ca-gw/ca.cert.pem`],
+      recipients: [
+        { id: "emt-1", url: `https://127.0.0.1:${emt1}`, encCertificate: `${pki}/emt-1/enc.cert.pem` },
+        { id: "emt-2", url: `https://127.0.0.1:${emt2}`, encCertificate: `${pki}/emt-2/enc.cert.pem` },
+      ],
+      retry: { initialMs: 500, maxMs: 4000 },
+    },
+  }, null, 2))
+' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw"
+node "$smgw_js" gateway --config "$gw/gateway.json" --keys "$gw/meter-keys.json" --json --status-interval 0 --log-level warn 2> "$gw/gateway.log" &
+gateway_pid=$!
+pids+=("$gateway_pid")
+wait_for "$gw/gateway.log" '"event":"running"' 30 "the gateway"
+udp_port=$(json_line "$gw/gateway.log" event running ports | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8"))[0])')
+say "gateway smgw-0001: reads ehz-1 over TCP, wireless M-Bus on UDP 127.0.0.1:$udp_port; store $gw/gateway.db"
+node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter water --mode 5 --key "$water_key" --id 21000001 --interval 16 > /dev/null 2> "$work/water-sim.log" &
+pids+=($!)
+node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter heat --mode 7 --key "$heat_key" --id 31000001 --interval 16 --seed 3 > /dev/null 2> "$work/heat-sim.log" &
+pids+=($!)
+say "wireless M-Bus meters: water-1 (OMS mode 5) and heat-1 (mode 7), a telegram about every 16 s"
+say "tariff profiles: TAF 7 (1-0:1.8.0, quarter hours, sent hourly) → emt-1; TAF 10 (1-0:16.7.0, every 2 s) → emt-2"
+say "legal time at the gateway: $(node -e 'console.log(new Date(Date.now() + Number(process.argv[1])).toLocaleTimeString("de-DE", { timeZone: "Europe/Berlin" }))' "$offset") (German time) — the hour ends in about $(( (hour_end - offset) / 1000 - $(date +%s) )) s"
+
+step "5. deliveries, as the market participants' REST APIs show them (running ${seconds} s)"
+cat > "$work/watch.mjs" <<'EOF'
+// Polls both participants' REST APIs and prints every message they newly hold.
+// The gateway's legal time runs `offset` ms ahead of this machine (the lying time server).
+const [token, offset, ...emts] = process.argv.slice(2)
+const useCase = (u) => u.replace(/^taf/, 'TAF ')
+const seen = new Map()
+const local = (iso) => new Date(iso).toLocaleTimeString('de-DE', { timeZone: 'Europe/Berlin' })
+for (;;) {
+  for (const spec of emts) {
+    const [id, port] = spec.split('=')
+    let messages
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/messages?limit=100000`, { headers: { authorization: `Bearer ${token}` } })
+      if (!res.ok) continue
+      messages = (await res.json()).messages
+    } catch { continue } // down (the demo stops emt-2 for a while)
+    const known = seen.get(id) ?? new Set()
+    seen.set(id, known)
+    for (const m of messages.sort((a, b) => Date.parse(a.periodEnd) - Date.parse(b.periodEnd))) {
+      if (known.has(m.messageId)) continue
+      known.add(m.messageId)
+      const late = Date.parse(m.receivedAt) - (Date.parse(m.periodEnd) - Number(offset)) > 4000 ? ' (queued, delivered late)' : ''
+      console.log(`  ${new Date().toLocaleTimeString('de-DE')}  ${id} received ${useCase(m.useCase)} of ${m.meteringPoint}, ${local(m.periodStart)}–${local(m.periodEnd)}: ${m.values} value${m.values === 1 ? '' : 's'}${late}`)
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+}
+EOF
+node "$work/watch.mjs" "$token" "$offset" "emt-1=$emt_1_api" "emt-2=$emt_2_api" &
+pids+=($!)
+started=$(date +%s)
+if [ "$seconds" -ge 40 ]; then
+  sleep $((seconds / 3))
+  say ">> emt-2 is killed (kill -9) for 10 s: the gateway keeps its messages in the outbox and retries"
+  kill -KILL "$emt_2_pid"; wait "$emt_2_pid" 2>/dev/null || true
+  sleep 10
+  start_emt emt-2 "$emt_2_gw" "$emt_2_api"; wait_emt emt-2
+  say ">> emt-2 is back on the same ports"
+fi
+sleep $(( seconds - ($(date +%s) - started) > 0 ? seconds - ($(date +%s) - started) : 0 ))
+say ">> stopping the gateway (SIGTERM)"
+kill -TERM "$gateway_pid"; wait "$gateway_pid" || { echo "demo: the gateway did not stop cleanly" >&2; tail -n 8 "$gw/gateway.log" >&2; exit 1; }
+sleep 1.5 # the watcher's last poll
+
+step "6. what the market participants hold, exported"
+smgw emt export --config "$work/emt-1/emt.json" --format mscons --recipient 9900000000003 --out "$out/emt-1-taf7.mscons"
+smgw emt export --config "$work/emt-2/emt.json" --format csv --out "$out/emt-2-taf10.csv"
+say "emt-1 (supplier), EDIFACT MSCONS → $out/emt-1-taf7.mscons:"
+tr "'" '\n' < "$out/emt-1-taf7.mscons" | grep -E '^(LOC|PIA|QTY|DTM\+16[34])' | head -n 14 | sed 's/^/    /'
+say "emt-2 (grid operator), CSV → $out/emt-2-taf10.csv ($(($(wc -l < "$out/emt-2-taf10.csv") - 1)) values), first rows:"
+head -n 4 "$out/emt-2-taf10.csv" | cut -c1-150 | sed 's/^/    /'
+
+step "7. one posted message, opened by openssl as an independent peer"
+# The gateway's outbox keeps the bytes it posted: SignedData (its SIG key) inside EnvelopedData (emt-1's ENC key).
+if node -e '
+  const Database = require("better-sqlite3")
+  const db = new Database(process.argv[1], { readonly: true })
+  const row = db.prepare("SELECT recipient, message_id, payload FROM outbox WHERE state = ? ORDER BY purpose = ? DESC, id LIMIT 1").get("delivered", "taf7")
+  if (row === undefined) process.exit(1)
+  require("fs").writeFileSync(process.argv[2], row.payload)
+  console.log(row.recipient, row.message_id)
+' "$gw/gateway.db" "$work/posted.p7e" > "$work/posted.txt"; then
+  read -r recipient message_id < "$work/posted.txt"
+  say "message $message_id for $recipient: $(wc -c < "$work/posted.p7e") bytes of CMS"
+  openssl cms -decrypt -inform DER -in "$work/posted.p7e" -recip "$pki/$recipient/enc.cert.pem" -inkey "$pki/$recipient/enc.key.pem" -binary -out "$work/posted.p7s"
+  openssl cms -verify -inform DER -in "$work/posted.p7s" -CAfile "$pki/root-ca/ca.cert.pem" -purpose any -binary -out "$out/posted-message.json" 2>&1 | sed 's/^/    openssl: /'
+  node -e '
+    const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+    console.log(`    ${m.useCase} from ${m.gatewayId} to ${m.recipient}, ${m.period.start} – ${m.period.end}`)
+    for (const s of m.series) for (const v of s.values) console.log(`      ${s.obis} ${v.time} ${v.value === null ? "gap" : `${v.value} × 10^${s.scaler} ${s.unit}`} status ${v.status}`)
+  ' "$out/posted-message.json" | head -n 8
+else
+  say "nothing was delivered (run longer)"
+fi
+
+step "8. the gateway's logs (system, consumer, calibration): hash chains and signed day heads"
+smgw log verify "$gw/gateway.db" --cert "$gwpki/sig.cert.pem" | sed 's/^/  /'
+smgw log show "$gw/gateway.db" --log consumer --consumer c-1 2>/dev/null | grep -E 'data-sent' | tail -n 3 | cut -c1-160 | sed 's/^/  /' || true
+
+step "summary"
+node -e '
+  const Database = require("better-sqlite3")
+  const [gwDb, emt1Db, emt2Db] = process.argv.slice(1)
+  const gw = new Database(gwDb, { readonly: true })
+  const count = (db, sql, ...args) => db.prepare(sql).get(...args).n
+  console.log(`  gateway: ${count(gw, "SELECT count(*) AS n FROM readings")} readings stored (SML and wireless M-Bus), ` +
+    `${count(gw, "SELECT count(*) AS n FROM outbox WHERE state = ?", "delivered")} messages delivered, ${count(gw, "SELECT count(*) AS n FROM outbox WHERE state = ?", "pending")} pending for the next start`)
+  for (const [id, file] of [["emt-1 (supplier)", emt1Db], ["emt-2 (grid operator)", emt2Db]]) {
+    const db = new Database(file, { readonly: true })
+    const uses = db.prepare("SELECT use_case AS u, count(*) AS n FROM messages GROUP BY use_case").all().map((r) => `${r.n} ${r.u.replace(/^taf/, "TAF ")}`).join(", ") || "nothing"
+    console.log(`  ${id}: ${uses} message(s) received, ${count(db, "SELECT count(*) AS n FROM series_values")} values — only its own use case`)
+  }
+' "$gw/gateway.db" "$work/emt-1/emt.db" "$work/emt-2/emt.db"
+say "exports and the opened message: $out"
 echo "done."
