@@ -16,7 +16,8 @@ import { TAG, decodeOid, readDerChildren, type RawTlv } from './der.js'
  * Why: asn1-schema parsing dominated the receive path (profiled: parsing the EnvelopedData
  * cost about as much as the ECDH). Anything else gives undefined and is parsed by asn1-schema
  * (other recipient kinds, several recipients, other versions, BER). enveloped-reader.test.ts
- * checks that both agree on valid and mutated messages. `parseRid` parses the (small)
+ * checks that both agree on valid and mutated messages. OCTET STRING contents are given to
+ * asn1-schema as views: its OctetString copies them into its own buffer (once). `parseRid` parses the (small)
  * recipient identifiers; a prepared decryptor passes one that remembers them.
  */
 export function readEnvelopedData(der: Uint8Array, parseRid: PartParser<KeyAgreeRecipientIdentifier> = PARSE_RID): EnvelopedData | undefined {
@@ -56,7 +57,7 @@ function readKari(tlv: RawTlv, parseRid: PartParser<KeyAgreeRecipientIdentifier>
   if (ukmTlv !== undefined) {
     const inner = ukmTlv.tag === TAG.CONTEXT_1 ? readDerChildren(ukmTlv.bytes) : undefined
     if (inner?.length !== 1 || inner[0]?.tag !== TAG.OCTET_STRING) return undefined
-    ukm = new OctetString(inner[0].contents.slice())
+    ukm = new OctetString(inner[0].contents)
   }
   const keyAlg = readAlgorithm(algTlv, false)
   const keys = keysTlv?.tag === TAG.SEQUENCE ? readDerChildren(keysTlv.bytes) : undefined
@@ -74,7 +75,7 @@ function readKari(tlv: RawTlv, parseRid: PartParser<KeyAgreeRecipientIdentifier>
     // Small, and compared as received bytes anyway (matchesIssuerAndSerial): left to asn1-schema (parseRid).
     const rid = parseRid(rek[0].bytes)
     if (rid === undefined) return undefined
-    reks.push(new RecipientEncryptedKey({ rid, encryptedKey: new OctetString(rek[1].contents.slice()) }))
+    reks.push(new RecipientEncryptedKey({ rid, encryptedKey: new OctetString(rek[1].contents) }))
   }
   return new KeyAgreeRecipientInfo({
     version: CMSVersion.v3,
@@ -95,7 +96,7 @@ function readEncryptedContentInfo(tlv: RawTlv): EncryptedContentInfo | undefined
   return new EncryptedContentInfo({
     contentType,
     contentEncryptionAlgorithm: new ContentEncryptionAlgorithmIdentifier(alg),
-    encryptedContent: new EncryptedContent({ value: new OctetString(f[2].contents.slice()) }),
+    encryptedContent: new EncryptedContent({ value: new OctetString(f[2].contents) }),
   })
 }
 

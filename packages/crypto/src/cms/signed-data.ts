@@ -49,7 +49,7 @@ export interface CertificateCache {
 export function openSignedData(der: Uint8Array, cache?: CertificateCache, parseSid?: PartParser<SignerIdentifier>): OpenedSignedData {
   const info = decodeContentInfo(der, [id_signedData])
   const received = info.content instanceof Uint8Array ? info.content : new Uint8Array(info.content)
-  const known = cache === undefined ? undefined : withoutKnownCertificates(new Uint8Array(info.content), cache)
+  const known = cache === undefined ? undefined : withoutKnownCertificates(received, cache)
   const bytes = known?.signedData ?? received
   const sd = readSignedData(bytes, parseSid) ?? parseAsn(bytes, SignedData, 'SignedData')
   const eContent = sd.encapContentInfo.eContent
@@ -57,7 +57,7 @@ export function openSignedData(der: Uint8Array, cache?: CertificateCache, parseS
   if (eContent?.single) content = new Uint8Array(eContent.single.buffer)
   else if (eContent?.any) content = decodeOctetString(eContent.any, 'eContent')
   if (known !== undefined) return { sd, content, certificates: known.certificates.map((c) => c.der), decoded: known.certificates, received }
-  const raw = cache === undefined ? undefined : rawCertificates(new Uint8Array(info.content), sd)
+  const raw = cache === undefined ? undefined : rawCertificates(received, sd)
   const certificates: Uint8Array[] = []
   const decoded: CertificateInfo[] = []
   let i = 0

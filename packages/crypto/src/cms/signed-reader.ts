@@ -44,7 +44,7 @@ export function readSignedData(der: Uint8Array, parseSid: PartParser<SignerIdent
   return new SignedData({
     version: version === 1 ? CMSVersion.v1 : CMSVersion.v3,
     digestAlgorithms: new DigestAlgorithmIdentifiers(digests),
-    encapContentInfo: new EncapsulatedContentInfo({ eContentType, eContent: new EncapsulatedContent({ single: new OctetString(eContent[0].contents.slice()) }) }),
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType, eContent: new EncapsulatedContent({ single: new OctetString(eContent[0].contents) }) }),
     signerInfos: new SignerInfos(infos),
   })
 }
@@ -80,7 +80,7 @@ function readSignerInfo(tlv: RawTlv | undefined, parseSid: PartParser<SignerIden
     digestAlgorithm: new DigestAlgorithmIdentifier(digestAlgorithm),
     signedAttrs,
     signatureAlgorithm: new SignatureAlgorithmIdentifier(signatureAlgorithm),
-    signature: new OctetString(sigTlv.contents.slice()),
+    signature: new OctetString(sigTlv.contents),
   })
 }
 
