@@ -2,6 +2,7 @@ import { stat, readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { GatewayError } from './errors.js'
+import { HanConfig } from './han/config.js'
 import { LOG_ID } from './log/entries.js'
 import { RetentionConfig } from './retention/policy.js'
 import { TimeConfig } from './time/config.js'
@@ -116,6 +117,8 @@ export const GatewayConfig = z.strictObject({
     batchSize: z.int().min(1).max(10_000).default(100),
     requestTimeoutMs: z.int().min(1).max(600_000).default(30_000),
   }).optional(),
+  /** The HAN service (README "HAN service"): consumer and technician API over HTTPS on the HAN interface; absent: no HAN service. */
+  han: HanConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
@@ -177,6 +180,7 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
     store: { path: at(config.store.path) },
     logs: { sigKey: at(config.logs.sigKey), sigCertificate: at(config.logs.sigCertificate) },
     ...(config.tariffs === undefined ? {} : { tariffs: { profiles: at(config.tariffs.profiles) } }),
+    ...(config.han?.tls === undefined ? {} : { han: { ...config.han, tls: { key: at(config.han.tls.key), certificate: at(config.han.tls.certificate) } } }),
     ...(config.wan === undefined ? {} : {
       wan: {
         ...config.wan,

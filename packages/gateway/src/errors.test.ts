@@ -18,6 +18,9 @@ import { parseTariffProfiles } from './taf/profile.js'
 import { pseudonymOf } from './taf/pseudonym.js'
 import { createTafService } from './taf/service.js'
 import { createMessageSealer } from './wan/seal.js'
+import { createHanAccounts } from './han/accounts.js'
+import { HanConfig } from './han/config.js'
+import { loadHanTls } from './han/tls.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -102,6 +105,8 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
   TAF_INPUT_INVALID: () => pseudonymOf(new Uint8Array(8), 'emt-1', 'mp-1'),
   TAF_RECIPIENT_UNKNOWN: () => tafOnRequest(() => Promise.resolve(new Uint8Array(1))).request('taf9-M1', 'emt-2'),
   TAF_SEAL_FAILED: () => tafOnRequest(() => Promise.reject(new Error('no ENC certificate'))).request('taf9-M1', 'emt-1'),
+  HAN_ACCOUNT_INVALID: () => createHanAccounts(openStore(file('han.db'), { now }), new Set(['c-1'])).add({ username: 'bad name', role: 'consumer', consumer: 'c-1', password: 'long enough' }),
+  HAN_START_FAILED: () => loadHanTls(HanConfig.parse({ tls: { key: file('missing.key'), certificate: file('missing.pem') } }), file('x.db'), 'smgw-0001', now()),
 }
 
 /** A TAF 9 (on request) stage over a fresh store; `seal` as given. */

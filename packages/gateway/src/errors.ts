@@ -65,6 +65,10 @@ export type GatewayErrorCode =
   | 'TAF_INPUT_INVALID'
   /** The `seal` dependency (CMS sign and encrypt) failed for a TAF message; nothing of that run was committed. */
   | 'TAF_SEAL_FAILED'
+  /** A HAN account that cannot be created or changed (username or password rules, an existing username, a consumer ID no meter has). */
+  | 'HAN_ACCOUNT_INVALID'
+  /** The HAN service cannot start: its TLS key or certificate cannot be read or made, or the port cannot be bound. */
+  | 'HAN_START_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { GatewayConfig } from './config.js'
 import { GatewayError } from './errors.js'
 import type { GatewayLogs } from './log/writer.js'
+import { isConsentGranted } from './han/consent.js'
 import { messageOf } from './store/store.js'
 import type { OutboxItem, Store } from './store/types.js'
 import type { TimeInvalidPeriod } from './taf/compute.js'
@@ -125,6 +126,11 @@ export async function createOutbound(config: GatewayConfig, deps: OutboundDeps):
     ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }),
     ...(deps.invalidTime === undefined ? {} : { invalidTime: deps.invalidTime }),
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    // The consumer's consent, as recorded by the HAN service (README "HAN service"), read at each period.
+    consentGranted: (profileId) => {
+      const p = byId.get(profileId)
+      return p === undefined || isConsentGranted(deps.store, p, consumersOf)
+    },
   })
   return {
     profiles: profiles.map((p) => p.id),

@@ -146,4 +146,64 @@ DROP INDEX readings_by_time;
 CREATE INDEX readings_by_time_meter ON readings (time_ms, meter_id, quantity);
 `,
   },
+  {
+    version: 4,
+    name: 'HAN accounts, sessions, tokens, consents and consumer requests',
+    sql: `
+-- The HAN service (README "HAN service"). Accounts: consumers (bound to one consumer ID, the
+-- \`consumer\` of meters in the configuration) and service technicians. The password is
+-- 'scrypt$N$r$p$salt$hash' (hex), never the password. failures / locked_until_ms / lockouts:
+-- the login lockout (5 failures → 15 min, doubling with every further lockout).
+CREATE TABLE han_accounts (
+  username        TEXT    PRIMARY KEY,
+  role            TEXT    NOT NULL CHECK (role IN ('consumer', 'technician')),
+  consumer        TEXT,
+  password        TEXT    NOT NULL,
+  created_ms      INTEGER NOT NULL,
+  failures        INTEGER NOT NULL DEFAULT 0,
+  locked_until_ms INTEGER NOT NULL DEFAULT 0,
+  lockouts        INTEGER NOT NULL DEFAULT 0,
+  CHECK ((role = 'consumer') = (consumer IS NOT NULL))
+) WITHOUT ROWID;
+
+-- Sessions by SHA-256 of the 256-bit session ID (the ID itself is only in the browser's cookie).
+CREATE TABLE han_sessions (
+  id_hash    TEXT    PRIMARY KEY,
+  username   TEXT    NOT NULL REFERENCES han_accounts (username) ON DELETE CASCADE,
+  csrf       TEXT    NOT NULL,
+  created_ms INTEGER NOT NULL,
+  seen_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Read-only API tokens for home automation, by SHA-256 of the token.
+CREATE TABLE han_tokens (
+  id         TEXT    PRIMARY KEY,
+  username   TEXT    NOT NULL REFERENCES han_accounts (username) ON DELETE CASCADE,
+  name       TEXT    NOT NULL,
+  token_hash TEXT    NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- A consumer's consent per purpose (tariff profile ID); no row: as set up with the contract (granted).
+CREATE TABLE han_consents (
+  consumer TEXT    NOT NULL,
+  purpose  TEXT    NOT NULL,
+  granted  INTEGER NOT NULL CHECK (granted IN (0, 1)),
+  since_ms INTEGER NOT NULL,
+  PRIMARY KEY (consumer, purpose)
+) WITHOUT ROWID;
+
+-- Data-subject requests (GDPR Art. 16, 17, 21) and tariff choices, applied by the administrator.
+CREATE TABLE han_requests (
+  id         INTEGER PRIMARY KEY,
+  consumer   TEXT    NOT NULL,
+  kind       TEXT    NOT NULL CHECK (kind IN ('deletion', 'rectification', 'objection', 'tariff-choice')),
+  state      TEXT    NOT NULL CHECK (state IN ('received', 'pending', 'in-progress', 'done', 'rejected')),
+  text       TEXT    NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX han_requests_by_consumer ON han_requests (consumer, id);
+`,
+  },
 ]

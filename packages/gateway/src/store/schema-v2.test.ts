@@ -54,7 +54,7 @@ describe('migration 1 → 2 → 3', () => {
     db.close()
 
     const store = openStore(path, deps)
-    expect(store.schemaVersion).toBe(3)
+    expect(store.schemaVersion).toBe(MIGRATIONS.length)
     expect(store.readReadings()).toMatchObject([{ id: 1, meterId: 'M1', mantissa: 42n, scaler: -1 }])
     const old = store.readOutbox()
     expect(old.map((o) => [o.id, o.state, o.messageId, o.deliveredAt])).toEqual([[1, 'delivered', undefined, undefined], [2, 'pending', undefined, undefined]])
@@ -66,7 +66,7 @@ describe('migration 1 → 2 → 3', () => {
     expect(store.integrityCheck()).toEqual(['ok'])
     store.close()
     const check = new Database(path, { readonly: true })
-    expect(check.pragma('user_version', { simple: true })).toBe(3)
+    expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'outbox_%' ORDER BY name").pluck().all()).toEqual(['outbox_due', 'outbox_message_id'])
     // Version 3: readings are indexed by time first (ingest touches the index tail only).
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings' ORDER BY name").pluck().all()).toEqual(['readings_by_time_meter'])
@@ -80,7 +80,7 @@ describe('migration 1 → 2 → 3', () => {
     store.close()
     // …and the next normal open migrates it.
     const again = openStore(path, deps)
-    expect(again.schemaVersion).toBe(3)
+    expect(again.schemaVersion).toBe(MIGRATIONS.length)
     again.close()
   })
 })

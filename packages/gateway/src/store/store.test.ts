@@ -43,7 +43,7 @@ describe('openStore', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.pragma('application_id', { simple: true })).toBe(STORE_APPLICATION_ID)
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-    expect(tables).toEqual(['certificates', 'config_versions', 'interval_values', 'log_entries', 'log_heads', 'outbox', 'readings', 'taf_watermarks'])
+    expect(tables).toEqual(['certificates', 'config_versions', 'han_accounts', 'han_consents', 'han_requests', 'han_sessions', 'han_tokens', 'interval_values', 'log_entries', 'log_heads', 'outbox', 'readings', 'taf_watermarks'])
     expect(db.pragma('secure_delete', { simple: true })).toBe(0) // per connection: ours sets it, this one does not
     db.close()
     const again = openStore(path, deps)

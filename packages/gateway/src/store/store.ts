@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { formatCanonicalJson } from '../canonical-json.js'
 import { GatewayError } from '../errors.js'
+import { createHanRows } from './han.js'
 import { MIGRATIONS, type Migration } from './migrations.js'
 import type {
   AppendReadingsResult, ConfigVersion, DeleteExpiredOptions, DeleteExpiredResult, ExpiryCutoffs, IntervalValueInput, LogHeadRow, LogName,
@@ -451,6 +452,7 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
     },
     latestConfigVersion: () => read(() => toConfig(latestConfig.get() as RawRow | undefined)),
     logRows,
+    han: createHanRows(db, schemaVersion, read, write, deps.now),
     integrityCheck: () => read(() => db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[]).map((r) => r.integrity_check),
     close(): void {
       if (closed) return

@@ -1,3 +1,4 @@
+import type { HanRows } from './han.js'
 /** What the LMN adapters hand to the store: one decoded reading. */
 export interface ReadingInput {
   /** Meter identifier (server ID / M-Bus address as text), 1–64 printable ASCII characters. */
@@ -274,6 +275,8 @@ export interface Store {
   saveConfigVersion(config: unknown): ConfigVersion
   latestConfigVersion(): ConfigVersion | undefined
   readonly logRows: LogRows
+  /** The HAN service's tables (schema version 4): accounts, sessions, tokens, consents, requests. */
+  readonly han: HanRows
   /** PRAGMA integrity_check: ['ok'] for a sound file. */
   integrityCheck(): string[]
   /** Closes the database (checkpoints the WAL); idempotent. */

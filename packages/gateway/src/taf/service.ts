@@ -47,6 +47,12 @@ export interface TafServiceDeps {
   readonly pseudonymSecret?: Uint8Array
   /** Periods without assured legal time (the legal clock's `invalidPeriods`). */
   readonly invalidTime?: () => readonly TimeInvalidPeriod[]
+  /**
+   * Whether the profile may send now (the consumer's consent, README "HAN service"); checked
+   * before each period is sealed. false: the period is committed without outbox items and the
+   * consumer log says "not sent: consent withdrawn". Default: always.
+   */
+  readonly consentGranted?: (profileId: string) => boolean
   readonly logger?: Logger
 }
 
@@ -198,15 +204,16 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
 
   const runOne = async (profile: TariffProfile, period: TafPeriod): Promise<TafRunReport> => {
     const computation = compute(profile, period)
-    const messages = profile.useCase === 'taf6'
-      ? [] // the daily value set stays in the gateway for on-demand retrieval (42 days, retention)
+    const withdrawn = deps.consentGranted?.(profile.id) === false
+    const messages = profile.useCase === 'taf6' || withdrawn
+      ? [] // taf6: the daily value set stays in the gateway for on-demand retrieval (42 days, retention); withdrawn: nothing leaves
       : buildTafMessages(profile, computation, { gatewayId: config.gatewayId, createdAt: now(), ...(deps.pseudonymSecret === undefined ? {} : { pseudonymSecret: deps.pseudonymSecret }) })
     const outbox = await seal(profile, messages, describeRun(profile, computation, undefined, true))
     const intervalValues: readonly IntervalValueInput[] = computation.intervalValues
     const { outboxIds } = store.commitTafRun({ profile: profile.id, until: period.end, intervalValues, outbox })
     const report: TafRunReport = { profile: profile.id, period: { start: period.start, end: period.end }, outboxIds, messageIds: messages.map((m) => m.messageId), intervalValues: intervalValues.length }
     log?.debug({ profile: profile.id, end: period.end.toISOString(), outboxIds }, 'taf period committed')
-    const text = describeRun(profile, computation)
+    const text = withdrawn ? `not sent: consent withdrawn (${profile.id}); ${describeRun(profile, computation)}` : describeRun(profile, computation)
     // TAF 10/14 run every few seconds: one consumer-log entry per legal day (and restart), not per period.
     if (profile.useCase === 'taf10' || profile.useCase === 'taf14') {
       const day = legalDayOf(period.start)

@@ -1,0 +1,195 @@
+import type Database from 'better-sqlite3'
+import { GatewayError } from '../errors.js'
+import type { RawRow } from './types.js'
+
+/*
+ * The HAN tables of schema version 4 (migrations.ts): accounts, sessions, tokens, consents,
+ * requests, and the consumer-log query of the HAN API. Rows in, typed values out; the rules
+ * (hashing, lockout, expiry) are the HAN service's (src/han).
+ */
+
+export type HanRole = 'consumer' | 'technician'
+
+export interface HanAccount {
+  readonly username: string
+  readonly role: HanRole
+  /** The consumer ID (role consumer only). */
+  readonly consumer: string | undefined
+  /** 'scrypt$N$r$p$salt$hash' (hex). */
+  readonly password: string
+  readonly createdAt: Date
+  readonly failures: number
+  readonly lockedUntil: Date | undefined
+  readonly lockouts: number
+}
+
+export interface HanSessionRow {
+  readonly idHash: string
+  readonly username: string
+  readonly csrf: string
+  readonly createdAt: Date
+  readonly seenAt: Date
+}
+
+export interface HanTokenRow {
+  readonly id: string
+  readonly username: string
+  readonly name: string
+  readonly createdAt: Date
+}
+
+export interface HanConsentRow {
+  readonly purpose: string
+  readonly granted: boolean
+  readonly since: Date
+}
+
+export type HanRequestKind = 'deletion' | 'rectification' | 'objection' | 'tariff-choice'
+export type HanRequestState = 'received' | 'pending' | 'in-progress' | 'done' | 'rejected'
+
+export interface HanRequestRow {
+  readonly id: number
+  readonly consumer: string
+  readonly kind: HanRequestKind
+  readonly state: HanRequestState
+  readonly text: string
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+export interface ConsumerLogQuery {
+  readonly type?: string
+  /** Inclusive, ISO text compared as stored (UTC, milliseconds). */
+  readonly from?: Date
+  /** Exclusive. */
+  readonly to?: Date
+  /** Substring of the entry's fields (case-insensitive). */
+  readonly q?: string
+  /** Only entries with seq below this (paging, newest first). */
+  readonly before?: number
+  readonly limit: number
+}
+
+export interface HanRows {
+  account(username: string): HanAccount | undefined
+  accounts(): HanAccount[]
+  /** Inserts an account; STORE_INPUT_INVALID when the username exists. */
+  addAccount(a: { readonly username: string; readonly role: HanRole; readonly consumer?: string; readonly password: string }): void
+  /** Deletes the account with its sessions and tokens; false when there was none. */
+  removeAccount(username: string): boolean
+  /** Replaces the password hash, clears the lockout and ends every session; false for an unknown account. */
+  setPassword(username: string, password: string): boolean
+  setLoginState(username: string, state: { readonly failures: number; readonly lockedUntil?: Date; readonly lockouts: number }): void
+  addSession(s: HanSessionRow): void
+  session(idHash: string): HanSessionRow | undefined
+  touchSession(idHash: string, seenAt: Date): void
+  deleteSession(idHash: string): void
+  addToken(t: HanTokenRow & { readonly tokenHash: string }): void
+  tokens(username: string): HanTokenRow[]
+  tokenByHash(tokenHash: string): HanTokenRow | undefined
+  deleteToken(username: string, id: string): boolean
+  consents(consumer: string): HanConsentRow[]
+  setConsent(consumer: string, purpose: string, granted: boolean, since: Date): void
+  addRequest(r: { readonly consumer: string; readonly kind: HanRequestKind; readonly state: HanRequestState; readonly text: string; readonly at: Date }): HanRequestRow
+  requests(consumer: string): HanRequestRow[]
+  /** One consumer's log entries, newest first (seq descending). */
+  consumerLog(consumer: string, query: ConsumerLogQuery): RawRow[]
+}
+
+type Read = <T>(fn: () => T) => T
+type Write = <T>(what: string, fn: () => T) => T
+
+export function createHanRows(db: Database.Database, schemaVersion: number, read: Read, write: Write, now: () => Date): HanRows {
+  if (schemaVersion < 4) {
+    const missing = (): never => { throw new GatewayError('STORE_READ_FAILED', `the store is at schema version ${schemaVersion}; the HAN needs version 4`) }
+    return {
+      account: missing, accounts: missing, addAccount: missing, removeAccount: missing, setPassword: missing, setLoginState: missing,
+      addSession: missing, session: missing, touchSession: missing, deleteSession: missing, addToken: missing, tokens: missing,
+      tokenByHash: missing, deleteToken: missing, consents: missing, setConsent: missing, addRequest: missing, requests: missing, consumerLog: missing,
+    }
+  }
+  const st = {
+    account: db.prepare('SELECT * FROM han_accounts WHERE username = ?'),
+    accounts: db.prepare('SELECT * FROM han_accounts ORDER BY username'),
+    addAccount: db.prepare('INSERT INTO han_accounts (username, role, consumer, password, created_ms) VALUES (?, ?, ?, ?, ?)'),
+    removeAccount: db.prepare('DELETE FROM han_accounts WHERE username = ?'),
+    setPassword: db.prepare('UPDATE han_accounts SET password = ?, failures = 0, locked_until_ms = 0, lockouts = 0 WHERE username = ?'),
+    endSessions: db.prepare('DELETE FROM han_sessions WHERE username = ?'),
+    setLogin: db.prepare('UPDATE han_accounts SET failures = ?, locked_until_ms = ?, lockouts = ? WHERE username = ?'),
+    addSession: db.prepare('INSERT INTO han_sessions (id_hash, username, csrf, created_ms, seen_ms) VALUES (?, ?, ?, ?, ?)'),
+    session: db.prepare('SELECT * FROM han_sessions WHERE id_hash = ?'),
+    touch: db.prepare('UPDATE han_sessions SET seen_ms = ? WHERE id_hash = ?'),
+    deleteSession: db.prepare('DELETE FROM han_sessions WHERE id_hash = ?'),
+    addToken: db.prepare('INSERT INTO han_tokens (id, username, name, token_hash, created_ms) VALUES (?, ?, ?, ?, ?)'),
+    tokens: db.prepare('SELECT * FROM han_tokens WHERE username = ? ORDER BY created_ms, id'),
+    tokenByHash: db.prepare('SELECT * FROM han_tokens WHERE token_hash = ?'),
+    deleteToken: db.prepare('DELETE FROM han_tokens WHERE username = ? AND id = ?'),
+    consents: db.prepare('SELECT * FROM han_consents WHERE consumer = ? ORDER BY purpose'),
+    setConsent: db.prepare('INSERT INTO han_consents (consumer, purpose, granted, since_ms) VALUES (?, ?, ?, ?) ON CONFLICT (consumer, purpose) DO UPDATE SET granted = excluded.granted, since_ms = excluded.since_ms'),
+    addRequest: db.prepare('INSERT INTO han_requests (consumer, kind, state, text, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+    request: db.prepare('SELECT * FROM han_requests WHERE id = ?'),
+    requests: db.prepare('SELECT * FROM han_requests WHERE consumer = ? ORDER BY id DESC'),
+  }
+  const toAccount = (r: RawRow | undefined): HanAccount | undefined => r === undefined ? undefined : {
+    username: String(r.username), role: r.role as HanRole, consumer: typeof r.consumer === 'string' ? r.consumer : undefined,
+    password: String(r.password), createdAt: new Date(Number(r.created_ms)), failures: Number(r.failures),
+    lockedUntil: Number(r.locked_until_ms) > 0 ? new Date(Number(r.locked_until_ms)) : undefined, lockouts: Number(r.lockouts),
+  }
+  const toSession = (r: RawRow | undefined): HanSessionRow | undefined => r === undefined ? undefined : {
+    idHash: String(r.id_hash), username: String(r.username), csrf: String(r.csrf), createdAt: new Date(Number(r.created_ms)), seenAt: new Date(Number(r.seen_ms)),
+  }
+  const toToken = (r: RawRow): HanTokenRow => ({ id: String(r.id), username: String(r.username), name: String(r.name), createdAt: new Date(Number(r.created_ms)) })
+  const toRequest = (r: RawRow): HanRequestRow => ({
+    id: Number(r.id), consumer: String(r.consumer), kind: r.kind as HanRequestKind, state: r.state as HanRequestState, text: String(r.text),
+    createdAt: new Date(Number(r.created_ms)), updatedAt: new Date(Number(r.updated_ms)),
+  })
+  return {
+    account: (username) => read(() => toAccount(st.account.get(username) as RawRow | undefined)),
+    accounts: () => read(() => (st.accounts.all() as RawRow[]).map((r) => toAccount(r)!)),
+    addAccount: (a) => {
+      write('HAN account', () => {
+        if (st.account.get(a.username) !== undefined) throw new GatewayError('STORE_INPUT_INVALID', `HAN account ${a.username} exists already`)
+        st.addAccount.run(a.username, a.role, a.consumer ?? null, a.password, now().getTime())
+      })
+    },
+    removeAccount: (username) => write('HAN account removal', () => {
+      st.endSessions.run(username)
+      return st.removeAccount.run(username).changes > 0
+    }),
+    setPassword: (username, password) => write('HAN password', () => {
+      const changed = st.setPassword.run(password, username).changes > 0
+      st.endSessions.run(username)
+      return changed
+    }),
+    setLoginState: (username, s) => { write('HAN login state', () => st.setLogin.run(s.failures, s.lockedUntil?.getTime() ?? 0, s.lockouts, username)) },
+    addSession: (s) => { write('HAN session', () => st.addSession.run(s.idHash, s.username, s.csrf, s.createdAt.getTime(), s.seenAt.getTime())) },
+    session: (idHash) => read(() => toSession(st.session.get(idHash) as RawRow | undefined)),
+    touchSession: (idHash, seenAt) => { write('HAN session', () => st.touch.run(seenAt.getTime(), idHash)) },
+    deleteSession: (idHash) => { write('HAN session', () => st.deleteSession.run(idHash)) },
+    addToken: (t) => { write('HAN token', () => st.addToken.run(t.id, t.username, t.name, t.tokenHash, t.createdAt.getTime())) },
+    tokens: (username) => read(() => (st.tokens.all(username) as RawRow[]).map(toToken)),
+    tokenByHash: (hash) => read(() => {
+      const r = st.tokenByHash.get(hash) as RawRow | undefined
+      return r === undefined ? undefined : toToken(r)
+    }),
+    deleteToken: (username, id) => write('HAN token', () => st.deleteToken.run(username, id).changes > 0),
+    consents: (consumer) => read(() => (st.consents.all(consumer) as RawRow[]).map((r) => ({ purpose: String(r.purpose), granted: Number(r.granted) === 1, since: new Date(Number(r.since_ms)) }))),
+    setConsent: (consumer, purpose, granted, since) => { write('HAN consent', () => st.setConsent.run(consumer, purpose, granted ? 1 : 0, since.getTime())) },
+    addRequest: (r) => write('HAN request', () => {
+      const id = Number(st.addRequest.run(r.consumer, r.kind, r.state, r.text, r.at.getTime(), r.at.getTime()).lastInsertRowid)
+      return toRequest(st.request.get(id) as RawRow)
+    }),
+    requests: (consumer) => read(() => (st.requests.all(consumer) as RawRow[]).map(toRequest)),
+    consumerLog: (consumer, q) => read(() => {
+      const where = ["log = 'consumer'", 'stream = ?']
+      const args: unknown[] = [consumer]
+      if (q.type !== undefined) { where.push('type = ?'); args.push(q.type) }
+      if (q.from !== undefined) { where.push('time >= ?'); args.push(q.from.toISOString()) }
+      if (q.to !== undefined) { where.push('time < ?'); args.push(q.to.toISOString()) }
+      if (q.before !== undefined) { where.push('seq < ?'); args.push(q.before) }
+      if (q.q !== undefined) { where.push("instr(lower(fields), lower(?)) > 0"); args.push(q.q) }
+      args.push(q.limit)
+      return db.prepare(`SELECT seq, time, type, fields FROM log_entries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as RawRow[]
+    }),
+  }
+}
