@@ -1,1 +1,10 @@
-export {}
+export { buildHanUi, hashOf } from './build.js'
+export type { HanUiFile } from './build.js'
+export { de, en, DICTIONARIES, LANGUAGES, pickLanguage, translate } from './page/i18n.js'
+export type { Dictionary, Language, MessageKey } from './page/i18n.js'
+export { chartNumber, displayUnit, formatBytes, formatTime, formatValue, LEGAL_TIME_ZONE, purposeLabel, scaleDecimal, STATUS_BITS, statusWords } from './page/format.js'
+export type { DisplayValue } from './page/format.js'
+export { describeLogEntry, LOG_TYPES } from './page/timeline.js'
+export type { LogEntry, TimelineItem, TimelineKind } from './page/timeline.js'
+export { chartSeries, isRegisterUnit } from './page/series.js'
+export type { ChartSeries } from './page/series.js'

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest'
+import { describeLogEntry } from './timeline.js'
+
+const time = '2026-11-23T23:01:00.000Z'
+
+describe('describeLogEntry', () => {
+  it('words a delivery: recipient, use case, which values, when, signed and encrypted', () => {
+    const item = describeLogEntry({ seq: 7, time, type: 'data-sent', fields: { recipient: 'emt-1', purpose: 'taf7', dataClass: 'load-profile', text: '96 Wh values of 23 Nov 2026 for TAF 7 (load profile)' } }, 'en')
+    expect(item).toEqual({
+      seq: 7, kind: 'sent', when: '24/11/2026, 00:01', title: 'Sent to emt-1',
+      detail: 'For TAF 7 (load-profile): 96 Wh values of 23 Nov 2026 for TAF 7 (load profile)',
+      badges: ['signed and encrypted'],
+    })
+    expect(describeLogEntry({ seq: 7, time, type: 'data-sent', fields: { recipient: 'emt-1', purpose: 'taf7', dataClass: 'x', text: 'y' } }, 'de').badges).toEqual(['signiert und verschlüsselt'])
+  })
+
+  it('words processing, deletion, viewing and changes of use', () => {
+    expect(describeLogEntry({ seq: 1, time, type: 'data-processed', fields: { purpose: 'taf10', dataClass: 'grid-status', text: 'computed' } }, 'de'))
+      .toMatchObject({ kind: 'processed', title: 'Im Gateway verarbeitet', detail: 'Für TAF 10 (grid-status): computed', badges: [] })
+    expect(describeLogEntry({ seq: 2, time, type: 'data-deleted', fields: { dataClass: 'readings', count: 96, text: 'retention' } }, 'en'))
+      .toMatchObject({ kind: 'deleted', title: '96 records deleted', detail: 'readings: retention' })
+    expect(describeLogEntry({ seq: 3, time, type: 'data-viewed', fields: { interface: 'han', text: 'log export' } }, 'en'))
+      .toMatchObject({ kind: 'viewed', detail: 'Over the HAN interface: log export' })
+    expect(describeLogEntry({ seq: 4, time, type: 'profile-changed', fields: { purpose: 'taf9', text: 'consent withdrawn' } }, 'en'))
+      .toMatchObject({ kind: 'changed', title: 'Use changed', detail: 'TAF 9: consent withdrawn' })
+  })
+
+  it('shows an entry type it does not know with all its fields, never drops it', () => {
+    expect(describeLogEntry({ seq: 5, time, type: 'consent-changed', fields: { purpose: 'taf9', granted: false } }, 'en'))
+      .toMatchObject({ kind: 'other', title: 'consent-changed', detail: 'purpose: taf9; granted: false' })
+  })
+})

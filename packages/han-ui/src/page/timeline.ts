@@ -1,0 +1,61 @@
+import { translate, type Language } from './i18n.js'
+import { formatTime, purposeLabel } from './format.js'
+
+/*
+ * The consumer log as a readable timeline: one entry of GET /api/v1/log in words. The entry
+ * types are the gateway's ConsumerLogEntry (packages/gateway/src/log/entries.ts); a type the
+ * page does not know yet is still shown, with its fields, never dropped (principle 7).
+ */
+
+export interface LogEntry {
+  readonly seq: number
+  readonly time: string
+  readonly type: string
+  readonly fields: Readonly<Record<string, unknown>>
+}
+
+export type TimelineKind = 'sent' | 'processed' | 'deleted' | 'viewed' | 'changed' | 'other'
+
+export interface TimelineItem {
+  readonly seq: number
+  readonly kind: TimelineKind
+  readonly when: string
+  readonly title: string
+  readonly detail: string
+  /** Short facts shown as badges, e.g. 'signed and encrypted' for every data flow. */
+  readonly badges: readonly string[]
+}
+
+const str = (value: unknown): string =>
+  typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : ''
+
+export function describeLogEntry(entry: LogEntry, lang: Language): TimelineItem {
+  const f = entry.fields
+  const base = { seq: entry.seq, when: formatTime(entry.time, lang) }
+  const purpose = purposeLabel(str(f['purpose']))
+  const dataClass = str(f['dataClass'])
+  const text = str(f['text'])
+  switch (entry.type) {
+    case 'data-sent':
+      return { ...base, kind: 'sent', title: translate(lang, 'log.sent.title', { recipient: str(f['recipient']) }),
+        detail: translate(lang, 'log.sent.detail', { purpose, dataClass, text }), badges: [translate(lang, 'log.sent.secure')] }
+    case 'data-processed':
+      return { ...base, kind: 'processed', title: translate(lang, 'log.processed.title'),
+        detail: translate(lang, 'log.processed.detail', { purpose, dataClass, text }), badges: [] }
+    case 'data-deleted':
+      return { ...base, kind: 'deleted', title: translate(lang, 'log.deleted.title', { count: str(f['count']) }),
+        detail: translate(lang, 'log.deleted.detail', { dataClass, text }), badges: [] }
+    case 'data-viewed':
+      return { ...base, kind: 'viewed', title: translate(lang, 'log.viewed.title'),
+        detail: translate(lang, 'log.viewed.detail', { interface: str(f['interface']).toUpperCase(), text }), badges: [] }
+    case 'profile-changed':
+      return { ...base, kind: 'changed', title: translate(lang, 'log.profile.title'),
+        detail: translate(lang, 'log.profile.detail', { purpose, text }), badges: [] }
+    default:
+      return { ...base, kind: 'other', title: translate(lang, 'log.other.title', { type: entry.type }),
+        detail: Object.entries(f).map(([k, v]) => `${k}: ${str(v)}`).join('; '), badges: [] }
+  }
+}
+
+/** The log entry types the filter offers (the consumer log's types). */
+export const LOG_TYPES = ['data-sent', 'data-processed', 'data-deleted', 'data-viewed', 'profile-changed'] as const
