@@ -4,10 +4,11 @@ import { buildHanUi, hashOf } from './build.js'
 describe('buildHanUi', () => {
   it('builds index.html, app.js and app.css with content types', async () => {
     const files = await buildHanUi()
-    expect([...files.keys()].sort()).toEqual(['/app.css', '/app.js', '/index.html'])
+    expect([...files.keys()].sort()).toEqual(['/app.css', '/app.js', '/favicon.svg', '/index.html'])
     expect(files.get('/index.html')?.type).toBe('text/html; charset=utf-8')
     expect(files.get('/app.js')?.type).toBe('text/javascript; charset=utf-8')
     expect(files.get('/app.css')?.type).toBe('text/css; charset=utf-8')
+    expect(files.get('/favicon.svg')?.type).toBe('image/svg+xml')
   })
 
   it('index.html names the assets with their content hash and has no inline script or style (CSP default-src self)', async () => {

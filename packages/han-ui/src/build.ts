@@ -20,7 +20,11 @@ const TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.html': 'text/html; charset=utf-8',
+  '.svg': 'image/svg+xml',
 }
+
+/** The tab icon (a meter dial); served from the map so browsers do not ask for a missing /favicon.ico. */
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0b5cad"/><path d="M6 22a10 10 0 0 1 20 0" fill="none" stroke="#fff" stroke-width="3"/><path d="M16 22l6-7" stroke="#fff" stroke-width="3" stroke-linecap="round"/></svg>\n'
 
 export function hashOf(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex').slice(0, 16)
@@ -49,6 +53,7 @@ export async function buildHanUi(): Promise<ReadonlyMap<string, HanUiFile>> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
 <title>Smart meter</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/app.css?v=${hashOf(css.body)}">
 <script type="module" src="/app.js?v=${hashOf(js.body)}"></script>
 </head>
@@ -57,6 +62,7 @@ export async function buildHanUi(): Promise<ReadonlyMap<string, HanUiFile>> {
 </body>
 </html>
 `
+  files.set('/favicon.svg', { body: new TextEncoder().encode(FAVICON), type: TYPES['.svg'] ?? 'image/svg+xml' })
   files.set('/index.html', { body: new TextEncoder().encode(html), type: TYPES['.html'] ?? 'text/html' })
   return files
 }
