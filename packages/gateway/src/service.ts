@@ -3,6 +3,7 @@ import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, type Signe
 import type { Logger } from 'pino'
 import type { GatewayConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
+import { createHanService, type HanService, type HanUiFile } from './han/service.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
 import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
 import { DEFAULT_RETENTION } from './retention/policy.js'
@@ -13,6 +14,7 @@ import { createOutbound, type Outbound } from './outbound.js'
 import { PSEUDONYM_KEY_ID } from './config.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
+import { parseTariffProfiles } from './taf/profile.js'
 import type { ReadingInput, Store } from './store/types.js'
 
 export interface GatewayDeps {
@@ -26,6 +28,8 @@ export interface GatewayDeps {
   readonly sig?: { readonly signer: Signer; readonly certificate: Uint8Array }
   /** Firmware version for the `gateway-started` entry. */
   readonly firmware?: string
+  /** The HAN page (default: the @smgw/han-ui build); `false`: none (tests). */
+  readonly hanUi?: ReadonlyMap<string, HanUiFile> | false
 }
 
 export interface MeterStatus {
@@ -71,6 +75,13 @@ export interface Gateway {
   checkSilence(): Promise<void>
   /** The legal clock while running with a `time` section (TAF: `timeValidAt`; admin: `setTime`). */
   legalClock(): LegalClock | undefined
+  /**
+   * Calls `listener` with every batch of readings right after it is committed (the HAN's live
+   * view); returns the unsubscribe. A listener that throws is logged and kept.
+   */
+  onReadings(listener: (batch: readonly ReadingInput[]) => void): () => void
+  /** The HAN service's port while running with a `han` section. */
+  hanPort(): number | undefined
 }
 
 interface MeterState {
@@ -126,6 +137,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
   let retention: RetentionService | undefined
   let time: TimeService | undefined
   let outbound: Outbound | undefined
+  let han: HanService | undefined
+  const readingListeners = new Set<(batch: readonly ReadingInput[]) => void>()
 
   /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
   const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
@@ -153,6 +166,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
     // so every id in firstId…lastId is durable; the crash test (test/e2e) holds the process to it.
     log?.debug({ count: batch.length, firstId: ack.firstId, lastId: ack.lastId }, 'readings stored')
     stored += batch.length
+    for (const listener of readingListeners) {
+      try {
+        listener(batch)
+      } catch (err) {
+        log?.error({ err: messageOf(err) }, 'readings listener failed')
+      }
+    }
     const perMeter = new Map<string, number>()
     for (const r of batch) perMeter.set(r.meterId, (perMeter.get(r.meterId) ?? 0) + 1)
     for (const [id, count] of perMeter) {
@@ -276,6 +296,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
 
   const shutdown = async (reason: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void> => {
     state = 'closing'
+    await han?.close()
+    han = undefined
     cancelSilence?.()
     cancelSilence = undefined
     for (const a of [...adapters].reverse()) {
@@ -341,6 +363,18 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         await retention.start()
         await outbound?.start()
+        if (config.han !== undefined) {
+          let profiles: ReturnType<typeof parseTariffProfiles> = []
+          if (config.tariffs !== undefined) profiles = parseTariffProfiles(await readFile(config.tariffs.profiles, 'utf8'))
+          han = createHanService(config, {
+            store: s, logs, now, profiles,
+            onReadings: (listener) => { readingListeners.add(listener); return () => { readingListeners.delete(listener) } },
+            status: () => ({ state, meters: [...meters.values()].map((m) => ({ id: m.id, kind: m.kind, state: m.state, keyRejected: m.keyRejected, garbageBytes: m.garbageBytes, ...(m.lastReadingAt === undefined ? {} : { lastReadingAt: m.lastReadingAt }) })) }),
+            ...(deps.hanUi === undefined ? {} : { ui: deps.hanUi }),
+            ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+          })
+          await han.start()
+        }
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
@@ -383,6 +417,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
     },
     checkSilence,
     legalClock: () => time?.clock,
+    onReadings(listener) {
+      readingListeners.add(listener)
+      return () => { readingListeners.delete(listener) }
+    },
+    hanPort: () => han?.port(),
   }
 }
 

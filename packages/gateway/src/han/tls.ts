@@ -34,17 +34,22 @@ export async function loadHanTls(config: HanConfig, storePath: string, gatewayId
     }
   }
   try {
+    // The SM-PKI profiles self-sign only a root: a throw-away HAN root (its key is discarded at once) issues the server certificate.
+    const serial = (): Uint8Array => { const b = randomBytes(16); b[0] = (b[0]! & 0x7f) | 0x01; return b }
+    const notBefore = new Date(now.getTime() - 60_000)
+    const notAfter = new Date(now.getTime() + 2 * 365 * 86_400_000)
+    const rootSigner = createKeyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey)
+    const root = await issueCertificate({
+      profile: 'root-ca', subject: { CN: `${gatewayId} HAN`, O: 'Smart Meter Gateway HAN' }, publicKey: rootSigner.publicKey,
+      serialNumber: serial(), notBefore, notAfter, issuer: { signer: rootSigner },
+    })
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    const signer = createKeyObjectSigner(privateKey)
-    const serial = randomBytes(16)
-    serial[0] = (serial[0]! & 0x7f) | 0x01
     const der = await issueCertificate({
-      profile: 'tls', tlsRole: 'server', subject: { CN: gatewayId, O: 'Smart Meter Gateway HAN' }, publicKey: signer.publicKey,
-      serialNumber: serial, notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + 2 * 365 * 86_400_000),
-      issuer: { signer },
+      profile: 'tls', tlsRole: 'server', subject: { CN: gatewayId, O: 'Smart Meter Gateway HAN' }, publicKey: createKeyObjectSigner(privateKey).publicKey,
+      serialNumber: serial(), notBefore, notAfter, issuer: { signer: rootSigner, certificate: root },
     })
     const key = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
-    const cert = encodePem('CERTIFICATE', der)
+    const cert = `${encodePem('CERTIFICATE', der)}${encodePem('CERTIFICATE', root)}`
     await writeFile(files.key, key, { mode: 0o600, flag: 'wx' })
     await chmod(files.key, 0o600)
     await writeFile(files.certificate, cert, { mode: 0o600, flag: 'wx' })

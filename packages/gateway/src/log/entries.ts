@@ -55,6 +55,10 @@ export const ConsumerLogEntry = z.discriminatedUnion('type', [
   entry('data-deleted', { dataClass: id, count: z.int().min(0), text }),
   entry('data-viewed', { interface: iface, text }),
   entry('profile-changed', { purpose: id, text }),
+  // The consumer granted or withdrew consent for a purpose (tariff profile ID) on the HAN.
+  entry('consent-changed', { purpose: id, granted: z.boolean(), text }),
+  // A request the consumer made on the HAN (GDPR Art. 16, 17, 21, or a tariff choice); `request`: its number.
+  entry('request-received', { kind: z.enum(['deletion', 'rectification', 'objection', 'tariff-choice']), request: z.int().min(1), text }),
 ])
 export type ConsumerLogEntry = z.infer<typeof ConsumerLogEntry>
 

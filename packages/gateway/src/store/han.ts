@@ -57,6 +57,14 @@ export interface HanRequestRow {
   readonly updatedAt: Date
 }
 
+export interface LatestReading {
+  readonly quantity: string
+  readonly time: Date
+  readonly mantissa: bigint
+  readonly scaler: number
+  readonly unit: string | undefined
+}
+
 export interface ConsumerLogQuery {
   readonly type?: string
   /** Inclusive, ISO text compared as stored (UTC, milliseconds). */
@@ -92,6 +100,8 @@ export interface HanRows {
   setConsent(consumer: string, purpose: string, granted: boolean, since: Date): void
   addRequest(r: { readonly consumer: string; readonly kind: HanRequestKind; readonly state: HanRequestState; readonly text: string; readonly at: Date }): HanRequestRow
   requests(consumer: string): HanRequestRow[]
+  /** The newest reading of each quantity of a meter with a value time at or after `since`. */
+  latestReadings(meterId: string, since: Date): LatestReading[]
   /** One consumer's log entries, newest first (seq descending). */
   consumerLog(consumer: string, query: ConsumerLogQuery): RawRow[]
 }
@@ -106,6 +116,7 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       account: missing, accounts: missing, addAccount: missing, removeAccount: missing, setPassword: missing, setLoginState: missing,
       addSession: missing, session: missing, touchSession: missing, deleteSession: missing, addToken: missing, tokens: missing,
       tokenByHash: missing, deleteToken: missing, consents: missing, setConsent: missing, addRequest: missing, requests: missing, consumerLog: missing,
+      latestReadings: missing,
     }
   }
   const st = {
@@ -129,6 +140,8 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
     addRequest: db.prepare('INSERT INTO han_requests (consumer, kind, state, text, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     request: db.prepare('SELECT * FROM han_requests WHERE id = ?'),
     requests: db.prepare('SELECT * FROM han_requests WHERE consumer = ? ORDER BY id DESC'),
+    // SQLite: with max(), the bare columns come from the row holding the maximum.
+    latest: db.prepare('SELECT quantity, max(time_ms) AS time_ms, mantissa, scaler, unit FROM readings WHERE time_ms >= ? AND meter_id = ? GROUP BY quantity ORDER BY quantity').safeIntegers(true),
   }
   const toAccount = (r: RawRow | undefined): HanAccount | undefined => r === undefined ? undefined : {
     username: String(r.username), role: r.role as HanRole, consumer: typeof r.consumer === 'string' ? r.consumer : undefined,
@@ -180,6 +193,10 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       return toRequest(st.request.get(id) as RawRow)
     }),
     requests: (consumer) => read(() => (st.requests.all(consumer) as RawRow[]).map(toRequest)),
+    latestReadings: (meterId, since) => read(() => (st.latest.all(since.getTime(), meterId) as RawRow[]).map((r) => ({
+      quantity: String(r.quantity), time: new Date(Number(r.time_ms)), mantissa: toBigInt(r.mantissa), scaler: Number(r.scaler),
+      unit: typeof r.unit === 'string' ? r.unit : undefined,
+    }))),
     consumerLog: (consumer, q) => read(() => {
       const where = ["log = 'consumer'", 'stream = ?']
       const args: unknown[] = [consumer]
@@ -192,4 +209,11 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       return db.prepare(`SELECT seq, time, type, fields FROM log_entries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as RawRow[]
     }),
   }
+}
+
+function toBigInt(v: unknown): bigint {
+  if (typeof v === 'bigint') return v
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v)
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v)
+  throw new GatewayError('STORE_READ_FAILED', `a stored integer is not one: ${String(v)}`)
 }
