@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # postgresql: the server binaries for the EMT PostgreSQL test suite (packages/emt/src/testing/postgres.ts)
-# chromium: the browser the HAN page tests drive with playwright-core (packages/han-ui/src/browser)
+# chromium: the browser the HAN page tests drive with playwright-core (test/browser)
 debian_packages=(openssl softhsm2 opensc socat python3 make g++ postgresql chromium)
 missing=()
 for pkg in "${debian_packages[@]}"; do

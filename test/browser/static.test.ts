@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildHanUi } from '../build.js'
+import { buildHanUi } from '@smgw/han-ui'
 import { checkAccessibility, overflowsHorizontally } from './a11y.js'
 import { browserTestsEnabled, launchChromium, withScreenshotOnFailure, type Browser } from './chromium.js'
 
