@@ -12,9 +12,9 @@
 //   npm run bench -- wan [--gateways N] [--concurrency C]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CURVES, createCmsEncryptor, createCmsSigner, createKeyObjectSigner, decodeCertificates, encodePem, type CurveName } from '@smgw/crypto'
@@ -95,12 +95,13 @@ function message(id: string, now: Date): MeterDataMessage {
   }
 }
 
-/** CPU seconds (user + system) of a process, from /proc/<pid>/stat (Linux). */
+/** CPU seconds (user + system) of a process and its live children (the receiver's workers), from /proc (Linux). */
 function processCpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
   const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
+  const children = readdirSync(`/proc/${String(pid)}/task`).flatMap((t) => readFileSync(`/proc/${String(pid)}/task/${t}/children`, 'utf8').trim().split(' ').filter((c) => c !== '').map(Number))
   // After the command name: field 3 is state, so utime/stime (fields 14/15) are at 11/12 here.
-  return (Number(fields[11]) + Number(fields[12])) / ticks
+  return (Number(fields[11]) + Number(fields[12])) / ticks + children.reduce((sum, c) => sum + processCpuSeconds(c), 0)
 }
 
 async function post(ctx: TlsContext, port: number, body: Uint8Array, key: string): Promise<number> {
@@ -123,6 +124,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const arg = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback }
   const n = arg('--gateways', 10_000)
   const concurrency = arg('--concurrency', 64)
+  // Receiver worker processes (node:cluster; default: one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
+  const workers = arg('--workers', availableParallelism())
   const dir = join(tmpdir(), `smgw-bench-wan-${String(n)}`)
   mkdirSync(dir, { recursive: true })
   const cacheFile = join(dir, 'pki.json')
@@ -153,7 +156,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     tls: { certificate: 'emt-tls.pem', key: 'emt-tls.key', chain: ['chain.pem'] },
     enc: { certificate: 'emt-enc.pem', key: { file: 'emt-enc.key' } },
     pki: { roots: ['root.pem'], crls: ['root.crl.pem', 'gw.crl.pem', 'emt.crl.pem'] },
-    storage: { sqlite: db },
+    storage: { sqlite: db }, workers,
   }))
   const repo = openSqliteRepository(db)
   for (const g of pki.gateways) await repo.addGateway(g.id, null, now)
@@ -183,7 +186,9 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     return 1
   })
 
-  const child = spawn(process.execPath, [CLI, 'emt', 'serve', '--config', join(dir, 'emt.json'), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const profDir = args.includes('--cpu-prof') ? join(dir, 'prof') : undefined
+  const child = spawn(process.execPath, [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', join(dir, 'emt.json'), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const startedAt = performance.now()
   let stderr = ''
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
   try {
@@ -197,6 +202,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
       })
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the receiver exited (${String(code)}): ${stderr}`)) })
     })
+    const startupS = (performance.now() - startedAt) / 1000
     const pid = child.pid ?? 0
     log(`delivering: ${String(n)} gateways, ${String(concurrency)} connections at a time, to the receiver (pid ${String(pid)}) on port ${String(port)}`)
     const cpu0 = processCpuSeconds(pid)
@@ -223,6 +229,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     return {
       figures: {
         emt_gateways: n,
+        emt_workers: workers,
+        emt_startup_s: startupS,
         emt_wall_s: wall,
         emt_gateways_per_s: n / wall,
         emt_stored: statuses.get(201) ?? 0,

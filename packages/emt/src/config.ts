@@ -62,6 +62,12 @@ export const EmtConfig = z.strictObject({
    * (the token file's content, at least 16 characters). Absent: no API listener.
    */
   api: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8444), tokenFile: file }).optional(),
+  /**
+   * Gateway-facing worker processes (node:cluster, one shared listening socket). 1: the
+   * receiver runs in this process. N > 1: N workers each run the intake with their own store
+   * connection (SQLite WAL with busy_timeout, or PostgreSQL); this process keeps the REST API.
+   */
+  workers: z.int().min(1).max(64).default(1),
 })
 export type EmtConfig = z.infer<typeof EmtConfig>
 export type EmtConfigInput = z.input<typeof EmtConfig>

@@ -15,6 +15,7 @@ import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js
 import { openEncKey, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
 import type { EmtRepository } from './repository/types.js'
+import { startWorkerPool, type WorkerPool } from './workers.js'
 
 export interface EmtReceiverDeps {
   /** pino logger; the receiver logs through children { component: 'emt-intake' | 'emt-api' }. */
@@ -68,13 +69,44 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   let sigValidator: PathValidator | undefined
   let makeTlsContext: ((crls: readonly Uint8Array[]) => TlsContext) | undefined
   const peers = new WeakMap<object, string | undefined>()
+  let pool: WorkerPool | undefined
 
   const buildValidator = (t: TrustMaterial): PathValidator => createPathValidator({
     roots: t.roots, intermediates: t.intermediates, crls: t.crls, requireCrl: config.pki.requireCrl,
   })
 
+  const startApi = async (repository: EmtRepository): Promise<void> => {
+    if (config.api === undefined) return
+    const token = (await readFile(config.api.tokenFile, 'utf8')).trim()
+    if (token.length < 16) throw new EmtError('EMT_CONFIG_INVALID', `api.tokenFile: the token must have at least 16 characters`)
+    apiApp = createApi({ repository, token, participantId: config.participantId, now, logger: deps.logger.child({ component: 'emt-api' }) })
+    await apiApp.listen({ host: config.api.host, port: config.api.port })
+    const a = apiApp
+    undo.push(() => a.close())
+  }
+
+  /** workers > 1: this process opens the store (migrations) and serves the REST API; the workers serve the gateways. */
+  const startPrimary = async (): Promise<void> => {
+    if (deps.repository !== undefined || deps.now !== undefined) {
+      throw new EmtError('EMT_START_FAILED', 'workers > 1: the workers open config.storage and use the system clock (no injected repository or clock)')
+    }
+    const opened = await openRepository(config.storage)
+    repo = opened
+    undo.push(() => opened.close())
+    const p = await startWorkerPool(config, deps.logger.level)
+    pool = p
+    undo.push(async () => { pool = undefined; await p.close() })
+    await startApi(opened)
+  }
+
   const start = async (): Promise<void> => {
     try {
+      if (config.workers > 1) {
+        await startPrimary()
+        started = true
+        log.info({ event: 'started', ports: ports(), workers: config.workers }, 'receiver workers listening')
+        return
+      }
       trust = await readTrustMaterial(config)
       const identity = await readIdentityMaterial(config)
       const t = trust
@@ -160,14 +192,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       const g = gatewayApp
       undo.push(() => g.close())
 
-      if (config.api !== undefined) {
-        const token = (await readFile(config.api.tokenFile, 'utf8')).trim()
-        if (token.length < 16) throw new EmtError('EMT_CONFIG_INVALID', `api.tokenFile: the token must have at least 16 characters`)
-        apiApp = createApi({ repository: repo, token, participantId: config.participantId, now, logger: deps.logger.child({ component: 'emt-api' }) })
-        await apiApp.listen({ host: config.api.host, port: config.api.port })
-        const a = apiApp
-        undo.push(() => a.close())
-      }
+      await startApi(repo)
       started = true
       log.info({ event: 'started', ports: ports() }, 'receiver listening')
     } catch (err) {
@@ -210,7 +235,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
 
   const ports = (): EmtReceiverPorts => {
     const port = (app: FastifyInstance | undefined) => (app === undefined ? undefined : (app.server.address() as AddressInfo | null)?.port)
-    const gateway = port(gatewayApp)
+    const gateway = pool?.port ?? port(gatewayApp)
     if (gateway === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
     return { gateway, api: port(apiApp) }
   }
@@ -230,6 +255,11 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     },
     ports,
     reloadCrls: async () => {
+      if (pool !== undefined) {
+        await pool.reloadCrls()
+        log.info({ event: 'crls-reloaded', workers: config.workers }, 'CRLs reloaded in every worker')
+        return
+      }
       if (trust === undefined || makeTlsContext === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
       const crls = await readCrls(config)
       trust = { ...trust, crls }

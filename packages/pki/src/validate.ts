@@ -141,7 +141,7 @@ export function validatePath(o: ValidatePathOptions): ValidationResult {
 /**
  * Prepares path validation against fixed trust material (a service creates one at start-up):
  * roots, configured intermediates and CRLs are decoded once; presented certificates (leaves
- * and intermediates) are decoded once per exact DER bytes (a bounded map, `maxCached`); a
+ * and intermediates) are decoded once per exact DER bytes (a bounded LRU map, `maxCached`); a
  * verified signature of a CA certificate or CRL is remembered for that decoded certificate or
  * CRL (its exact bytes) and the issuer certificate (its exact key), and issuer keys are
  * imported once. Everything that depends on the time (validity of every certificate and CRL,
@@ -202,7 +202,12 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
   const decodeOnce = (der: Uint8Array): DecodedCertificate | string => {
     const id = bytesKey(der)
     const known = presented.get(id)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      // Least recently used first out: the sub-CA every client sends stays while new leaves pass through.
+      presented.delete(id)
+      presented.set(id, known)
+      return known
+    }
     let d: DecodedCertificate | string
     try {
       // A copy: the decoded certificate outlives the caller's buffer.
@@ -261,7 +266,7 @@ interface Context {
   best: { failure: Failure; path: readonly DecodedCertificate[] } | undefined
 }
 
-/** A Map that forgets its oldest entry when full (insertion order); size 0 remembers nothing. */
+/** A Map that forgets its oldest entry when full (insertion order; callers re-insert on use for LRU); size 0 remembers nothing. */
 function boundedMap<V>(max: number): Map<string, V> {
   const map = new Map<string, V>()
   const set = map.set.bind(map)
