@@ -1,10 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { stat } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import fastifyCookie from '@fastify/cookie'
 import { addLegalMonths } from '@smgw/legal-time'
 import { obisName } from '@smgw/obis'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { GatewayConfig } from '../config.js'
@@ -60,6 +62,7 @@ export interface HanServiceDeps {
   readonly ui?: ReadonlyMap<string, HanUiFile> | false
 }
 
+type HanApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>
 type DeviceMeter = NonNullable<ReturnType<NonNullable<HanServiceDeps['status']>>>['meters'][number]
 
 export interface HanService {
@@ -137,7 +140,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const profilesOf = (consumer: string) => profiles.filter((p) => consumersOfProfile(p, consumerOf).includes(consumer))
   const attempts = new Map<string, { count: number; resetAt: number }>()
   const streams = new Set<() => void>()
-  let app: FastifyInstance | undefined
+  let app: HanApp | undefined
   let dummyHash: string | undefined
   let starting: Promise<void> | undefined
 
@@ -208,7 +211,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const ownMeter = (consumer: string, id: string) => metersOf(consumer).find((m) => m.id === id)
   const userBody = (c: Caller) => ({ username: c.username, role: c.role, ...(c.consumer === undefined ? {} : { consumer: c.consumer }) })
 
-  const register = (a: FastifyInstance, ui: ReadonlyMap<string, HanUiFile> | undefined): void => {
+  const register = (a: HanApp, ui: ReadonlyMap<string, HanUiFile> | undefined): void => {
     a.addHook('onSend', async (req, reply, payload) => {
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) void reply.header(k, v)
       if (req.url.startsWith('/api/')) void reply.header('cache-control', 'no-store')
@@ -517,7 +520,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
     const tls = await loadHanTls(config, store.path, gatewayConfig.gatewayId, now())
     if (tls.created) log?.info({ files: `${store.path}.han-*.pem` }, 'self-signed HAN certificate made')
     const ui = await loadUi()
-    const a = Fastify({
+    const a = Fastify<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>({
       https: {
         key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2',
         // TLS 1.2: AEAD suites only, AES-256-GCM first (TR-03109-3 HAN profile; RSA suites for an RSA certificate). TLS 1.3: OpenSSL's defaults.
