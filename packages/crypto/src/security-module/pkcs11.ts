@@ -6,7 +6,9 @@ import { decodeEcPublicKey, encodeEcSpki, encodeOid } from '../primitives/ec-pub
 import { encodeEcdsaSignatureDer } from '../primitives/ecdsa.js'
 import { digest } from '../primitives/hash.js'
 import { checkLabel, checkRandomLength } from './adapters.js'
-import type { KeyInfo, SecurityModule } from './types.js'
+import { checkBlocks, checkIv, checkSecretKey } from './aes-key.js'
+import { aesCmacWith } from '../primitives/cmac.js'
+import type { KeyInfo, SecretKeyInfo, SecretKeyOps, SecurityModule } from './types.js'
 
 export interface Pkcs11SecurityModuleConfig {
   /** Path of the PKCS#11 library (e.g. SoftHSM2's libsofthsm2.so; see findPkcs11Library). */
@@ -39,6 +41,8 @@ type Session = Buffer
  * (CKM_EC_KEY_PAIR_GEN, CKA_SENSITIVE, not CKA_EXTRACTABLE), signatures are CKM_ECDSA
  * over a digest computed here, ECDH is CKM_ECDH1_DERIVE with CKD_NULL into a session
  * CKK_GENERIC_SECRET that is read and destroyed. The private key never leaves the token.
+ * Secret keys (AES-128 meter keys) are CKO_SECRET_KEY CKK_AES objects, CKA_SENSITIVE and
+ * not CKA_EXTRACTABLE, used through CKM_AES_CBC, CKM_AES_CTR and CKM_AES_CMAC.
  */
 export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): Promise<SecurityModule> {
   const p = new pkcs11js.PKCS11()
@@ -102,7 +106,107 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
     return infoOf(handle)
   }
 
+  const secretObjects = (label?: string): Buffer[] => find([
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    ...(label === undefined ? [] : [{ type: pkcs11js.CKA_LABEL, value: label }]),
+  ])
+  const secretOps = (handle: Buffer): SecretKeyOps => {
+    const encrypt = (mechanism: pkcs11js.Mechanism, data: Uint8Array, what: string): Uint8Array => {
+      live()
+      if (data.length === 0) return new Uint8Array(0)
+      return new Uint8Array(call(what, () => {
+        p.C_EncryptInit(s, mechanism, handle)
+        return p.C_Encrypt(s, Buffer.from(data), Buffer.alloc(data.length + 16))
+      }))
+    }
+    const cbcEncrypt = (iv: Uint8Array, data: Uint8Array): Uint8Array => {
+      checkIv(iv)
+      checkBlocks('AES-CBC', data)
+      return encrypt({ mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.from(iv) }, data, 'C_Encrypt CKM_AES_CBC')
+    }
+    return {
+      cbcEncrypt,
+      cbcDecrypt(iv, data) {
+        checkIv(iv)
+        checkBlocks('AES-CBC', data)
+        live()
+        if (data.length === 0) return new Uint8Array(0)
+        return new Uint8Array(call('C_Decrypt CKM_AES_CBC', () => {
+          p.C_DecryptInit(s, { mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.from(iv) }, handle)
+          return p.C_Decrypt(s, Buffer.from(data), Buffer.alloc(data.length + 16))
+        }))
+      },
+      ctr(iv, data) {
+        checkIv(iv)
+        return encrypt({ mechanism: pkcs11js.CKM_AES_CTR, parameter: encodeCtrParams(iv) }, data, 'C_Encrypt CKM_AES_CTR')
+      },
+      cmac(data) {
+        live()
+        // SoftHSM2 refuses C_Sign over an empty message; CMAC over CKM_AES_CBC (same key, same token) covers it.
+        if (data.length === 0) return aesCmacWith(cbcEncrypt, data)
+        return new Uint8Array(call('C_Sign CKM_AES_CMAC', () => {
+          p.C_SignInit(s, { mechanism: pkcs11js.CKM_AES_CMAC }, handle)
+          return p.C_Sign(s, Buffer.from(data), Buffer.alloc(16))
+        }))
+      },
+    }
+  }
+
   const sm: SecurityModule = {
+    importSecretKey: (label, key, options) => attempt(() => {
+      live()
+      checkLabel(label)
+      checkSecretKey(key)
+      const old = secretObjects(label)
+      if (old.length > 0 && options?.replace !== true) throw new CryptoError('KEY_EXISTS', `a secret key labelled ${label} exists on the token`)
+      const value = Buffer.from(key)
+      try {
+        call('C_CreateObject', () => p.C_CreateObject(s, [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+          { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_PRIVATE, value: true },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_VALUE, value },
+          { type: pkcs11js.CKA_SENSITIVE, value: true },
+          { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+          { type: pkcs11js.CKA_ENCRYPT, value: true },
+          { type: pkcs11js.CKA_DECRYPT, value: true },
+          { type: pkcs11js.CKA_SIGN, value: true },
+          { type: pkcs11js.CKA_VERIFY, value: true },
+          { type: pkcs11js.CKA_WRAP, value: false },
+          { type: pkcs11js.CKA_UNWRAP, value: false },
+        ]))
+      } finally {
+        value.fill(0)
+      }
+      for (const handle of old) call('C_DestroyObject', () => { p.C_DestroyObject(s, handle) })
+      return { label, algorithm: 'AES-128' } as const
+    }),
+    secretKey: (label) => attempt(() => {
+      live()
+      checkLabel(label)
+      const handle = secretObjects(label)[0]
+      if (handle === undefined) throw new CryptoError('KEY_NOT_FOUND', `no secret key labelled ${label} on the token`)
+      return secretOps(handle)
+    }),
+    listSecretKeys: () => attempt(() => {
+      live()
+      return secretObjects()
+        .map((handle): SecretKeyInfo => {
+          const label = call('C_GetAttributeValue', () => p.C_GetAttributeValue(s, handle, [{ type: pkcs11js.CKA_LABEL }]))[0]?.value
+          return { label: label === undefined ? '' : label.toString('utf8'), algorithm: 'AES-128' }
+        })
+        .sort((a, b) => a.label.localeCompare(b.label))
+    }),
+    deleteSecretKey: (label) => attempt(() => {
+      live()
+      checkLabel(label)
+      const handles = secretObjects(label)
+      for (const handle of handles) call('C_DestroyObject', () => { p.C_DestroyObject(s, handle) })
+      return handles.length > 0
+    }),
     generateKey: (curve, label) => attempt(() => {
       live()
       checkLabel(label)
@@ -199,6 +303,20 @@ function findSlot(p: pkcs11js.PKCS11, config: Pkcs11SecurityModuleConfig): Buffe
     : call('C_GetTokenInfo', () => p.C_GetTokenInfo(handle)).label.trim() === config.tokenLabel)
   if (slot === undefined) throw new CryptoError('PKCS11_ERROR', `no token ${config.tokenLabel === undefined ? `in slot ${String(config.slot)}` : `labelled ${config.tokenLabel}`}`)
   return slot
+}
+
+/**
+ * CK_AES_CTR_PARAMS (PKCS#11 v2.40 §2.10.3.8): ulCounterBits (CK_ULONG, native size and
+ * byte order) ‖ cb[16]. All 128 bits count, as in node:crypto's aes-128-ctr and the ELL
+ * counter block of EN 13757-4:2019 §13.2.12 (pkcs11js has no type for it, so it is packed here).
+ */
+function encodeCtrParams(iv: Uint8Array): Buffer {
+  const ulongSize = process.arch === 'x64' || process.arch === 'arm64' ? 8 : 4
+  const out = Buffer.alloc(ulongSize + 16)
+  if (ulongSize === 8) out.writeBigUInt64LE(128n, 0)
+  else out.writeUInt32LE(128, 0)
+  out.set(iv, ulongSize)
+  return out
 }
 
 function slotId(handle: Buffer): number {

@@ -6,7 +6,8 @@ import { CryptoError, settle } from '../errors.js'
 import { deriveEcdh } from '../primitives/ecdh.js'
 import { HASHES } from '../primitives/hash.js'
 import { checkLabel, checkRandomLength } from './adapters.js'
-import type { KeyInfo, SecurityModule } from './types.js'
+import { checkSecretKey, createAesKeyOps } from './aes-key.js'
+import type { KeyInfo, SecretKeyInfo, SecurityModule } from './types.js'
 
 export interface SoftwareSecurityModuleConfig {
   /** Folder holding module.json and keys/<label>.json; created when missing. */
@@ -41,12 +42,23 @@ interface KeyFile {
   readonly sealed: string
 }
 
+/** A secret (AES-128) key: secrets/<label>.json, the key sealed like the EC keys, label and type bound as additional data. */
+interface SecretKeyFile {
+  readonly format: 'smgw-soft-sm-secret/1'
+  readonly label: string
+  readonly algorithm: 'AES-128'
+  /** AES-256-GCM of the key: iv ‖ ciphertext ‖ tag, base64. */
+  readonly sealed: string
+}
+
 const CHECK_TEXT = 'smgw software security module'
 
 /** A file-based security module for development and tests (the private keys sit on disk, sealed). */
 export async function createSoftwareSecurityModule(config: SoftwareSecurityModuleConfig): Promise<SecurityModule> {
   const keysDir = join(config.dir, 'keys')
+  const secretsDir = join(config.dir, 'secrets')
   await mkdir(keysDir, { recursive: true, mode: 0o700 })
+  await mkdir(secretsDir, { recursive: true, mode: 0o700 })
   const moduleFile = join(config.dir, 'module.json')
   let mod: ModuleFile
   let masterKey: Buffer
@@ -92,6 +104,16 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
     }
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
   }
+  const secretPath = (label: string): string => {
+    checkLabel(label)
+    return join(secretsDir, `${label}.json`)
+  }
+  const loadSecretFile = async (label: string): Promise<SecretKeyFile> => {
+    live()
+    const json = await readJson(secretPath(label))
+    if (json === undefined) throw new CryptoError('KEY_NOT_FOUND', `no secret key labelled ${label}`)
+    return checkSecretKeyFile(json, label)
+  }
   const toInfo = (file: KeyFile): KeyInfo => ({ label: file.label, curve: file.curve, publicKey: new Uint8Array(Buffer.from(file.publicKey, 'base64')) })
 
   return {
@@ -119,6 +141,44 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
       live()
       const names = (await readdir(keysDir)).filter((n) => n.endsWith('.json')).sort()
       return Promise.all(names.map(async (n) => toInfo(await loadKeyFile(n.slice(0, -'.json'.length)))))
+    },
+    async importSecretKey(label, key, options) {
+      live()
+      const path = secretPath(label)
+      checkSecretKey(key)
+      const file: SecretKeyFile = { format: 'smgw-soft-sm-secret/1', label, algorithm: 'AES-128', sealed: seal(masterKey, Buffer.from(key), `${label}\nAES-128\nsecret`).toString('base64') }
+      await writeAtomic(path, JSON.stringify(file, null, 2), options?.replace !== true)
+      return { label, algorithm: 'AES-128' }
+    },
+    async secretKey(label) {
+      const file = await loadSecretFile(label)
+      let key: Buffer
+      try {
+        key = open(masterKey, Buffer.from(file.sealed, 'base64'), `${file.label}\nAES-128\nsecret`)
+      } catch (err) {
+        throw new CryptoError('MODULE_STORE_CORRUPT', `secret key ${label} does not open (file damaged or moved)`, { cause: err })
+      }
+      try {
+        return createAesKeyOps(key)
+      } finally {
+        key.fill(0)
+      }
+    },
+    async listSecretKeys() {
+      live()
+      const names = (await readdir(secretsDir)).filter((n) => n.endsWith('.json')).sort()
+      const files = await Promise.all(names.map((n) => loadSecretFile(n.slice(0, -'.json'.length))))
+      return files.map((f): SecretKeyInfo => ({ label: f.label, algorithm: f.algorithm }))
+    },
+    async deleteSecretKey(label) {
+      live()
+      try {
+        await unlink(secretPath(label))
+        return true
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+        throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete secret key ${label}`, { cause: err })
+      }
     },
     async sign(label: string, data: Uint8Array, hash: HashName) {
       const key = await privateKey(label)
@@ -213,4 +273,12 @@ function checkKeyFile(json: unknown, label: string): KeyFile {
     throw new CryptoError('MODULE_STORE_CORRUPT', `key file for ${label} is damaged`)
   }
   return k as KeyFile
+}
+
+function checkSecretKeyFile(json: unknown, label: string): SecretKeyFile {
+  const k = json as Partial<SecretKeyFile> | null
+  if (k?.format !== 'smgw-soft-sm-secret/1' || k.label !== label || k.algorithm !== 'AES-128' || typeof k.sealed !== 'string') {
+    throw new CryptoError('MODULE_STORE_CORRUPT', `secret key file for ${label} is damaged`)
+  }
+  return k as SecretKeyFile
 }

@@ -12,9 +12,10 @@ export interface KeyInfo {
  * The gateway's security module (TR-03109-2 in spirit): it signs, agrees keys and
  * produces randomness; callers name keys by label and never see private keys.
  */
-export interface SecurityModule {
+export interface SecurityModule extends SecretKeyModule {
   generateKey(curve: CurveName, label: string): Promise<KeyInfo>
   publicKey(label: string): Promise<KeyInfo>
+  /** The EC keys (secret keys: listSecretKeys). */
   listKeys(): Promise<readonly KeyInfo[]>
   /** ECDSA over `data` hashed with `hash`; the signature is DER (ECDSA-Sig-Value). */
   sign(label: string, data: Uint8Array, hash: HashName): Promise<Uint8Array>
@@ -47,4 +48,37 @@ export interface KeyAgreer {
    * relies on it for uncompressed originator points. All agreers of this package do.
    */
   deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array>
+}
+
+/**
+ * Synchronous operations with one AES-128 secret key (a wireless M-Bus meter key) that stay
+ * inside whatever holds the key: the security module, or for a bytes key an in-memory copy
+ * (createAesKeyOps). Synchronous because the M-Bus codec is, and PKCS#11 calls are.
+ * Nothing here returns the key. Data for CBC is whole 16-byte blocks, no padding.
+ */
+export interface SecretKeyOps {
+  /** AES-128-CBC decryption, no padding (EN 13757-7:2018 §9.4, security mode 5 and 7). */
+  cbcDecrypt(iv: Uint8Array, data: Uint8Array): Uint8Array
+  /** AES-128-CBC encryption, no padding (meter side of mode 5 / 7; CMAC's block work). */
+  cbcEncrypt(iv: Uint8Array, data: Uint8Array): Uint8Array
+  /** AES-128-CTR with the 16-byte initial counter block `iv` (ELL, EN 13757-4:2019 §13.2.12). */
+  ctr(iv: Uint8Array, data: Uint8Array): Uint8Array
+  /** AES-CMAC, full 16-byte tag (RFC 4493; KDF-A of EN 13757-7:2018 §9.6.2, AFL MAC). */
+  cmac(data: Uint8Array): Uint8Array
+}
+
+/** A secret key the module holds, by label; the key material is never shown. */
+export interface SecretKeyInfo {
+  readonly label: string
+  readonly algorithm: 'AES-128'
+}
+
+/** A security module that also holds secret (AES) keys; both backends of this package are. */
+export interface SecretKeyModule {
+  /** Installs an AES-128 key under `label`; KEY_EXISTS unless `replace`. The caller should wipe its copy. */
+  importSecretKey(label: string, key: Uint8Array, options?: { readonly replace?: boolean }): Promise<SecretKeyInfo>
+  /** The key's operations (synchronous); KEY_NOT_FOUND when there is none. */
+  secretKey(label: string): Promise<SecretKeyOps>
+  listSecretKeys(): Promise<readonly SecretKeyInfo[]>
+  deleteSecretKey(label: string): Promise<boolean>
 }
