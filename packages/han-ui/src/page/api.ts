@@ -16,7 +16,7 @@ export interface History { readonly quantity: string; readonly unit: string; rea
 export interface LogPage { readonly entries: readonly { seq: number; time: string; type: string; fields: Record<string, unknown> }[]; readonly next?: string | number }
 export interface UseCase { readonly profileId: string; readonly useCase: string; readonly text: string; readonly recipients: readonly { id: string; role: string }[]; readonly legalBasis: string }
 export interface Tariffs { readonly useCases: readonly UseCase[]; readonly offered: readonly { id: string; name: string; description: string }[]; readonly choice?: { tariffId: string; state: string } }
-export interface Consent { readonly purpose: string; readonly useCase: string; readonly legalBasis: string; readonly granted: boolean; readonly since: string | null }
+export interface Consent { readonly purpose: string; readonly useCase: string; readonly legalBasis: string; readonly granted: boolean; readonly since: string | null; readonly withdrawable?: boolean }
 export type RequestKind = 'deletion' | 'rectification' | 'objection'
 export interface RightsRequest { readonly id: string | number; readonly kind: RequestKind; readonly state: string; readonly text: string; readonly createdAt: string; readonly updatedAt: string }
 export interface Device {

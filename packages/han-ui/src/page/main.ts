@@ -156,16 +156,20 @@ function renderLogin(): void {
 // ---- Now -------------------------------------------------------------------------------
 
 const valueCells = new Map<string, HTMLElement>()
+/** Each meter's list of values: a quantity first seen live gets a row of its own. */
+const meterLists = new Map<string, HTMLElement>()
 
 async function renderNow(main: HTMLElement): Promise<void> {
   const status = h('p', { class: 'live', role: 'status', id: 'live-status' }, t('now.offline'))
   main.append(h('h1', {}, t('now.heading')), h('p', {}, t('now.intro')), status, alertBox())
   valueCells.clear()
+  meterLists.clear()
   try {
     const { meters } = await api.meters()
     if (meters.length === 0) { main.append(h('p', {}, t('now.noMeters'))); return }
     for (const meter of meters) {
       const list = h('dl', {})
+      meterLists.set(meter.id, list)
       for (const q of meter.quantities) {
         const cell = h('dd', { 'data-meter': meter.id, 'data-quantity': q.quantity }, h('span', { class: 'value' }, t('now.noValue')))
         valueCells.set(`${meter.id}\u0000${q.quantity}`, cell)
@@ -180,10 +184,16 @@ async function renderNow(main: HTMLElement): Promise<void> {
   } catch (err) { showAlert(main, errorText(err)) }
 }
 
-function showValue(meterId: string, v: { quantity: string; value: string; scaler: number; unit: string; time: string }): void {
-  const cell = valueCells.get(`${meterId}\u0000${v.quantity}`)
-  if (!cell) return
-  const shown = formatValue(v.value, v.scaler, v.unit, lang)
+function showValue(meterId: string, v: { quantity: string; value: string; scaler: number; unit: string | null; time: string }): void {
+  let cell = valueCells.get(`${meterId}\u0000${v.quantity}`)
+  if (!cell) {
+    const list = meterLists.get(meterId)
+    if (!list) return
+    cell = h('dd', { 'data-meter': meterId, 'data-quantity': v.quantity })
+    valueCells.set(`${meterId}\u0000${v.quantity}`, cell)
+    list.append(h('dt', {}, v.quantity), cell)
+  }
+  const shown = formatValue(v.value, v.scaler, v.unit ?? '', lang)
   cell.replaceChildren(h('span', { class: 'value' }, `${shown.text} ${shown.unit}`), ' ', h('span', { class: 'time' }, t('now.at', { time: formatTime(v.time, lang) })))
 }
 
@@ -194,7 +204,7 @@ function startLive(status: HTMLElement): void {
   source.addEventListener('open', () => { status.textContent = t('now.live'); status.dataset['state'] = 'live' })
   source.addEventListener('reading', (event) => {
     try {
-      const r = JSON.parse((event as MessageEvent<string>).data) as { meterId: string; quantity: string; value: string; scaler: number; unit: string; time: string }
+      const r = JSON.parse((event as MessageEvent<string>).data) as { meterId: string; quantity: string; value: string; scaler: number; unit: string | null; time: string }
       showValue(r.meterId, r)
     } catch { /* a malformed event is skipped; the next one updates the value */ }
   })
@@ -354,7 +364,7 @@ async function renderTariffs(main: HTMLElement): Promise<void> {
         h('h3', {}, purposeLabel(u.profileId)),
         h('p', {}, u.text),
         h('p', {}, `${t('tariffs.recipients')}: ${u.recipients.map((r) => `${r.id} (${r.role})`).join(', ')}`),
-        h('p', { class: 'hint' }, t('tariffs.legalBasis', { basis: u.legalBasis }))))))
+        h('p', { class: 'hint' }, t('tariffs.legalBasis', { basis: basisWord(u.legalBasis) }))))))
     const state = h('p', { role: 'status', id: 'tariff-state' }, tariffs.choice ? t('tariffs.chosen', { tariff: tariffName(tariffs, tariffs.choice.tariffId), state: stateWord(tariffs.choice.state) }) : '')
     main.append(h('h2', {}, t('tariffs.offered')), state)
     if (tariffs.offered.length === 0) { main.append(h('p', {}, t('tariffs.none'))); return }
@@ -370,6 +380,12 @@ async function renderTariffs(main: HTMLElement): Promise<void> {
       return h('li', { class: 'card' }, h('h3', {}, o.name), h('p', {}, o.description), button)
     })))
   } catch (err) { showAlert(main, errorText(err)) }
+}
+
+const BASIS_KEYS: Readonly<Record<string, MessageKey>> = { consent: 'basis.consent', contract: 'basis.contract', 'legal-obligation': 'basis.legal-obligation' }
+function basisWord(basis: string): string {
+  const key = BASIS_KEYS[basis]
+  return key === undefined ? basis : t(key)
 }
 
 function tariffName(tariffs: { offered: readonly { id: string; name: string }[] }, id: string): string {
@@ -394,16 +410,16 @@ async function renderConsent(main: HTMLElement): Promise<void> {
     const { consents } = await api.consents()
     list.replaceChildren(...consents.map((c) => {
       const id = `consent-${c.purpose}`
-      const switchable = c.legalBasis === 'consent'
+      const switchable = c.withdrawable ?? c.legalBasis === 'consent'
       const box = h('input', { id, type: 'checkbox', role: 'switch', checked: c.granted, disabled: !switchable, 'aria-describedby': `${id}-d` })
       box.addEventListener('change', () => {
         const granting = box.checked
-        if (!granting && !confirm(t('consent.confirmWithdraw', { purpose: purposeLabel(c.purpose) }))) { box.checked = true; return }
+        if (!granting && !confirm(t('consent.confirmWithdraw', { purpose: `${purposeLabel(c.useCase)} (${c.purpose})` }))) { box.checked = true; return }
         box.disabled = true
         api.setConsent(c.purpose, granting).then(load, (err: unknown) => { box.checked = !granting; box.disabled = false; showAlert(main, errorText(err)) })
       })
-      const state = switchable ? `${c.granted ? t('consent.granted') : t('consent.withdrawn')}${c.since ? `, ${t('consent.since', { time: formatTime(c.since, lang) })}` : ''}` : t('consent.systemRelevant')
-      return h('li', { class: 'card' }, h('div', { class: 'switch' }, box, h('label', { for: id }, `${purposeLabel(c.purpose)}: ${c.useCase}`)), h('p', { id: `${id}-d`, class: 'hint' }, state))
+      const state = switchable ? `${c.granted ? t('consent.granted') : t('consent.withdrawn')}${c.since ? `, ${t('consent.since', { time: formatTime(c.since, lang) })}` : ''}` : `${t('consent.systemRelevant')} — ${basisWord(c.legalBasis)}`
+      return h('li', { class: 'card' }, h('div', { class: 'switch' }, box, h('label', { for: id }, `${purposeLabel(c.useCase)} (${c.purpose})`)), h('p', { id: `${id}-d`, class: 'hint' }, state))
     }))
   }
   try { await load() } catch (err) { showAlert(main, errorText(err)) }

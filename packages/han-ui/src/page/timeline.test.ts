@@ -25,8 +25,17 @@ describe('describeLogEntry', () => {
       .toMatchObject({ kind: 'changed', title: 'Use changed', detail: 'TAF 9: consent withdrawn' })
   })
 
+  it('words consent changes and requests made on the HAN', () => {
+    expect(describeLogEntry({ seq: 8, time, type: 'consent-changed', fields: { purpose: 'taf7-a', granted: false, text: 'Consent withdrawn on the HAN.' } }, 'en'))
+      .toMatchObject({ kind: 'consent', title: 'Consent withdrawn for taf7-a', detail: 'Consent withdrawn on the HAN.' })
+    expect(describeLogEntry({ seq: 9, time, type: 'consent-changed', fields: { purpose: 'taf7-a', granted: true, text: 'x' } }, 'de').title).toBe('Einwilligung erteilt für taf7-a')
+    expect(describeLogEntry({ seq: 10, time, type: 'request-received', fields: { kind: 'deletion', request: 3, text: 'Your deletion request 3 was received.' } }, 'de'))
+      .toMatchObject({ kind: 'request', title: 'Anliegen eingegangen: Löschung', detail: 'Your deletion request 3 was received.' })
+    expect(describeLogEntry({ seq: 11, time, type: 'request-received', fields: { kind: 'tariff-choice', request: 4, text: 't' } }, 'en').title).toBe('Request received: Tariff choice')
+  })
+
   it('shows an entry type it does not know with all its fields, never drops it', () => {
-    expect(describeLogEntry({ seq: 5, time, type: 'consent-changed', fields: { purpose: 'taf9', granted: false } }, 'en'))
-      .toMatchObject({ kind: 'other', title: 'consent-changed', detail: 'purpose: taf9; granted: false' })
+    expect(describeLogEntry({ seq: 5, time, type: 'meter-swapped', fields: { meterId: 'm-1', ok: false } }, 'en'))
+      .toMatchObject({ kind: 'other', title: 'meter-swapped', detail: 'meterId: m-1; ok: false' })
   })
 })

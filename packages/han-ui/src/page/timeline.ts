@@ -14,7 +14,7 @@ export interface LogEntry {
   readonly fields: Readonly<Record<string, unknown>>
 }
 
-export type TimelineKind = 'sent' | 'processed' | 'deleted' | 'viewed' | 'changed' | 'other'
+export type TimelineKind = 'sent' | 'processed' | 'deleted' | 'viewed' | 'changed' | 'consent' | 'request' | 'other'
 
 export interface TimelineItem {
   readonly seq: number
@@ -51,11 +51,22 @@ export function describeLogEntry(entry: LogEntry, lang: Language): TimelineItem 
     case 'profile-changed':
       return { ...base, kind: 'changed', title: translate(lang, 'log.profile.title'),
         detail: translate(lang, 'log.profile.detail', { purpose, text }), badges: [] }
+    case 'consent-changed':
+      return { ...base, kind: 'consent', title: translate(lang, f['granted'] === true ? 'log.consent.granted' : 'log.consent.withdrawn', { purpose: str(f['purpose']) }),
+        detail: text, badges: [] }
+    case 'request-received': {
+      const kind = str(f['kind'])
+      const kindKey = REQUEST_KINDS.find((k) => k === kind)
+      return { ...base, kind: 'request', title: translate(lang, 'log.request.title', { kind: kindKey === undefined ? kind : translate(lang, `rights.kind.${kindKey}`) }),
+        detail: text, badges: [] }
+    }
     default:
       return { ...base, kind: 'other', title: translate(lang, 'log.other.title', { type: entry.type }),
         detail: Object.entries(f).map(([k, v]) => `${k}: ${str(v)}`).join('; '), badges: [] }
   }
 }
 
+const REQUEST_KINDS = ['deletion', 'rectification', 'objection', 'tariff-choice'] as const
+
 /** The log entry types the filter offers (the consumer log's types). */
-export const LOG_TYPES = ['data-sent', 'data-processed', 'data-deleted', 'data-viewed', 'profile-changed'] as const
+export const LOG_TYPES = ['data-sent', 'data-processed', 'data-deleted', 'data-viewed', 'profile-changed', 'consent-changed', 'request-received'] as const
