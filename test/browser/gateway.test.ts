@@ -102,7 +102,7 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
       await page.getByText('Live', { exact: true }).waitFor()
       const before = await cell.textContent()
       // Readings committed through the gateway reach the page over SSE (no reload).
-      await expect.poll(async () => { sendReading(); return cell.textContent() }, { timeout: 15_000, intervals: [300] }).not.toBe(before)
+      await expect.poll(async () => { sendReading(); return cell.textContent() }, { timeout: 15_000, interval: 300 }).not.toBe(before)
       expect(await checkAccessibility(page)).toEqual([])
     })
     await page.close()
