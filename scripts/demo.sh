@@ -136,28 +136,32 @@ start_emt() { # ID → starts `smgw emt serve`; sets port variables <ID>_gw / <I
 }
 wait_emt() { # ID: waits for the listening line, fixes the ports in its configuration for restarts
   local id=$1 dir="$work/$1" ports
-  wait_for "$dir/serve.out" '"listening"' 30 "$id"
+  wait_for "$dir/serve.out" '"listening"' 90 "$id"
   ports=$(json_line "$dir/serve.out" event listening gatewayPort apiPort)
   eval "${id//-/_}_gw=${ports% *}; ${id//-/_}_api=${ports#* }"
 }
+started_ms=$(date +%s%3N)
 start_emt emt-1; start_emt emt-2
 node "$smgw_js" sim sml --listen 0 --interval 1 --seed 7 --pv-peak 3000 > /dev/null 2> "$work/sml-sim.log" &
 pids+=($!)
 wait_emt emt-1; wait_emt emt-2
+# How long starting a participant took here (a registration and a server, each loading the sources):
+# about what the time server and then the gateway will take together.
+startup_ms=$(( $(date +%s%3N) - started_ms ))
 say "emt-1 (supplier):      gateways connect to https://127.0.0.1:$emt_1_gw (mutual TLS), REST API http://127.0.0.1:$emt_1_api"
 say "emt-2 (grid operator): gateways connect to https://127.0.0.1:$emt_2_gw (mutual TLS), REST API http://127.0.0.1:$emt_2_api"
-wait_for "$work/sml-sim.log" 'listening on port [0-9]+' 30 "the SML meter"
+wait_for "$work/sml-sim.log" 'listening on port [0-9]+' 90 "the SML meter"
 sml_port=$(grep -oE 'listening on port [0-9]+' "$work/sml-sim.log" | head -n 1 | grep -oE '[0-9]+$')
 say "SML meter ehz-1 (household with PV):  TCP 127.0.0.1:$sml_port, a file every second"
 
 # The lying time server: legal time = host time + offset, 25 s before the next full hour
-# once the gateway runs (it is expected to be up about 8 s from now).
+# once the gateway runs (expected after the time server and the gateway have started).
 read -r offset hour_end < <(node -e '
-  const HOUR = 3600000, up = Date.now() + 8000, T = Math.ceil((up + 25000) / HOUR) * HOUR
-  console.log(T - 25000 - up, T)')
+  const HOUR = 3600000, up = Date.now() + Math.max(8000, Number(process.argv[1])), T = Math.ceil((up + 25000) / HOUR) * HOUR
+  console.log(T - 25000 - up, T)' "$startup_ms")
 node "$smgw_js" sim ntp --port 0 --offset-ms "$offset" 2> "$work/ntp.log" > /dev/null &
 pids+=($!)
-wait_for "$work/ntp.log" 'listening on udp' 30 "the time server"
+wait_for "$work/ntp.log" 'listening on udp' 90 "the time server"
 ntp_port=$(grep -oE 'udp 127\.0\.0\.1:[0-9]+' "$work/ntp.log" | head -n 1 | grep -oE '[0-9]+$')
 say "time server:  UDP 127.0.0.1:$ntp_port, its clock $((offset / 1000)) s ahead of this machine's"
 
@@ -196,7 +200,7 @@ node -e '
 node "$smgw_js" gateway --config "$gw/gateway.json" --keys "$gw/meter-keys.json" --json --status-interval 0 --log-level warn 2> "$gw/gateway.log" &
 gateway_pid=$!
 pids+=("$gateway_pid")
-wait_for "$gw/gateway.log" '"event":"running"' 30 "the gateway"
+wait_for "$gw/gateway.log" '"event":"running"' 90 "the gateway"
 udp_port=$(json_line "$gw/gateway.log" event running ports | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8"))[0])')
 say "gateway smgw-0001: reads ehz-1 over TCP, wireless M-Bus on UDP 127.0.0.1:$udp_port; store $gw/gateway.db"
 node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter water --mode 5 --key "$water_key" --id 21000001 --interval 16 > /dev/null 2> "$work/water-sim.log" &
