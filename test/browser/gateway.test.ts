@@ -55,6 +55,12 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
     await accounts.add({ username: 'alice', role: 'consumer', consumer: 'c-a', password: PASSWORD })
     await accounts.add({ username: 'bob', role: 'consumer', consumer: 'c-b', password: PASSWORD })
     await accounts.add({ username: 'tech', role: 'technician', password: PASSWORD })
+    // Two days of quarter-hour register values before today, with a missing hour (the meter was silent).
+    const quarter = 900_000
+    const start = Math.floor(Date.now() / quarter) * quarter - 2 * 86_400_000
+    store.appendReadings(Array.from({ length: 2 * 96 }, (_, i) => i).filter((i) => i < 40 || i >= 44).map((i) => ({
+      meterId: 'ehz-a', quantity: '1-0:1.8.0*255', time: new Date(start + i * quarter - 1000), mantissa: 1_000_000n + BigInt(i * 250), scaler: -1, unit: 'Wh',
+    })))
     store.close()
     const gw = createGateway(config, { sig: { signer: sig.signer, certificate: sig.certificate }, hanUi: await buildHanUi() })
     gateway = gw
@@ -159,6 +165,27 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
       await page.getByRole('link', { name: 'Tariffs' }).click()
       await page.getByRole('button', { name: 'Choose Dynamic 24' }).click()
       await page.getByText('Your request for Dynamic 24: pending').waitFor()
+    })
+    await page.close()
+  })
+
+  it('consumer: history draws the quarter-hour profile with its gap left open, and daily bars', async () => {
+    const page = await context().newPage()
+    await withScreenshotOnFailure(page, 'history', async () => {
+      await login(page, 'alice')
+      await page.getByRole('link', { name: 'History' }).click()
+      await page.getByLabel('Resolution').selectOption('15min')
+      await page.getByRole('button', { name: 'Show' }).click()
+      await page.locator('.uplot canvas').first().waitFor()
+      expect(await page.getByRole('img', { name: /Chart of .* in kWh/ }).count()).toBe(1)
+      // The missing hour: four quarter-hours without a value, shown as gaps.
+      expect(await page.locator('.gaps').textContent()).toMatch(/^[4-9]\d* intervals without a value \(shown as gaps, never joined\)\.$/)
+      expect(await page.locator('ul.flagged li').first().textContent()).toMatch(/no value/)
+      await page.getByLabel('Resolution').selectOption('day')
+      await page.getByRole('button', { name: 'Show' }).click()
+      await page.locator('.uplot canvas').first().waitFor()
+      expect(await page.locator('.alert:not(:empty)').count()).toBe(0)
+      expect(await checkAccessibility(page)).toEqual([])
     })
     await page.close()
   })
