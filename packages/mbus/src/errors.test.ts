@@ -36,6 +36,12 @@ const TRIGGERS: Record<MbusErrorCode, () => unknown> = {
   MISSING_KEY: () => decodeWirelessTelegram(mode5),
   DECRYPT_FAILED: () => decodeWirelessTelegram(mode5, { key: h('ff0102030405060708090a0b0c0d0e0f') }),
   MAC_MISMATCH: () => decodeWirelessTelegram(mode7, { key: h('ff0102030405060708090a0b0c0d0e0f') }),
+  // A security module's key that fails (here: its session closed).
+  KEY_OPERATION_FAILED: () => decodeWirelessTelegram(mode5, { key: { cbcEncrypt: fail, cbcDecrypt: fail, ctr: fail, cmac: fail } }),
+}
+
+function fail(): never {
+  throw new Error('the security module is closed')
 }
 
 describe('MbusError codes: one trigger each', () => {

@@ -17,6 +17,7 @@ export type MbusErrorCode =
   | 'MISSING_KEY'
   | 'DECRYPT_FAILED'
   | 'MAC_MISMATCH'
+  | 'KEY_OPERATION_FAILED'
 
 export class MbusError extends Error {
   override name = 'MbusError'

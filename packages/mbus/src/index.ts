@@ -37,4 +37,5 @@ export { decodeWirelessTelegram, encodeWirelessTelegram } from './telegram/wirel
 export type { DecodeWirelessOptions, SecurityInput, WirelessTelegram, WirelessTelegramInput } from './telegram/wireless.js'
 export { decodeWiredTelegram, encodeWiredTelegram } from './telegram/wired.js'
 export type { DecodeWiredOptions, WiredTelegram, WiredTelegramInput } from './telegram/wired.js'
-export type { KeyLookup } from './telegram/keys.js'
+export type { KeyLookup, MeterKey } from './telegram/keys.js'
+export { toKeyOps } from './lib/aes.js'

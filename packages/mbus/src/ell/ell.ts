@@ -1,5 +1,6 @@
 import { MbusError } from '../errors.js'
-import { checkKey, cryptCtr } from '../lib/aes.js'
+import { toKeyOps } from '../lib/aes.js'
+import type { MeterKey } from '../telegram/keys.js'
 import { concatBytes, need, readUint16Le, readUint32Le } from '../lib/bytes.js'
 import { decodeLinkAddress, encodeLinkAddress, type MeterAddress, type MeterAddressInput } from '../link/address.js'
 import { crc16En13757 } from '../link/crc.js'
@@ -48,7 +49,7 @@ function ctrIv(linkAddress: Uint8Array, cc: number, sn: Uint8Array): Uint8Array 
  * Decodes an ELL at the start of `payload` (its CI-field first). For an encrypted ELL, `key`
  * must be given: the payload CRC (first two decrypted bytes) is verified.
  */
-export function decodeEll(payload: Uint8Array, linkAddress: Uint8Array, key: Uint8Array | undefined): DecodedEll {
+export function decodeEll(payload: Uint8Array, linkAddress: Uint8Array, key: MeterKey | undefined): DecodedEll {
   const ci = payload[0]!
   need(payload, 0, 3, 'ELL')
   const cc = payload[1]!
@@ -79,8 +80,7 @@ export function decodeEll(payload: Uint8Array, linkAddress: Uint8Array, key: Uin
   }
   if (enc !== 1) throw new MbusError('MBUS_SECURITY_UNSUPPORTED', `ELL encryption ${enc} is reserved`)
   if (key === undefined) throw new MbusError('MISSING_KEY', 'ELL is encrypted with AES-128-CTR and no key was given')
-  checkKey(key)
-  const plain = cryptCtr(key, ctrIv(linkAddress, cc, snBytes), payload.subarray(at))
+  const plain = toKeyOps(key).ctr(ctrIv(linkAddress, cc, snBytes), payload.subarray(at))
   // QUIRK(Kamstrup): the decrypted PayloadCRC arrives little endian (vector jMBus-Kamstrup-ELL-AES-CTR).
   const crc = readUint16Le(plain, 0)
   const expected = crc16En13757(plain, 2)
@@ -99,7 +99,7 @@ export interface EllInput {
 }
 
 /** Encodes an ELL in front of `inner` (which starts with the next CI-field). */
-export function encodeEll(input: EllInput, inner: Uint8Array, linkAddress: Uint8Array, key: Uint8Array | undefined): Uint8Array {
+export function encodeEll(input: EllInput, inner: Uint8Array, linkAddress: Uint8Array, key: MeterKey | undefined): Uint8Array {
   const withSn = input.encrypt === true || input.sessionNumber !== undefined
   const ci = input.receiver ? (withSn ? CI_ELL_FULL : CI_ELL_RECEIVER) : withSn ? CI_ELL_SESSION : CI_ELL_SHORT
   const cc = input.communicationControl ?? 0x20
@@ -115,6 +115,5 @@ export function encodeEll(input: EllInput, inner: Uint8Array, linkAddress: Uint8
   const body = concatBytes([Uint8Array.of(crc & 0xff, crc >> 8), inner])
   if (input.encrypt !== true) return concatBytes([...parts, body])
   if (key === undefined) throw new MbusError('MISSING_KEY', 'ELL encryption needs a key')
-  checkKey(key)
-  return concatBytes([...parts, cryptCtr(key, ctrIv(linkAddress, cc, snBytes), body)])
+  return concatBytes([...parts, toKeyOps(key).ctr(ctrIv(linkAddress, cc, snBytes), body)])
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { createAesKeyOps, type SecretKeyOps } from '@smgw/crypto'
 import { MbusError } from '../errors.js'
 
 const ZERO_IV = new Uint8Array(16)
@@ -7,38 +7,32 @@ export function checkKey(key: Uint8Array, what = 'key'): void {
   if (key.length !== 16) throw new MbusError('MBUS_KEY_LENGTH', `${what} must be 16 bytes (AES-128), got ${key.length}`)
 }
 
-/** AES-128-CBC without padding; `data.length` must be a multiple of 16. */
-export function decryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  const decipher = createDecipheriv('aes-128-cbc', key, iv)
-  decipher.setAutoPadding(false)
-  // With padding off, update() returns every whole block (OpenSSL holds back a block only
-  // for padding removal), so final() would add nothing but a native call on the hot path.
-  const out = decipher.update(data)
-  // A plain Uint8Array view, so views taken from it (record dif/vif) are not Buffers.
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+/**
+ * Every use of a meter key goes through its operations: a key held by a security module
+ * brings its own, a bytes key (checked to be AES-128) is wrapped into in-memory ones.
+ */
+export function toKeyOps(key: Uint8Array | SecretKeyOps, what = 'key'): SecretKeyOps {
+  if (!(key instanceof Uint8Array)) return guarded(key)
+  checkKey(key, what)
+  return createAesKeyOps(key)
 }
 
-export function encryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  const cipher = createCipheriv('aes-128-cbc', key, iv)
-  cipher.setAutoPadding(false)
-  const out = Buffer.concat([cipher.update(data), cipher.final()])
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-}
-
-/** AES-128-CTR (a stream mode: encryption and decryption are the same operation). */
-export function cryptCtr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  const cipher = createCipheriv('aes-128-ctr', key, iv)
-  const out = Buffer.concat([cipher.update(data), cipher.final()])
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-}
-
-/** AES-128 encryption of whole blocks in ECB mode (each block on its own). */
-export function encryptEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const cipher = createCipheriv('aes-128-ecb', key, null)
-  cipher.setAutoPadding(false)
-  const out = cipher.update(data)
-  cipher.final()
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+/** A key held elsewhere can fail on its own (token removed, session closed): KEY_OPERATION_FAILED, with `cause`. */
+function guarded(ops: SecretKeyOps): SecretKeyOps {
+  const run = <T>(name: string, fn: () => T): T => {
+    try {
+      return fn()
+    } catch (err) {
+      if (err instanceof MbusError) throw err
+      throw new MbusError('KEY_OPERATION_FAILED', `meter key operation ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+  return {
+    cbcEncrypt: (iv, data) => run('cbcEncrypt', () => ops.cbcEncrypt(iv, data)),
+    cbcDecrypt: (iv, data) => run('cbcDecrypt', () => ops.cbcDecrypt(iv, data)),
+    ctr: (iv, data) => run('ctr', () => ops.ctr(iv, data)),
+    cmac: (data) => run('cmac', () => ops.cmac(data)),
+  }
 }
 
 export { ZERO_IV }

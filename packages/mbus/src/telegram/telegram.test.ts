@@ -68,7 +68,7 @@ describe('wireless telegrams: encode ⇄ decode', () => {
         )
         if (input.security!.mode !== 0) {
           expect(() => decodeWirelessTelegram(bytes)).toThrow(expect.objectContaining({ code: 'MISSING_KEY' }) as Error)
-          const other = input.key!.slice()
+          const other = (input.key as Uint8Array).slice()
           other[5] = other[5]! ^ 0x40
           expect(() => decodeWirelessTelegram(bytes, { key: other })).toThrow(expect.objectContaining({ code: input.ell?.encrypt !== true && input.security!.mode === 7 ? 'MAC_MISMATCH' : 'DECRYPT_FAILED' }) as Error)
         }

@@ -7,7 +7,7 @@ import type { DataRecord, DataRecordInput } from '../records/types.js'
 import { decodeTplHeader, encodeTplHeader, isTplCi, type TplHeaderInput, type TransportHeader } from '../tpl/header.js'
 import { createMode5Iv, decryptTpl, encryptTpl } from '../tpl/security.js'
 import { decodeWiredFrame, encodeWiredFrame, type WiredFrame } from '../wired/frame.js'
-import { resolveKey, type KeyLookup } from './keys.js'
+import { resolveKey, type KeyLookup, type MeterKey } from './keys.js'
 
 export interface DecodeWiredOptions {
   readonly key?: KeyLookup
@@ -65,7 +65,8 @@ export interface WiredTelegramInput {
   readonly security?: { readonly mode: 0 } | { readonly mode: 5 }
   readonly records?: readonly DataRecordInput[]
   readonly apdu?: Uint8Array
-  readonly key?: Uint8Array
+  /** The meter key: bytes or a security module's key operations. */
+  readonly key?: MeterKey
 }
 
 /** Encodes a wired M-Bus RSP_UD long frame with TPL (mode 0 or 5) and records. */

@@ -2,8 +2,7 @@ import { MbusError } from '../errors.js'
 import { CI_AFL, decodeAfl, encodeAfl, type AflInput, type AuthenticationLayer, type DecodedAfl } from '../afl/afl.js'
 import { decodeEll, encodeEll, isEllCi, type EllInput, type ExtendedLinkLayer } from '../ell/ell.js'
 import { concatBytes } from '../lib/bytes.js'
-import { ZERO_IV } from '../lib/aes.js'
-import { aesCmac } from '../lib/cmac.js'
+import { toKeyOps, ZERO_IV } from '../lib/aes.js'
 import { encodeLinkAddress, type MeterAddress, type MeterAddressInput } from '../link/address.js'
 import { decodeWirelessLink, encodeWirelessLink, type FrameFormat, type WirelessLink, type WirelessLinkOptions } from '../link/wireless.js'
 import { decodeDataRecords } from '../records/decode.js'
@@ -12,7 +11,7 @@ import type { DataRecord, DataRecordInput } from '../records/types.js'
 import { decodeTplHeader, encodeTplHeader, isTplCi, type TplHeaderInput, type TransportHeader } from '../tpl/header.js'
 import { deriveKdfA } from '../tpl/kdf.js'
 import { createMode5Iv, decryptTpl, encryptTpl } from '../tpl/security.js'
-import { resolveKey, type KeyLookup } from './keys.js'
+import { resolveKey, type KeyLookup, type MeterKey } from './keys.js'
 
 export interface DecodeWirelessOptions extends WirelessLinkOptions {
   readonly key?: KeyLookup
@@ -116,8 +115,8 @@ export interface WirelessTelegramInput {
   /** The records; or give `apdu` for raw application bytes. */
   readonly records?: readonly DataRecordInput[]
   readonly apdu?: Uint8Array
-  /** The meter key (mode 5/7, and ELL encryption). */
-  readonly key?: Uint8Array
+  /** The meter key (mode 5/7, and ELL encryption): bytes or a security module's key operations. */
+  readonly key?: MeterKey
 }
 
 /** Encodes a wireless M-Bus telegram: records → TPL (mode 0/5/7) → AFL (mode 7) → ELL → link. */
@@ -141,7 +140,8 @@ export function encodeWirelessTelegram(input: WirelessTelegramInput): Uint8Array
       const { body, blocks } = encryptTpl(keys.encryption, ZERO_IV, apdu)
       // CFE 10h: KDF-A, key id 0 (EN 13757-7:2018 §7.5.8.3).
       const tpdu = concatBytes([encodeTplHeader(input.tpl, 7, blocks, 0x10), body])
-      inner = encodeAfl(security, tpdu, (data) => aesCmac(keys.mac, data))
+      const macKey = toKeyOps(keys.mac)
+      inner = encodeAfl(security, tpdu, (data) => macKey.cmac(data))
     }
   }
   if (input.ell) inner = encodeEll(input.ell, inner, linkAddress, input.key)

@@ -1,6 +1,6 @@
 import { MbusError } from '../errors.js'
-import { checkKey, decryptCbc, encryptCbc, ZERO_IV } from '../lib/aes.js'
-import { aesCmac } from '../lib/cmac.js'
+import { toKeyOps, ZERO_IV } from '../lib/aes.js'
+import type { MeterKey } from '../telegram/keys.js'
 import { concatBytes, equalBytes } from '../lib/bytes.js'
 import type { DecodedAfl } from '../afl/afl.js'
 import type { TransportHeader } from './header.js'
@@ -13,7 +13,8 @@ export interface SecurityContext {
   readonly body: Uint8Array
   /** M ‖ ID ‖ version ‖ type of the meter (long TPL header if present, else link layer). */
   readonly addressBytes: Uint8Array | undefined
-  readonly key: Uint8Array | undefined
+  /** The meter key, bytes or a security module's key operations. */
+  readonly key: MeterKey | undefined
   /** The AFL in front of the TPL (mode 7), with the TPDU it protects. */
   readonly afl?: DecodedAfl
   readonly tpdu?: Uint8Array
@@ -38,12 +39,12 @@ export function decryptTpl(ctx: SecurityContext): Uint8Array {
     throw new MbusError('MBUS_TRUNCATED', `configuration field announces ${header.encryptedBlocks} encrypted blocks (${encLength} bytes), only ${body.length} follow`)
   }
   if (ctx.key === undefined) throw new MbusError('MISSING_KEY', `security mode ${mode}: no key for this meter`)
-  checkKey(ctx.key)
+  const meterKey = toKeyOps(ctx.key)
   if (ctx.addressBytes === undefined) throw new MbusError('MBUS_FRAME', 'no meter address for the IV / KDF (short header without link address)')
-  let cipherKey: Uint8Array
+  let cipherKey: ReturnType<typeof toKeyOps>
   let iv: Uint8Array
   if (mode === 5) {
-    cipherKey = ctx.key
+    cipherKey = meterKey
     iv = createMode5Iv(ctx.addressBytes, header.accessNumber ?? 0)
   } else {
     const afl = ctx.afl
@@ -52,15 +53,15 @@ export function decryptTpl(ctx: SecurityContext): Uint8Array {
     }
     const kdf = ((header.configurationExtension ?? 0) >> 4) & 0x03
     if (kdf !== 1) throw new MbusError('MBUS_SECURITY_UNSUPPORTED', `mode 7 key derivation ${kdf} is not supported (only KDF-A = 1)`)
-    const keys = deriveKdfA(ctx.key, afl.afl.messageCounter, ctx.addressBytes.subarray(2, 6))
+    const keys = deriveKdfA(meterKey, afl.afl.messageCounter, ctx.addressBytes.subarray(2, 6))
     // EN 13757-7:2018 §9.5.4: the AFL MAC is verified before anything is decrypted.
-    const mac = aesCmac(keys.mac, concatBytes([afl.macPrefix, ctx.tpdu])).subarray(0, afl.afl.mac.length)
+    const mac = toKeyOps(keys.mac).cmac(concatBytes([afl.macPrefix, ctx.tpdu])).subarray(0, afl.afl.mac.length)
     if (!equalBytes(mac, afl.afl.mac)) throw new MbusError('MAC_MISMATCH', 'AFL MAC does not match (wrong key or altered message)')
-    cipherKey = keys.encryption
+    cipherKey = toKeyOps(keys.encryption)
     iv = ZERO_IV
   }
   if (encLength === 0) return body
-  const plain = decryptCbc(cipherKey, iv, body.subarray(0, encLength))
+  const plain = cipherKey.cbcDecrypt(iv, body.subarray(0, encLength))
   // EN 13757-7:2018 §9.4.4: decrypted data starts with two 2Fh fill bytes (the decryption check).
   if (plain[0] !== 0x2f || plain[1] !== 0x2f) throw new MbusError('DECRYPT_FAILED', `security mode ${mode}: decrypted data does not start with 2F 2F (wrong key?)`)
   if (encLength === body.length) return plain
@@ -75,10 +76,10 @@ export function decryptTpl(ctx: SecurityContext): Uint8Array {
  * prefixes 2F 2F, pads with 2Fh to whole blocks and encrypts everything (returns the
  * ciphertext and its block count).
  */
-export function encryptTpl(key: Uint8Array, iv: Uint8Array, apdu: Uint8Array): { readonly body: Uint8Array; readonly blocks: number } {
-  checkKey(key)
+export function encryptTpl(key: MeterKey, iv: Uint8Array, apdu: Uint8Array): { readonly body: Uint8Array; readonly blocks: number } {
+  const ops = toKeyOps(key)
   const length = Math.ceil((apdu.length + 2) / 16) * 16
   const plain = new Uint8Array(length).fill(0x2f)
   plain.set(apdu, 2)
-  return { body: encryptCbc(key, iv, plain), blocks: length / 16 }
+  return { body: ops.cbcEncrypt(iv, plain), blocks: length / 16 }
 }
