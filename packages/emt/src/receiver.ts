@@ -93,7 +93,9 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     const opened = await openRepository(config.storage)
     repo = opened
     undo.push(() => opened.close())
-    const p = await startWorkerPool(config, deps.logger.level)
+    const p = await startWorkerPool(config, deps.logger.level, (pid, code) => {
+      log.error({ event: 'worker-exited', pid: pid ?? null, code }, 'a receiver worker exited; the others keep serving')
+    })
     pool = p
     undo.push(async () => { pool = undefined; await p.close() })
     await startApi(opened)

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
@@ -93,6 +94,17 @@ describe('receiver with 2 worker processes', () => {
     const answers = await Promise.all([0, 1, 2, 3].map((i) => deliver(sampleTaf7Message({ gatewayId: 'smgw-0002', messageId: `revoked-${String(i)}`, dayStart: today(), createdAt: NOW.toISOString() }))))
     for (const a of answers) expect(a).toEqual({ status: 400, json: { code: 'SIGNER_CERTIFICATE_INVALID', message: expect.any(String) as string } })
     expect(logs.some((l) => l.event === 'crls-reloaded' && l.workers === 2)).toBe(true)
+  }, 60_000)
+
+  it('a worker that dies is logged and the other one keeps serving', async () => {
+    const [victim] = Object.values(cluster.workers ?? {})
+    expect(victim).toBeDefined()
+    const exited = new Promise<void>((resolve) => { victim?.once('exit', () => { resolve() }) })
+    victim?.process.kill('SIGKILL')
+    await exited
+    expect(logs.some((l) => l.event === 'worker-exited')).toBe(true)
+    const m = sampleTaf7Message({ gatewayId: 'smgw-0001', messageId: 'after-exit', dayStart: today(), createdAt: NOW.toISOString() })
+    expect((await deliver(m)).status).toBe(201)
   }, 60_000)
 
   it('an injected clock or repository is refused with workers > 1 (workers use the system clock and open the store themselves)', async () => {

@@ -36,7 +36,7 @@ const START_TIMEOUT_MS = 120_000
 const CLOSE_TIMEOUT_MS = 10_000
 
 /** Forks `config.workers` receiver workers and resolves once every one listens on the shared port. */
-export async function startWorkerPool(config: EmtConfig, logLevel: string): Promise<WorkerPool> {
+export async function startWorkerPool(config: EmtConfig, logLevel: string, onExit: (pid: number | undefined, code: number | null) => void): Promise<WorkerPool> {
   if (!cluster.isPrimary) throw new EmtError('EMT_START_FAILED', 'receiver workers cannot start workers')
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
@@ -78,6 +78,8 @@ export async function startWorkerPool(config: EmtConfig, logLevel: string): Prom
         reject(new Error(`a worker exited (${String(code)})`))
       })
     })))
+    // A worker that dies later is not replaced: the cluster hands connections to the others; the owner is told.
+    for (const w of workers) w.once('exit', (code) => { if (!closing) onExit(w.process.pid, code) })
     const port = ports[0] ?? 0
     if (ports.some((p) => p !== port)) throw new Error(`workers listen on different ports: ${ports.join(', ')}`)
     let nextId = 0
