@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import fastifyCookie from '@fastify/cookie'
 import { addLegalMonths } from '@smgw/legal-time'
 import { obisName } from '@smgw/obis'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { GatewayConfig } from '../config.js'
@@ -62,7 +62,7 @@ export interface HanServiceDeps {
   readonly ui?: ReadonlyMap<string, HanUiFile> | false
 }
 
-type HanApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>
+type HanApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse>
 type DeviceMeter = NonNullable<ReturnType<NonNullable<HanServiceDeps['status']>>>['meters'][number]
 
 export interface HanService {
@@ -520,7 +520,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
     const tls = await loadHanTls(config, store.path, gatewayConfig.gatewayId, now())
     if (tls.created) log?.info({ files: `${store.path}.han-*.pem` }, 'self-signed HAN certificate made')
     const ui = await loadUi()
-    const a = Fastify<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    const a = Fastify<HttpsServer, IncomingMessage, ServerResponse>({
       https: {
         key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2',
         // TLS 1.2: AEAD suites only, AES-256-GCM first (TR-03109-3 HAN profile; RSA suites for an RSA certificate). TLS 1.3: OpenSSL's defaults.
