@@ -36,7 +36,7 @@ const clock = createTestClock('2026-05-01T08:00:00Z')
 const listeners = new Set<(batch: readonly ReadingInput[]) => void>()
 const IMPORT = '1-0:1.8.0*255'
 
-function call(method: string, path: string, o: { body?: unknown; raw?: string; cookie?: string; csrf?: string; token?: string; type?: string } = {}): Promise<Res> {
+function call(method: string, path: string, o: { body?: unknown; raw?: string; cookie?: string; csrf?: string; token?: string; type?: string; port?: number } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body))
     const headers: Record<string, string> = {}
@@ -44,7 +44,7 @@ function call(method: string, path: string, o: { body?: unknown; raw?: string; c
     if (o.cookie !== undefined) headers.cookie = o.cookie
     if (o.csrf !== undefined) headers['x-csrf-token'] = o.csrf
     if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`
-    const req = request({ host: '127.0.0.1', port: han.port(), method, path, headers, ca, checkServerIdentity: () => undefined, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port: o.port ?? han.port(), method, path, headers, ca, checkServerIdentity: () => undefined, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -432,6 +432,29 @@ describe('robustness', () => {
     const big = await call('POST', '/api/v1/session', { raw: JSON.stringify({ username: 'a', password: 'x'.repeat(40_000) }) })
     expect(big.status).toBe(413)
     expect(big.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' })
+  })
+
+  it('serves the page files at / with the page\'s cache policy', async () => {
+    const enc = (t: string) => new TextEncoder().encode(t)
+    const ui = new Map([
+      ['/index.html', { body: enc('<!doctype html><title>HAN page</title>'), type: 'text/html; charset=utf-8' }],
+      ['/app.js', { body: enc('export {}'), type: 'text/javascript; charset=utf-8' }],
+    ])
+    const other = createHanService(config, { store, logs, now: clock.now, ui })
+    await other.start()
+    try {
+      const page = await call('GET', '/', { port: other.port()! })
+      expect(page.text).toBe('<!doctype html><title>HAN page</title>')
+      expect(page.headers['cache-control']).toBe('no-cache')
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'")
+      const js = await call('GET', '/app.js?v=abc', { port: other.port()! })
+      expect(js.headers['content-type']).toMatch(/^text\/javascript/)
+      expect(js.headers['cache-control']).toContain('immutable')
+      expect((await call('GET', '/nothing.js', { port: other.port()! })).status).toBe(404)
+    } finally {
+      await other.close()
+    }
+    expect(other.port()).toBeUndefined()
   })
 
   it('random paths, methods and bodies never give a 500', async () => {

@@ -494,7 +494,11 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       const path = req.url.split('?')[0] ?? '/'
       if (path.startsWith('/api/')) return fail(reply, 404, 'NOT_FOUND', 'no such resource')
       const file = ui?.get(path) ?? (path === '/' ? ui?.get('/index.html') : undefined)
-      if (file !== undefined) return reply.type(file.type).send(Buffer.from(file.body))
+      // @smgw/han-ui's cache policy: the page is revalidated, assets named with ?v=<hash> are immutable.
+      if (file !== undefined) {
+        const versioned = file !== ui?.get('/index.html') && /[?&]v=/.test(req.url)
+        return reply.type(file.type).header('cache-control', versioned ? 'public, max-age=31536000, immutable' : 'no-cache').send(Buffer.from(file.body))
+      }
       if (path === '/' || path === '/index.html') {
         return reply.type('text/html; charset=utf-8').send('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Smart Meter Gateway</title></head><body><h1>Smart Meter Gateway</h1><p>The page is not installed; the API is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>\n')
       }
