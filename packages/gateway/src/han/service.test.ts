@@ -270,6 +270,9 @@ describe('consumer data', () => {
     expect(next[0]!.seq).toBe(all[1]!.seq)
     const found = (await call('GET', '/api/v1/log?q=ALICE%20READING', { cookie: a.cookie })).json().entries as { type: string }[]
     expect(found.map((e) => e.type)).toEqual(['data-processed'])
+    // Field names are not searched, values are.
+    expect((await call('GET', '/api/v1/log?q=dataclass', { cookie: a.cookie })).json().entries).toEqual([])
+    expect(((await call('GET', '/api/v1/log?q=lmn-INGEST', { cookie: a.cookie })).json().entries as unknown[]).length).toBeGreaterThan(0)
     const typed = (await call('GET', '/api/v1/log?type=request-received', { cookie: a.cookie })).json().entries as { type: string }[]
     expect(typed.every((e) => e.type === 'request-received')).toBe(true)
     const csv = await call('GET', '/api/v1/log/export.csv', { cookie: a.cookie })

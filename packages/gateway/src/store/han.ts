@@ -71,7 +71,7 @@ export interface ConsumerLogQuery {
   readonly from?: Date
   /** Exclusive. */
   readonly to?: Date
-  /** Substring of the entry's fields (case-insensitive). */
+  /** Substring of one of the entry's text values (case-insensitive). */
   readonly q?: string
   /** Only entries with seq below this (paging, newest first). */
   readonly before?: number
@@ -204,7 +204,8 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       if (q.from !== undefined) { where.push('time >= ?'); args.push(q.from.toISOString()) }
       if (q.to !== undefined) { where.push('time < ?'); args.push(q.to.toISOString()) }
       if (q.before !== undefined) { where.push('seq < ?'); args.push(q.before) }
-      if (q.q !== undefined) { where.push("instr(lower(fields), lower(?)) > 0"); args.push(q.q) }
+      // The text values of the fields (not their names, not numbers).
+      if (q.q !== undefined) { where.push("EXISTS (SELECT 1 FROM json_each(fields) WHERE json_each.type = 'text' AND instr(lower(json_each.value), lower(?)) > 0)"); args.push(q.q) }
       args.push(q.limit)
       return db.prepare(`SELECT seq, time, type, fields FROM log_entries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`).all(...args) as RawRow[]
     }),
