@@ -266,6 +266,24 @@ describe('TAF service', () => {
     t.store.close()
   })
 
+  it('TAF 10 after a long gap (downtime, a step of legal time) catches up only the last 5 minutes: no flood of stale grid values', async () => {
+    const t = setup('taf10-stale', '2026-11-23T10:00:01Z', [{
+      id: 'taf10-M2', useCase: 'taf10', meteringPoint: MP, channels: [{ meterId: 'ehz-1', obis: '1-0:32.7.0' }],
+      recipients: [{ id: 'emt-1', role: 'grid-operator' }], schedule: { everySeconds: 2 },
+    }])
+    const taf = t.make()
+    await taf.start()
+    t.clock.set('2026-11-23T10:10:00.500Z') // ten minutes later: 300 periods of 2 s were due
+    const reports = await taf.runDue()
+    expect(reports.length).toBe(150) // 10:05:00–10:10:00
+    expect(reports[0]!.period.start.toISOString()).toBe('2026-11-23T10:05:00.000Z')
+    expect(reports.at(-1)!.period.end.toISOString()).toBe('2026-11-23T10:10:00.000Z')
+    expect(t.store.readOutbox().length).toBe(150)
+    expect(t.store.tafWatermark('taf10-M2')?.toISOString()).toBe('2026-11-23T10:10:00.000Z')
+    await taf.close()
+    t.store.close()
+  })
+
   it('cuts TAF 2 registers over a billing month and TAF 1 at its end, reading only around the boundaries', async () => {
     const regs = {
       names: ['HT', 'NT'], default: 'NT',

@@ -85,6 +85,8 @@ export interface TafService {
 }
 
 const READ_PAGE = 10_000
+/** TAF 10/14 periods that ended longer ago than this are skipped, not caught up (see skipStale). */
+const STALE_ACTUAL_MS = 300_000
 /** Longest timer: the clock is looked at again at least this often (legal time may be set). */
 const MAX_TIMER_MS = 60_000
 
@@ -243,10 +245,27 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     }
   }
 
+  /**
+   * Grid-status and high-frequency values (TAF 10, 14) are for the grid's present state: after
+   * downtime or a step of legal time, periods that ended more than STALE_ACTUAL_MS ago are not
+   * computed and sent (they would arrive as a flood of stale values); the watermark moves past
+   * them and the log says how many were skipped.
+   */
+  const skipStale = (profile: TariffProfile): void => {
+    if (profile.useCase !== 'taf10' && profile.useCase !== 'taf14') return
+    const first = nextPeriod(profile)
+    const keepFrom = periodContaining(profile, new Date(now().getTime() - STALE_ACTUAL_MS)).start
+    if (first.start.getTime() >= keepFrom.getTime()) return
+    const skipped = Math.round((keepFrom.getTime() - first.start.getTime()) / (profile.schedule.everySeconds * 1000))
+    store.commitTafRun({ profile: profile.id, until: keepFrom })
+    log?.warn({ profile: profile.id, skipped, from: first.start.toISOString(), to: keepFrom.toISOString() }, 'stale grid-status periods skipped (not computed, not sent)')
+  }
+
   const pass = async (): Promise<TafRunReport[]> => {
     const reports: TafRunReport[] = []
     for (const profile of config.profiles) {
       if (!isScheduled(profile)) continue
+      skipStale(profile)
       for (let i = 0; i < maxPerPass && state !== 'closed'; i++) {
         const period = nextPeriod(profile)
         if (period.dueAt.getTime() > now().getTime()) break

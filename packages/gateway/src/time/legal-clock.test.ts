@@ -108,6 +108,22 @@ describe('createLegalClock', () => {
     w.store.close()
   })
 
+  it('a first sync that steps the clock back still covers every value stamped before it', async () => {
+    const w = createWorld('step-back')
+    const { clock, system } = w
+    system.advance(10 * 60_000)
+    const lastUnsynced = clock.now() // stamped on the system clock (offset 0)
+    w.serverAhead(-10 * 60_000) // legal time is 10 min behind the system clock
+    expect(await clock.sync()).toMatchObject({ ok: true, state: 'synchronised' })
+    // After the step legal time is earlier than that value's stamp; the value is still time-invalid.
+    expect(clock.now().getTime()).toBeLessThan(lastUnsynced.getTime())
+    expect(clock.timeValidAt(lastUnsynced)).toBe(false)
+    expect(clock.invalidPeriods()[0]!.to!.getTime()).toBeGreaterThanOrEqual(lastUnsynced.getTime())
+    system.advance(11 * 60_000)
+    expect(clock.timeValidAt(clock.now())).toBe(true)
+    w.store.close()
+  })
+
   it('a drift of exactly the tolerance is tolerated, one millisecond more is not; the tolerance follows the registration period', async () => {
     const w = createWorld('edge', { registrationPeriodS: 60 }) // 3 % of 60 s = 1800 ms
     w.serverAhead(0)

@@ -197,6 +197,9 @@ export function createLegalClock(config: LegalClockConfig, deps: LegalClockDeps)
     const entries: CalibrationLogEntry[] = []
     const synchronised: CalibrationLogEntry = { type: 'time-synchronised', fields: { source, offsetMs: Math.round(residualMs) } }
     const before = state
+    // A step moves legal time; values stamped just before it carry the old scale. An invalid
+    // period closed by this sync ends after both, so it covers them either way.
+    const beforeMs = legalMs()
     if (state === 'synchronised') {
       // A holdover limit crossed before this sync arrived is recorded first (rule 6).
       const limit = holdoverLimitMs()
@@ -206,7 +209,7 @@ export function createLegalClock(config: LegalClockConfig, deps: LegalClockDeps)
       offsetMs += residualMs
       const now = legalMs()
       const p = open()
-      if (p !== undefined) p.to = now
+      if (p !== undefined) p.to = Math.max(now, beforeMs + 1)
       state = 'synchronised'
       lastGoodMs = now
       entries.push(synchronised)
@@ -233,7 +236,7 @@ export function createLegalClock(config: LegalClockConfig, deps: LegalClockDeps)
       entries.push(synchronised)
       if (state === 'restricted') {
         const p = open()
-        if (p !== undefined) p.to = now
+        if (p !== undefined) p.to = Math.max(now, beforeMs + 1)
         entries.push({ type: 'restricted-state', fields: { entered: false } })
         log?.info({ source, offsetMs: residualMs }, 'legal time within the tolerance again: restricted state left')
       }

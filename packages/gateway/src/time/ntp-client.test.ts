@@ -227,9 +227,11 @@ describe('createTimeService', () => {
   it('close aborts a query in flight', async () => {
     const peer = await rawPeer(() => undefined) // never answers
     const service = createTimeService(TimeConfig.parse({ ntp: { host: '127.0.0.1', port: peer.port }, timeoutMs: 60_000 }))
-    await service.start()
+    // start() waits for the first attempt; close() aborts it, and start() resolves then.
+    const starting = service.start()
     await expect.poll(() => peer.requests()).toBe(1)
     await service.close()
+    await starting
     expect(service.clock.status().state).toBe('unsynchronised')
   })
 })

@@ -171,7 +171,12 @@ export interface TimeServiceDeps {
 }
 
 export interface TimeService {
-  /** Synchronises now, then every `pollIntervalS`. Idempotent. */
+  /**
+   * Synchronises now and resolves once that first attempt is over (successful or not: the
+   * query has its own timeout and retries), then keeps polling every `pollIntervalS`. The
+   * gateway starts its tariff stage only after it, so periods are not laid out on a clock
+   * that the first sync is about to step. Idempotent.
+   */
   start(): Promise<void>
   /** Stops polling, aborts a query in flight and waits for it. Idempotent. */
   close(): Promise<void>
@@ -248,7 +253,7 @@ export function createTimeService(config: TimeConfig, deps: TimeServiceDeps = {}
       state = 'running'
       log?.info({ server: `${config.ntp.host}:${config.ntp.port}`, pollIntervalS: config.pollIntervalS }, 'legal time service started')
       tick()
-      return Promise.resolve()
+      return inFlight.then(() => undefined)
     },
     async close() {
       if (state === 'closed') return
