@@ -40,6 +40,13 @@ export async function launchChromium(options: { locale?: string; viewport?: { wi
   }
 }
 
+/** With SMGW_SCREENSHOTS=DIR set: a full-page screenshot of the page as DIR/NAME.png (test artefacts of the main pages). */
+export async function saveScreenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env['SMGW_SCREENSHOTS']
+  if (dir === undefined || dir === '') return
+  await page.screenshot({ path: join(dir, `${name.replace(/[^A-Za-z0-9_-]+/g, '-')}.png`), fullPage: true })
+}
+
 /** Runs `body`; on failure saves a full-page screenshot into a temp dir (path in the error) and rethrows. */
 export async function withScreenshotOnFailure(page: Page, name: string, body: () => Promise<void>): Promise<void> {
   try {

@@ -6,5 +6,5 @@ export { chartNumber, displayUnit, formatBytes, formatTime, formatValue, LEGAL_T
 export type { DisplayValue } from './page/format.js'
 export { describeLogEntry, LOG_TYPES } from './page/timeline.js'
 export type { LogEntry, TimelineItem, TimelineKind } from './page/timeline.js'
-export { chartSeries, isRegisterUnit } from './page/series.js'
-export type { ChartSeries } from './page/series.js'
+export { chartSeries, isRegisterUnit, statusRuns } from './page/series.js'
+export type { ChartSeries, StatusRun } from './page/series.js'

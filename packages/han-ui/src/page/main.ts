@@ -3,7 +3,7 @@ import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import './app.css'
 import { createApi, ApiError, type Api, type Meter, type RequestKind, type Session } from './api.js'
-import { chartSeries } from './series.js'
+import { chartSeries, statusRuns } from './series.js'
 import { displayUnit, formatBytes, formatTime, formatValue, purposeLabel, statusWords } from './format.js'
 import { LANGUAGES, pickLanguage, translate, type Language, type MessageKey } from './i18n.js'
 import { describeLogEntry, LOG_TYPES } from './timeline.js'
@@ -266,7 +266,9 @@ async function renderHistory(main: HTMLElement): Promise<void> {
     charts = []
     out.replaceChildren(h('p', {}, t('common.loading')))
     try {
+      // Up to the end of the chosen day, never past now (the future has no values, not gaps).
       const toDate = new Date(`${to.value}T00:00:00`); toDate.setDate(toDate.getDate() + 1)
+      if (toDate.getTime() > Date.now()) toDate.setTime(Date.now())
       const data = await api.history(meterSel.value, { quantity: quantitySel.value, resolution: resolutionSel.value, from: new Date(`${from.value}T00:00:00`).toISOString(), to: toDate.toISOString() })
       drawHistory(out, data, resolutionSel.value, quantitySel.selectedOptions[0]?.textContent ?? data.quantity)
     } catch (err) {
@@ -305,10 +307,12 @@ function drawHistory(out: HTMLElement, data: { quantity: string; unit: string; s
     axes: [{}, { label: yLabel, size: 70 }],
   }, [series.x, series.y], chartBox)
   charts.push(chart)
-  const flagged = data.points.filter((p) => p.status !== 0)
-  const list = flagged.length === 0
+  const runs = statusRuns(data.points)
+  const list = runs.length === 0
     ? h('p', {}, t('history.flaggedNone'))
-    : h('ul', { class: 'flagged' }, ...flagged.slice(0, 100).map((p) => h('li', {}, `${formatTime(p.time, lang)}: ${statusWords(p.status, lang).join(', ')}`)))
+    : h('ul', { class: 'flagged' }, ...runs.slice(0, 200).map((r) => h('li', {}, r.count === 1
+      ? `${formatTime(r.from, lang)}: ${statusWords(r.status, lang).join(', ')}`
+      : `${t('history.run', { from: formatTime(r.from, lang), to: formatTime(r.to, lang), count: r.count })}: ${statusWords(r.status, lang).join(', ')}`)))
   out.append(h('h2', {}, t('history.flagged')), list)
 }
 

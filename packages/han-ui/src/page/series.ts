@@ -46,3 +46,27 @@ export function chartSeries(points: readonly { time: string; value: string | nul
   }
   return { x, y, gaps, differences }
 }
+
+export interface StatusRun {
+  readonly from: string
+  readonly to: string
+  readonly count: number
+  readonly status: number
+}
+
+/** Consecutive points with the same non-zero status, as runs (a silent day is one line, not 96). */
+export function statusRuns(points: readonly { time: string; status: number }[]): StatusRun[] {
+  const runs: StatusRun[] = []
+  let current: { from: string; to: string; count: number; status: number } | undefined
+  for (const p of points) {
+    if (current !== undefined && p.status === current.status) {
+      current.to = p.time
+      current.count++
+      continue
+    }
+    if (current !== undefined) runs.push(current)
+    current = p.status === 0 ? undefined : { from: p.time, to: p.time, count: 1, status: p.status }
+  }
+  if (current !== undefined) runs.push(current)
+  return runs
+}
