@@ -48,6 +48,22 @@ const common = {
   consumer: id.optional(),
 }
 
+/*
+ * Where the wireless M-Bus meter keys are held: a security module (README "Meter keys");
+ * absent: the --keys file. The passphrase or PIN comes from an environment variable (named
+ * here) or a file (mode 0600), never from the configuration itself.
+ */
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+const softwareModule = { dir: path, scryptLogN: z.int().min(10).max(22).optional() }
+const pkcs11Module = { library: path.optional(), tokenLabel: z.string().min(1).max(32) }
+export const MeterKeysConfig = z.strictObject({
+  securityModule: z.union([
+    z.strictObject({ software: z.union([z.strictObject({ ...softwareModule, passphraseEnv: envName }), z.strictObject({ ...softwareModule, passphraseFile: path })]) }),
+    z.strictObject({ pkcs11: z.union([z.strictObject({ ...pkcs11Module, pinEnv: envName }), z.strictObject({ ...pkcs11Module, pinFile: path })]) }),
+  ]),
+})
+export type MeterKeysConfig = z.infer<typeof MeterKeysConfig>
+
 export const SmlMeterConfig = z.strictObject({
   ...common,
   kind: z.literal('sml'),
@@ -119,6 +135,8 @@ export const GatewayConfig = z.strictObject({
   }).optional(),
   /** The HAN service (README "HAN service"): consumer and technician API over HTTPS on the HAN interface; absent: no HAN service. */
   han: HanConfig.optional(),
+  /** Meter keys in a security module instead of the --keys file. */
+  meterKeys: MeterKeysConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
@@ -190,6 +208,7 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
         recipients: config.wan.recipients.map((r) => ({ ...r, encCertificate: at(r.encCertificate) })),
       },
     }),
+    ...(config.meterKeys === undefined ? {} : { meterKeys: { securityModule: resolveModulePaths(config.meterKeys.securityModule, at) } }),
     meters: config.meters.map((m) => {
       const t = m.transport
       if ('serial' in t) return { ...m, transport: { serial: { ...t.serial, path: at(t.serial.path) } } }
@@ -242,6 +261,16 @@ export async function readMeterKeys(file: string): Promise<MeterKeys> {
 export function checkMeterKeys(config: GatewayConfig, keys: MeterKeys): void {
   const missing = config.meters.flatMap((m, i) => (m.kind === 'wmbus' && m.keyId !== undefined && !keys.has(m.keyId) ? [`meters[${i}].keyId: ${m.keyId}`] : []))
   if (missing.length > 0) throw new GatewayError('KEYS_INVALID', `keys missing from the key file: ${missing.join(', ')}`)
+}
+
+function resolveModulePaths(m: MeterKeysConfig['securityModule'], at: (p: string) => string): MeterKeysConfig['securityModule'] {
+  if ('software' in m) {
+    const sw = m.software
+    return { software: 'passphraseFile' in sw ? { ...sw, dir: at(sw.dir), passphraseFile: at(sw.passphraseFile) } : { ...sw, dir: at(sw.dir) } }
+  }
+  const hsm = m.pkcs11
+  const library = hsm.library === undefined ? {} : { library: at(hsm.library) }
+  return { pkcs11: 'pinFile' in hsm ? { ...hsm, ...library, pinFile: at(hsm.pinFile) } : { ...hsm, ...library } }
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

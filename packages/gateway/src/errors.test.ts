@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseGatewayConfig, readMeterKeys } from './config.js'
 import { GatewayError, isGatewayError, type GatewayErrorCode } from './errors.js'
 import { createFileReplayAdapter } from './lmn/file/index.js'
+import { openMeterKeyModule } from './lmn/wmbus/keys.js'
 import { decodeLogExport } from './log/export.js'
 import { detectLogSource } from './log/source.js'
 import { createGatewayLogs } from './log/writer.js'
@@ -78,6 +79,7 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     await chmod(file('keys-open.json'), 0o644)
     return readMeterKeys(file('keys-open.json'))
   },
+  KEY_MODULE_FAILED: () => openMeterKeyModule({ securityModule: { software: { dir: file('sm'), passphraseEnv: 'SMGW_UNSET_PASSPHRASE' } } }, {}),
   LMN_OPEN_FAILED: () => createFileReplayAdapter({ kind: 'sml', path: file('no-such-capture.bin'), meterId: 'm' }, { readings: () => undefined, event: () => undefined }, { now, setTimer: () => () => undefined }).start(),
   TIME_RESPONSE_INVALID: () => decodeSntpResponse(new Uint8Array(47), { seconds: 1, fraction: 0 }),
   TIME_KISS_OF_DEATH: () => decodeSntpResponse(sntpReply({ stratum: 0 }), { seconds: 1, fraction: 0 }),

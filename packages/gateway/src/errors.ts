@@ -35,6 +35,8 @@ export type GatewayErrorCode =
   | 'KEYS_INVALID'
   /** The meter key file is readable by group or others (its mode must be 0600 or stricter). */
   | 'KEYS_PERMISSIONS'
+  /** The security module holding the meter keys cannot be opened or used (passphrase/PIN missing or wrong, no token, no library). */
+  | 'KEY_MODULE_FAILED'
   /** An LMN transport cannot be opened (serial port, UDP bind, replay file). */
   | 'LMN_OPEN_FAILED'
   /** An SNTP response that is not a valid server reply (length, version, mode, zero transmit timestamp, …; reason in the message). */

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, type Signer } from '@smgw/crypto'
+import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, type SecretKeyModule, type Signer } from '@smgw/crypto'
+import type { MeterKey } from '@smgw/mbus'
 import type { Logger } from 'pino'
 import type { GatewayConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
 import { createHanService, type HanService, type HanUiFile } from './han/service.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
 import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
+import { resolveModuleMeterKeys } from './lmn/wmbus/keys.js'
 import { DEFAULT_RETENTION } from './retention/policy.js'
 import { createRetentionService, type RetentionService } from './retention/service.js'
 import type { LegalClock, LegalClockState } from './time/legal-clock.js'
@@ -22,8 +24,10 @@ export interface GatewayDeps {
   /** Schedules `fn` after `ms`, returns a cancel function (default setTimeout); tests drive time with it. */
   readonly setTimer?: (ms: number, fn: () => void) => () => void
   readonly logger?: Logger
-  /** Meter keys by key ID (from `readMeterKeys`; the security module later). */
+  /** Meter keys by key ID (from `readMeterKeys`, the --keys file). */
   readonly keys?: MeterKeys
+  /** The security module holding meter keys by key ID (config `meterKeys`; opened and closed by the caller). */
+  readonly keyModule?: SecretKeyModule
   /** The SIG key and certificate; default: read from `config.logs` files at start. */
   readonly sig?: { readonly signer: Signer; readonly certificate: Uint8Array }
   /** Firmware version for the `gateway-started` entry. */
@@ -378,7 +382,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
-        adapters = createLmnAdapters(config, deps.keys ?? new Map(), sink, { now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        const moduleKeys = deps.keyModule === undefined ? undefined : await resolveModuleMeterKeys(deps.keyModule, config)
+        if (moduleKeys !== undefined && moduleKeys.missing.length > 0) log?.warn({ keyIds: moduleKeys.missing }, 'meter keys not in the security module')
+        adapters = createLmnAdapters(config, new Map<string, MeterKey>([...(deps.keys ?? []), ...(moduleKeys?.keys ?? [])]), sink, { now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         for (const a of adapters) await a.start()
         scheduleSilence()
         log?.info({ meters: meters.size, adapters: adapters.length, store: config.store.path }, 'gateway running')

@@ -87,8 +87,11 @@ function describeSecretKeys(name: string, open: () => Promise<SecurityModule>): 
       expect(await sm.deleteSecretKey('meter.b')).toBe(true)
       expect(await sm.deleteSecretKey('meter.b')).toBe(false)
       await rejectsWith(sm.secretKey('meter.b'), 'KEY_NOT_FOUND')
+      const held = await sm.secretKey('meter.a')
       await sm.close()
       await rejectsWith(sm.secretKey('meter.a'), 'MODULE_CLOSED')
+      // Operations obtained before close refuse after it.
+      expect(() => held.cmac(new Uint8Array(16))).toThrow(CryptoError)
     })
   })
 }

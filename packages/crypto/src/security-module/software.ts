@@ -7,7 +7,7 @@ import { deriveEcdh } from '../primitives/ecdh.js'
 import { HASHES } from '../primitives/hash.js'
 import { checkLabel, checkRandomLength } from './adapters.js'
 import { checkSecretKey, createAesKeyOps } from './aes-key.js'
-import type { KeyInfo, SecretKeyInfo, SecurityModule } from './types.js'
+import type { KeyInfo, SecretKeyInfo, SecretKeyOps, SecurityModule } from './types.js'
 
 export interface SoftwareSecurityModuleConfig {
   /** Folder holding module.json and keys/<label>.json; created when missing. */
@@ -158,10 +158,18 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
       } catch (err) {
         throw new CryptoError('MODULE_STORE_CORRUPT', `secret key ${label} does not open (file damaged or moved)`, { cause: err })
       }
+      let ops: SecretKeyOps
       try {
-        return createAesKeyOps(key)
+        ops = createAesKeyOps(key)
       } finally {
         key.fill(0)
+      }
+      // After close the operations refuse, as a token's do once its session is gone.
+      return {
+        cbcEncrypt: (iv, data) => { live(); return ops.cbcEncrypt(iv, data) },
+        cbcDecrypt: (iv, data) => { live(); return ops.cbcDecrypt(iv, data) },
+        ctr: (iv, data) => { live(); return ops.ctr(iv, data) },
+        cmac: (data) => { live(); return ops.cmac(data) },
       }
     },
     async listSecretKeys() {

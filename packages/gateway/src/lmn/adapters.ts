@@ -1,10 +1,11 @@
-import type { GatewayConfig, MeterKeys, SmlMeterConfig, WmbusMeterConfig } from '../config.js'
+import type { GatewayConfig, SmlMeterConfig, WmbusMeterConfig } from '../config.js'
 import { createFileReplayAdapter } from './file/index.js'
 import { createSmlSerialAdapter } from './sml-serial/index.js'
 import { createSmlTcpAdapter } from './sml-tcp/index.js'
 import type { LmnAdapter, LmnDeps, LmnSink } from './types.js'
 import { createWmbusSerialAdapter } from './wmbus-serial/index.js'
 import { createWmbusUdpAdapter } from './wmbus-udp/index.js'
+import type { MeterKeySource } from './wmbus/keys.js'
 import type { WmbusReaderMeter } from './wmbus/reader.js'
 
 /** An adapter with the local port it listens on, when it has one (UDP). */
@@ -14,7 +15,7 @@ export type GatewayLmnAdapter = LmnAdapter & { port?: () => number | undefined }
  * One adapter per transport of the configuration: each SML meter has its line; wireless
  * meters that share a transport (one stick, one UDP port, one capture) share its adapter.
  */
-export function createLmnAdapters(config: GatewayConfig, keys: MeterKeys, sink: LmnSink, deps: LmnDeps): GatewayLmnAdapter[] {
+export function createLmnAdapters(config: GatewayConfig, keys: MeterKeySource, sink: LmnSink, deps: LmnDeps): GatewayLmnAdapter[] {
   const adapters: GatewayLmnAdapter[] = []
   const wireless = new Map<string, WmbusMeterConfig[]>()
   for (const m of config.meters) {

@@ -1,4 +1,4 @@
-import { decodeWirelessTelegram, isMbusError, type DataRecord, type MeterAddress } from '@smgw/mbus'
+import { decodeWirelessTelegram, isMbusError, type DataRecord, type MeterAddress, type MeterKey } from '@smgw/mbus'
 import type { ReadingInput } from '../../store/types.js'
 import type { LmnSink, LmnTransportName } from '../types.js'
 
@@ -7,12 +7,12 @@ export interface WmbusReaderMeter {
   readonly id: string
   /** M-Bus identification number (8 digits). */
   readonly mbusId: string
-  /** AES-128 key (modes 5/7); absent for unencrypted meters. */
-  readonly key?: Uint8Array
+  /** AES-128 key (modes 5/7): bytes, or a security module's key operations; absent for unencrypted meters. */
+  readonly key?: MeterKey
 }
 
 /** Error codes of @smgw/mbus that mean "this key does not fit" (or there is none). */
-const KEY_CODES = new Set(['MISSING_KEY', 'DECRYPT_FAILED', 'MAC_MISMATCH'])
+const KEY_CODES = new Set(['MISSING_KEY', 'DECRYPT_FAILED', 'MAC_MISMATCH', 'KEY_OPERATION_FAILED'])
 
 /**
  * One wireless M-Bus telegram (link layer on; with or without block CRCs) → readings of a
