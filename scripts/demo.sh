@@ -11,12 +11,15 @@
 #      before a full hour, so an hourly TAF 7 message is due within the run,
 #   4. prints each delivery as the participants' REST APIs show it; emt-2 is killed for
 #      10 s in the middle and its messages arrive after it is back,
-#   5. stops the gateway, exports MSCONS from emt-1 and CSV from emt-2, opens one posted
+#   5. serves the consumer's page on the HAN side (https://127.0.0.1:8443, user anna):
+#      live values, history, where the data went, consent and rights — open it while it runs,
+#   6. stops the gateway, exports MSCONS from emt-1 and CSV from emt-2, opens one posted
 #      message with openssl as an independent peer, verifies the gateway's logs, summarises.
-# The administrator (GWA) and the consumer page come with later issues.
+# The administrator (GWA) comes with a later issue.
 #
-# Usage: scripts/demo.sh [--seconds N] [--out DIR] [--no-setup]
+# Usage: scripts/demo.sh [--seconds N] [--han-port P] [--out DIR] [--no-setup]
 #   --seconds N  how long the system runs (default 90)
+#   --han-port P the consumer page's port (default 8443)
 #   --out DIR    where the exports go (default: a new temporary folder, kept and printed)
 #   --no-setup   skip scripts/setup.sh (dependencies already installed)
 # Everything else stays in a temporary folder, removed at the end (kept with KEEP=1).
@@ -24,14 +27,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=90
+han_port=8443
 out=""
 setup=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
     --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --han-port) han_port=${2:?--han-port needs a number}; shift 2 ;;
     --no-setup) setup=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -172,7 +177,7 @@ water_key=000102030405060708090A0B0C0D0E0F
 heat_key=F0E0D0C0B0A090807060504030201000
 printf '{ "water-1": "%s", "heat-1": "%s" }\n' "$water_key" "$heat_key" > "$gw/meter-keys.json"; chmod 600 "$gw/meter-keys.json"
 node -e '
-  const [file, smlPort, ntpPort, emt1, emt2] = process.argv.slice(1)
+  const [file, smlPort, ntpPort, emt1, emt2, hanPort] = process.argv.slice(1)
   const pki = "../pki", gw = `${pki}/gateways/smgw-0001`
   require("fs").writeFileSync(file, JSON.stringify({
     gatewayId: "smgw-0001",
@@ -195,8 +200,13 @@ node -e '
       ],
       retry: { initialMs: 500, maxMs: 4000 },
     },
+    han: { host: "127.0.0.1", port: Number(hanPort), tariffs: [{ id: "dyn-1", name: "Dynamic tariff", description: "hourly prices; needs quarter-hour values (TAF 7)" }] },
   }, null, 2))
-' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw"
+' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw" "$han_port"
+# The consumer's account on the HAN side (the password goes through a file, never the command line).
+han_password=demo-anna-2026
+printf '%s\n' "$han_password" > "$work/anna.pw"; chmod 600 "$work/anna.pw"
+smgw han user add anna --consumer c-1 --password-file "$work/anna.pw" --config "$gw/gateway.json" > /dev/null
 node "$smgw_js" gateway --config "$gw/gateway.json" --keys "$gw/meter-keys.json" --json --status-interval 0 --log-level warn 2> "$gw/gateway.log" &
 gateway_pid=$!
 pids+=("$gateway_pid")
@@ -209,6 +219,26 @@ node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter heat --mode 7 --ke
 pids+=($!)
 say "wireless M-Bus meters: water-1 (OMS mode 5) and heat-1 (mode 7), a telegram about every 16 s"
 say "tariff profiles: TAF 7 (1-0:1.8.0, quarter hours, sent hourly) → emt-1; TAF 10 (1-0:16.7.0, every 2 s) → emt-2"
+say "consumer page (HAN): https://127.0.0.1:$han_port — user anna, password $han_password (the gateway made its own P-256 certificate: $gw/gateway.db.han-cert.pem)"
+# Proof that the page's API answers: log in as anna and list her meters, trusting only the gateway's HAN certificate.
+node -e '
+  const https = require("https"), fs = require("fs")
+  const [port, ca, password] = process.argv.slice(1)
+  const call = (method, path, body, cookie) => new Promise((resolve, reject) => {
+    const req = https.request({ host: "127.0.0.1", port, path, method, ca: fs.readFileSync(ca), servername: "localhost", checkServerIdentity: () => undefined,
+      headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) } }, (res) => {
+      let text = ""; res.on("data", (c) => { text += c }); res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }))
+    })
+    req.on("error", reject); req.end(body === undefined ? undefined : JSON.stringify(body))
+  })
+  ;(async () => {
+    const login = await call("POST", "/api/v1/session", { username: "anna", password })
+    if (login.status !== 200) throw new Error(`login: ${login.status} ${login.text}`)
+    const cookie = String(login.headers["set-cookie"]).split(";")[0]
+    const meters = JSON.parse((await call("GET", "/api/v1/meters", undefined, cookie)).text).meters
+    console.log(`  HAN API: anna logged in over HTTPS and sees her meters ${meters.map((m) => m.id).join(", ")}`)
+  })().catch((e) => { console.log(`  HAN API check failed: ${e.message}`); process.exitCode = 1 })
+' "$han_port" "$gw/gateway.db.han-cert.pem" "$han_password"
 say "legal time at the gateway: $(node -e 'console.log(new Date(Date.now() + Number(process.argv[1])).toLocaleTimeString("de-DE", { timeZone: "Europe/Berlin" }))' "$offset") (German time) — the hour ends in about $(( (hour_end - offset) / 1000 - $(date +%s) )) s"
 
 step "5. deliveries, as the market participants' REST APIs show them (running ${seconds} s)"

@@ -36,7 +36,9 @@ export async function loadHanTls(config: HanConfig, storePath: string, gatewayId
   try {
     // The SM-PKI profiles self-sign only a root: a throw-away HAN root (its key is discarded at once) issues the server certificate.
     const serial = (): Uint8Array => { const b = randomBytes(16); b[0] = (b[0]! & 0x7f) | 0x01; return b }
-    const notBefore = new Date(now.getTime() - 60_000)
+    // Valid from a day back: the browser checks against its own clock, which may lag the
+    // gateway's legal time (a stepped clock made the certificate "not yet valid" in the demo).
+    const notBefore = new Date(now.getTime() - 86_400_000)
     const notAfter = new Date(now.getTime() + 2 * 365 * 86_400_000)
     const rootSigner = createKeyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey)
     const root = await issueCertificate({
