@@ -26,9 +26,11 @@ export { detectLogSource } from './log/source.js'
 
 export {
   GatewayConfig, MeterConfig, SmlMeterConfig, WmbusMeterConfig, LmnTransport,
-  parseGatewayConfig, readGatewayConfig, readMeterKeys, checkMeterKeys, PSEUDONYM_KEY_ID,
+  parseGatewayConfig, readGatewayConfig, readMeterKeys, checkMeterKeys, PSEUDONYM_KEY_ID, MeterKeysConfig,
 } from './config.js'
 export type { MeterKeys } from './config.js'
+export { openMeterKeyModule, importMeterKeys, resolveModuleMeterKeys, checkModuleMeterKeys } from './lmn/wmbus/keys.js'
+export type { MeterKeySource } from './lmn/wmbus/keys.js'
 export { createGateway } from './service.js'
 export { createOutbound } from './outbound.js'
 export type { Outbound, OutboundDeps } from './outbound.js'

@@ -149,3 +149,36 @@ describe('smgw gateway (a real process)', () => {
     expect(verify.stdout).toMatch(/^system log: ok, 4 entries/m) // started, store opened, config, stopped
   }, 60_000)
 })
+
+describe('smgw gateway keys (meter keys in the software security module)', () => {
+  it('import moves the key file into the module, list shows labels only, --check and the gateway use the module', async () => {
+    writeFileSync(p('sm.pass'), 'a module passphrase\n', { mode: 0o600 })
+    const HEAT = { ...GAS, id: 'heat-1', mbusId: '87654321', keyId: 'heat-1' }
+    const cfg = writeConfig('sm.json', [GAS, HEAT], { meterKeys: { securityModule: { software: { dir: 'sm', passphraseFile: 'sm.pass', scryptLogN: 10 } } } })
+    // The module does not hold the keys yet: --check refuses (exit 2) without needing --keys.
+    const before = await runCaptured(['gateway', '--config', cfg, '--check'])
+    expect(before.status).toBe(2)
+    expect(before.stderr).toContain('KEYS_INVALID: keys missing from the security module: meters[0].keyId: gas-1, meters[1].keyId: heat-1')
+    const imported = await runCaptured(['gateway', 'keys', 'import', '--config', cfg, '--keys', p('keys.json'), '--json'])
+    expect([imported.status, imported.stderr]).toEqual([0, ''])
+    expect(JSON.parse(imported.stdout)).toEqual({ imported: ['gas-1'], pseudonymKeptInFile: false })
+    const again = await runCaptured(['gateway', 'keys', 'import', '--config', cfg, '--keys', p('keys.json')])
+    expect(again.status).toBe(1)
+    expect(again.stderr).toContain('KEYS_INVALID')
+    expect((await runCaptured(['gateway', 'keys', 'import', '--config', cfg, '--keys', p('keys.json'), '--replace'])).stdout).toContain('the key file is no longer needed: delete it')
+    const list = await runCaptured(['gateway', 'keys', 'list', '--config', cfg])
+    expect([list.status, list.stdout]).toEqual([0, 'gas-1\nmissing (named by a meter): heat-1\n'])
+    expect(list.stdout + imported.stdout).not.toContain(KEY)
+    writeFileSync(p('heat.json'), JSON.stringify({ 'heat-1': 'f0e0d0c0b0a090807060504030201000' }), { mode: 0o600 })
+    expect((await runCaptured(['gateway', 'keys', 'import', '--config', cfg, '--keys', p('heat.json')])).status).toBe(0)
+    const ok = await runCaptured(['gateway', '--config', cfg, '--check'])
+    expect([ok.status, ok.stderr]).toEqual([0, ''])
+    // A wrong passphrase: the module does not open (exit 1); no module configured: usage (exit 2).
+    writeFileSync(p('sm.pass'), 'wrong\n', { mode: 0o600 })
+    const wrong = await runCaptured(['gateway', 'keys', 'list', '--config', cfg])
+    expect(wrong.status).toBe(1)
+    expect(wrong.stderr).toContain('KEY_MODULE_FAILED')
+    expect((await runCaptured(['gateway', 'keys', 'list', '--config', writeConfig('plain.json', [GAS])])).status).toBe(2)
+    expect((await runCaptured(['gateway', 'keys', 'list'])).status).toBe(2)
+  })
+})

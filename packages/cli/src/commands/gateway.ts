@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import type { SecurityModule } from '@smgw/crypto'
 import type { GatewayConfig, GatewayStatus, MeterKeys } from '@smgw/gateway'
 import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
@@ -40,7 +41,8 @@ killed right after (kill -9 included).
 The configuration is JSON, validated strictly (unknown keys are errors, each named by its
 path). Relative paths in it are taken from the configuration file's folder. Meter keys are
 never in it: a wireless meter names a keyId, looked up in --keys, a JSON file
-{ "keyId": "32 hex digits" } with mode 0600 (the security module replaces this file later).
+{ "keyId": "32 hex digits" } with mode 0600, or held by a security module (config
+meterKeys; see smgw gateway keys --help).
 
 Example configuration:
 ${EXAMPLE_CONFIG}
@@ -56,7 +58,7 @@ Examples:
 `
 
 interface GatewayOptions {
-  config: string
+  config?: string
   keys?: string
   check?: boolean
   json?: boolean
@@ -66,11 +68,142 @@ interface GatewayOptions {
 
 type GatewayModule = typeof import('@smgw/gateway')
 
+const KEYS_HELP = `
+Meter keys held by a security module instead of the --keys file. The configuration names
+the module (the passphrase or PIN comes from an environment variable or a 0600 file, never
+from the configuration):
+
+  "meterKeys": { "securityModule": { "software": { "dir": "meter-keys", "passphraseFile": "sm.pass" } } }
+  "meterKeys": { "securityModule": { "pkcs11": { "tokenLabel": "meters", "pinEnv": "SMGW_METER_PIN" } } }
+
+Each key is labelled with its keyId. "import" copies a key file's keys into the module
+(the pseudonym secret stays in the file); after it the key file is no longer needed for
+the meter keys: delete it (shred) and start the gateway without --keys. "list" shows the
+labels, never a key.
+
+Examples:
+  smgw gateway keys import --config gateway.json --keys meter-keys.json
+  SMGW_METER_PIN=1234 smgw gateway keys list --config gateway.json --json
+`
+
+interface KeysOptions {
+  config?: string
+  keys?: string
+  replace?: boolean
+  json?: boolean
+}
+
+/** Opens the configured meter key module, or says why not (exit 2 for a configuration without one). */
+async function withKeyModule(io: CliIo, o: KeysOptions, fn: (gw: GatewayModule, sm: SecurityModule, config: GatewayConfig, o: KeysOptions) => Promise<number>): Promise<number> {
+  const gw = await import('@smgw/gateway')
+  if (o.config === undefined) {
+    io.stderr("smgw gateway keys: required option '--config <file>' not specified\n")
+    return EXIT_USAGE
+  }
+  let config: GatewayConfig
+  try {
+    config = await gw.readGatewayConfig(o.config)
+  } catch (err) {
+    if (!(err instanceof gw.GatewayError)) throw err
+    io.stderr(`smgw gateway keys: ${err.code}: ${err.message}\n`)
+    return EXIT_USAGE
+  }
+  if (config.meterKeys === undefined) {
+    io.stderr('smgw gateway keys: the configuration has no meterKeys.securityModule\n')
+    return EXIT_USAGE
+  }
+  let sm: SecurityModule
+  try {
+    sm = await gw.openMeterKeyModule(config.meterKeys, process.env)
+  } catch (err) {
+    if (!(err instanceof gw.GatewayError)) throw err
+    io.stderr(`smgw gateway keys: ${err.code}: ${err.message}\n`)
+    return EXIT_FAILED
+  }
+  try {
+    return await fn(gw, sm, config, o)
+  } catch (err) {
+    if (!(err instanceof gw.GatewayError)) throw err
+    io.stderr(`smgw gateway keys: ${err.code}: ${err.message}\n`)
+    return EXIT_FAILED
+  } finally {
+    await sm.close()
+  }
+}
+
+/**
+ * Commander gives `--config`, `--keys` and `--json` to the `gateway` command (which declares
+ * them too) unless the root program parses positionally; accept them from either.
+ */
+function withParentConfig(gateway: Command, o: KeysOptions): KeysOptions {
+  const parent = gateway.opts<{ config?: string; keys?: string; json?: boolean }>()
+  return {
+    ...o,
+    ...(o.config === undefined && parent.config !== undefined ? { config: parent.config } : {}),
+    ...(o.keys === undefined && parent.keys !== undefined ? { keys: parent.keys } : {}),
+    ...(o.json === undefined && parent.json !== undefined ? { json: parent.json } : {}),
+  }
+}
+
+function registerKeys(gateway: Command, io: CliIo, run: CommandRun): void {
+  const keys = gateway.command('keys').description('meter keys in the configured security module (import, list)').addHelpText('after', KEYS_HELP)
+  keys
+    .command('import')
+    .description('move the keys of a meter key file into the security module')
+    .option('--config <file>', 'gateway configuration (JSON) with meterKeys.securityModule; required')
+    .option('--keys <file>', 'meter key file (JSON { keyId: hex }, mode 0600); required')
+    .option('--replace', 'overwrite keys the module holds under the same keyId')
+    .option('--json', 'the result as JSON')
+    .addHelpText('after', KEYS_HELP)
+    .action((opts: KeysOptions) => run(() => withKeyModule(io, withParentConfig(gateway, opts), async (gw, sm, _config, o) => {
+      if (o.keys === undefined) {
+        io.stderr("smgw gateway keys import: required option '--keys <file>' not specified\n")
+        return EXIT_USAGE
+      }
+      let file: MeterKeys
+      try {
+        file = await gw.readMeterKeys(o.keys)
+      } catch (err) {
+        if (!(err instanceof gw.GatewayError)) throw err
+        io.stderr(`smgw gateway keys import: ${err.code}: ${err.message}\n`)
+        return EXIT_USAGE
+      }
+      const imported = await gw.importMeterKeys(sm, file, { replace: o.replace === true })
+      const kept = file.has(gw.PSEUDONYM_KEY_ID)
+      if (o.json === true) io.stdout(`${toJson({ imported, pseudonymKeptInFile: kept })}\n`)
+      else {
+        io.stdout(`imported ${imported.length} meter key${imported.length === 1 ? '' : 's'}: ${imported.join(', ') || '(none)'}\n`)
+        io.stdout(kept
+          ? `the key file still holds the pseudonym secret (${gw.PSEUDONYM_KEY_ID}); keep it for that, the meter keys in it are no longer needed\n`
+          : `the key file is no longer needed: delete it (e.g. shred -u ${o.keys}) and start the gateway without --keys\n`)
+      }
+      return EXIT_OK
+    })))
+  keys
+    .command('list')
+    .description('the meter key labels (keyIds) the security module holds; never a key')
+    .option('--config <file>', 'gateway configuration (JSON) with meterKeys.securityModule; required')
+    .option('--json', 'the labels as JSON')
+    .addHelpText('after', KEYS_HELP)
+    .action((opts: KeysOptions) => run(() => withKeyModule(io, withParentConfig(gateway, opts), async (_gw, sm, config, o) => {
+      const labels = (await sm.listSecretKeys()).map((k) => k.label)
+      const named = new Set(config.meters.flatMap((m) => (m.kind === 'wmbus' && m.keyId !== undefined ? [m.keyId] : [])))
+      const missing = [...named].filter((k) => !labels.includes(k)).sort()
+      if (o.json === true) io.stdout(`${toJson({ keys: labels, missing })}\n`)
+      else {
+        for (const l of labels) io.stdout(`${l}${named.has(l) ? '' : '  (no meter names it)'}\n`)
+        if (missing.length > 0) io.stdout(`missing (named by a meter): ${missing.join(', ')}\n`)
+      }
+      return EXIT_OK
+    })))
+}
+
 export function register(program: Command, io: CliIo, run: CommandRun): void {
-  program
+  const gateway = program
     .command('gateway')
     .description('run the gateway: LMN meters → store and logs, until SIGTERM/SIGINT')
-    .requiredOption('--config <file>', 'gateway configuration (JSON)')
+    // Not requiredOption: commander checks a parent's mandatory options for its subcommands (gateway keys …) too.
+    .option('--config <file>', 'gateway configuration (JSON; required)')
     .option('--keys <file>', 'meter key file (JSON { keyId: hex }, mode 0600)')
     .option('--check', 'validate the configuration (and key file) and exit: 0 valid, 2 not')
     .option('--json', 'status lines as JSON objects')
@@ -79,6 +212,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .addHelpText('after', HELP)
     .action((o: GatewayOptions) => run(async () => {
       const gw = await import('@smgw/gateway')
+      if (o.config === undefined) return usage(io, "required option '--config <file>' not specified")
       const interval = Number(o.statusInterval)
       if (!Number.isFinite(interval) || interval < 0) return usage(io, `--status-interval must be a number of seconds ≥ 0, got ${o.statusInterval}`)
       if (!['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(o.logLevel)) return usage(io, `--log-level: silent, error, warn, info or debug, not ${o.logLevel}`)
@@ -87,19 +221,39 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       try {
         config = await gw.readGatewayConfig(o.config)
         keys = o.keys === undefined ? new Map() : await gw.readMeterKeys(o.keys)
-        gw.checkMeterKeys(config, keys)
+        // With meterKeys the module must hold the meter keys (checked below); the file may still hold the pseudonym secret.
+        if (config.meterKeys === undefined) gw.checkMeterKeys(config, keys)
       } catch (err) {
         if (!(err instanceof gw.GatewayError)) throw err
         io.stderr(`smgw gateway: ${err.code}: ${err.message}\n`)
         return EXIT_USAGE
       }
-      if (o.check === true) {
-        const line = { ok: true, gatewayId: config.gatewayId, meters: config.meters.length, store: config.store.path }
-        io.stdout(o.json === true ? `${toJson(line)}\n` : `configuration ok: gateway ${config.gatewayId}, ${config.meters.length} meter${config.meters.length === 1 ? '' : 's'}, store ${config.store.path}\n`)
-        return EXIT_OK
+      let keyModule: SecurityModule | undefined
+      if (config.meterKeys !== undefined) {
+        try {
+          keyModule = await gw.openMeterKeyModule(config.meterKeys, process.env)
+          await gw.checkModuleMeterKeys(keyModule, config)
+        } catch (err) {
+          await keyModule?.close()
+          if (!(err instanceof gw.GatewayError)) throw err
+          io.stderr(`smgw gateway: ${err.code}: ${err.message}\n`)
+          return err.code === 'KEYS_INVALID' ? EXIT_USAGE : EXIT_FAILED
+        }
       }
-      return runGateway(gw, config, keys, io, o.json === true, interval, o.logLevel)
+      try {
+        if (o.check === true) return check(io, config, o.json === true)
+        return await runGateway(gw, config, keys, keyModule, io, o.json === true, interval, o.logLevel)
+      } finally {
+        await keyModule?.close()
+      }
     }))
+  registerKeys(gateway, io, run)
+}
+
+function check(io: CliIo, config: GatewayConfig, json: boolean): number {
+  const line = { ok: true, gatewayId: config.gatewayId, meters: config.meters.length, store: config.store.path }
+  io.stdout(json ? `${toJson(line)}\n` : `configuration ok: gateway ${config.gatewayId}, ${config.meters.length} meter${config.meters.length === 1 ? '' : 's'}, store ${config.store.path}\n`)
+  return EXIT_OK
 }
 
 function usage(io: CliIo, message: string): number {
@@ -108,10 +262,10 @@ function usage(io: CliIo, message: string): number {
 }
 
 /** Runs until SIGINT/SIGTERM; status lines on standard error. */
-async function runGateway(gw: GatewayModule, config: GatewayConfig, keys: MeterKeys, io: CliIo, json: boolean, intervalS: number, logLevel: string): Promise<number> {
+async function runGateway(gw: GatewayModule, config: GatewayConfig, keys: MeterKeys, keyModule: SecurityModule | undefined, io: CliIo, json: boolean, intervalS: number, logLevel: string): Promise<number> {
   const { pino } = await import('pino')
   const logger = pino({ level: logLevel, base: { component: 'smgw-gateway' } }, { write: (line: string) => { io.stderr(line) } })
-  const gateway = gw.createGateway(config, { keys, logger })
+  const gateway = gw.createGateway(config, { keys, logger, ...(keyModule === undefined ? {} : { keyModule }) })
   const status = (event: string, s: GatewayStatus): void => {
     if (json) {
       io.stderr(`${toJson({ event, state: s.state, stored: s.stored, pending: s.pending, garbageBytes: s.garbageBytes, unknownMeters: s.unknownMeters, ports: s.ports, meters: s.meters.map((m) => ({ ...m, lastReadingAt: m.lastReadingAt?.toISOString() })) })}\n`)
