@@ -7,10 +7,13 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { findPkcs11Library, type SecurityModule } from '@smgw/crypto'
 import { createWmbusMeterFromConfig, parseWmbusMeterConfig } from '@smgw/sim'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseGatewayConfig, PSEUDONYM_KEY_ID, readGatewayConfig, type MeterKeysConfig } from '../../config.js'
 import { GatewayError, type GatewayErrorCode } from '../../errors.js'
-import { createTempDir } from '../../testing.js'
+import { readLogChain } from '../../log/verify.js'
+import { createGateway } from '../../service.js'
+import { openStore } from '../../store/store.js'
+import { createTempDir, createTestSig } from '../../testing.js'
 import type { ReadingInput } from '../../store/types.js'
 import type { LmnEvent, LmnSink } from '../types.js'
 import { checkModuleMeterKeys, importMeterKeys, openMeterKeyModule, resolveModuleMeterKeys } from './keys.js'
@@ -105,10 +108,56 @@ describe('meter keys in the software security module', () => {
     await writeFile(join(tmp.dir, 'pass'), 'a module passphrase\n', { mode: 0o600 })
     const meterKeys: MeterKeysConfig = { securityModule: { software: { dir: join(tmp.dir, 'sm'), passphraseFile: join(tmp.dir, 'pass'), scryptLogN: 10 } } }
     await decodesWithModule(await openMeterKeyModule(meterKeys, {}), meterKeys)
+    const sm = await openMeterKeyModule(meterKeys, {})
+    try {
+      await gatewayDecodes(sm, 'software')
+    } finally {
+      await sm.close()
+    }
     // A wrong passphrase does not open it.
     await rejectsWith(openMeterKeyModule({ securityModule: { software: { dir: join(tmp.dir, 'sm'), passphraseEnv: 'PW', scryptLogN: 10 } } }, { PW: 'wrong' }), 'KEY_MODULE_FAILED')
   })
 })
+
+/** The whole gateway (createGateway with GatewayDeps.keyModule) on a replayed capture: mode 7 and mode 5 stored, a wrong key in the calibration log. */
+async function gatewayDecodes(sm: SecurityModule, name: string): Promise<void> {
+  const frame = (kind: 'gas' | 'heat', mode: 5 | 7, key: string, id: string, seed: number) =>
+    createWmbusMeterFromConfig(parseWmbusMeterConfig({ kind, mode, key, id, seed, crc: 'none' })).next(at)
+  const gas = frame('gas', 7, KEY_GAS, '11111111', 1)
+  const heat = frame('heat', 5, KEY_HEAT, '22222222', 2)
+  const wrong = frame('heat', 5, KEY_GAS, '22222222', 3)
+  const capture = join(tmp.dir, `${name}.wmbus`)
+  await writeFile(capture, Buffer.concat([gas.bytes, heat.bytes, wrong.bytes]))
+  const config = parseGatewayConfig({
+    gatewayId: 'smgw-0001', store: { path: join(tmp.dir, `${name}.db`) }, logs: { sigKey: 'unused', sigCertificate: 'unused' },
+    batch: { maxReadings: 100, maxDelayMs: 0 },
+    meters: [
+      { id: 'gas-1', kind: 'wmbus', mbusId: '11111111', keyId: 'gas.key', transport: { file: capture }, intervalS: 32 },
+      { id: 'heat-1', kind: 'wmbus', mbusId: '22222222', keyId: 'heat.key', transport: { file: capture }, intervalS: 32 },
+    ],
+  })
+  const sig = await createTestSig()
+  const gw = createGateway(config, { sig: { signer: sig.signer, certificate: sig.certificate }, keyModule: sm, now: () => at, setTimer: () => () => undefined })
+  try {
+    await gw.start()
+    await vi.waitFor(() => {
+      const st = gw.status()
+      expect(st.meters.find((m) => m.id === 'heat-1')?.keyRejected).toBe(1)
+      expect(st.meters.every((m) => m.stored > 0)).toBe(true)
+    }, { timeout: 5000, interval: 10 })
+  } finally {
+    await gw.close()
+  }
+  const store = openStore(config.store.path, { now: () => at }, { readonly: true })
+  try {
+    const volume = store.readReadings().find((r) => r.meterId === 'gas-1' && r.quantity === 'volume')
+    expect(volume === undefined ? undefined : Number(volume.mantissa) * 10 ** volume.scaler).toBe(gas.values.volumeM3)
+    expect(new Set(store.readReadings().map((r) => r.meterId))).toEqual(new Set(['gas-1', 'heat-1']))
+    expect(readLogChain(store, 'calibration', '').entries.map((e) => String(e.type))).toEqual(['meter-key-invalid'])
+  } finally {
+    store.close()
+  }
+}
 
 const softhsm = findPkcs11Library(existsSync)
 
@@ -123,5 +172,11 @@ describe.skipIf(softhsm === undefined)('meter keys on a PKCS#11 token (SoftHSM2)
     const meterKeys: MeterKeysConfig = { securityModule: { pkcs11: { tokenLabel: 'meters', pinEnv: 'SMGW_TEST_PIN' } } }
     await rejectsWith(openMeterKeyModule(meterKeys, { SMGW_TEST_PIN: '0000' }), 'KEY_MODULE_FAILED')
     await decodesWithModule(await openMeterKeyModule(meterKeys, { SMGW_TEST_PIN: '4321' }), meterKeys)
+    const sm = await openMeterKeyModule(meterKeys, { SMGW_TEST_PIN: '4321' })
+    try {
+      await gatewayDecodes(sm, 'softhsm')
+    } finally {
+      await sm.close()
+    }
   })
 })
