@@ -80,7 +80,17 @@ describe('parseGatewayConfig', () => {
     const c = await readGatewayConfig(ok)
     expect(c.gatewayId).toBe('smgw-0001')
     // Relative paths are taken from the configuration file's folder; absolute ones stay.
-    expect([c.store.path, c.logs.sigKey, c.meters[0]!.transport]).toEqual([join(tmp.dir, 'gateway.db'), join(tmp.dir, 'sig.key.pem'), { serial: { path: '/dev/ttyUSB0', baudRate: 9600, frameCrc: 'none' } }])
+    expect([c.store.path, 'sigKey' in c.logs ? c.logs.sigKey : undefined, c.meters[0]!.transport]).toEqual([join(tmp.dir, 'gateway.db'), join(tmp.dir, 'sig.key.pem'), { serial: { path: '/dev/ttyUSB0', baudRate: 9600, frameCrc: 'none' } }])
+  })
+})
+
+describe('logs: the SIG key in the security module', () => {
+  it('names a label in the meterKeys module; without the module section it is refused', () => {
+    const module = { securityModule: { software: { dir: 'sm', passphraseEnv: 'SMGW_SM_PASSPHRASE' } } }
+    const c = parseGatewayConfig({ ...base, logs: { sigKeyLabel: 'gw-sig', sigCertificate: 'sig.cert.pem' }, meterKeys: module })
+    expect(c.logs).toEqual({ sigKeyLabel: 'gw-sig', sigCertificate: 'sig.cert.pem' })
+    expect(() => parseGatewayConfig({ ...base, logs: { sigKeyLabel: 'gw-sig', sigCertificate: 'sig.cert.pem' } })).toThrow(/logs\.sigKeyLabel: a SIG key in the security module needs meterKeys\.securityModule/)
+    expect(() => parseGatewayConfig({ ...base, logs: { sigKeyLabel: 'gw-sig', sigKey: 'k.pem', sigCertificate: 'c.pem' }, meterKeys: module })).toThrow(/logs/)
   })
 })
 

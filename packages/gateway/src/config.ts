@@ -94,12 +94,15 @@ export const GatewayConfig = z.strictObject({
   /** The gateway's identity (its ID in the SM-PKI, e.g. the certificate subject's serial). */
   gatewayId: id,
   store: z.strictObject({ path }),
-  logs: z.strictObject({
-    /** The SIG key, PKCS#8 or SEC 1 PEM file (until the security module arrives with the admin issue). */
-    sigKey: path,
-    /** The SIG certificate of that key, PEM or DER. */
-    sigCertificate: path,
-  }),
+  /**
+   * The gateway's SIG key (signs the log day heads and every message) and its certificate (PEM
+   * or DER): a label in the security module of `meterKeys` (the key never leaves it, TR-03109-2),
+   * or a PKCS#8/SEC 1 PEM file for demos and tests.
+   */
+  logs: z.union([
+    z.strictObject({ sigKeyLabel: id, sigCertificate: path }),
+    z.strictObject({ sigKey: path, sigCertificate: path }),
+  ]),
   /** Readings are committed in batches: at most `maxReadings`, at most `maxDelayMs` after the first. */
   batch: z.strictObject({
     maxReadings: z.int().min(1).max(100_000).default(500),
@@ -152,6 +155,7 @@ export const GatewayConfig = z.strictObject({
     if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['meters', i, 'transport'], message: `one SML meter per line: meters[${first}] uses the same transport` })
     else smlTransports.set(key, i)
   })
+  if ('sigKeyLabel' in c.logs && c.meterKeys === undefined) ctx.addIssue({ code: 'custom', path: ['logs', 'sigKeyLabel'], message: 'a SIG key in the security module needs meterKeys.securityModule (the module)' })
   if (c.tariffs !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['wan'], message: 'tariffs need a wan section: every result is sent to its recipients' })
   const recipients = new Map<string, number>()
   c.wan?.recipients.forEach((r, i) => {
@@ -196,7 +200,9 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   return parseGatewayConfig({
     ...config,
     store: { path: at(config.store.path) },
-    logs: { sigKey: at(config.logs.sigKey), sigCertificate: at(config.logs.sigCertificate) },
+    logs: 'sigKey' in config.logs
+      ? { sigKey: at(config.logs.sigKey), sigCertificate: at(config.logs.sigCertificate) }
+      : { sigKeyLabel: config.logs.sigKeyLabel, sigCertificate: at(config.logs.sigCertificate) },
     ...(config.tariffs === undefined ? {} : { tariffs: { profiles: at(config.tariffs.profiles) } }),
     ...(config.han?.tls === undefined ? {} : { han: { ...config.han, tls: { key: at(config.han.tls.key), certificate: at(config.han.tls.certificate) } } }),
     ...(config.wan === undefined ? {} : {

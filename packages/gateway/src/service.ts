@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, type SecretKeyModule, type Signer } from '@smgw/crypto'
+import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, signerFromModule, type SecretKeyModule, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { MeterKey } from '@smgw/mbus'
 import type { Logger } from 'pino'
 import type { GatewayConfig, MeterKeys } from './config.js'
@@ -28,7 +28,9 @@ export interface GatewayDeps {
   readonly keys?: MeterKeys
   /** The security module holding meter keys by key ID (config `meterKeys`; opened and closed by the caller). */
   readonly keyModule?: SecretKeyModule
-  /** The SIG key and certificate; default: read from `config.logs` files at start. */
+  /** The security module that holds the SIG key when the configuration names `logs.sigKeyLabel` (opened and closed by the caller). */
+  readonly sigModule?: SecurityModule
+  /** The SIG key and certificate; default: from `config.logs` at start. */
   readonly sig?: { readonly signer: Signer; readonly certificate: Uint8Array }
   /** Firmware version for the `gateway-started` entry. */
   readonly firmware?: string
@@ -288,8 +290,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
 
   const loadSig = async (): Promise<{ signer: Signer; certificate: Uint8Array }> => {
     if (deps.sig !== undefined) return deps.sig
+    const logs = config.logs
+    if ('sigKeyLabel' in logs && deps.sigModule === undefined) {
+      throw new GatewayError('CONFIG_INVALID', `logs.sigKeyLabel ${logs.sigKeyLabel}: the gateway was started without its security module`)
+    }
     try {
-      const signer = createKeyObjectSigner(decodePrivateKey(new Uint8Array(await readFile(config.logs.sigKey))))
+      const signer = 'sigKeyLabel' in logs
+        ? await signerFromModule(deps.sigModule!, logs.sigKeyLabel)
+        : createKeyObjectSigner(decodePrivateKey(new Uint8Array(await readFile(logs.sigKey))))
       const [cert] = decodeCertificates(new Uint8Array(await readFile(config.logs.sigCertificate)))
       if (cert === undefined) throw new Error(`no certificate in ${config.logs.sigCertificate}`)
       return { signer, certificate: cert.der }

@@ -265,7 +265,8 @@ function usage(io: CliIo, message: string): number {
 async function runGateway(gw: GatewayModule, config: GatewayConfig, keys: MeterKeys, keyModule: SecurityModule | undefined, io: CliIo, json: boolean, intervalS: number, logLevel: string): Promise<number> {
   const { pino } = await import('pino')
   const logger = pino({ level: logLevel, base: { component: 'smgw-gateway' } }, { write: (line: string) => { io.stderr(line) } })
-  const gateway = gw.createGateway(config, { keys, logger, ...(keyModule === undefined ? {} : { keyModule }) })
+  // One security module holds the meter keys and, with logs.sigKeyLabel, the SIG key.
+  const gateway = gw.createGateway(config, { keys, logger, ...(keyModule === undefined ? {} : { keyModule, sigModule: keyModule }) })
   const status = (event: string, s: GatewayStatus): void => {
     if (json) {
       io.stderr(`${toJson({ event, state: s.state, stored: s.stored, pending: s.pending, garbageBytes: s.garbageBytes, unknownMeters: s.unknownMeters, ports: s.ports, meters: s.meters.map((m) => ({ ...m, lastReadingAt: m.lastReadingAt?.toISOString() })) })}\n`)
