@@ -8,7 +8,7 @@ import type { ValueRow } from '../repository/types.js'
 import { CSV_COLUMNS, formatCsv } from './csv.js'
 import { formatJsonExport } from './json.js'
 import { escapeEdifact, formatMscons } from './mscons.js'
-import { formatDecimal, groupValues, legalOffsetHours } from './series.js'
+import { formatDecimal, groupValues, legalDigits } from './series.js'
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures')
 
@@ -62,11 +62,11 @@ describe('formatDecimal', () => {
 
 describe('legal time', () => {
   it('MEZ/MESZ switches at 01:00 UTC on the last Sundays of March and October', () => {
-    expect(legalOffsetHours(new Date('2026-03-29T00:59:59.999Z'))).toBe(1)
-    expect(legalOffsetHours(new Date('2026-03-29T01:00:00.000Z'))).toBe(2)
-    expect(legalOffsetHours(new Date('2026-10-25T00:59:59.999Z'))).toBe(2)
-    expect(legalOffsetHours(new Date('2026-10-25T01:00:00.000Z'))).toBe(1)
-    expect(legalOffsetHours(new Date('2027-03-28T01:00:00.000Z'))).toBe(2)
+    expect(legalDigits(new Date('2026-03-29T00:59:59.999Z')).offset).toBe(1)
+    expect(legalDigits(new Date('2026-03-29T01:00:00.000Z')).offset).toBe(2)
+    expect(legalDigits(new Date('2026-10-25T00:59:59.999Z')).offset).toBe(2)
+    expect(legalDigits(new Date('2026-10-25T01:00:00.000Z')).offset).toBe(1)
+    expect(legalDigits(new Date('2027-03-28T01:00:00.000Z')).offset).toBe(2)
   })
 })
 

@@ -1,8 +1,9 @@
+import { toLegalTime } from '@smgw/legal-time'
 import type { ValueRow } from '../repository/types.js'
 
 /*
  * Shared pieces of the exports: rows grouped into metering points and series, exact
- * decimal scaling, and German legal time (MEZ/MESZ) offsets. Pure functions.
+ * decimal scaling, and the digits of German legal time (MEZ/MESZ, from @smgw/legal-time). Pure functions.
  */
 
 export interface ExportValue {
@@ -69,28 +70,9 @@ export function formatDecimal(mantissa: string, scaler: number): string {
   return negative && /[1-9]/.test(out) ? `-${out}` : out
 }
 
-/**
- * The UTC offset of German legal time at an instant, in hours (Gesetz über die Einheiten im
- * Messwesen und die Zeitbestimmung §4 with the EU summer-time rule, Directive 2000/84/EC Art. 2–3:
- * MESZ from the last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC).
- */
-export function legalOffsetHours(at: Date): 1 | 2 {
-  const year = at.getUTCFullYear()
-  const lastSunday = (month: number) => {
-    const last = new Date(Date.UTC(year, month + 1, 0, 1))
-    return last.getTime() - last.getUTCDay() * 86_400_000
-  }
-  const t = at.getTime()
-  return t >= lastSunday(2) && t < lastSunday(9) ? 2 : 1
-}
-
 /** The local legal date/time digits of an instant: { digits: 'CCYYMMDDHHMM', offset: 1 | 2 }. */
 export function legalDigits(at: Date): { readonly digits: string; readonly offset: 1 | 2 } {
-  const offset = legalOffsetHours(at)
-  const local = new Date(at.getTime() + offset * 3_600_000)
+  const t = toLegalTime(at)
   const p = (n: number) => String(n).padStart(2, '0')
-  return {
-    digits: `${String(local.getUTCFullYear())}${p(local.getUTCMonth() + 1)}${p(local.getUTCDate())}${p(local.getUTCHours())}${p(local.getUTCMinutes())}`,
-    offset,
-  }
+  return { digits: `${String(t.year)}${p(t.month)}${p(t.day)}${p(t.hour)}${p(t.minute)}`, offset: t.offset }
 }
