@@ -224,6 +224,11 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
   })
 }
 
+/** Meter ID → consumer ID, for the meters that name a consumer (whose consumer log tells of their data). */
+export function consumersByMeter(config: Pick<GatewayConfig, 'meters'>): Map<string, string> {
+  return new Map(config.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const])))
+}
+
 /**
  * The key-file entry holding the gateway's pseudonym secret (128 bits): the HMAC key of the
  * per-recipient pseudonyms of metering points (README "Tariff use cases").

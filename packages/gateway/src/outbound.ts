@@ -2,14 +2,14 @@ import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { decodeCertificates, decodePemOrDer, decodePrivateKey, type Signer } from '@smgw/crypto'
 import type { Logger } from 'pino'
-import type { GatewayConfig } from './config.js'
+import { consumersByMeter, type GatewayConfig } from './config.js'
 import { GatewayError } from './errors.js'
 import type { GatewayLogs } from './log/writer.js'
 import { isConsentGranted } from './han/consent.js'
 import { messageOf } from './store/store.js'
 import type { OutboxItem, Store } from './store/types.js'
 import type { TimeInvalidPeriod } from './taf/compute.js'
-import { parseTariffProfiles, type TariffProfile } from './taf/profile.js'
+import { consumersOfProfile, parseTariffProfiles, type TariffProfile } from './taf/profile.js'
 import { createTafService, TAF_DATA_CLASS, type TafService } from './taf/service.js'
 import { createDeliveryService, formatDeliveryText, type DeliveryDescription, type DeliveryService } from './wan/delivery.js'
 import { createMessageSealer } from './wan/seal.js'
@@ -75,12 +75,12 @@ export async function createOutbound(config: GatewayConfig, deps: OutboundDeps):
     recipients: await Promise.all(wan.recipients.map(async (r, i) => ({ id: r.id, encCertificate: await one(r.encCertificate, `wan.recipients[${i}].encCertificate`) }))),
   }, { now: deps.now })
 
-  const consumersOf = consumerMap(config)
+  const consumersOf = consumersByMeter(config)
   const byId = new Map(profiles.map((p) => [p.id, p]))
   const describe = (item: OutboxItem): DeliveryDescription => {
     // Message IDs are `<gatewayId>:<profile>:<recipient>:<period end>` (taf/message.ts).
     const profile = byId.get(item.messageId?.split(':')[1] ?? '')
-    const consumers = profile === undefined ? [] : [...new Set(profile.channels.flatMap((c) => consumersOf.get(c.meterId) ?? []))]
+    const consumers = profile === undefined ? [] : consumersOfProfile(profile, consumersOf)
     return { consumers, dataClass: profile === undefined ? item.purpose : TAF_DATA_CLASS[profile.useCase], text: formatDeliveryText(item) }
   }
   const delivery = createDeliveryService({
@@ -145,11 +145,6 @@ export async function createOutbound(config: GatewayConfig, deps: OutboundDeps):
       await delivery.close()
     },
   }
-}
-
-/** Meter ID → consumer ID, from the meters that name one. */
-function consumerMap(config: GatewayConfig): Map<string, string> {
-  return new Map(config.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const])))
 }
 
 async function readProfiles(file: string): Promise<readonly TariffProfile[]> {

@@ -13,7 +13,7 @@ import { createRetentionService, type RetentionService } from './retention/servi
 import type { LegalClock, LegalClockState } from './time/legal-clock.js'
 import { createTimeService, type TimeService } from './time/ntp-client.js'
 import { createOutbound, type Outbound } from './outbound.js'
-import { PSEUDONYM_KEY_ID } from './config.js'
+import { consumersByMeter, PSEUDONYM_KEY_ID } from './config.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
 import { parseTariffProfiles } from './taf/profile.js'
@@ -370,7 +370,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         // What a tariff profile has not processed yet is kept (retention never deletes undelivered data).
         retention = createRetentionService({
           policy: config.retention ?? DEFAULT_RETENTION,
-          consumers: new Map(config.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const]))),
+          consumers: consumersByMeter(config),
           profiles: outbound?.profiles ?? [],
         }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
         await retention.start()

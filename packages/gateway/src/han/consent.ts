@@ -1,5 +1,5 @@
 import type { Store } from '../store/types.js'
-import type { TafUseCase, TariffProfile } from '../taf/profile.js'
+import { consumersOfProfile, type TafUseCase, type TariffProfile } from '../taf/profile.js'
 
 /*
  * Legal basis per tariff use case (principle 1: nothing leaves the gateway without a
@@ -22,11 +22,6 @@ export type LegalBasis = 'legal-obligation' | 'contract' | 'consent'
 
 export const LEGAL_BASIS: Readonly<Record<TafUseCase, LegalBasis>> = {
   taf1: 'contract', taf2: 'consent', taf6: 'consent', taf7: 'consent', taf9: 'consent', taf10: 'legal-obligation', taf14: 'consent',
-}
-
-/** The consumers whose meters a profile reads. */
-export function consumersOfProfile(profile: TariffProfile, consumerOf: ReadonlyMap<string, string>): string[] {
-  return [...new Set(profile.channels.flatMap((c) => { const id = consumerOf.get(c.meterId); return id === undefined ? [] : [id] }))]
 }
 
 /**

@@ -9,7 +9,7 @@ import { obisName } from '@smgw/obis'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { GatewayConfig } from '../config.js'
+import { consumersByMeter, type GatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { exportLog } from '../log/export.js'
 import type { GatewayLogs } from '../log/writer.js'
@@ -19,7 +19,8 @@ import type { ReadingInput, Store } from '../store/types.js'
 import type { TariffProfile } from '../taf/profile.js'
 import { checkLogin, HAN_PASSWORD_MAX } from './accounts.js'
 import { HanConfig } from './config.js'
-import { consumersOfProfile, LEGAL_BASIS } from './consent.js'
+import { LEGAL_BASIS } from './consent.js'
+import { consumersOfProfile } from '../taf/profile.js'
 import { computeHistory, HISTORY_MONTHS, HISTORY_RESOLUTIONS, historyInstants } from './history.js'
 import { HAN_OPENAPI } from './openapi.js'
 import { hashPassword } from './password.js'
@@ -135,7 +136,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const store = deps.store
   const log = deps.logger?.child({ component: 'han' })
   const metersOf = (consumer: string | undefined) => gatewayConfig.meters.filter((m) => consumer !== undefined && m.consumer === consumer)
-  const consumerOf = new Map(gatewayConfig.meters.flatMap((m) => (m.consumer === undefined ? [] : [[m.id, m.consumer] as const])))
+  const consumerOf = consumersByMeter(gatewayConfig)
   const profiles = deps.profiles ?? []
   const profilesOf = (consumer: string) => profiles.filter((p) => consumersOfProfile(p, consumerOf).includes(consumer))
   const attempts = new Map<string, { count: number; resetAt: number }>()

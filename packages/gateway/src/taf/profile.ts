@@ -186,6 +186,11 @@ export const TariffProfile = z.discriminatedUnion('useCase', [
 export type TariffProfile = z.output<typeof TariffProfile>
 export type TariffProfileOf<U extends TafUseCase> = Extract<TariffProfile, { useCase: U }>
 
+/** The consumers whose meters a profile reads. */
+export function consumersOfProfile(profile: TariffProfile, consumerOf: ReadonlyMap<string, string>): string[] {
+  return [...new Set(profile.channels.flatMap((c) => { const id = consumerOf.get(c.meterId); return id === undefined ? [] : [id] }))]
+}
+
 /** A profile file: a JSON array of profiles with unique IDs. */
 export const TariffProfileFile = z.array(TariffProfile).max(256).superRefine((list, ctx) => {
   const ids = new Set<string>()

@@ -9,7 +9,7 @@ import {
   type TafComputation, type TimeInvalidPeriod,
 } from './compute.js'
 import { buildTafMessage, buildTafMessages, type TafMessage } from './message.js'
-import type { TariffProfile } from './profile.js'
+import { consumersOfProfile, type TariffProfile } from './profile.js'
 import { isScheduled, periodContaining, periodStartingAt, type TafPeriod } from './schedule.js'
 
 /*
@@ -190,8 +190,8 @@ export function createTafService(config: TafServiceConfig, deps: TafServiceDeps)
     return out
   }
 
-  const consumersOf = (profile: TariffProfile): string[] =>
-    [...new Set(profile.channels.flatMap((c) => { const id = config.consumers?.[c.meterId]; return id === undefined ? [] : [id] }))]
+  const consumerOf = new Map(Object.entries(config.consumers ?? {}))
+  const consumersOf = (profile: TariffProfile): string[] => consumersOfProfile(profile, consumerOf)
 
   const writeConsumerLog = async (profile: TariffProfile, text: string): Promise<void> => {
     if (deps.logs === undefined) return
