@@ -9,7 +9,7 @@ import { readLogChain, verifyStoreLogs } from './log/verify.js'
 import { createGateway, type Gateway, type GatewayDeps } from './service.js'
 import { openStore } from './store/store.js'
 import type { StoredReading } from './store/types.js'
-import { createTempDir, createTestSig, type TestSig } from './testing.js'
+import { createManualWorld, createTempDir, createTestSig, type TestSig } from './testing.js'
 
 const KEY = '000102030405060708090a0b0c0d0e0f'
 const OTHER_KEY = 'ffeeddccbbaa99887766554433221100'
@@ -43,32 +43,12 @@ function configOf(meters: unknown[], extra: Record<string, unknown> = {}): Gatew
 
 /** A clock and timers the test drives (shared by simulator and gateway): nothing waits on wall-clock time. */
 function manualWorld() {
-  let now = START
-  let timers: { at: number; fn: () => void; cancelled: boolean }[] = []
+  const world = createManualWorld(START)
   const sent: SimulatorSent[] = []
-  const setTimer = (ms: number, fn: () => void) => {
-    const t = { at: now + ms, fn, cancelled: false }
-    timers.push(t)
-    return () => { t.cancelled = true }
-  }
   return {
-    now: () => new Date(now),
-    setTimer,
+    ...world,
     sent,
-    sim: { now: () => new Date(now), setTimer, onSent: (s: SimulatorSent) => { sent.push(s) } } satisfies SimulatorDeps,
-    /** Moves the clock and runs every timer that became due (in due order). */
-    advance(ms: number) {
-      const until = now + ms
-      for (;;) {
-        timers = timers.filter((t) => !t.cancelled)
-        const next = timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0]
-        if (next === undefined) break
-        timers.splice(timers.indexOf(next), 1)
-        now = Math.max(now, next.at)
-        next.fn()
-      }
-      now = until
-    },
+    sim: { now: world.now, setTimer: world.setTimer, onSent: (s: SimulatorSent) => { sent.push(s) } } satisfies SimulatorDeps,
   }
 }
 

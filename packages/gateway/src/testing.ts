@@ -45,6 +45,35 @@ export function createTestClock(start: string): { now: () => Date; set: (iso: st
   return { now: () => new Date(t), set: (iso) => { t = new Date(iso).getTime() }, advance: (ms) => { t += ms } }
 }
 
+/**
+ * A clock and timers a test drives (shared by simulators and the gateway): `advance` moves the
+ * clock and runs every timer that became due, in due order. Nothing waits on wall-clock time.
+ */
+export function createManualWorld(startMs: number): { now: () => Date; setTimer: (ms: number, fn: () => void) => () => void; advance: (ms: number) => void } {
+  let now = startMs
+  let timers: { at: number; fn: () => void; cancelled: boolean }[] = []
+  return {
+    now: () => new Date(now),
+    setTimer: (ms, fn) => {
+      const t = { at: now + ms, fn, cancelled: false }
+      timers.push(t)
+      return () => { t.cancelled = true }
+    },
+    advance(ms) {
+      const until = now + ms
+      for (;;) {
+        timers = timers.filter((t) => !t.cancelled)
+        const next = timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0]
+        if (next === undefined) break
+        timers.splice(timers.indexOf(next), 1)
+        now = Math.max(now, next.at)
+        next.fn()
+      }
+      now = until
+    },
+  }
+}
+
 export async function createTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseGatewayConfig } from '../config.js'
 import { createGateway } from '../service.js'
 import { openStore } from '../store/store.js'
-import { createTempDir, createTestSig, type TestSig } from '../testing.js'
+import { createManualWorld, createTempDir, createTestSig, type TestSig } from '../testing.js'
 import { createHanAccounts } from './accounts.js'
 import { hanTlsFiles } from './tls.js'
 
@@ -23,22 +23,7 @@ afterAll(async () => { await tmp.remove() })
 
 describe('gateway with a han section', () => {
   it('starts the HAN service, and a reading the gateway commits reaches the consumer\'s live stream', async () => {
-    let now = Date.UTC(2026, 0, 15, 9, 0, 0)
-    let timers: { at: number; fn: () => void; cancelled: boolean }[] = []
-    const setTimer = (ms: number, fn: () => void) => { const t = { at: now + ms, fn, cancelled: false }; timers.push(t); return () => { t.cancelled = true } }
-    const advance = (ms: number) => {
-      const until = now + ms
-      for (;;) {
-        timers = timers.filter((t) => !t.cancelled)
-        const next = timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0]
-        if (next === undefined) break
-        timers.splice(timers.indexOf(next), 1)
-        now = Math.max(now, next.at)
-        next.fn()
-      }
-      now = until
-    }
-    const clock = () => new Date(now)
+    const { now: clock, setTimer, advance } = createManualWorld(Date.UTC(2026, 0, 15, 9, 0, 0))
     const sim = createSimulator({ kind: 'sml', output: { kind: 'listen', host: '127.0.0.1', port: 0 }, intervalS: 2, meter: { seed: 5 } }, { now: clock, setTimer } satisfies SimulatorDeps)
     await sim.start()
     const path = join(tmp.dir, 'gateway.db')
