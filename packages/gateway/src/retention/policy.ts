@@ -1,3 +1,4 @@
+import { fromLegalTime, toLegalTime } from '@smgw/legal-time'
 import { z } from 'zod'
 import type { ExpiryCutoffs } from '../store/types.js'
 
@@ -58,7 +59,7 @@ export interface RetentionPlan {
  * than the legal bound (possible only for a policy that bypassed the schema) is cut to it.
  */
 export function planRetention(policy: RetentionConfig, now: Date): RetentionPlan {
-  const today = legalDateOf(now)
+  const today = toLegalTime(now)
   const back = (n: number): Date => legalMidnight(today.year, today.month, today.day - n)
   const legalLimit = legalMidnight(today.year - 3, 1, 1)
   const bounded = (d: Date): Date => (d.getTime() < legalLimit.getTime() ? legalLimit : d)
@@ -82,9 +83,6 @@ export function formatPeriod(n: number): string {
   return n === 1 ? '1 day' : `${n} days`
 }
 
-const LEGAL_PARTS = new Intl.DateTimeFormat('en-CA', {
-  timeZone: 'Europe/Berlin', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23',
-})
 const LEGAL_DATE_TEXT = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'short', year: 'numeric' })
 
 /** "30 Nov 2024": the legal date of an instant, for consumer-log text. */
@@ -92,25 +90,11 @@ export function formatLegalDate(d: Date): string {
   return LEGAL_DATE_TEXT.format(d)
 }
 
-function legalParts(d: Date): { year: number; month: number; day: number; hour: number; minute: number } {
-  const parts = LEGAL_PARTS.formatToParts(d)
-  const n = (type: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === type)?.value)
-  return { year: n('year'), month: n('month'), day: n('day'), hour: n('hour'), minute: n('minute') }
-}
-
-function legalDateOf(d: Date): { year: number; month: number; day: number } {
-  const { year, month, day } = legalParts(d)
-  return { year, month, day }
-}
-
 /**
  * 00:00 legal time of a calendar date (month 1–12; day may overflow, as in Date.UTC).
  * Legal midnight is never skipped or doubled: the clock changes at 02:00/03:00.
  */
 export function legalMidnight(year: number, month: number, day: number): Date {
-  const utcMidnight = Date.UTC(year, month - 1, day)
-  // Berlin is UTC+1 (MEZ) or UTC+2 (MESZ); exactly one of the two candidates reads 00:00 there.
-  const summer = new Date(utcMidnight - 2 * 3_600_000)
-  const p = legalParts(summer)
-  return p.hour === 0 && p.minute === 0 ? summer : new Date(utcMidnight - 3_600_000)
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return fromLegalTime(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate())
 }
