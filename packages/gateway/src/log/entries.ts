@@ -34,9 +34,26 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('config-changed', { version: z.int().min(1), sha256: hex(32), by: role }),
   entry('login-succeeded', { interface: iface, role }),
   entry('login-failed', { interface: iface, role, reason: z.enum(['bad-credentials', 'bad-certificate', 'locked', 'not-permitted']) }),
-  entry('wake-up', { result: z.enum(['accepted', 'bad-signature', 'expired', 'wrong-gateway', 'replayed', 'malformed']) }),
+  // docs/admin-protocol.md "Wake-up": one entry per packet, or under a flood one summary per reason
+  // and minute (`count`); `source`: the sender's address.
+  entry('wake-up', {
+    result: z.enum(['accepted', 'too-large', 'malformed', 'not-addressed', 'stale', 'replayed', 'rate-limited', 'bad-signature', 'signer-not-gwa']),
+    source: z.string().min(1).max(64).optional(),
+    count: z.int().min(1).optional(),
+  }),
+  // One admin session with the GWA ended (docs/admin-protocol.md "Admin session").
+  entry('admin-session', { reason: z.enum(['wake-up', 'schedule', 'start']), result: z.enum(['completed', 'failed']), commands: z.int().min(0), code: id.optional() }),
+  // One GWA command: executed, or refused with its reason code (REPLAYED, SIGNER_NOT_GWA, FORBIDDEN, …).
+  entry('admin-command', { type: id, sequence: z.int().min(0), result: z.enum(['executed', 'refused', 'failed']), code: id.optional() }),
+  // A configuration version the GWA sent and the gateway refused (all or nothing): the active one stays.
+  entry('config-rejected', { version: z.int().min(1), code: id }),
+  entry('keys-generated', { kind: z.enum(['tls', 'sig', 'enc']) }),
+  entry('certificate-requested', { kind: z.enum(['tls', 'sig', 'enc']), renewal: z.boolean() }),
   entry('certificate-installed', { kind: z.enum(['tls', 'sig', 'enc']), serial: hex(20) }),
-  entry('firmware-update', { from: version, to: version, result: z.enum(['installed', 'rejected-signature', 'rejected-version']) }),
+  // An own certificate found on a CRL: it is no longer used.
+  entry('certificate-revoked', { kind: z.enum(['tls', 'sig', 'enc', 'gs']), serial: hex(20) }),
+  entry('firmware-update', { from: version, to: version, result: z.enum(['installed', 'rejected-signature', 'rejected-version', 'rejected-hash', 'rolled-back']) }),
+  entry('time-source-set', { by: role, servers: z.int().min(1) }),
   entry('lmn-device-unknown', { transport, meterId: id }),
   entry('meter-key-rejected', { transport, meterId: id }),
   entry('tls-rejected', { interface: iface, reason: z.enum(['certificate-invalid', 'certificate-revoked', 'handshake-failed', 'profile']) }),
@@ -58,6 +75,8 @@ export const ConsumerLogEntry = z.discriminatedUnion('type', [
   // The consumer granted or withdrew consent for a purpose (tariff profile ID) on the HAN.
   entry('consent-changed', { purpose: id, granted: z.boolean(), text }),
   // A request the consumer made on the HAN (GDPR Art. 16, 17, 21, or a tariff choice); `request`: its number.
+  // The CLS channel (docs/admin-protocol.md `cls-open`) to one of the consumer's devices was opened or closed.
+  entry('cls-channel', { device: id, recipient: id, state: z.enum(['opened', 'closed']), reason: z.enum(['requested', 'timeout', 'peer-closed', 'error']).optional(), text }),
   entry('request-received', { kind: z.enum(['deletion', 'rectification', 'objection', 'tariff-choice']), request: z.int().min(1), text }),
 ])
 export type ConsumerLogEntry = z.infer<typeof ConsumerLogEntry>
