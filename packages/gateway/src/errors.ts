@@ -71,6 +71,14 @@ export type GatewayErrorCode =
   | 'HAN_ACCOUNT_INVALID'
   /** The HAN service cannot start: its TLS key or certificate cannot be read or made, or the port cannot be bound. */
   | 'HAN_START_FAILED'
+  /** The access table (admin/access.ts) does not allow this operation to this role. */
+  | 'FORBIDDEN'
+  /** A GWA command or wake-up that fails its checks (docs/admin-protocol.md); `detail` names the protocol reason. */
+  | 'ADMIN_REFUSED'
+  /** An administered change (configuration version, certificates, firmware) could not be applied; the previous state stays. */
+  | 'ADMIN_APPLY_FAILED'
+  /** The CLS channel could not be opened or was refused (device or EMT not configured, TLS failed). */
+  | 'CLS_FAILED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'
