@@ -22,6 +22,7 @@ import { createMessageSealer } from './wan/seal.js'
 import { createHanAccounts } from './han/accounts.js'
 import { HanConfig } from './han/config.js'
 import { loadHanTls } from './han/tls.js'
+import { assertAuthorized } from './admin/access.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -109,6 +110,7 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
   TAF_SEAL_FAILED: () => tafOnRequest(() => Promise.reject(new Error('no ENC certificate'))).request('taf9-M1', 'emt-1'),
   HAN_ACCOUNT_INVALID: () => createHanAccounts(openStore(file('han.db'), { now }), new Set(['c-1'])).add({ username: 'bad name', role: 'consumer', consumer: 'c-1', password: 'long enough' }),
   HAN_START_FAILED: () => loadHanTls(HanConfig.parse({ tls: { key: file('missing.key'), certificate: file('missing.pem') } }), file('x.db'), 'smgw-0001', now()),
+  FORBIDDEN: () => { assertAuthorized('gwa', 'readings.read.own') },
 }
 
 /** A TAF 9 (on request) stage over a fresh store; `seal` as given. */
