@@ -10,7 +10,7 @@ import type { DistinguishedName } from './name.js'
  * a GWA, EMTs and gateways with their TLS/SIG/ENC certificates, and an empty CRL per CA.
  */
 export type DemoCaLabel = 'root' | 'sub-ca-emt' | 'sub-ca-gw' | 'sub-ca-gs'
-export type DemoRole = 'gwa' | 'emt' | 'gateway'
+export type DemoRole = 'gwa' | 'emt' | 'gateway' | 'manufacturer'
 export type DemoCertificateKind = 'tls' | 'sig' | 'enc' | 'gs'
 
 export interface DemoPkiOptions {
@@ -20,6 +20,12 @@ export interface DemoPkiOptions {
   readonly organization?: string
   /** Base URI for cRLDistributionPoints (`<base>/<ca>.crl`); none when absent. */
   readonly crlBaseUri?: string
+  /**
+   * Also enrol the gateway manufacturer (participant `manufacturer`, one SIG certificate
+   * issued by sub-ca-gs): it signs firmware packages (docs/admin-protocol.md "Firmware
+   * package"). Off by default so callers that expect TLS/SIG/ENC for every participant keep working.
+   */
+  readonly manufacturer?: boolean
 }
 
 export interface DemoPkiDeps {
@@ -70,9 +76,12 @@ export interface DemoPki {
 }
 
 /** TLS EKUs per role: the gateway is always the TLS client on the WAN (DOMAIN: WAN). */
-const TLS_ROLE: Readonly<Record<DemoRole, TlsRole>> = { gwa: 'client-server', emt: 'client-server', gateway: 'client' }
-/** The sub-CA issuing each role's operational certificates. */
-const ISSUING_CA: Readonly<Record<DemoRole, DemoCaLabel>> = { gwa: 'sub-ca-emt', emt: 'sub-ca-emt', gateway: 'sub-ca-gw' }
+const TLS_ROLE: Readonly<Record<Exclude<DemoRole, 'manufacturer'>, TlsRole>> = { gwa: 'client-server', emt: 'client-server', gateway: 'client' }
+/**
+ * The sub-CA issuing each role's certificates. The manufacturer's firmware SIG certificate
+ * comes from the manufacturer CA that also issues the Gütesiegel certificates.
+ */
+const ISSUING_CA: Readonly<Record<DemoRole, DemoCaLabel>> = { gwa: 'sub-ca-emt', emt: 'sub-ca-emt', gateway: 'sub-ca-gw', manufacturer: 'sub-ca-gs' }
 /** CRL lifetime: a week (TR-03109-4 leaves the CRL period to the CP; a week suits a demo). */
 const CRL_DAYS = 7
 
@@ -125,10 +134,12 @@ export async function createDemoPki(o: DemoPkiOptions, deps: DemoPkiDeps): Promi
     const issuerLabel = ISSUING_CA[role]
     const issuer = ca(issuerLabel)
     const certificates: DemoCertificate[] = []
-    const kinds: [DemoCertificateKind, CertificateProfile, DemoCaLabel][] = [
-      ...(role === 'gateway' ? [['gs', 'manufacturer', 'sub-ca-gs'] as [DemoCertificateKind, CertificateProfile, DemoCaLabel]] : []),
-      ['tls', 'tls', issuerLabel], ['sig', 'sig', issuerLabel], ['enc', 'enc', issuerLabel],
-    ]
+    const kinds: [DemoCertificateKind, CertificateProfile, DemoCaLabel][] = role === 'manufacturer'
+      ? [['sig', 'sig', issuerLabel]]
+      : [
+          ...(role === 'gateway' ? [['gs', 'manufacturer', 'sub-ca-gs'] as [DemoCertificateKind, CertificateProfile, DemoCaLabel]] : []),
+          ['tls', 'tls', issuerLabel], ['sig', 'sig', issuerLabel], ['enc', 'enc', issuerLabel],
+        ]
     for (const [kind, profile, by] of kinds) {
       const signer = await deps.newKey(curve, `${label}/${kind}`)
       const iss = by === issuerLabel ? issuer : ca(by)
@@ -137,7 +148,7 @@ export async function createDemoPki(o: DemoPkiOptions, deps: DemoPkiDeps): Promi
         certificate: await issueCertificate({
           profile, subject: kind === 'gs' ? { ...subject, OU: 'Guetesiegel' } : subject, publicKey: signer.publicKey,
           serialNumber: deps.serialNumber(), ...defaultValidity(profile, deps.now),
-          issuer: { signer: iss.signer, certificate: iss.certificate }, ...(profile === 'tls' ? { tlsRole: TLS_ROLE[role] } : {}), ...cdp(by),
+          issuer: { signer: iss.signer, certificate: iss.certificate }, ...(profile === 'tls' && role !== 'manufacturer' ? { tlsRole: TLS_ROLE[role] } : {}), ...cdp(by),
         }),
       })
     }
@@ -149,6 +160,7 @@ export async function createDemoPki(o: DemoPkiOptions, deps: DemoPkiDeps): Promi
     const id = gatewayId(i)
     await enroll(`gateways/${id}`, 'gateway', { C: 'DE', O: org, OU: 'SMGW', CN: id, serialNumber: id.toUpperCase() })
   }
+  if (o.manufacturer === true) await enroll('manufacturer', 'manufacturer', { C: 'DE', O: org, OU: 'Manufacturer', CN: 'SMGW Manufacturer Demo' })
 
   const crls: DemoCrl[] = []
   for (const c of cas) {

@@ -20,6 +20,7 @@ import { describeCertificate, printObject } from './output.js'
  *   DIR/gwa/{tls,sig,enc}.{key,cert}.pem
  *   DIR/emt-<n>/{tls,sig,enc}.{key,cert}.pem
  *   DIR/gateways/<id>/{gs,tls,sig,enc}.{key,cert}.pem
+ *   DIR/manufacturer/sig.{key,cert}.pem    the gateway manufacturer's firmware SIG key (issued by sub-ca-gs)
  *   DIR/crl/<ca>.crl.pem                   one CRL per CA
  *
  * Keys are unencrypted PKCS#8 PEM files (mode 0600): a demo. Gateways' keys move into a

@@ -31,7 +31,7 @@ Examples:
 
 Layout: index.json, root-ca/ca.{key,cert}.pem, sub-ca-{emt,gw,gs}/ca.{key,cert}.pem, chain.pem,
 gwa/{tls,sig,enc}.{key,cert}.pem, emt-N/..., gateways/<id>/{gs,tls,sig,enc}.{key,cert}.pem,
-crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tests only.
+manufacturer/sig.{key,cert}.pem (signs firmware packages: smgw firmware pack), crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tests only.
 `)
     .action((dir: string, opts: { gateways: string; emts: string; curve: string; organization: string; crlUri?: string; at?: string; json?: boolean }) =>
       run(() => guarded(io, async () => {
@@ -41,7 +41,7 @@ crl/<ca>.crl.pem. Keys are unencrypted PKCS#8 PEM (mode 0600): for demos and tes
         const now = parseTime(opts.at)
         if (existsSync(dir) && (await readdir(dir)).length > 0) throw new UsageError(`${dir} exists and is not empty`)
         const keys = new Map<string, KeyObject>()
-        const demo = await createDemoPki({ curve, gateways, emts, organization: opts.organization, ...(opts.crlUri === undefined ? {} : { crlBaseUri: opts.crlUri }) }, {
+        const demo = await createDemoPki({ curve, gateways, emts, organization: opts.organization, manufacturer: true, ...(opts.crlUri === undefined ? {} : { crlBaseUri: opts.crlUri }) }, {
           now, serialNumber: newSerial,
           newKey: (c, label) => {
             const key = generateKey(c)

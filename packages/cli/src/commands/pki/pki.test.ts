@@ -41,10 +41,21 @@ describe('smgw pki init', () => {
     const index = JSON.parse(readFileSync(p('index.json'), 'utf8')) as { format: string; cas: Record<string, unknown>; certificates: { subject: string; key: string | null }[] }
     expect(index.format).toBe('smgw-pki/1')
     expect(Object.keys(index.cas).sort()).toEqual(['root', 'sub-ca-emt', 'sub-ca-gs', 'sub-ca-gw'])
-    // 4 CAs + GWA 3 + 2 EMTs × 3 + 2 gateways × 4
-    expect(index.certificates).toHaveLength(4 + 3 + 6 + 8)
-    for (const f of ['gwa/tls.cert.pem', 'emt-2/enc.key.pem', 'gateways/smgw-0002/gs.cert.pem', 'crl/sub-ca-gw.crl.pem', 'chain.pem']) expect(statSync(p(f)).isFile()).toBe(true)
+    // 4 CAs + GWA 3 + 2 EMTs × 3 + 2 gateways × 4 + the manufacturer's SIG certificate
+    expect(index.certificates).toHaveLength(4 + 3 + 6 + 8 + 1)
+    for (const f of ['gwa/tls.cert.pem', 'emt-2/enc.key.pem', 'gateways/smgw-0002/gs.cert.pem', 'crl/sub-ca-gw.crl.pem', 'chain.pem', 'manufacturer/sig.cert.pem']) expect(statSync(p(f)).isFile()).toBe(true)
     expect(statSync(p('gwa/sig.key.pem')).mode & 0o077).toBe(0)
+    expect(statSync(p('manufacturer/sig.key.pem')).mode & 0o077).toBe(0)
+  })
+
+  it('adds the manufacturer: a SIG certificate from the manufacturer sub-CA that openssl verifies', () => {
+    const index = JSON.parse(readFileSync(p('index.json'), 'utf8')) as { certificates: { subject: string; profile: string; issuer: string; cert: string }[] }
+    expect(index.certificates.filter((c) => c.cert === 'manufacturer/sig.cert.pem')).toEqual([
+      expect.objectContaining({ profile: 'sig', issuer: 'sub-ca-gs', subject: expect.stringContaining('OU=Manufacturer') as unknown }),
+    ])
+    const r = opensslVerify(p('manufacturer/sig.cert.pem'), false)
+    expect(r.out).toContain(': OK')
+    expect(r.code).toBe(0)
   })
 
   it('refuses a non-empty folder (usage error, exit 2)', async () => {
