@@ -94,6 +94,47 @@ describe('logs: the SIG key in the security module', () => {
   })
 })
 
+describe('the admin section', () => {
+  const admin = {
+    endpoint: 'https://gwa.example:8443',
+    gwaCertificate: 'pki/gwa/sig.cert.pem',
+    trust: { roots: ['pki/root.cert.pem'] },
+    initialIdentity: { key: 'pki/gs/tls.key.pem', certificate: 'pki/gs/tls.cert.pem', chain: ['pki/sub-ca-gs.cert.pem'] },
+    stateDir: 'admin-state',
+    wakeUp: { port: 7500 },
+  }
+
+  it('fills the contract defaults', () => {
+    const c = parseGatewayConfig({ ...base, admin })
+    expect(c.admin).toMatchObject({
+      pollIntervalS: 86_400, contactAtStart: true, commandMaxAgeS: 604_800, requestTimeoutMs: 30_000,
+      trust: { intermediates: [], crls: [], requireCrl: false },
+      wakeUp: { host: '0.0.0.0', port: 7500, freshnessS: 300, ratePerS: 10, burst: 20, logPerMinute: 20 },
+    })
+    expect(c.admin?.firmware).toBeUndefined()
+    expect(parseGatewayConfig({ ...base, admin: { ...admin, firmware: { dir: 'fw' } } }).admin?.firmware).toEqual({ dir: 'fw', healthTimeoutS: 30 })
+  })
+
+  it('refuses a plain-HTTP endpoint, unknown keys and a missing wake-up port, naming the path', () => {
+    expect(problems({ ...base, admin: { ...admin, endpoint: 'http://gwa.example' } })).toMatch(/admin\.endpoint: an https:\/\/ URL/)
+    expect(problems({ ...base, admin: { ...admin, secret: 1 } })).toMatch(/admin: Unrecognized key/)
+    expect(problems({ ...base, admin: { ...admin, wakeUp: {} } })).toMatch(/admin\.wakeUp\.port/)
+    expect(problems({ ...base, admin: { ...admin, trust: { roots: [] } } })).toMatch(/admin\.trust\.roots/)
+  })
+
+  it('readGatewayConfig resolves its paths against the file\'s folder', async () => {
+    const f = join(tmp.dir, 'admin.json')
+    await writeFile(f, JSON.stringify({ ...base, admin: { ...admin, manufacturerCertificate: 'pki/manufacturer/sig.cert.pem', firmware: { dir: 'fw', healthTimeoutS: 5 } } }))
+    const a = (await readGatewayConfig(f)).admin!
+    const at = (p: string): string => join(tmp.dir, p)
+    expect(a).toMatchObject({
+      endpoint: admin.endpoint, gwaCertificate: at('pki/gwa/sig.cert.pem'), manufacturerCertificate: at('pki/manufacturer/sig.cert.pem'),
+      trust: { roots: [at('pki/root.cert.pem')] }, stateDir: at('admin-state'), firmware: { dir: at('fw'), healthTimeoutS: 5 },
+      initialIdentity: { key: at('pki/gs/tls.key.pem'), certificate: at('pki/gs/tls.cert.pem'), chain: [at('pki/sub-ca-gs.cert.pem')] },
+    })
+  })
+})
+
 describe('readMeterKeys', () => {
   it('reads a 0600 key file; a key ID a meter names must be there', async () => {
     const f = join(tmp.dir, 'keys.json')

@@ -90,6 +90,62 @@ export type MeterConfig = z.infer<typeof MeterConfig>
 export type SmlMeterConfig = z.infer<typeof SmlMeterConfig>
 export type WmbusMeterConfig = z.infer<typeof WmbusMeterConfig>
 
+/** SM-PKI trust: root(s), intermediates, CRLs (TR-03109-4); the shape of `wan.trust` and `admin.trust`. */
+export const TrustConfig = z.strictObject({
+  roots: z.array(path).min(1),
+  intermediates: z.array(path).default([]),
+  crls: z.array(path).default([]),
+  requireCrl: z.boolean().default(false),
+})
+export type TrustConfig = z.infer<typeof TrustConfig>
+
+/**
+ * The UDP wake-up listener (docs/admin-protocol.md "Wake-up"): the only port the gateway
+ * listens on in the WAN. Defaults as in the contract.
+ */
+export const AdminWakeUpConfig = z.strictObject({
+  host: host.default('0.0.0.0'),
+  port: portOrZero,
+  /** ± window around legal time for `createdAt`, s. */
+  freshnessS: z.int().min(1).max(86_400).default(300),
+  /** Token bucket before any signature check: tokens per second and bucket size. */
+  ratePerS: z.number().positive().max(10_000).default(10),
+  burst: z.int().min(1).max(100_000).default(20),
+  /** Single `wake-up` rejections logged per minute; beyond that one summary per reason. */
+  logPerMinute: z.int().min(0).max(10_000).default(20),
+})
+export type AdminWakeUpConfig = z.infer<typeof AdminWakeUpConfig>
+
+/**
+ * Administration by the GWA (docs/admin-protocol.md): where the GWA is, how it is recognised
+ * (the subject DN of `gwaCertificate`, chaining to `trust`), the gateway's manufacturer (Gütesiegel)
+ * identity until operational certificates are installed, and where the administered state lives.
+ */
+export const AdminConfig = z.strictObject({
+  /** The GWA's admin server; the gateway connects only here (TR-03109-1: the gateway is always the TLS client). */
+  endpoint: z.url({ protocol: /^https$/, error: 'an https:// URL' }),
+  /** Any certificate of the GWA: its subject DN is the GWA identity (signer of wake-ups and commands, TLS server). */
+  gwaCertificate: path,
+  /** The manufacturer's SIG certificate: its subject signs firmware manifests; absent: no firmware updates. */
+  manufacturerCertificate: path.optional(),
+  trust: TrustConfig,
+  /** The Gütesiegel (gs) key, certificate and chain the gateway was delivered with (TR-03109-4 initial certificate). */
+  initialIdentity: z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
+  /** Configuration versions, identity files, firmware slots (docs/admin-protocol.md "Configuration versions"). */
+  stateDir: path,
+  wakeUp: AdminWakeUpConfig,
+  /** Seconds between scheduled sessions; 0: only on wake-up (and at start). */
+  pollIntervalS: z.int().min(0).max(30 * 86_400).default(86_400),
+  /** Open a session at start (reason 'start'). */
+  contactAtStart: z.boolean().default(true),
+  /** Oldest accepted `issuedAt` of a command, s (default 7 days). */
+  commandMaxAgeS: z.int().min(1).max(365 * 86_400).default(604_800),
+  requestTimeoutMs: z.int().min(1).max(600_000).default(30_000),
+  /** Firmware slots (docs/admin-protocol.md "Firmware package"); absent: `firmware` commands are UNSUPPORTED. */
+  firmware: z.strictObject({ dir: path, healthTimeoutS: z.int().min(1).max(3600).default(30) }).optional(),
+})
+export type AdminConfig = z.infer<typeof AdminConfig>
+
 export const GatewayConfig = z.strictObject({
   /** The gateway's identity (its ID in the SM-PKI, e.g. the certificate subject's serial). */
   gatewayId: id,
@@ -120,12 +176,7 @@ export const GatewayConfig = z.strictObject({
     /** The gateway's TLS key (PKCS#8/SEC 1 PEM) and certificate; `chain`: certificates sent after it (the gateway sub-CA). */
     tls: z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
     /** Trust for the receivers' TLS certificates: SM-PKI root(s), intermediates, CRLs. */
-    trust: z.strictObject({
-      roots: z.array(path).min(1),
-      intermediates: z.array(path).default([]),
-      crls: z.array(path).default([]),
-      requireCrl: z.boolean().default(false),
-    }),
+    trust: TrustConfig,
     /** Certificates carried in each SignedData after the SIG certificate (the gateway sub-CA), so receivers can build the path. */
     sigChain: z.array(path).default([]),
     /** AES-128-CBC EnvelopedData by default; a GCM choice gives AuthEnvelopedData. */
@@ -140,6 +191,8 @@ export const GatewayConfig = z.strictObject({
   han: HanConfig.optional(),
   /** Meter keys in a security module instead of the --keys file. */
   meterKeys: MeterKeysConfig.optional(),
+  /** Administration by the GWA (docs/admin-protocol.md, README "Administration"); absent: not administered. */
+  admin: AdminConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
@@ -209,12 +262,13 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
       wan: {
         ...config.wan,
         tls: { key: at(config.wan.tls.key), certificate: at(config.wan.tls.certificate), chain: config.wan.tls.chain.map(at) },
-        trust: { ...config.wan.trust, roots: config.wan.trust.roots.map(at), intermediates: config.wan.trust.intermediates.map(at), crls: config.wan.trust.crls.map(at) },
+        trust: resolveTrustPaths(config.wan.trust, at),
         sigChain: config.wan.sigChain.map(at),
         recipients: config.wan.recipients.map((r) => ({ ...r, encCertificate: at(r.encCertificate) })),
       },
     }),
     ...(config.meterKeys === undefined ? {} : { meterKeys: { securityModule: resolveModulePaths(config.meterKeys.securityModule, at) } }),
+    ...(config.admin === undefined ? {} : { admin: resolveAdminPaths(config.admin, at) }),
     meters: config.meters.map((m) => {
       const t = m.transport
       if ('serial' in t) return { ...m, transport: { serial: { ...t.serial, path: at(t.serial.path) } } }
@@ -272,6 +326,23 @@ export async function readMeterKeys(file: string): Promise<MeterKeys> {
 export function checkMeterKeys(config: GatewayConfig, keys: MeterKeys): void {
   const missing = config.meters.flatMap((m, i) => (m.kind === 'wmbus' && m.keyId !== undefined && !keys.has(m.keyId) ? [`meters[${i}].keyId: ${m.keyId}`] : []))
   if (missing.length > 0) throw new GatewayError('KEYS_INVALID', `keys missing from the key file: ${missing.join(', ')}`)
+}
+
+function resolveTrustPaths(t: TrustConfig, at: (p: string) => string): TrustConfig {
+  return { ...t, roots: t.roots.map(at), intermediates: t.intermediates.map(at), crls: t.crls.map(at) }
+}
+
+function resolveAdminPaths(a: AdminConfig, at: (p: string) => string): AdminConfig {
+  const { manufacturerCertificate, firmware, ...rest } = a
+  return {
+    ...rest,
+    gwaCertificate: at(a.gwaCertificate),
+    ...(manufacturerCertificate === undefined ? {} : { manufacturerCertificate: at(manufacturerCertificate) }),
+    trust: resolveTrustPaths(a.trust, at),
+    initialIdentity: { key: at(a.initialIdentity.key), certificate: at(a.initialIdentity.certificate), chain: a.initialIdentity.chain.map(at) },
+    stateDir: at(a.stateDir),
+    ...(firmware === undefined ? {} : { firmware: { ...firmware, dir: at(firmware.dir) } }),
+  }
 }
 
 function resolveModulePaths(m: MeterKeysConfig['securityModule'], at: (p: string) => string): MeterKeysConfig['securityModule'] {

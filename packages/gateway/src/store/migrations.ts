@@ -206,4 +206,17 @@ CREATE TABLE han_requests (
 CREATE INDEX han_requests_by_consumer ON han_requests (consumer, id);
 `,
   },
+  {
+    version: 5,
+    name: 'administration state',
+    sql: `
+-- What the administration must remember across restarts (docs/admin-protocol.md): the last
+-- accepted wake-up counter and command sequence (replay protection), the active configuration
+-- version. Small named values, written one at a time.
+CREATE TABLE admin_state (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ]

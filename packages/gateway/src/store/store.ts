@@ -38,6 +38,8 @@ const UNIT_TEXT = /^[\x20-\x7e]{1,16}$/
 const MESSAGE_ID = /^[\x20-\x7e]{1,128}$/
 const SUMMARY_TEXT = /^[^\p{Cc}]{1,200}$/u
 const DEFAULT_LIMIT = 10_000
+/** Admin state values are counters, version numbers and small JSON objects. */
+const ADMIN_VALUE_MAX = 65_536
 /** Bound on the remembered valid meter IDs, quantities and units (cleared when full). */
 const KNOWN_TEXT_MAX = 4096
 
@@ -140,6 +142,9 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
     insertEntry: db.prepare('INSERT INTO log_entries (log, stream, seq, time, type, fields, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     insertHead: db.prepare('INSERT INTO log_heads (log, stream, seq, kind, day, hash, signed_at, signature, cert_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     putCertificate: db.prepare('INSERT OR IGNORE INTO certificates (ref, der) VALUES (?, ?)'),
+    putAdminState: schemaVersion >= 5
+      ? db.prepare('INSERT INTO admin_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      : undefined,
   }
   const latestConfig = db.prepare('SELECT version, created_ms, sha256, config FROM config_versions ORDER BY version DESC LIMIT 1')
   const countReadings = db.prepare('SELECT count(*) AS n FROM readings').pluck()
@@ -152,6 +157,12 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
 
   const watermark = schemaVersion >= 2 ? db.prepare('SELECT until_ms FROM taf_watermarks WHERE profile = ?').pluck() : undefined
   const allWatermarks = schemaVersion >= 2 ? db.prepare('SELECT profile, until_ms FROM taf_watermarks ORDER BY profile') : undefined
+  const adminState = schemaVersion >= 5 ? db.prepare('SELECT value FROM admin_state WHERE key = ?').pluck() : undefined
+  /** Statements of schema version 5 exist only on a file at version 5 or later. */
+  const v5 = <T>(stmt: T | undefined): T => {
+    if (stmt === undefined) throw new GatewayError('STORE_WRITE_FAILED', `the store is at schema version ${schemaVersion}; this needs version 5`)
+    return stmt
+  }
   /** Statements of schema version 2 exist only on a file at version 2 or later (tests open version-1 files). */
   const v2 = <T>(stmt: T | undefined): T => {
     if (stmt === undefined) throw new GatewayError('STORE_WRITE_FAILED', `the store is at schema version ${schemaVersion}; this needs version 2`)
@@ -451,6 +462,19 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
       })
     },
     latestConfigVersion: () => read(() => toConfig(latestConfig.get() as RawRow | undefined)),
+    getAdminState(key: string): string | undefined {
+      checkAdminKey(key)
+      return read(() => {
+        return v5(adminState).get(key) as string | undefined
+      })
+    },
+    setAdminState(key: string, value: string): void {
+      const w = writer()
+      checkAdminKey(key)
+      if (typeof value !== 'string' || value.length > ADMIN_VALUE_MAX) throw new GatewayError('STORE_INPUT_INVALID', `admin state ${key}: the value must be a string of at most ${ADMIN_VALUE_MAX} characters`)
+      const put = v5(w.putAdminState)
+      write('admin state', () => put.run(key, value))
+    },
     logRows,
     han: createHanRows(db, schemaVersion, read, write, deps.now),
     integrityCheck: () => read(() => db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[]).map((r) => r.integrity_check),
@@ -461,6 +485,10 @@ function createRepository(db: Database.Database, path: string, schemaVersion: nu
       deps.logger?.info({ path }, 'store closed')
     },
   }
+}
+
+function checkAdminKey(key: string): void {
+  if (typeof key !== 'string' || !ID_TEXT.test(key)) throw new GatewayError('STORE_INPUT_INVALID', 'an admin state key is 1–64 printable ASCII characters')
 }
 
 function remember(set: Set<string>, value: string): void {

@@ -274,6 +274,13 @@ export interface Store {
   /** Stores a configuration as a new version unless it equals the latest one; returns the version in force. */
   saveConfigVersion(config: unknown): ConfigVersion
   latestConfigVersion(): ConfigVersion | undefined
+  /**
+   * Administration state by key (schema version 5): wake-up counter, last command sequence,
+   * active configuration version (docs/admin-protocol.md). Undefined when never set.
+   */
+  getAdminState(key: string): string | undefined
+  /** Sets one admin state value in its own transaction (keys 1–64 printable ASCII, values ≤ 64 KiB). */
+  setAdminState(key: string, value: string): void
   readonly logRows: LogRows
   /** The HAN service's tables (schema version 4): accounts, sessions, tokens, consents, requests. */
   readonly han: HanRows
