@@ -1,0 +1,308 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type Server, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { createTlsContext, createTlsServer } from '@smgw/pki'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GatewayError } from '../errors.js'
+import type { ConsumerLogEntry } from '../log/entries.js'
+import { createManualWorld } from '../testing.js'
+import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+import type { ClsConfigInput } from './config.js'
+import { CLS_PREAMBLE_FORMAT, createClsService, type ClsServiceDeps } from './service.js'
+
+// Real sockets throughout: an EMT CLS endpoint (mutual TLS 1.2 with @smgw/pki's server), a
+// device as a TCP server on 127.0.0.1, the service in between. Time moves only by hand.
+const DAY = 86_400_000
+let pki: WanTestPki
+let other: WanTestPki
+
+beforeAll(async () => {
+  pki = await createWanTestPki({ gateways: 1, emts: 2 }, new Date(Date.now() - DAY))
+  other = await createWanTestPki({ gateways: 0, emts: 1 }, new Date(Date.now() - DAY))
+})
+
+const servers: (Server | { close: () => void })[] = []
+afterAll(() => { for (const s of servers) s.close() })
+
+/** An EMT CLS endpoint: accepts the gateway (SM-PKI client certificate), hands each socket on. */
+async function startEmt(label = 'emt-1', trustFrom: WanTestPki = pki, identityFrom: WanTestPki = pki): Promise<{ port: number; next: () => Promise<TLSSocket> }> {
+  const context = createTlsContext({ identity: { key: identityFrom.key(`${label}/tls`), cert: identityFrom.cert(`${label}/tls`), chain: [identityFrom.cert('sub-ca-emt')] }, trust: { roots: [trustFrom.cert('root')] } })
+  const waiting: ((s: TLSSocket) => void)[] = []
+  const arrived: TLSSocket[] = []
+  const server = createTlsServer(context, {
+    onConnection: (socket) => {
+      const w = waiting.shift()
+      if (w !== undefined) w(socket)
+      else arrived.push(socket)
+    },
+  })
+  servers.push(server)
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  return {
+    port: (server.address() as AddressInfo).port,
+    next: () => {
+      const s = arrived.shift()
+      return s !== undefined ? Promise.resolve(s) : new Promise((resolve) => { waiting.push(resolve) })
+    },
+  }
+}
+
+/** A device on the HAN: every connection handed on. */
+async function startDevice(): Promise<{ port: number; next: () => Promise<Socket>; server: Server }> {
+  const waiting: ((s: Socket) => void)[] = []
+  const arrived: Socket[] = []
+  const server = createServer((socket) => {
+    const w = waiting.shift()
+    if (w !== undefined) w(socket)
+    else arrived.push(socket)
+  })
+  servers.push(server)
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    next: () => {
+      const s = arrived.shift()
+      return s !== undefined ? Promise.resolve(s) : new Promise((resolve) => { waiting.push(resolve) })
+    },
+  }
+}
+
+/** Reads from `socket` until `n` bytes arrived (or the end). */
+function readBytes(socket: Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (c: Buffer): void => {
+      chunks.push(c)
+      size += c.length
+      if (size >= n) done()
+    }
+    const done = (): void => {
+      socket.off('data', onData)
+      socket.off('end', done)
+      resolve(Buffer.concat(chunks))
+    }
+    socket.on('data', onData)
+    socket.on('end', done)
+  })
+}
+
+function readLine(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = ''
+    const onData = (c: Buffer): void => {
+      text += c.toString('utf8')
+      const nl = text.indexOf('\n')
+      if (nl < 0) return
+      socket.off('data', onData)
+      const rest = text.slice(nl + 1)
+      if (rest.length > 0) socket.unshift(Buffer.from(rest))
+      resolve(text.slice(0, nl))
+    }
+    socket.on('data', onData)
+  })
+}
+
+const ended = (socket: Socket): Promise<void> => new Promise((resolve) => {
+  if (socket.readableEnded || socket.destroyed) resolve()
+  else { socket.once('end', () => { resolve() }); socket.once('close', () => { resolve() }); socket.resume() }
+})
+
+function config(devicePort: number, extra: Partial<ClsConfigInput> = {}): ClsConfigInput {
+  return {
+    devices: [
+      { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } },
+      { id: 'wb-1', consumer: 'c-2', address: { host: '127.0.0.1', port: devicePort } },
+    ],
+    emts: [
+      { id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] },
+      { id: 'emt-2', tlsSubject: { CN: 'EMT Demo 2' }, allowedDevices: ['wb-1'] },
+    ],
+    ...extra,
+  }
+}
+
+function deps(entries: { consumer: string; entry: ConsumerLogEntry }[], extra: Partial<ClsServiceDeps> = {}): ClsServiceDeps {
+  return {
+    gatewayId: 'smgw-0001',
+    tls: () => ({
+      identity: { key: pki.key('gateways/smgw-0001/tls'), cert: pki.cert('gateways/smgw-0001/tls'), chain: [pki.cert('sub-ca-gw')] },
+      trust: { roots: [pki.cert('root')], intermediates: [pki.cert('sub-ca-emt')] },
+    }),
+    logs: { consumer: (consumer, entry) => { entries.push({ consumer, entry }); return Promise.resolve({} as never) } },
+    ...extra,
+  }
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<GatewayError> {
+  const err = await p.then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(GatewayError)
+  expect((err as GatewayError).code, (err as Error).message).toBe(code)
+  return err as GatewayError
+}
+
+describe('CLS channel', () => {
+  it('relays bytes both ways after a preamble, logs opened and closed in the device consumer\'s log', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const cls = createClsService(config(device.port), deps(entries))
+    const opened = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}`, timeoutS: 60 })
+    const [e, d] = await Promise.all([emt.next(), device.next()])
+    const preamble = JSON.parse(await readLine(e)) as Record<string, unknown>
+    expect(preamble).toEqual({ format: CLS_PREAMBLE_FORMAT, channelId: opened.channelId, gatewayId: 'smgw-0001', deviceId: 'hp-1', timeoutS: 60 })
+    e.write('{"cmd":"limit","kw":4.2}\n')
+    expect(await readLine(d)).toBe('{"cmd":"limit","kw":4.2}')
+    d.write('{"ok":true}\n')
+    expect(await readLine(e)).toBe('{"ok":true}')
+    expect(cls.channels()).toMatchObject([{ channelId: opened.channelId, deviceId: 'hp-1', emtId: 'emt-1', timeoutS: 60, bytesToDevice: 25, bytesToEmt: 12 }])
+    expect(entries).toEqual([{ consumer: 'c-1', entry: { type: 'cls-channel', fields: { device: 'hp-1', recipient: 'emt-1', state: 'opened', reason: 'requested', text: expect.stringContaining('emt-1 opened a control channel to your device hp-1') as string } } }])
+
+    const closed = cls.closed(opened.channelId)!
+    await cls.closeChannel(opened.channelId)
+    await Promise.all([ended(e), ended(d)])
+    expect(await closed).toMatchObject({ reason: 'requested', bytesToDevice: 25, bytesToEmt: 12 })
+    expect(entries[1]).toMatchObject({ consumer: 'c-1', entry: { type: 'cls-channel', fields: { device: 'hp-1', recipient: 'emt-1', state: 'closed', reason: 'requested' } } })
+    expect(cls.channels()).toEqual([])
+    await cls.close()
+  })
+
+  it('relays megabytes in order both ways (pipe with backpressure)', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const cls = createClsService(config(device.port), deps([]))
+    await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+    const [e, d] = await Promise.all([emt.next(), device.next()])
+    await readLine(e)
+    const down = randomBytes(4 * 1024 * 1024)
+    const up = randomBytes(3 * 1024 * 1024)
+    const gotDown = readBytes(d, down.length)
+    const gotUp = readBytes(e, up.length)
+    e.write(down)
+    d.write(up)
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+    expect(sha(await gotDown)).toBe(sha(down))
+    expect(sha(await gotUp)).toBe(sha(up))
+    await cls.close()
+  })
+
+  it('a channel ends when either side closes (peer-closed); the other side is closed too', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const cls = createClsService(config(device.port), deps(entries))
+    const a = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+    const [e1, d1] = await Promise.all([emt.next(), device.next()])
+    const closedA = cls.closed(a.channelId)!
+    e1.end()
+    await ended(d1)
+    expect(await closedA).toMatchObject({ reason: 'peer-closed' })
+    // The device is free again; now the device hangs up.
+    const b = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+    const [e2, d2] = await Promise.all([emt.next(), device.next()])
+    const closedB = cls.closed(b.channelId)!
+    d2.destroy()
+    await ended(e2)
+    expect(await closedB).toMatchObject({ reason: 'peer-closed' })
+    expect(entries.map((x) => { const f = x.entry.fields as { state?: string; reason?: string }; return [f.state, f.reason] })).toEqual([['opened', 'requested'], ['closed', 'peer-closed'], ['opened', 'requested'], ['closed', 'peer-closed']])
+    await cls.close()
+  })
+
+  it('closes at the channel\'s timeout and after idleTimeoutS without a byte (timeout); timeoutS is cut to maxTimeoutS', async () => {
+    const world = createManualWorld(Date.now())
+    const emt = await startEmt()
+    const device = await startDevice()
+    const cls = createClsService(config(device.port, { defaultTimeoutS: 60, maxTimeoutS: 120, idleTimeoutS: 30 }), deps([], { now: world.now, setTimer: world.setTimer }))
+    const a = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}`, timeoutS: 3600 })
+    expect(a.timeoutS).toBe(120)
+    const [e, d] = await Promise.all([emt.next(), device.next()])
+    await readLine(e)
+    // Traffic every 20 s keeps the channel alive past the idle limit…
+    for (let i = 0; i < 5; i++) {
+      world.advance(20_000)
+      e.write('x\n')
+      await readLine(d)
+    }
+    expect(cls.channels()).toHaveLength(1)
+    // …until its timeout (120 s after opening).
+    const closedA = cls.closed(a.channelId)!
+    world.advance(20_000)
+    expect(await closedA).toMatchObject({ reason: 'timeout' })
+    await Promise.all([ended(e), ended(d)])
+
+    const b = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+    await Promise.all([emt.next(), device.next()])
+    const closedB = cls.closed(b.channelId)!
+    world.advance(29_000)
+    expect(cls.channels()).toHaveLength(1)
+    world.advance(1000)
+    expect(await closedB).toMatchObject({ reason: 'timeout' })
+    await cls.close()
+  })
+
+  it('refuses a device or EMT not configured, not paired, or busy (CLS_FAILED), and a requester the access table does not allow (FORBIDDEN)', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const cls = createClsService(config(device.port), deps(entries))
+    const endpoint = `https://127.0.0.1:${emt.port}`
+    await expectCode(cls.open({ deviceId: 'pool-pump', emtId: 'emt-1', endpoint }), 'CLS_FAILED')
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-9', endpoint }), 'CLS_FAILED')
+    const notPaired = await expectCode(cls.open({ deviceId: 'wb-1', emtId: 'emt-1', endpoint }), 'CLS_FAILED')
+    expect(notPaired.message).toContain('not paired')
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: 'http://127.0.0.1:1' }), 'CLS_FAILED')
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint, requestedBy: 'consumer' }), 'FORBIDDEN')
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint, requestedBy: 'emt:taf7' }), 'FORBIDDEN')
+    expect(entries).toEqual([])
+    const first = cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint })
+    const busy = await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint }), 'CLS_FAILED')
+    expect(busy.message).toContain('open already')
+    await first
+    expect(cls.channels()).toHaveLength(1)
+    await cls.close()
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint }), 'CLS_FAILED')
+  })
+
+  it('refuses an endpoint whose certificate is another EMT\'s or outside the SM-PKI, and an unreachable device; nothing is logged and the device stays free', async () => {
+    const device = await startDevice()
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const cls = createClsService(config(device.port), deps(entries))
+    const wrongEmt = await startEmt('emt-2')
+    const wrong = await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${wrongEmt.port}` }), 'CLS_FAILED')
+    expect(wrong.message).toContain('EMT Demo 2')
+    const foreign = await startEmt('emt-1', other, other)
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${foreign.port}` }), 'CLS_FAILED')
+
+    const emt = await startEmt()
+    const gone = await startDevice()
+    const gonePort = gone.port
+    await new Promise<void>((resolve) => { gone.server.close(() => { resolve() }) })
+    const unreachable = createClsService(config(gonePort), deps(entries))
+    const refused = await expectCode(unreachable.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` }), 'CLS_FAILED')
+    expect(refused.message).toContain('cannot reach device hp-1')
+    // The EMT saw a connection that was closed again.
+    await ended(await emt.next())
+    expect(entries).toEqual([])
+    // The failures left no device busy.
+    await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+    await Promise.all([cls.close(), unreachable.close()])
+  })
+
+  it('is not opened when its consumer-log entry cannot be written', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const cls = createClsService(config(device.port), deps([], { logs: { consumer: () => Promise.reject(new Error('disk full')) } }))
+    await expectCode(cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` }), 'CLS_FAILED')
+    await Promise.all([ended(await emt.next()), ended(await device.next())])
+    expect(cls.channels()).toEqual([])
+    await cls.close()
+  })
+
+  it('refuses an invalid configuration (CONFIG_INVALID): an EMT paired with an unknown device, duplicate IDs', () => {
+    expect(() => createClsService({ ...config(1), emts: [{ id: 'emt-1', tlsSubject: { CN: 'x' }, allowedDevices: ['nope'] }] }, deps([]))).toThrow(/allowedDevices/)
+    expect(() => createClsService({ ...config(1), devices: [config(1).devices[0]!, config(1).devices[0]!] }, deps([]))).toThrow(/twice/)
+    expect(() => createClsService({ ...config(1), emts: [{ id: 'emt-1', tlsSubject: {}, allowedDevices: ['hp-1'] }] }, deps([]))).toThrow(/subject attribute/)
+  })
+})
