@@ -30,3 +30,8 @@ export type { Transport } from './io/transports.js'
 
 export { NtpServerConfig, createNtpServer, encodeNtpReply, parseNtpServerConfig } from './ntp/server.js'
 export type { NtpRequestEvent, NtpServer, NtpServerConfigInput, NtpServerDeps } from './ntp/server.js'
+
+export { ClsDeviceConfig, createClsDevice, parseClsDeviceConfig } from './cls/device.js'
+export type { ClsDevice, ClsDeviceConfigInput, ClsDeviceDeps, ClsDeviceEvent, ClsDeviceStatus } from './cls/device.js'
+export { answerCommand, createLineFramer, powerOf, CLS_DEVICE_MAX_LINE_BYTES } from './cls/protocol.js'
+export type { ClsDeviceAnswer, ClsDeviceErrorCode, ClsDeviceMode, ClsDeviceRules, ClsDeviceState } from './cls/protocol.js'

@@ -7,6 +7,7 @@ import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../exit.js'
 import { toJson } from '../json.js'
+import { registerClsDevice } from './sim-cls.js'
 
 const HELP = `
 Meter simulators for the LMN: an SML electricity meter (eHZ style: 1.8.0 import, 2.8.0
@@ -402,6 +403,8 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         process.off('SIGTERM', abort)
       }
     }))
+
+  registerClsDevice(sim, io, run)
 
   const once = sim.command('once')
     .description('print one generated frame as hex (the meter runs from 24 h before --at, default now)')
