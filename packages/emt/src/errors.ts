@@ -16,6 +16,8 @@ export type EmtErrorCode =
   | 'EMT_UNAUTHORIZED'
   /** The receiver could not start (listen failed, key or certificate unusable). */
   | 'EMT_START_FAILED'
+  /** A CLS channel command got no answer: the channel closed, or the device did not answer in time (packages/emt/src/cls). */
+  | 'EMT_CLS_FAILED'
 
 export class EmtError extends Error {
   override name = 'EmtError'
