@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, signerFromModule, type SecretKeyModule, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { MeterKey } from '@smgw/mbus'
 import type { Logger } from 'pino'
-import type { GatewayConfig, MeterKeys } from './config.js'
+import { formatCanonicalJson } from './canonical-json.js'
+import type { GatewayConfig, MeterConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
 import { createHanService, type HanService, type HanUiFile } from './han/service.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
@@ -88,6 +89,17 @@ export interface Gateway {
   onReadings(listener: (batch: readonly ReadingInput[]) => void): () => void
   /** The HAN service's port while running with a `han` section. */
   hanPort(): number | undefined
+  /**
+   * Applies a new configuration without a restart (README "Reconfiguration"): meters, tariff
+   * profiles, WAN recipients and TLS identity, retention, time source, SIG key. The store, the
+   * logs and the HAN service keep running; readings of meters that stay keep flowing. A change
+   * of gatewayId, store, han, meterKeys or admin needs a restart. Calls run one after another.
+   * Throws ADMIN_APPLY_FAILED, with the previous configuration running, when the new one cannot
+   * be prepared or started.
+   */
+  reconfigure(next: GatewayConfig): Promise<void>
+  /** The configuration running now. */
+  config(): GatewayConfig
 }
 
 interface MeterState {
@@ -113,7 +125,9 @@ const GARBAGE_LOG_EVERY_MS = 60_000
  * store; unknown meters, rejected keys and silent meters in the logs (BSI-CC-PP-0073);
  * a consumer-log entry per committed batch of a meter that has a consumer.
  */
-export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gateway {
+export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = {}): Gateway {
+  /** The configuration running now; `reconfigure` replaces it. */
+  let config = initialConfig
   const systemNow = deps.now ?? (() => new Date())
   /** Legal time once a time source is configured (README "Legal time"); everything is stamped with it. */
   const now = (): Date => time?.clock.now() ?? systemNow()
@@ -122,10 +136,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
     return () => { clearTimeout(t) }
   })
   const log = deps.logger?.child({ component: 'gateway' })
-  const meters = new Map<string, MeterState>(config.meters.map((m) => [m.id, {
-    id: m.id, kind: m.kind, intervalMs: m.intervalS * 1000, silentAfterMissed: m.silentAfterMissed, consumer: m.consumer,
-    state: 'waiting', since: 0, stored: 0, lastReadingAt: undefined, keyRejected: 0, keyRejectedLogged: false, garbageBytes: 0,
-  }]))
+  const meters = new Map<string, MeterState>(config.meters.map((m) => [m.id, newMeterState(m)]))
   const unknown = new Set<string>()
   let state: GatewayStatus['state'] = 'idle'
   let store: Store | undefined
@@ -144,7 +155,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
   let time: TimeService | undefined
   let outbound: Outbound | undefined
   let han: HanService | undefined
+  let sig: { readonly signer: Signer; readonly certificate: Uint8Array } | undefined
+  /** Reconfigurations run one after another. */
+  let reconfiguring: Promise<unknown> = Promise.resolve()
   const readingListeners = new Set<(batch: readonly ReadingInput[]) => void>()
+
+  /** Every part writes through this one facade, so a new SIG key (reconfigure) reaches them all. */
+  const writers = createSwitchableLogs()
 
   /** Log entries are appended in order; a failure is reported, never thrown into an adapter. */
   const writeLog = (what: string, append: (l: GatewayLogs) => Promise<unknown>): void => {
@@ -288,9 +305,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
     })
   }
 
-  const loadSig = async (): Promise<{ signer: Signer; certificate: Uint8Array }> => {
+  const loadSig = async (c: GatewayConfig): Promise<{ signer: Signer; certificate: Uint8Array }> => {
     if (deps.sig !== undefined) return deps.sig
-    const logs = config.logs
+    const logs = c.logs
     if ('sigKeyLabel' in logs && deps.sigModule === undefined) {
       throw new GatewayError('CONFIG_INVALID', `logs.sigKeyLabel ${logs.sigKeyLabel}: the gateway was started without its security module`)
     }
@@ -298,20 +315,47 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       const signer = 'sigKeyLabel' in logs
         ? await signerFromModule(deps.sigModule!, logs.sigKeyLabel)
         : createKeyObjectSigner(decodePrivateKey(new Uint8Array(await readFile(logs.sigKey))))
-      const [cert] = decodeCertificates(new Uint8Array(await readFile(config.logs.sigCertificate)))
-      if (cert === undefined) throw new Error(`no certificate in ${config.logs.sigCertificate}`)
+      const [cert] = decodeCertificates(new Uint8Array(await readFile(logs.sigCertificate)))
+      if (cert === undefined) throw new Error(`no certificate in ${logs.sigCertificate}`)
       return { signer, certificate: cert.der }
     } catch (err) {
       throw new GatewayError('CONFIG_INVALID', `logs: cannot load the SIG key or certificate: ${messageOf(err)}`, { cause: err })
     }
   }
 
-  const shutdown = async (reason: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void> => {
-    state = 'closing'
-    await han?.close()
-    han = undefined
-    cancelSilence?.()
-    cancelSilence = undefined
+  const loggerDep = deps.logger === undefined ? {} : { logger: deps.logger }
+
+  /** The time service of a `time` section (not started); undefined without one. */
+  const createTime = (c: GatewayConfig): TimeService | undefined => c.time === undefined ? undefined : createTimeService(c.time, {
+    systemNow, setTimer, ...loggerDep,
+    calibration: (entry) => {
+      writeLog(entry.type, (l) => l.calibration(entry))
+      return logQueue
+    },
+  })
+
+  /** Reads every file `tariffs` and `wan` name and prepares the stages (not started): what can fail, fails here. */
+  const prepareOutbound = (c: GatewayConfig, s: Store, l: GatewayLogs, signing: { readonly signer: Signer; readonly certificate: Uint8Array }): Promise<Outbound | undefined> => createOutbound(c, {
+    store: s, logs: l, now, setTimer, sig: signing, ...loggerDep,
+    ...(deps.keys?.get(PSEUDONYM_KEY_ID) === undefined ? {} : { pseudonymSecret: deps.keys.get(PSEUDONYM_KEY_ID) }),
+    ...(c.time === undefined ? {} : { invalidTime: () => time?.clock.invalidPeriods() ?? [] }),
+  })
+
+  // Retention always runs (defaults without a `retention` section): deleting is a legal duty, not an option.
+  // What a tariff profile has not processed yet is kept (retention never deletes undelivered data).
+  const createRetention = (c: GatewayConfig, s: Store, l: GatewayLogs, o: Outbound | undefined): RetentionService => createRetentionService({
+    policy: c.retention ?? DEFAULT_RETENTION,
+    consumers: consumersByMeter(c),
+    profiles: o?.profiles ?? [],
+  }, { store: s, logs: l, now, setTimer, ...loggerDep })
+
+  const createAdapters = async (c: GatewayConfig): Promise<GatewayLmnAdapter[]> => {
+    const moduleKeys = deps.keyModule === undefined ? undefined : await resolveModuleMeterKeys(deps.keyModule, c)
+    if (moduleKeys !== undefined && moduleKeys.missing.length > 0) log?.warn({ keyIds: moduleKeys.missing }, 'meter keys not in the security module')
+    return createLmnAdapters(c, new Map<string, MeterKey>([...(deps.keys ?? []), ...(moduleKeys?.keys ?? [])]), sink, { now, setTimer, ...loggerDep })
+  }
+
+  const closeAdapters = async (): Promise<void> => {
     for (const a of [...adapters].reverse()) {
       try {
         await a.close()
@@ -320,9 +364,125 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       }
     }
     adapters = []
+  }
+
+  /** Meters that stay keep their state and counters; new ones start waiting; removed ones are forgotten. */
+  const updateMeters = (c: GatewayConfig): void => {
+    const since = now().getTime()
+    const next = new Map(c.meters.map((m) => {
+      const old = meters.get(m.id)
+      const state = newMeterState(m)
+      return [m.id, old === undefined ? { ...state, since } : { ...old, intervalMs: state.intervalMs, silentAfterMissed: state.silentAfterMissed, consumer: state.consumer, kind: state.kind }] as const
+    }))
+    meters.clear()
+    for (const [id, m] of next) meters.set(id, m)
+  }
+
+  /**
+   * The parts a reconfiguration replaces, stopped in reverse order of the data flow
+   * (LMN first, so no reading arrives at a stage being closed); what `keep` names stays.
+   */
+  const stopParts = async (keep: { adapters: boolean; time: boolean }): Promise<void> => {
+    cancelSilence?.()
+    cancelSilence = undefined
+    if (!keep.adapters) await closeAdapters()
+    commit()
+    await outbound?.close()
+    outbound = undefined
+    await retention?.close()
+    retention = undefined
+    if (!keep.time) {
+      await time?.close()
+      time = undefined
+    }
+  }
+
+  /** Starts the parts of `c` that are not running (the counterpart of stopParts). */
+  const startParts = async (c: GatewayConfig, s: Store, l: GatewayLogs, prepared: Outbound | undefined, fresh: { adapters: boolean; time: boolean }): Promise<void> => {
+    if (fresh.time) {
+      time = createTime(c)
+      await time?.start()
+    }
+    outbound = prepared
+    retention = createRetention(c, s, l, outbound)
+    await retention.start()
+    await outbound?.start()
+    updateMeters(c)
+    if (fresh.adapters) {
+      adapters = await createAdapters(c)
+      for (const a of adapters) await a.start()
+    }
+    scheduleSilence()
+  }
+
+  /**
+   * Applies `next` to the running gateway (README "Reconfiguration"). Everything that reads
+   * files is prepared first, while the old parts run: a certificate or key that does not load
+   * changes nothing. Then the old parts stop and the new ones start; if one fails to start,
+   * the previous configuration is started again and ADMIN_APPLY_FAILED is thrown.
+   */
+  const applyConfig = async (next: GatewayConfig): Promise<void> => {
+    const s = store
+    const l = logs
+    if (state !== 'running' || s === undefined || l === undefined || sig === undefined) throw new GatewayError('ADMIN_APPLY_FAILED', `the gateway is ${state}, not running: nothing to reconfigure`)
+    const previous = config
+    const same = (k: keyof GatewayConfig): boolean => formatCanonicalJson(previous[k] ?? null) === formatCanonicalJson(next[k] ?? null)
+    const restartOnly = RESTART_ONLY_SECTIONS.filter((k) => !same(k))
+    if (restartOnly.length > 0) throw new GatewayError('ADMIN_APPLY_FAILED', `${restartOnly.join(', ')} change only with a restart of the gateway`)
+    const keep = { adapters: same('meters'), time: same('time') }
+    const previousSig = sig
+    let nextSig = sig
+    let nextOutbound: Outbound | undefined
+    try {
+      if (!same('logs')) {
+        nextSig = await loadSig(next)
+        // The new certificate must carry the new key: createGatewayLogs checks it, and throws before anything changed.
+        createGatewayLogs({ store: s, signer: nextSig.signer, certificate: nextSig.certificate, now })
+      }
+      nextOutbound = await prepareOutbound(next, s, l, nextSig)
+    } catch (err) {
+      throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration cannot be prepared; the running one stays: ${messageOf(err)}`, { cause: err })
+    }
+    await stopParts(keep)
+    try {
+      config = next
+      if (nextSig !== previousSig) await switchSig(s, nextSig)
+      await startParts(next, s, l, nextOutbound, { adapters: !keep.adapters, time: !keep.time })
+    } catch (err) {
+      log?.error({ err: messageOf(err) }, 'the new configuration did not start; putting the previous one back')
+      await stopParts(keep)
+      config = previous
+      try {
+        if (sig !== previousSig) await switchSig(s, previousSig)
+        await startParts(previous, s, l, await prepareOutbound(previous, s, l, previousSig), { adapters: !keep.adapters, time: !keep.time })
+      } catch (restoreErr) {
+        log?.error({ err: messageOf(restoreErr) }, 'the previous configuration did not start again')
+        throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration did not start (${messageOf(err)}), and the previous one did not start again: ${messageOf(restoreErr)}`, { cause: err })
+      }
+      throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration did not start; the previous one runs again: ${messageOf(err)}`, { cause: err })
+    }
+    s.saveConfigVersion(next)
+    log?.info({ meters: meters.size, adapters: adapters.length }, 'gateway reconfigured')
+  }
+
+  /** A new SIG key signs from the next log entry on; entries already queued are written with the old one. */
+  const switchSig = async (s: Store, next: { readonly signer: Signer; readonly certificate: Uint8Array }): Promise<void> => {
+    await logQueue
+    await writers.switchTo(createGatewayLogs({ store: s, signer: next.signer, certificate: next.certificate, now, ...loggerDep }))
+    sig = next
+  }
+
+  const shutdown = async (reason: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void> => {
+    state = 'closing'
+    await han?.close()
+    han = undefined
+    cancelSilence?.()
+    cancelSilence = undefined
+    await closeAdapters()
     await outbound?.close()
     outbound = undefined
     await time?.close()
+    time = undefined
     await retention?.close()
     retention = undefined
     commit()
@@ -338,20 +498,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       if (state !== 'idle') return
       state = 'starting'
       try {
-        const sig = await loadSig()
-        if (config.time !== undefined) {
-          // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
-          time = createTimeService(config.time, {
-            systemNow, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
-            calibration: (entry) => {
-              writeLog(entry.type, (l) => l.calibration(entry))
-              return logQueue
-            },
-          })
-        }
-        store = openStore(config.store.path, { now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
-        logs = createGatewayLogs({ store, signer: sig.signer, certificate: sig.certificate, now, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        const signing = await loadSig(config)
+        sig = signing
+        // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
+        time = createTime(config)
+        store = openStore(config.store.path, { now, ...loggerDep })
+        logs = writers.start(createGatewayLogs({ store, signer: signing.signer, certificate: signing.certificate, now, ...loggerDep }))
         const s = store
+        const l = logs
         const before = s.latestConfigVersion()
         const version = s.saveConfigVersion(config)
         writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: deps.firmware ?? '0.1.0' } }))
@@ -360,26 +514,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         writeLog('seal', (l) => l.sealFinishedDays())
         await logQueue
         await time?.start()
-        const clock = time?.clock
-        outbound = await createOutbound(config, {
-          store: s, logs, now, setTimer, sig, ...(deps.logger === undefined ? {} : { logger: deps.logger }),
-          ...(deps.keys?.get(PSEUDONYM_KEY_ID) === undefined ? {} : { pseudonymSecret: deps.keys.get(PSEUDONYM_KEY_ID) }),
-          ...(clock === undefined ? {} : { invalidTime: () => clock.invalidPeriods() }),
-        })
-        // Retention always runs (defaults without a `retention` section): deleting is a legal duty, not an option.
-        // What a tariff profile has not processed yet is kept (retention never deletes undelivered data).
-        retention = createRetentionService({
-          policy: config.retention ?? DEFAULT_RETENTION,
-          consumers: consumersByMeter(config),
-          profiles: outbound?.profiles ?? [],
-        }, { store: s, logs, now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        outbound = await prepareOutbound(config, s, l, signing)
+        retention = createRetention(config, s, l, outbound)
         await retention.start()
         await outbound?.start()
         if (config.han !== undefined) {
           let profiles: ReturnType<typeof parseTariffProfiles> = []
           if (config.tariffs !== undefined) profiles = parseTariffProfiles(await readFile(config.tariffs.profiles, 'utf8'))
           han = createHanService(config, {
-            store: s, logs, now, profiles,
+            store: s, logs: l, now, profiles,
             onReadings: (listener) => { readingListeners.add(listener); return () => { readingListeners.delete(listener) } },
             status: () => ({ state, meters: [...meters.values()].map((m) => ({ id: m.id, kind: m.kind, state: m.state, keyRejected: m.keyRejected, garbageBytes: m.garbageBytes, ...(m.lastReadingAt === undefined ? {} : { lastReadingAt: m.lastReadingAt }) })) }),
             ...(deps.hanUi === undefined ? {} : { ui: deps.hanUi }),
@@ -390,9 +533,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
-        const moduleKeys = deps.keyModule === undefined ? undefined : await resolveModuleMeterKeys(deps.keyModule, config)
-        if (moduleKeys !== undefined && moduleKeys.missing.length > 0) log?.warn({ keyIds: moduleKeys.missing }, 'meter keys not in the security module')
-        adapters = createLmnAdapters(config, new Map<string, MeterKey>([...(deps.keys ?? []), ...(moduleKeys?.keys ?? [])]), sink, { now, setTimer, ...(deps.logger === undefined ? {} : { logger: deps.logger }) })
+        adapters = await createAdapters(config)
         for (const a of adapters) await a.start()
         scheduleSilence()
         log?.info({ meters: meters.size, adapters: adapters.length, store: config.store.path }, 'gateway running')
@@ -436,10 +577,62 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Ga
       return () => { readingListeners.delete(listener) }
     },
     hanPort: () => han?.port(),
+    reconfigure(next) {
+      const run = reconfiguring.then(() => applyConfig(next))
+      reconfiguring = run.catch(() => undefined)
+      return run
+    },
+    config: () => config,
   }
 }
 
 function timeStatus(clock: LegalClock): NonNullable<GatewayStatus['time']> {
   const s = clock.status()
   return { state: s.state, offsetMs: s.offsetMs, ...(s.lastSync === undefined ? {} : { lastSync: s.lastSync }) }
+}
+
+/** Sections a running gateway cannot take over: its identity, the store, the HAN service, the key module, the administration. */
+const RESTART_ONLY_SECTIONS = ['gatewayId', 'store', 'han', 'meterKeys', 'admin'] as const satisfies readonly (keyof GatewayConfig)[]
+
+function newMeterState(m: MeterConfig): MeterState {
+  return {
+    id: m.id, kind: m.kind, intervalMs: m.intervalS * 1000, silentAfterMissed: m.silentAfterMissed, consumer: m.consumer,
+    state: 'waiting', since: 0, stored: 0, lastReadingAt: undefined, keyRejected: 0, keyRejectedLogged: false, garbageBytes: 0,
+  }
+}
+
+/**
+ * A GatewayLogs whose writer can be replaced while others hold it (the HAN service, the
+ * delivery service). Appends go through one queue, so an entry of the old writer is committed
+ * before the new writer reads the chain's last entry: the chains stay gapless.
+ */
+function createSwitchableLogs(): { start(first: GatewayLogs): GatewayLogs; switchTo(next: GatewayLogs): Promise<void> } {
+  let writer: GatewayLogs | undefined
+  let tail: Promise<unknown> = Promise.resolve()
+  const via = <T>(fn: (w: GatewayLogs) => Promise<T>): Promise<T> => {
+    const run = tail.then(() => {
+      if (writer === undefined) throw new GatewayError('STORE_CLOSED', 'the logs are not open')
+      return fn(writer)
+    })
+    tail = run.catch(() => undefined)
+    return run
+  }
+  const facade: GatewayLogs = {
+    system: (entry) => via((w) => w.system(entry)),
+    consumer: (consumerId, entry) => via((w) => w.consumer(consumerId, entry)),
+    calibration: (entry) => via((w) => w.calibration(entry)),
+    sealFinishedDays: () => via((w) => w.sealFinishedDays()),
+  }
+  return {
+    start(first) {
+      writer = first
+      return facade
+    },
+    async switchTo(next) {
+      await via(() => {
+        writer = next
+        return Promise.resolve()
+      })
+    },
+  }
 }

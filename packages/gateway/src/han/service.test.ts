@@ -19,6 +19,7 @@ import { isConsentGranted } from './consent.js'
 import { hashPassword } from './password.js'
 import { createHanService, type HanService } from './service.js'
 import { hanTlsFiles } from './tls.js'
+import { MIGRATIONS } from '../store/migrations.js'
 
 // Real parts: HTTPS on 127.0.0.1 port 0 with the self-signed HAN certificate, a real SQLite
 // store, the hash-chained logs with a demo SIG key; the clock is a test clock.
@@ -330,7 +331,7 @@ describe('roles and tokens', () => {
     const t = await login('tech')
     const d = await call('GET', '/api/v1/device', { cookie: t.cookie })
     expect(d.status).toBe(200)
-    expect(d.json()).toMatchObject({ gateway: { state: 'running', store: { schemaVersion: 4 } }, meters: [{ id: 'm-a', state: 'ok' }, { id: 'm-b', keyRejected: 1, garbageBytes: 7 }] })
+    expect(d.json()).toMatchObject({ gateway: { state: 'running', store: { schemaVersion: MIGRATIONS.length } }, meters: [{ id: 'm-a', state: 'ok' }, { id: 'm-b', keyRejected: 1, garbageBytes: 7 }] })
     expect(d.text).not.toMatch(/"value"|mantissa|1025/)
     for (const path of ['/api/v1/meters', '/api/v1/meters/m-a/current', '/api/v1/log', '/api/v1/log/export', '/api/v1/tariffs', '/api/v1/consents', '/api/v1/requests', '/api/v1/live']) {
       const r = await call('GET', path, { cookie: t.cookie })
