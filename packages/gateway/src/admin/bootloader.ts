@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -44,4 +45,23 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * The default health probe of a firmware image (docs/admin-protocol.md "Firmware package"):
+ * `node image.mjs health` in the image's folder must exit 0 within `timeoutMs`. The child is
+ * killed (SIGKILL) at the timeout — a hanging image counts as unhealthy. It gets an empty
+ * environment (least privilege: no PIN or passphrase of the gateway process reaches it; node
+ * is started by its own path, `process.execPath`). Children the image itself starts are not tracked (a simulation of a boot,
+ * not a sandbox).
+ */
+export function runImageHealth(imagePath: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [imagePath, 'health'], {
+      cwd: dirname(imagePath), stdio: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL',
+      env: {},
+    })
+    child.once('error', () => { resolve(false) })
+    child.once('exit', (code, signal) => { resolve(code === 0 && signal === null) })
+  })
 }
