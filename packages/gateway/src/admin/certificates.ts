@@ -6,6 +6,7 @@ import {
   createCsr, createRenewalRequest, curveOfSpki, decodeCertificate, parseName, validatePath,
   type DecodedCertificate, type DistinguishedName, type TlsIdentity, type ValidationPurpose,
 } from '@smgw/pki'
+import type { ReportedCertificate } from '@smgw/admin-protocol'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { GatewayError } from '../errors.js'
@@ -65,12 +66,8 @@ export interface CertificateManagerDeps {
   readonly logger?: Logger
 }
 
-export interface CertificateSummaryItem {
-  readonly kind: CertificateKind
-  readonly serial: string
-  readonly notAfter: string
-  readonly source: 'initial' | 'operational'
-}
+/** One certificate of the admin report (docs/admin-protocol.md "Admin session"). */
+export type CertificateSummaryItem = ReportedCertificate
 
 export interface ConfigOverrides {
   /** The system/consumer/calibration log SIG key in the module and its certificate file (config `logs`). */
