@@ -23,6 +23,7 @@ import { createHanAccounts } from './han/accounts.js'
 import { HanConfig } from './han/config.js'
 import { loadHanTls } from './han/tls.js'
 import { assertAuthorized } from './admin/access.js'
+import { verifyAdminCommand } from './admin/session.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -111,6 +112,10 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
   HAN_ACCOUNT_INVALID: () => createHanAccounts(openStore(file('han.db'), { now }), new Set(['c-1'])).add({ username: 'bad name', role: 'consumer', consumer: 'c-1', password: 'long enough' }),
   HAN_START_FAILED: () => loadHanTls(HanConfig.parse({ tls: { key: file('missing.key'), certificate: file('missing.pem') } }), file('x.db'), 'smgw-0001', now()),
   FORBIDDEN: () => { assertAuthorized('gwa', 'readings.read.own') },
+  ADMIN_REFUSED: () => verifyAdminCommand(new TextEncoder().encode('not a signed command'), {
+    gatewayId: 'smgw-0001', verifier: { open: () => Promise.reject(new Error('not reached: refused before any signature check')) },
+    at: now(), lastSequence: 0, commandMaxAgeS: 604_800, freshnessS: 300,
+  }),
 }
 
 /** A TAF 9 (on request) stage over a fresh store; `seal` as given. */
