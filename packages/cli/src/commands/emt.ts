@@ -5,6 +5,7 @@ import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit.js'
 import { toJson } from '../json.js'
+import { registerEmtCls } from './emt-cls.js'
 
 const EXAMPLE_CONFIG = `{
   "participantId": "emt-1",
@@ -75,6 +76,8 @@ Examples:
       if (config === undefined) return EXIT_USAGE
       return serve(lib, config, io, o.json === true, o.logLevel)
     }))
+
+  registerEmtCls(emt, io, run)
 
   const gateway = emt.command('gateway').description('the registered gateways (a gateway not listed is SENDER_UNKNOWN)')
   gateway.command('add')
