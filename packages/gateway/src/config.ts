@@ -2,6 +2,7 @@ import { stat, readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { GatewayError } from './errors.js'
+import { ClsConfig } from './cls/config.js'
 import { HanConfig } from './han/config.js'
 import { LOG_ID } from './log/entries.js'
 import { RetentionConfig } from './retention/policy.js'
@@ -193,6 +194,8 @@ export const GatewayConfig = z.strictObject({
   meterKeys: MeterKeysConfig.optional(),
   /** Administration by the GWA (docs/admin-protocol.md, README "Administration"); absent: not administered. */
   admin: AdminConfig.optional(),
+  /** The CLS channel (README "CLS channel"): controllable devices on the HAN, the EMTs paired with them, timeouts; needs `wan` (its TLS identity and trust). */
+  cls: ClsConfig.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>()
   c.meters.forEach((m, i) => {
@@ -209,6 +212,7 @@ export const GatewayConfig = z.strictObject({
     else smlTransports.set(key, i)
   })
   if ('sigKeyLabel' in c.logs && c.meterKeys === undefined) ctx.addIssue({ code: 'custom', path: ['logs', 'sigKeyLabel'], message: 'a SIG key in the security module needs meterKeys.securityModule (the module)' })
+  if (c.cls !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['cls'], message: 'the CLS channel needs a wan section: it uses the WAN TLS identity and trust' })
   if (c.tariffs !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['wan'], message: 'tariffs need a wan section: every result is sent to its recipients' })
   const recipients = new Map<string, number>()
   c.wan?.recipients.forEach((r, i) => {
@@ -269,6 +273,7 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
     }),
     ...(config.meterKeys === undefined ? {} : { meterKeys: { securityModule: resolveModulePaths(config.meterKeys.securityModule, at) } }),
     ...(config.admin === undefined ? {} : { admin: resolveAdminPaths(config.admin, at) }),
+    ...(config.cls === undefined ? {} : { cls: { ...config.cls, devices: config.cls.devices.map((d) => (d.tls === undefined ? d : { ...d, tls: { ...d.tls, ca: at(d.tls.ca) } })) } }),
     meters: config.meters.map((m) => {
       const t = m.transport
       if ('serial' in t) return { ...m, transport: { serial: { ...t.serial, path: at(t.serial.path) } } }
