@@ -9,7 +9,7 @@ export {
   FirmwareManifest, FirmwarePackage,
 } from './formats.js'
 export type { AdminCommandType, CertificateKind, LogName, SessionReason } from './formats.js'
-export { signAdminObject } from './sign.js'
+export { signAdminObject, signWakeUp, signCommand } from './sign.js'
 export { peekWakeUp, peekCommand, openWakeUp, openCommand, ADMIN_COMMAND_MAX_BYTES } from './open.js'
 export { createSignerVerifier } from './verifier.js'
 export type { SignerVerifier, SignerVerifierConfig, VerifiedObject } from './verifier.js'

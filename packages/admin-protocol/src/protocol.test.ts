@@ -7,7 +7,7 @@ import {
   ADMIN_PROTOCOL_ERROR_CODES, AdminProtocolError, WAKE_UP_MAX_BYTES, checkFreshness, compareVersions, createFirmwarePackage,
   createSignerVerifier, decodeAdminReport, decodeAdminResults, decodeCommandsAnswer, encodeAdminReport, encodeAdminResults,
   encodeCommandsAnswer, formatCanonicalJson, openCommand, openFirmwarePackage, openWakeUp, peekCommand, peekWakeUp,
-  signAdminObject, type AdminCommand, type AdminReport, type SignerVerifier, type WakeUp,
+  signAdminObject, signCommand, signWakeUp, type AdminCommand, type AdminReport, type SignerVerifier, type WakeUp,
 } from './index.js'
 import { createAdminTestPki, openssl, type AdminTestPki } from './testing.js'
 
@@ -116,6 +116,46 @@ describe('wake-up', () => {
         }
       },
     ), { numRuns: 150 })
+  })
+})
+
+describe('round trips (fast-check)', () => {
+  const arbId = fc.stringMatching(/^[\x21-\x7e]{1,40}$/)
+  const arbTime = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString())
+  const arbCounter = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
+
+  it('any valid wake-up signs, peeks and opens to itself', async () => {
+    const signer = t.cmsSigner('gwa/sig')
+    await fc.assert(fc.asyncProperty(arbId, arbId, arbTime, arbCounter, async (gatewayId, gwaId, createdAt, counter) => {
+      const w: WakeUp = { format: 'smgw-wakeup/1', gatewayId, gwaId, createdAt, counter }
+      const der = await signWakeUp(w, signer, NOW)
+      expect(der.length).toBeLessThanOrEqual(WAKE_UP_MAX_BYTES)
+      expect(peekWakeUp(der)).toEqual(w)
+      expect(await openWakeUp(der, gwa, NOW)).toEqual(w)
+    }), { numRuns: 40 })
+  })
+
+  it('any valid command of a few types signs and peeks to itself, with any JSON in its configuration sections', async () => {
+    const signer = t.cmsSigner('gwa/sig')
+    const arbJson = fc.jsonValue({ maxDepth: 3 }).filter((v) => { try { formatCanonicalJson(v); return true } catch { return false } })
+    const arbFields = fc.oneof(
+      fc.record({ type: fc.constant('profile'), version: arbCounter, meters: fc.array(arbJson, { maxLength: 3 }) }),
+      fc.record({ type: fc.constant('set-time-source'), time: fc.dictionary(fc.string({ maxLength: 8 }), arbJson, { maxKeys: 4 }) }),
+      fc.record({ type: fc.constant('generate-csr'), kinds: fc.subarray(['tls', 'sig', 'enc'], { minLength: 1 }) }),
+      fc.record({ type: fc.constant('read-log'), log: fc.constantFrom('system', 'calibration', 'consumer'), sinceSeq: fc.nat() }),
+    )
+    await fc.assert(fc.asyncProperty(arbId, arbCounter, arbTime, arbFields, async (commandId, sequence, issuedAt, fields) => {
+      const c = { format: 'smgw-admin-command/1', commandId, gatewayId: 'smgw-0001', sequence, issuedAt, ...fields } as AdminCommand
+      const der = await signCommand(c, signer, NOW)
+      expect(JSON.parse(JSON.stringify(peekCommand(der)))).toEqual(JSON.parse(JSON.stringify(c)))
+    }), { numRuns: 60 })
+  })
+
+  it('signWakeUp and signCommand refuse what a gateway would refuse', async () => {
+    const signer = t.cmsSigner('gwa/sig')
+    expect(await codeOf(signWakeUp({ ...wakeUp(), counter: 0 }, signer, NOW))).toBe('MALFORMED')
+    expect(await codeOf(signCommand({ ...command(), extra: true } as unknown as AdminCommand, signer, NOW))).toBe('MALFORMED')
+    expect(await codeOf(signAdminObject({ n: Number.NaN }, signer, NOW))).toBe('MALFORMED')
   })
 })
 
