@@ -3,7 +3,7 @@ import {
   AuthorityKeyIdentifier, BasicConstraints, CRLDistributionPoints, ExtendedKeyUsage, type Extension,
   SubjectKeyIdentifier, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509'
-import { decodeCertificate as decodeCertificateInfo, formatName, type CertificateExtension, type CertificateInfo } from '@smgw/crypto'
+import { decodeCertificate as decodeCertificateInfo, type CertificateExtension, type CertificateInfo } from '@smgw/crypto'
 import { classifyPublicKey, type PublicKeyKind } from './algorithms.js'
 import { bytesEqual, decodeBitStringBytes, decodeSequence, requireSingleTlv, toHex } from './der.js'
 import { malformed, PkiError } from './errors.js'
@@ -41,6 +41,8 @@ export interface DecodedCertificate {
   readonly issuer: string
   readonly issuerDer: Uint8Array
   readonly subject: string
+  /** Each RDN of the subject in RFC 4514 form, in encoded order (most significant first): `subject` is them reversed, joined by ",". */
+  readonly subjectRdns: readonly string[]
   readonly subjectDer: Uint8Array
   readonly notBefore: Date
   readonly notAfter: Date
@@ -108,10 +110,13 @@ function describe(der: Uint8Array, info: CertificateInfo): DecodedCertificate {
   const dp = find(id_ce_cRLDistributionPoints)
   let akiId: Uint8Array | undefined
   if (aki !== undefined) {
-    const v = AsnConvert.parse(aki.value, AuthorityKeyIdentifier)
-    if (v.keyIdentifier !== undefined) akiId = new Uint8Array(v.keyIdentifier.buffer)
+    akiId = readKeyIdentifierOnlyAki(aki.value)
+    if (akiId === undefined) {
+      const v = AsnConvert.parse(aki.value, AuthorityKeyIdentifier)
+      if (v.keyIdentifier !== undefined) akiId = new Uint8Array(v.keyIdentifier.buffer)
+    }
   }
-  const extendedKeyUsage = eku === undefined ? undefined : [...AsnConvert.parse(eku.value, ExtendedKeyUsage)]
+  const extendedKeyUsage = eku === undefined ? undefined : readOidSequence(eku.value) ?? [...AsnConvert.parse(eku.value, ExtendedKeyUsage)]
   const crlDistributionPoints = dp === undefined ? [] : [...AsnConvert.parse(dp.value, CRLDistributionPoints)]
     .flatMap((p) => p.distributionPoint?.fullName ?? [])
     .flatMap((n) => (n.uniformResourceIdentifier === undefined ? [] : [n.uniformResourceIdentifier]))
@@ -121,14 +126,17 @@ function describe(der: Uint8Array, info: CertificateInfo): DecodedCertificate {
     version: info.version,
     serialNumber: info.serialNumber,
     serialHex: serialHexOf(info.serialNumber),
-    issuer: formatName(info.issuer, 'rfc4514'),
+    // RFC 4514 §2.1: the RDNs last first (formatName 'rfc4514', from the RDNs @smgw/crypto read already).
+    issuer: [...info.issuerRdns].reverse().join(','),
     issuerDer: info.issuer,
-    subject: formatName(info.subject, 'rfc4514'),
+    subject: [...info.subjectRdns].reverse().join(','),
+    subjectRdns: info.subjectRdns,
     subjectDer: info.subject,
     notBefore: info.notBefore,
     notAfter: info.notAfter,
     publicKey: info.publicKey,
-    publicKeyKind: classifyPublicKey(AsnConvert.parse(info.publicKey, SubjectPublicKeyInfo)),
+    // A curve @smgw/crypto found is an allowed named curve of an id-ecPublicKey key: what classifyPublicKey would say.
+    publicKeyKind: info.curve === undefined ? classifyPublicKey(AsnConvert.parse(info.publicKey, SubjectPublicKeyInfo)) : { kind: 'ec', curve: info.curve },
     signatureAlgorithm: info.signatureAlgorithm,
     signatureAlgorithmHasParameters: info.signatureAlgorithmHasParameters,
     tbsSignatureAlgorithm: info.tbsSignatureAlgorithm,
@@ -137,11 +145,62 @@ function describe(der: Uint8Array, info: CertificateInfo): DecodedCertificate {
     ...(basicConstraints === undefined ? {} : { basicConstraints }),
     ...(ku === undefined ? {} : { keyUsage: decodeKeyUsage(ku.value) }),
     ...(extendedKeyUsage === undefined ? {} : { extendedKeyUsage }),
-    ...(ski === undefined ? {} : { subjectKeyIdentifier: new Uint8Array(AsnConvert.parse(ski.value, SubjectKeyIdentifier).buffer) }),
+    // @smgw/crypto decoded the same (first and only) subjectKeyIdentifier extension.
+    ...(ski === undefined ? {} : { subjectKeyIdentifier: info.subjectKeyIdentifier ?? new Uint8Array(AsnConvert.parse(ski.value, SubjectKeyIdentifier).buffer) }),
     ...(akiId === undefined ? {} : { authorityKeyIdentifier: akiId }),
     crlDistributionPoints,
     selfIssued: bytesEqual(info.issuer, info.subject),
   }
+}
+
+/*
+ * Hand readers for the two extensions every SM-PKI end-entity certificate carries, for their
+ * plain DER form only; anything else (other AKI fields, BER, other tags) gives undefined and is
+ * parsed by asn1-schema as before (certificate.test.ts compares both). Why: each new gateway's
+ * TLS and SIG certificates are decoded per connection and message (profiled, bench wan).
+ */
+
+/** AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING } (RFC 5280 §4.2.1.1), nothing else present. */
+export function readKeyIdentifierOnlyAki(value: Uint8Array): Uint8Array | undefined {
+  // 30 L 80 L' id, short lengths only (a key identifier is at most a few dozen octets).
+  if (value.length < 4 || value[0] !== 0x30 || value[1] !== value.length - 2 || value[2] !== 0x80 || value[3] !== value.length - 4 || value[1] >= 0x80 || value[3] >= 0x80) return undefined
+  return value.slice(4)
+}
+
+/** ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (OBJECT IDENTIFIER), RFC 5280 §4.2.1.12; short lengths only. */
+export function readOidSequence(value: Uint8Array): string[] | undefined {
+  if (value.length < 2 || value[0] !== 0x30 || value[1] !== value.length - 2 || value[1] >= 0x80) return undefined
+  const out: string[] = []
+  for (let at = 2; at < value.length;) {
+    const length = value[at + 1]
+    if (value[at] !== 0x06 || length === undefined || length === 0 || length >= 0x80 || at + 2 + length > value.length) return undefined
+    const oid = decodeOidContents(value.subarray(at + 2, at + 2 + length))
+    if (oid === undefined) return undefined
+    out.push(oid)
+    at += 2 + length
+  }
+  return out
+}
+
+/** Dotted OBJECT IDENTIFIER contents (X.690 §8.19) in minimal form, subidentifiers below 2^28; undefined otherwise. */
+function decodeOidContents(contents: Uint8Array): string | undefined {
+  const ids: number[] = []
+  let value = 0
+  let octets = 0
+  for (const b of contents) {
+    if (octets === 0 && b === 0x80) return undefined
+    value = value * 128 + (b & 0x7f)
+    if (++octets > 4) return undefined
+    if ((b & 0x80) === 0) {
+      ids.push(value)
+      value = 0
+      octets = 0
+    }
+  }
+  if (octets !== 0 || ids.length === 0) return undefined
+  const first = ids[0] ?? 0
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80]
+  return [...head, ...ids.slice(1)].join('.')
 }
 
 /** RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension." */
