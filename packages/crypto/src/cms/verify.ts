@@ -2,7 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema'
 import { SignerIdentifier, type SignerInfo } from '@peculiar/asn1-cms'
 import { CryptoError, wrapErrors } from '../errors.js'
 import { Certificate } from '@peculiar/asn1-x509'
-import { decodeCertificate, type CertificateInfo } from '../keys/certificate.js'
+import { decodeCertificate, readCertificateDer, type CertificateInfo } from '../keys/certificate.js'
 import { ID_EC_PUBLIC_KEY, decodeEcPublicKey, type EcPublicKey } from '../primitives/ec-public-key.js'
 import { verifyEcdsaWithKey } from '../primitives/ecdsa.js'
 import { digest, hashByEcdsaOid, hashByOid, type HashInfo } from '../primitives/hash.js'
@@ -38,7 +38,7 @@ export interface CreateCmsVerifierOptions {
   readonly trust?: VerifyCmsOptions['trust']
   /** Certificates expected in messages (the peers' SIG certificates and their CAs), decoded now. */
   readonly certificates?: readonly (Uint8Array | CertificateInfo)[]
-  /** How many decoded certificates (with their public keys) to remember; default 64. */
+  /** How many decoded certificates (with their public keys) to remember, least recently used out first; default 64. */
   readonly maxCachedCertificates?: number
 }
 
@@ -92,7 +92,22 @@ export function createCmsVerifier(options: CreateCmsVerifierOptions = {}): CmsVe
     if (equalBytes(canonical, info.der)) remember(info)
   }
   const cache: CertificateCache = {
-    get: (der) => entries.get(keyOf(der))?.info,
+    get: (der) => {
+      const key = keyOf(der)
+      const known = entries.get(key)
+      if (known !== undefined) {
+        // Least recently used first out: the sub-CA every gateway sends stays while new SIG certificates pass through.
+        entries.delete(key)
+        entries.set(key, known)
+        return known.info
+      }
+      // A certificate the strict reader accepts is DER that asn1-schema re-encodes byte for byte
+      // (keys/certificate.test.ts), i.e. a canonical encoding: decoded from the received bytes,
+      // it is what the asn1-schema path of openSignedData would have remembered. Why: a new
+      // gateway's SIG certificate otherwise made the whole SignedData go through asn1-schema (profiled, bench wan).
+      const read = readCertificateDer(der.slice()) // a copy: the message buffer is not kept alive by the cache
+      return read === undefined ? undefined : remember(read).info
+    },
     set: (_der, info) => { remember(info) },
   }
   const publicKeyOf = (cert: CertificateInfo): EcPublicKey => {
