@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createKeyObjectSigner } from '@smgw/crypto'
 import { issueCertificate } from '@smgw/pki'
 import { describe, expect, it } from 'vitest'
-import { gatewayIdOfCertificate } from './identity.js'
+import { gatewayIdOfCertificate, gatewayIdOfRdns } from './identity.js'
 
 const key = () => createKeyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }).privateKey)
 const validity = { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') }
@@ -23,5 +23,14 @@ describe('gatewayIdOfCertificate', () => {
     expect(gatewayIdOfCertificate(await certFor({ C: 'DE', CN: 'EMT Demo 1' }))).toBeUndefined()
     expect(gatewayIdOfCertificate(await certFor({ C: 'DE', CN: 'smgw-0001\nCN=smgw-0002' }))).toBeUndefined()
     expect(gatewayIdOfCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toBeUndefined()
+    expect(gatewayIdOfCertificate(await certFor({ C: 'DE', CN: 'smgw-0001,CN=smgw-0002' }))).toBeUndefined()
+  })
+  it('multi-valued RDNs: each attribute counts; an escaped + is part of a value', () => {
+    expect(gatewayIdOfRdns(['C=DE', 'O=SMGW+CN=smgw-0001'])).toBe('smgw-0001')
+    expect(gatewayIdOfRdns(['CN=smgw-0001+CN=smgw-0002'])).toBeUndefined()
+    // O=a\+CN=… is one attribute O with the value "a+CN=…"; O=a\\+CN=… is O="a\" and a CN.
+    expect(gatewayIdOfRdns(['O=a\\+CN=smgw-0002', 'CN=smgw-0001'])).toBe('smgw-0001')
+    expect(gatewayIdOfRdns(['O=a\\\\+CN=smgw-0002', 'CN=smgw-0001'])).toBeUndefined()
+    expect(gatewayIdOfRdns(['O=a\\\\+CN=smgw-0001'])).toBe('smgw-0001')
   })
 })

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { createApi } from './api.js'
 import type { EmtConfig } from './config.js'
 import { EmtError } from './errors.js'
-import { gatewayIdOfX509 } from './identity.js'
+import { gatewayIdOfRdns } from './identity.js'
 import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
 import { openEncKey, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
@@ -219,7 +219,8 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       refuse(OPENSSL_VERIFY_REASONS[code], `TLS client rejected by OpenSSL: ${code}`)
       return
     }
-    peers.set(socket, gatewayIdOfX509(socket.getPeerX509Certificate()))
+    // The leaf our validation decoded (chain[0]) names the gateway; no second parse of the peer certificate.
+    peers.set(socket, gatewayIdOfRdns(result.chain[0]?.subjectRdns ?? []))
   }
 
   const rollback = async (): Promise<void> => {
