@@ -2,10 +2,18 @@ import { readFile } from 'node:fs/promises'
 import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, signerFromModule, type SecretKeyModule, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { MeterKey } from '@smgw/mbus'
 import type { Logger } from 'pino'
+import { createSignerVerifier } from '@smgw/admin-protocol'
+import { createCertificateManager, type CertificateManager } from './admin/certificates.js'
+import { createFirmwareManager, type FirmwareManager } from './admin/firmware.js'
+import { createConfigVersions } from './admin/profiles.js'
+import { applyCertificateOverrides, createAdminService, readAdminFiles, type AdminService } from './admin/service.js'
 import { formatCanonicalJson } from './canonical-json.js'
 import type { GatewayConfig, MeterConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
 import { createHanService, type HanService, type HanUiFile } from './han/service.js'
+import { readWanTlsMaterial } from './cls/material.js'
+import { createClsService, type ClsService } from './cls/service.js'
+import type { SystemLogEntry } from './log/entries.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
 import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
 import { resolveModuleMeterKeys } from './lmn/wmbus/keys.js'
@@ -33,7 +41,7 @@ export interface GatewayDeps {
   readonly sigModule?: SecurityModule
   /** The SIG key and certificate; default: from `config.logs` at start. */
   readonly sig?: { readonly signer: Signer; readonly certificate: Uint8Array }
-  /** Firmware version for the `gateway-started` entry. */
+  /** Firmware version for the `gateway-started` entry (with `admin.firmware`: the factory version, before any update). */
   readonly firmware?: string
   /** The HAN page (default: the @smgw/han-ui build); `false`: none (tests). */
   readonly hanUi?: ReadonlyMap<string, HanUiFile> | false
@@ -100,6 +108,10 @@ export interface Gateway {
   reconfigure(next: GatewayConfig): Promise<void>
   /** The configuration running now. */
   config(): GatewayConfig
+  /** The administration service while running with an `admin` section (wake-up port, sessions). */
+  admin(): AdminService | undefined
+  /** The CLS channel service while running with a `cls` section (README "CLS channel"). */
+  cls(): ClsService | undefined
 }
 
 interface MeterState {
@@ -155,7 +167,11 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   let time: TimeService | undefined
   let outbound: Outbound | undefined
   let han: HanService | undefined
+  let cls: ClsService | undefined
   let sig: { readonly signer: Signer; readonly certificate: Uint8Array } | undefined
+  let admin: AdminService | undefined
+  let certificates: CertificateManager | undefined
+  let firmware: FirmwareManager | undefined
   /** Reconfigurations run one after another. */
   let reconfiguring: Promise<unknown> = Promise.resolve()
   const readingListeners = new Set<(batch: readonly ReadingInput[]) => void>()
@@ -472,8 +488,24 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     sig = next
   }
 
+  const reconfigure = (next: GatewayConfig): Promise<void> => {
+    const run = reconfiguring.then(() => applyConfig(next))
+    reconfiguring = run.catch(() => undefined)
+    return run
+  }
+
+  const systemEntry = (entry: SystemLogEntry): Promise<unknown> => {
+    writeLog(entry.type, (l) => l.system(entry))
+    return logQueue
+  }
+
   const shutdown = async (reason: 'sigterm' | 'admin' | 'update' | 'error'): Promise<void> => {
     state = 'closing'
+    // The administration first: no session may reconfigure a gateway that is closing.
+    await admin?.close()
+    admin = undefined
+    await cls?.close()
+    cls = undefined
     await han?.close()
     han = undefined
     cancelSilence?.()
@@ -498,6 +530,27 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
       if (state !== 'idle') return
       state = 'starting'
       try {
+        // Administered (docs/admin-protocol.md): the identity the GWA had installed replaces the configured SIG key and WAN TLS identity.
+        const adminConfig = config.admin
+        const adminFiles = adminConfig === undefined ? undefined : await readAdminFiles(adminConfig)
+        if (adminConfig !== undefined && adminFiles !== undefined) {
+          certificates = createCertificateManager({ stateDir: adminConfig.stateDir, gatewayId: config.gatewayId, trust: adminFiles.trust, initialIdentity: adminFiles.initialIdentity }, {
+            ...(deps.sigModule === undefined ? {} : { module: deps.sigModule }), log: (e) => { writeLog(e.type, (l) => l.system(e)) }, now, ...loggerDep,
+          })
+          await certificates.load()
+          config = applyCertificateOverrides(config, certificates.overrides())
+          if (adminConfig.firmware !== undefined && adminFiles.manufacturerSubject !== undefined) {
+            firmware = createFirmwareManager({ dir: adminConfig.firmware.dir, healthTimeoutS: adminConfig.firmware.healthTimeoutS, factoryVersion: deps.firmware ?? '0.1.0' }, {
+              verifier: createSignerVerifier({
+                expectedSubject: adminFiles.manufacturerSubject, roots: adminFiles.trust.roots, intermediates: adminFiles.trust.intermediates,
+                crls: adminFiles.trust.crls, requireCrl: adminFiles.trust.requireCrl, notOwnRole: 'SIGNER_NOT_MANUFACTURER',
+              }),
+              log: (e) => { writeLog(e.type, (l) => l.system(e)) },
+              calibrationLog: (e) => { writeLog(e.type, (l) => l.calibration(e)) },
+              now, ...loggerDep,
+            })
+          }
+        }
         const signing = await loadSig(config)
         sig = signing
         // Legal time (README "Legal time"): synchronised at start and every pollIntervalS, events in the calibration log.
@@ -508,7 +561,9 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         const l = logs
         const before = s.latestConfigVersion()
         const version = s.saveConfigVersion(config)
-        writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: deps.firmware ?? '0.1.0' } }))
+        // A firmware update left half-way by a crash is resolved before anything else runs (health check again or roll back).
+        await firmware?.boot()
+        writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: firmware?.version() ?? deps.firmware ?? '0.1.0' } }))
         writeLog('store-opened', (l) => l.system({ type: 'store-opened', fields: { schemaVersion: s.schemaVersion } }))
         if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'gwa' } }))
         writeLog('seal', (l) => l.sealFinishedDays())
@@ -530,12 +585,36 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
           })
           await han.start()
         }
+        if (config.cls !== undefined) {
+          // The WAN TLS identity and trust of the configuration in force at each open (installed certificates, reconfigure).
+          cls = createClsService(config.cls, {
+            gatewayId: config.gatewayId, logs: l, now, setTimer, ...loggerDep,
+            tls: () => {
+              if (config.wan === undefined) throw new GatewayError('CONFIG_INVALID', 'the CLS channel needs a wan section')
+              return readWanTlsMaterial(config.wan)
+            },
+          })
+        }
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
         adapters = await createAdapters(config)
         for (const a of adapters) await a.start()
         scheduleSilence()
+        if (adminConfig !== undefined && adminFiles !== undefined) {
+          admin = createAdminService(adminConfig, {
+            gatewayId: config.gatewayId, files: adminFiles, store: s, system: systemEntry, now, setTimer,
+            versions: createConfigVersions({ stateDir: adminConfig.stateDir }, { current: () => config, reconfigure, log: systemEntry }),
+            config: () => config, reconfigure,
+            timeStatus: () => (time === undefined ? { state: 'no-time-source' } : timeStatus(time.clock)),
+            taf: () => outbound?.taf,
+            ...(certificates === undefined ? {} : { certificates }),
+            ...(firmware === undefined ? {} : { firmware }),
+            factoryFirmware: deps.firmware ?? '0.1.0',
+            ...loggerDep,
+          })
+          await admin.start()
+        }
         log?.info({ meters: meters.size, adapters: adapters.length, store: config.store.path }, 'gateway running')
       } catch (err) {
         await shutdown('error')
@@ -577,12 +656,10 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
       return () => { readingListeners.delete(listener) }
     },
     hanPort: () => han?.port(),
-    reconfigure(next) {
-      const run = reconfiguring.then(() => applyConfig(next))
-      reconfiguring = run.catch(() => undefined)
-      return run
-    },
+    reconfigure,
     config: () => config,
+    admin: () => admin,
+    cls: () => cls,
   }
 }
 

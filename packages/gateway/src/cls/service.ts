@@ -52,10 +52,12 @@ export interface ClsClosedEvent extends ClsChannelInfo {
   readonly closedAt: Date
 }
 
+export interface ClsTlsMaterial { readonly identity: TlsIdentity; readonly trust: TlsTrust }
+
 export interface ClsServiceDeps {
   readonly gatewayId: string
   /** The gateway's WAN TLS identity and the SM-PKI trust, read at each open (a renewed certificate is used by the next channel). */
-  readonly tls: () => { readonly identity: TlsIdentity; readonly trust: TlsTrust }
+  readonly tls: () => ClsTlsMaterial | Promise<ClsTlsMaterial>
   readonly logs: Pick<GatewayLogs, 'consumer'>
   readonly now?: () => Date
   readonly setTimer?: (ms: number, fn: () => void) => () => void
@@ -168,7 +170,7 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
   }
 
   const connectEmt = async (emt: ClsEmt, endpoint: { host: string; port: number }): Promise<TLSSocket> => {
-    const material = deps.tls()
+    const material = await deps.tls()
     const context = createTlsContext({ profile: 'wan', identity: material.identity, trust: material.trust }, { now })
     const socket = await withTimeout(connectTls(context, { host: endpoint.host, port: endpoint.port }), config.connectTimeoutMs, `the EMT ${emt.id} at ${endpoint.host}:${endpoint.port}`, setTimer, (s) => { s.destroy() })
     const mismatch = subjectMismatch(socket, emt.tlsSubject)
