@@ -65,7 +65,7 @@ afterEach(async () => {
   open = []
 })
 
-async function startListener(over: Partial<WakeUpConfig> = {}): Promise<Harness> {
+async function startListener(over: Partial<WakeUpConfig> = {}, o: { realClock?: boolean } = {}): Promise<Harness> {
   const world = createManualWorld(NOW.getTime())
   const counting: SignerVerifier = {
     open: (der, at) => {
@@ -90,7 +90,7 @@ async function startListener(over: Partial<WakeUpConfig> = {}): Promise<Harness>
     verifier: counting,
     now: world.now,
     setTimer: world.setTimer,
-    monotonicMs: () => h.monotonic,
+    ...(o.realClock === true ? {} : { monotonicMs: () => h.monotonic }),
     lastCounter: () => h.counter,
     acceptCounter: (c) => { h.counter = c },
     log: (e) => { h.entries.push(e) },
@@ -194,6 +194,32 @@ describe('wake-up listener (real UDP)', () => {
     expect(logged + counted).toBe(5001)
   }, 120_000)
 
+  it('keeps the bound on the real monotonic clock: at most burst + ratePerS × elapsed checks', async () => {
+    const h = await startListener({ ratePerS: 50, burst: 5, logPerMinute: 0 }, { realClock: true })
+    const template = await forge(wakeUp({ counter: 1_000_000 }), wakeUp({ counter: 2_000_000 }))
+    const at = Buffer.from(template).indexOf(Buffer.from('"counter":1000000')) + '"counter":'.length
+    const started = performance.now()
+    for (let i = 0; i < 2000; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => {
+        const p = template.slice()
+        p.set(new TextEncoder().encode(String(1_000_000 + i + j)), at)
+        return h.send(p)
+      }))
+      await h.decided(i + 50)
+    }
+    const elapsedS = (performance.now() - started) / 1000
+    expect(h.verifications).toBeGreaterThanOrEqual(5)
+    expect(h.verifications).toBeLessThanOrEqual(5 + Math.ceil(50 * elapsedS))
+    // Tokens come back with time: a genuine wake-up (a new counter each try) gets through.
+    let counter = 11
+    await vi.waitFor(async () => {
+      await h.send(await signAdminObject(wakeUp({ counter: counter++ }), gwaSigner, NOW))
+      await h.decided(2000 + counter - 11)
+      if (h.accepted.length === 0) throw new Error('not yet')
+    }, { timeout: 30_000, interval: 20 })
+    expect(h.accepted).toHaveLength(1)
+  }, 120_000)
+
   it('writes the pending summary when closed', async () => {
     const h = await startListener({ logPerMinute: 1 })
     await h.send(new Uint8Array([1]))
@@ -219,6 +245,14 @@ describe('wake-up gate (pure)', () => {
     expect((await gate.check(await signAdminObject(wakeUp({ counter: 19 }), gwaSigner, NOW))).result).toBe('rate-limited')
     expect(checks).toBe(1)
     expect(gate.verifications()).toBe(1)
+  })
+
+  it('accepts nothing when the counter cannot be stored', async () => {
+    const gate = createWakeUpGate({ freshnessS: 300, ratePerS: 1, burst: 5 }, {
+      gatewayId: GATEWAY, now: () => NOW, lastCounter: () => 0, verifier,
+      acceptCounter: () => { throw new Error('store closed') },
+    })
+    await expect(gate.check(await signAdminObject(wakeUp(), gwaSigner, NOW))).rejects.toThrow('store closed')
   })
 
   it('refuses a wake-up signed by a certificate that expired', async () => {

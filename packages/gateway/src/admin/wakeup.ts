@@ -68,7 +68,11 @@ export interface WakeUpGateDeps {
 }
 
 export interface WakeUpGate {
-  /** Decides one datagram; never rejects. An accepted counter is stored before this resolves. */
+  /**
+   * Decides one datagram. An accepted counter is stored before this resolves; rejects only
+   * when `acceptCounter` throws (then nothing is accepted: a counter that was not stored
+   * could be replayed).
+   */
   check(datagram: Uint8Array): Promise<WakeUpDecision>
   /** Signature checks started so far (the bucket's spending). */
   verifications(): number
@@ -107,17 +111,18 @@ export function createWakeUpGate(config: Pick<WakeUpConfig, 'freshnessS' | 'rate
       }
       if (!bucket.take()) return { result: 'rate-limited', detail: 'no signature check left in the bucket' }
       verifications++
+      let w: WakeUp
       try {
         const at = deps.now()
-        const w = await openWakeUp(datagram, deps.verifier, at)
+        w = await openWakeUp(datagram, deps.verifier, at)
         // The verified bytes are the peeked bytes; checked again because legal time moved and another packet may have won.
         checkFreshness(w.createdAt, at, config.freshnessS)
         checkCounter(w)
-        deps.acceptCounter(w.counter)
-        return { result: 'accepted', wakeUp: w }
       } catch (err) {
         return reject(err)
       }
+      deps.acceptCounter(w.counter)
+      return { result: 'accepted', wakeUp: w }
     },
     verifications: () => verifications,
   }
@@ -210,7 +215,13 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
 
   const receive = async (datagram: Buffer, rinfo: RemoteInfo) => {
     const source = `${rinfo.address}:${String(rinfo.port)}`.slice(0, 64)
-    const decision = await gate.check(new Uint8Array(datagram.buffer, datagram.byteOffset, datagram.length))
+    let decision: WakeUpDecision
+    try {
+      decision = await gate.check(new Uint8Array(datagram.buffer, datagram.byteOffset, datagram.length))
+    } catch (err) {
+      logger?.error({ err, source }, 'wake-up counter not stored: wake-up dropped')
+      return
+    }
     counts[decision.result]++
     if (decision.result === 'accepted') {
       safeLog({ result: 'accepted', source })
