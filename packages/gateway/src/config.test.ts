@@ -115,10 +115,12 @@ describe('the admin section', () => {
     expect(parseGatewayConfig({ ...base, admin: { ...admin, firmware: { dir: 'fw' } } }).admin?.firmware).toEqual({ dir: 'fw', healthTimeoutS: 30 })
   })
 
-  it('refuses a plain-HTTP endpoint, unknown keys and a missing wake-up port, naming the path', () => {
+  it('refuses a plain-HTTP endpoint, unknown keys and a bad wake-up port, naming the path; wakeUp defaults as in the contract', () => {
     expect(problems({ ...base, admin: { ...admin, endpoint: 'http://gwa.example' } })).toMatch(/admin\.endpoint: an https:\/\/ URL/)
     expect(problems({ ...base, admin: { ...admin, secret: 1 } })).toMatch(/admin: Unrecognized key/)
-    expect(problems({ ...base, admin: { ...admin, wakeUp: {} } })).toMatch(/admin\.wakeUp\.port/)
+    expect(problems({ ...base, admin: { ...admin, wakeUp: { port: 70_000 } } })).toMatch(/admin\.wakeUp\.port/)
+    const { wakeUp: _w, ...noWakeUp } = admin
+    expect(parseGatewayConfig({ ...base, admin: noWakeUp }).admin?.wakeUp).toEqual({ host: '0.0.0.0', port: 8124, freshnessS: 300, ratePerS: 10, burst: 20, logPerMinute: 20 })
     expect(problems({ ...base, admin: { ...admin, trust: { roots: [] } } })).toMatch(/admin\.trust\.roots/)
   })
 

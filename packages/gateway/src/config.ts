@@ -1,6 +1,7 @@
 import { stat, readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
+import { WakeUpConfig } from './admin/wakeup.js'
 import { GatewayError } from './errors.js'
 import { ClsConfig } from './cls/config.js'
 import { HanConfig } from './han/config.js'
@@ -101,23 +102,6 @@ export const TrustConfig = z.strictObject({
 export type TrustConfig = z.infer<typeof TrustConfig>
 
 /**
- * The UDP wake-up listener (docs/admin-protocol.md "Wake-up"): the only port the gateway
- * listens on in the WAN. Defaults as in the contract.
- */
-export const AdminWakeUpConfig = z.strictObject({
-  host: host.default('0.0.0.0'),
-  port: portOrZero,
-  /** ± window around legal time for `createdAt`, s. */
-  freshnessS: z.int().min(1).max(86_400).default(300),
-  /** Token bucket before any signature check: tokens per second and bucket size. */
-  ratePerS: z.number().positive().max(10_000).default(10),
-  burst: z.int().min(1).max(100_000).default(20),
-  /** Single `wake-up` rejections logged per minute; beyond that one summary per reason. */
-  logPerMinute: z.int().min(0).max(10_000).default(20),
-})
-export type AdminWakeUpConfig = z.infer<typeof AdminWakeUpConfig>
-
-/**
  * Administration by the GWA (docs/admin-protocol.md): where the GWA is, how it is recognised
  * (the subject DN of `gwaCertificate`, chaining to `trust`), the gateway's manufacturer (Gütesiegel)
  * identity until operational certificates are installed, and where the administered state lives.
@@ -134,7 +118,8 @@ export const AdminConfig = z.strictObject({
   initialIdentity: z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
   /** Configuration versions, identity files, firmware slots (docs/admin-protocol.md "Configuration versions"). */
   stateDir: path,
-  wakeUp: AdminWakeUpConfig,
+  /** The UDP wake-up listener, the only port the gateway listens on in the WAN (admin/wakeup.ts; defaults as in the contract). */
+  wakeUp: WakeUpConfig.prefault({}),
   /** Seconds between scheduled sessions; 0: only on wake-up (and at start). */
   pollIntervalS: z.int().min(0).max(30 * 86_400).default(86_400),
   /** Open a session at start (reason 'start'). */

@@ -24,6 +24,8 @@ import { HanConfig } from './han/config.js'
 import { loadHanTls } from './han/tls.js'
 import { assertAuthorized } from './admin/access.js'
 import { verifyAdminCommand } from './admin/session.js'
+import { createClsService } from './cls/service.js'
+import { createGateway } from './service.js'
 import { createTempDir, createTestSig, type TestSig } from './testing.js'
 
 // One trigger per code; the Record type makes a new code without a test a compile error.
@@ -116,6 +118,14 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     gatewayId: 'smgw-0001', verifier: { open: () => Promise.reject(new Error('not reached: refused before any signature check')) },
     at: now(), lastSequence: 0, commandMaxAgeS: 604_800, freshnessS: 300,
   }),
+  // A gateway that is not running has nothing to reconfigure.
+  ADMIN_APPLY_FAILED: () => createGateway(parseGatewayConfig({ gatewayId: 'smgw-0001', store: { path: file('apply.db') }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [] }))
+    .reconfigure(parseGatewayConfig({ gatewayId: 'smgw-0001', store: { path: file('apply.db') }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [] })),
+  CLS_FAILED: () => createClsService({
+    devices: [{ id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: 1 } }],
+    emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }],
+  }, { gatewayId: 'smgw-0001', tls: () => Promise.reject(new Error('not reached: refused before any connection')), logs: { consumer: () => Promise.reject(new Error('not reached')) } })
+    .open({ deviceId: 'wallbox-9', emtId: 'emt-1', endpoint: 'https://127.0.0.1:1' }),
 }
 
 /** A TAF 9 (on request) stage over a fresh store; `seal` as given. */
