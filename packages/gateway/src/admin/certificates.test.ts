@@ -14,6 +14,7 @@ import {
   connectTls, createDemoPki, createTlsContext, createTlsServer, decodeCertificate, issueCertificate, issueCrl, signRenewalRequest, verifyRenewalRequest,
   type CertificateProfile, type DemoPki, type RenewalTrust,
 } from '@smgw/pki'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { SystemLogEntry } from '../log/entries.js'
@@ -325,6 +326,23 @@ describe('install refuses and changes nothing', () => {
     await refusedUnchanged({}, /no certificates/)
   })
 
+  it('property: arbitrary bytes and single-bit flips of a genuine certificate are refused with ADMIN_APPLY_FAILED, nothing changed', async () => {
+    const genuine = await issueFor(csrs.tls, 'tls')
+    const check = async (bytes: Uint8Array) => {
+      const err = await s.manager.install({ certificates: { tls: b64(bytes) }, chain: [b64(w.cert('sub-ca-gw'))] }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(GatewayError)
+      expect((err as GatewayError).code).toBe('ADMIN_APPLY_FAILED')
+    }
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 700 }), check), { numRuns: 100 })
+    await fc.assert(fc.asyncProperty(fc.nat({ max: genuine.length * 8 - 1 }), async (bit) => {
+      const flipped = genuine.slice()
+      flipped[bit >> 3] = (flipped[bit >> 3] ?? 0) ^ (0x80 >> (bit & 7))
+      await check(flipped)
+    }), { numRuns: 150 })
+    expect(await readFile(join(s.stateDir, 'identity', 'state.json'))).toEqual(stateBefore)
+    expect((await readdir(join(s.stateDir, 'identity'))).sort()).toEqual(filesBefore)
+  })
+
   it('then the genuine set installs', async () => {
     const r = await s.manager.install({ certificates: { tls: b64(await issueFor(csrs.tls, 'tls')), sig: b64(await issueFor(csrs.sig, 'sig')) }, chain: [b64(w.cert('sub-ca-gw'))] })
     expect(Object.keys(r.serials)).toEqual(['tls', 'sig'])
@@ -341,6 +359,9 @@ describe('refusals outside install', () => {
     tampered[tampered.length - 2] = (tampered[tampered.length - 2] ?? 0) ^ 1
     expect(await codeOf(s.manager.updateCrls({ crls: [b64(tampered)] }))).toBe('ADMIN_APPLY_FAILED')
     expect(await codeOf(s.manager.updateCrls({ crls: ['%%%'] }))).toBe('ADMIN_APPLY_FAILED')
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (bytes) => {
+      expect(await codeOf(s.manager.updateCrls({ crls: [...w.pki.crls.map((c) => b64(c.der)), b64(bytes)] }))).toBe('ADMIN_APPLY_FAILED')
+    }), { numRuns: 100 })
     expect(await readFile(join(s.stateDir, 'identity', 'state.json')).catch(() => undefined)).toEqual(before)
     expect(s.manager.crls()).toEqual(trust().crls)
   })

@@ -132,6 +132,15 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b))
 }
 
+/** The CN of an RFC 4514 subject, or undefined (a name with attributes outside the SM-PKI set included). */
+function commonNameOf(subject: string): string | undefined {
+  try {
+    return parseName(subject).CN
+  } catch {
+    return undefined
+  }
+}
+
 function refused(message: string, cause?: unknown): GatewayError {
   return new GatewayError('ADMIN_APPLY_FAILED', message, cause === undefined ? undefined : { cause })
 }
@@ -204,7 +213,13 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
   /** The subject of a new request: as the current certificate of that kind, else CN = gateway ID with O/C (and serialNumber) of the Gütesiegel certificate. */
   const subjectFor = (kind: OperationalKind): DistinguishedName => {
     const current = installed[kind]
-    if (current !== undefined) return parseName(current.decoded.subject)
+    if (current !== undefined) {
+      try {
+        return parseName(current.decoded.subject)
+      } catch {
+        // An attribute the SM-PKI names do not use: ask in the first-request form below.
+      }
+    }
     const gs = parseName(initialCert.subject)
     return {
       ...(gs.C === undefined ? {} : { C: gs.C }), ...(gs.O === undefined ? {} : { O: gs.O }),
@@ -367,9 +382,9 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
         const pending = state.pending[kind]
         if (pending === undefined) throw refused(`${kind} certificate: no key was generated for it (generate-csr first)`)
         if (!bytesEqual(decoded.publicKey, fromBase64(pending.publicKey, 'pending key'))) throw refused(`${kind} certificate does not hold the key generated for it`)
-        if (parseName(decoded.subject).CN !== config.gatewayId) throw refused(`${kind} certificate is not for ${config.gatewayId} (${decoded.subject})`)
         const r = validate(der, PURPOSE[kind], chain, crls)
         if (!r.ok) throw refused(`${kind} certificate does not validate: ${r.reason} (${r.detail})`)
+        if (commonNameOf(decoded.subject) !== config.gatewayId) throw refused(`${kind} certificate is not for ${config.gatewayId} (${decoded.subject})`)
         accepted.push({ kind, der, decoded })
       }
       const n = state.next

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { createFirmwarePackage, createSignerVerifier, isAdminProtocolError, type SignerVerifier } from '@smgw/admin-protocol'
 import { CURVES, createCmsSigner, createKeyObjectSigner, type CmsSigner } from '@smgw/crypto'
 import { createDemoPki, decodeCertificate, type DemoPki } from '@smgw/pki'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { CalibrationLogEntry, SystemLogEntry } from '../log/entries.js'
@@ -201,5 +202,26 @@ describe('firmware packages refused: state.json byte-identical, nothing staged',
   it('not a package at all', async () => {
     await refused(Buffer.from('{"format":"smgw-firmware-package/9"}').toString('base64'), 'UNSUPPORTED_FORMAT', 'rejected-signature')
     await refused('////', 'MALFORMED', 'rejected-signature')
+  })
+
+  it('property: arbitrary bytes and byte mutations of a genuine package never install another image and fail only with ADMIN_REFUSED', async () => {
+    const genuine = Buffer.from(await pack('1.8.0', images.healthy), 'base64')
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (bytes) => {
+      const err = await m.install({ package: Buffer.from(bytes).toString('base64') }).catch((e: unknown) => e)
+      expect((err as GatewayError).code).toBe('ADMIN_REFUSED')
+    }), { numRuns: 100 })
+    await fc.assert(fc.asyncProperty(fc.nat({ max: genuine.length - 1 }), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+      const mutated = Buffer.from(genuine)
+      mutated[at] = (mutated[at] ?? 0) ^ xor
+      const r = await m.install({ package: mutated.toString('base64') }).catch((e: unknown) => e)
+      if (r instanceof GatewayError) {
+        expect(r.code).toBe('ADMIN_REFUSED')
+      } else {
+        // A change base64 decoding ignores (e.g. the unused low bits of the last character): the signed image, nothing else.
+        expect(r).toEqual({ version: '1.8.0', state: 'active' })
+        expect(new Uint8Array(await readFile(join(s.dir, 'slots', '1.8.0', 'image.mjs')))).toEqual(images.healthy)
+      }
+    }), { numRuns: 150 })
+    expect(['1.5.0', '1.8.0']).toContain(m.version())
   })
 })
