@@ -115,3 +115,8 @@ export type { FirmwareManager, FirmwareConfig, FirmwareDeps, FirmwareInstallResu
 export { runImageHealth, writeFileAtomic } from './admin/bootloader.js'
 export { OPERATION_OF_COMMAND, OPERATION_OF_LOG, operationOf, runAdminSession, verifyAdminCommand, resultCodeOf, SESSION_PATH, RESULTS_PATH } from './admin/session.js'
 export type { AdminSessionConfig, AdminSessionDeps, AdminSessionOutcome, AdminReportBody, AdminLogEntry, CommandHandler, CommandHandlers, VerifyCommandContext } from './admin/session.js'
+export { ClsConfig, ClsDevice, ClsEmt, ClsTlsSubject } from './cls/config.js'
+export type { ClsConfigInput } from './cls/config.js'
+export { createClsService, CLS_PREAMBLE_FORMAT } from './cls/service.js'
+export type { ClsService, ClsServiceDeps, ClsOpenRequest, ClsChannelInfo, ClsClosedEvent, ClsCloseReason, ClsTlsMaterial } from './cls/service.js'
+export { readWanTlsMaterial } from './cls/material.js'
