@@ -30,3 +30,13 @@ function versionParts(v: string): number[] {
   if (m === null) throw new AdminProtocolError('MALFORMED', `version ${JSON.stringify(v.slice(0, 40))} is not MAJOR.MINOR.PATCH`)
   return [Number(m[1]), Number(m[2]), Number(m[3])]
 }
+
+/** NOT_ADDRESSED unless a wake-up or command names this gateway (docs/admin-protocol.md). */
+export function checkAddressed(gatewayId: string, ownGatewayId: string): void {
+  if (gatewayId !== ownGatewayId) throw new AdminProtocolError('NOT_ADDRESSED', `for ${gatewayId.slice(0, 64)}, not ${ownGatewayId}`)
+}
+
+/** REPLAYED unless a wake-up counter or command sequence is greater than the last accepted one. */
+export function checkIncreasing(value: number, last: number, what: 'counter' | 'sequence'): void {
+  if (!(value > last)) throw new AdminProtocolError('REPLAYED', `${what} ${String(value)} not greater than ${String(last)}`)
+}

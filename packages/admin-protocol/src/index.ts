@@ -13,7 +13,7 @@ export { signAdminObject, signWakeUp, signCommand } from './sign.js'
 export { peekWakeUp, peekCommand, openWakeUp, openCommand, ADMIN_COMMAND_MAX_BYTES } from './open.js'
 export { createSignerVerifier } from './verifier.js'
 export type { SignerVerifier, SignerVerifierConfig, VerifiedObject } from './verifier.js'
-export { checkFreshness, compareVersions } from './freshness.js'
+export { checkFreshness, checkAddressed, checkIncreasing, compareVersions } from './freshness.js'
 export { openFirmwarePackage, createFirmwarePackage, FIRMWARE_PACKAGE_MAX_BYTES } from './firmware.js'
 export type { OpenedFirmware, CreateFirmwarePackageOptions } from './firmware.js'
 export {

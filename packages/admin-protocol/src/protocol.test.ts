@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  ADMIN_PROTOCOL_ERROR_CODES, AdminProtocolError, WAKE_UP_MAX_BYTES, checkFreshness, compareVersions, createFirmwarePackage,
+  ADMIN_PROTOCOL_ERROR_CODES, AdminProtocolError, WAKE_UP_MAX_BYTES, checkAddressed, checkFreshness, checkIncreasing, compareVersions, createFirmwarePackage,
   createSignerVerifier, decodeAdminReport, decodeAdminResults, decodeCommandsAnswer, encodeAdminReport, encodeAdminResults,
   encodeCommandsAnswer, formatCanonicalJson, openCommand, openFirmwarePackage, openWakeUp, peekCommand, peekWakeUp,
   signAdminObject, signCommand, signWakeUp, type AdminCommand, type AdminReport, type SignerVerifier, type WakeUp,
@@ -276,6 +276,14 @@ describe('freshness and versions', () => {
     // Commands: a week into the past, only the freshness window into the future.
     expect(await codeOf(() => { checkFreshness(NOW, new Date(NOW.getTime() + 6 * 86_400_000), 7 * 86_400, 300) })).toBe('none')
     expect(await codeOf(() => { checkFreshness(NOW, new Date(NOW.getTime() - 301_000), 7 * 86_400, 300) })).toBe('STALE')
+  })
+
+  it('checks addressing and increasing counters', async () => {
+    expect(await codeOf(() => { checkAddressed('smgw-0001', 'smgw-0001') })).toBe('none')
+    expect(await codeOf(() => { checkAddressed('smgw-0002', 'smgw-0001') })).toBe('NOT_ADDRESSED')
+    expect(await codeOf(() => { checkIncreasing(18, 17, 'counter') })).toBe('none')
+    expect(await codeOf(() => { checkIncreasing(17, 17, 'counter') })).toBe('REPLAYED')
+    expect(await codeOf(() => { checkIncreasing(3, 41, 'sequence') })).toBe('REPLAYED')
   })
 
   it('compares MAJOR.MINOR.PATCH numerically', async () => {

@@ -1,6 +1,6 @@
 import {
-  ADMIN_RESULTS_FORMAT, ADMIN_REPORT_FORMAT, MAX_SESSION_ROUNDS, checkFreshness, decodeCommandsAnswer, encodeAdminReport, encodeAdminResults,
-  formatCanonicalJson, isAdminProtocolError, openCommand, peekCommand, AdminProtocolError,
+  ADMIN_RESULTS_FORMAT, ADMIN_REPORT_FORMAT, MAX_SESSION_ROUNDS, checkAddressed, checkFreshness, checkIncreasing, decodeCommandsAnswer, encodeAdminReport, encodeAdminResults,
+  formatCanonicalJson, isAdminProtocolError, openCommand, peekCommand,
   type AdminCommand, type AdminCommandType, type AdminReport, type AdminResult, type LogName, type SessionReason, type SignerVerifier,
 } from '@smgw/admin-protocol'
 import type { DistinguishedName, TlsContext } from '@smgw/pki'
@@ -197,8 +197,8 @@ export async function verifyAdminCommand(der: Uint8Array, ctx: VerifyCommandCont
   let command: AdminCommand
   try {
     const peeked = peekCommand(der)
-    if (peeked.gatewayId !== ctx.gatewayId) throw new AdminProtocolError('NOT_ADDRESSED', `command for ${peeked.gatewayId}`)
-    if (peeked.sequence <= ctx.lastSequence) throw new AdminProtocolError('REPLAYED', `sequence ${String(peeked.sequence)} not greater than ${String(ctx.lastSequence)}`)
+    checkAddressed(peeked.gatewayId, ctx.gatewayId)
+    checkIncreasing(peeked.sequence, ctx.lastSequence, 'sequence')
     checkFreshness(peeked.issuedAt, ctx.at, ctx.commandMaxAgeS, ctx.freshnessS)
     command = await openCommand(der, ctx.verifier, ctx.at)
   } catch (err) {

@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import {
-  AdminProtocolError, WAKE_UP_MAX_BYTES, checkFreshness, isAdminProtocolError, openWakeUp, peekWakeUp,
+  AdminProtocolError, WAKE_UP_MAX_BYTES, checkAddressed, checkFreshness, checkIncreasing, isAdminProtocolError, openWakeUp, peekWakeUp,
   type AdminProtocolErrorCode, type SignerVerifier, type WakeUp,
 } from '@smgw/admin-protocol'
 import type { Logger } from 'pino'
@@ -93,17 +93,14 @@ export function createWakeUpGate(config: Pick<WakeUpConfig, 'freshnessS' | 'rate
     // Anything else is a defect below us; the packet is refused all the same and nothing is accepted.
     return { result: 'malformed', detail: err instanceof Error ? err.message : String(err) }
   }
-  const checkCounter = (w: WakeUp): void => {
-    const last = deps.lastCounter()
-    if (w.counter <= last) throw new AdminProtocolError('REPLAYED', `counter ${w.counter} not greater than ${last}`)
-  }
+  const checkCounter = (w: WakeUp): void => { checkIncreasing(w.counter, deps.lastCounter(), 'counter') }
   return {
     async check(datagram) {
       let peeked: WakeUp
       try {
         if (datagram.length > WAKE_UP_MAX_BYTES) throw new AdminProtocolError('TOO_LARGE', `${datagram.length} bytes, at most ${WAKE_UP_MAX_BYTES}`)
         peeked = peekWakeUp(datagram)
-        if (peeked.gatewayId !== deps.gatewayId) throw new AdminProtocolError('NOT_ADDRESSED', `for ${peeked.gatewayId}`)
+        checkAddressed(peeked.gatewayId, deps.gatewayId)
         checkFreshness(peeked.createdAt, deps.now(), config.freshnessS)
         checkCounter(peeked)
       } catch (err) {
@@ -239,6 +236,7 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
 
   return {
     async start() {
+      if (closing !== undefined) throw new GatewayError('ADMIN_REFUSED', 'wake-up listener closed')
       if (socket !== undefined) return
       const s = createSocket({ type: config.host.includes(':') ? 'udp6' : 'udp4' })
       s.on('message', (msg, rinfo) => {
@@ -266,6 +264,7 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
     close() {
       closing ??= (async () => {
         const s = socket
+        socket = undefined
         if (s !== undefined) await new Promise<void>((resolve) => { s.close(() => { resolve() }) })
         await Promise.all([...inFlight])
         cancelWindow?.()
