@@ -1,6 +1,7 @@
 // Signed firmware with real files and real child processes: the sample images of
 // samples/firmware run as `node image.mjs health`; packages are signed by the demo PKI's
 // manufacturer (and, to be refused, by other SM-PKI participants).
+import { spawn } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -16,6 +17,8 @@ import { createTempDir } from '../testing.js'
 import { createFirmwareManager, type FirmwareManager } from './firmware.js'
 
 const SAMPLES = join(dirname(fileURLToPath(import.meta.url)), '../../../../samples/firmware')
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+const CRASH_CHILD = fileURLToPath(new URL('./bootloader-crash-child.ts', import.meta.url))
 const now = new Date('2026-06-01T10:00:00Z')
 
 let pki: DemoPki
@@ -136,6 +139,48 @@ describe('firmware update: verify, switch, health check', () => {
     await mkdir(join(s.dir, 'slots', '1.2.0'))
     await writeFile(join(s.dir, 'slots', '1.2.0', 'image.mjs'), images.healthy)
     await writeFile(join(s.dir, 'state.json'), JSON.stringify({ format: 'smgw-firmware-state/1', active: '1.2.0', previous: '1.1.0', trial: { from: '1.1.0', previous: '1.0.0', startedAt: now.toISOString() } }))
+    const booted = await s.open()
+    expect([booted.version(), booted.previous()]).toEqual(['1.1.0', '1.0.0'])
+    expect(await stateOf(s)).toEqual({ format: 'smgw-firmware-state/1', active: '1.1.0', previous: '1.0.0' })
+    expect(await slotsOf(s)).toEqual(['1.1.0'])
+    expect(s.system.at(-1)).toEqual({ type: 'firmware-update', fields: { from: '1.1.0', to: '1.2.0', result: 'rolled-back' } })
+  })
+
+  it('a real SIGKILL of the installing process during the health check: the next boot() rolls back', async () => {
+    const s = createSubject()
+    await (await s.open()).install({ package: await pack('1.1.0', images.healthy) })
+    const pkgPath = join(tmp.dir, `crash-${String(counter)}.json`)
+    await writeFile(pkgPath, Buffer.from(await pack('1.2.0', images.hanging), 'base64'))
+    const trustPath = join(tmp.dir, `crash-${String(counter)}.trust.json`)
+    const b64 = (d: Uint8Array) => Buffer.from(d).toString('base64')
+    await writeFile(trustPath, JSON.stringify({
+      root: b64(caOf('root')), intermediates: ['sub-ca-gs', 'sub-ca-gw', 'sub-ca-emt'].map((l) => b64(caOf(l))),
+      subject: decodeCertificate(certificateOf('manufacturer/sig').certificate).subject, now: now.toISOString(),
+    }))
+    const stateAtKill = await new Promise<string>((resolve, reject) => {
+      // Its own process group: the kill takes the hanging health probe (a grandchild) along.
+      const child = spawn(process.execPath, ['--import', 'tsx', CRASH_CHILD, s.dir, pkgPath, trustPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      let out = ''
+      let err = ''
+      let state = ''
+      child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString()
+        if (state === '' && out.includes('HEALTH\n')) {
+          readFile(join(s.dir, 'state.json'), 'utf8').then((text) => {
+            state = text
+            process.kill(-(child.pid ?? 0), 'SIGKILL')
+          }, reject)
+        }
+      })
+      child.on('error', reject)
+      child.on('close', (_code, signal) => {
+        if (signal === 'SIGKILL') resolve(state)
+        else reject(new Error(`child ended by itself: ${out} ${err}`))
+      })
+    })
+    // Killed with the pointer on the new version and the trial mark set.
+    expect(JSON.parse(stateAtKill)).toMatchObject({ active: '1.2.0', previous: '1.1.0', trial: { from: '1.1.0', previous: '1.0.0' } })
     const booted = await s.open()
     expect([booted.version(), booted.previous()]).toEqual(['1.1.0', '1.0.0'])
     expect(await stateOf(s)).toEqual({ format: 'smgw-firmware-state/1', active: '1.1.0', previous: '1.0.0' })
