@@ -28,6 +28,7 @@ export function decodeJsonAs<S extends z.ZodType>(bytes: Uint8Array, schema: S, 
 /** A parsed JSON value → a typed value of `schema` (format first, as decodeJsonAs). */
 export function checkValue<S extends z.ZodType>(value: unknown, schema: S, format: string, canonicalText?: string): z.infer<S> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AdminProtocolError('MALFORMED', `${format}: not a JSON object`)
+  if (hasProtoKey(value, 0)) throw new AdminProtocolError('MALFORMED', `${format}: a member named __proto__, or nesting deeper than 256`)
   const given = (value as Record<string, unknown>)['format']
   if (given !== format) {
     throw new AdminProtocolError('UNSUPPORTED_FORMAT', `expected format ${format}, got ${typeof given === 'string' ? JSON.stringify(given.slice(0, 64)) : typeof given}`)
@@ -40,6 +41,17 @@ export function checkValue<S extends z.ZodType>(value: unknown, schema: S, forma
   }
     if (canonicalText !== undefined && canonicalOrUndefined(value) !== canonicalText) throw new AdminProtocolError('MALFORMED', `${format}: not canonical JSON`)
   return parsed.data
+}
+
+/**
+ * JSON.parse keeps a `__proto__` member as an own property, but object schemas rebuild
+ * objects by assignment and lose it: the reader would see less than was signed. Refused.
+ * Depth is bounded by what JSON.parse accepted; `depth` guards the recursion all the same.
+ */
+function hasProtoKey(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null || depth > 256) return depth > 256
+  if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1))
+  return Object.keys(value).some((k) => k === '__proto__' || hasProtoKey((value as Record<string, unknown>)[k], depth + 1))
 }
 
 function canonicalOrUndefined(value: unknown): string | undefined {

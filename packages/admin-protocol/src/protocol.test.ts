@@ -234,6 +234,12 @@ describe('commands', () => {
     }
   })
 
+  it('refuses a __proto__ member, which a schema would silently drop', async () => {
+    const text = formatCanonicalJson(command({ type: 'set-time-source', time: { servers: [] } })).replace('"time":{', '"time":{"__proto__":{"polluted":true},')
+    const der = await t.cmsSigner('gwa/sig').sign(new TextEncoder().encode(text), { signingTime: NOW })
+    expect(await codeOf(() => peekCommand(der))).toBe('MALFORMED')
+  })
+
   it('refuses a command signed by an EMT as SIGNER_NOT_GWA', async () => {
     const der = await signAdminObject(command({ type: 'profile', version: 9, tariffs: [] }), t.cmsSigner('emt-1/sig'), NOW)
     expect(await codeOf(openCommand(der, gwa, NOW))).toBe('SIGNER_NOT_GWA')
