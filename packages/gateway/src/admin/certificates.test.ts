@@ -374,6 +374,25 @@ describe('refusals outside install', () => {
     expect(Object.keys(r.csrs)).toEqual(['tls'])
   })
 
+  it('leftovers of a request or install interrupted before the state switch block nothing', async () => {
+    const module = await softwareModule()
+    const s = await createSubject(module)
+    // As if a process died after generating keys and writing files, before the state file was replaced.
+    await module.generateKey('brainpoolP256r1', 'admin.sig.1')
+    await writeFile(join(s.stateDir, 'identity', 'tls-1.key.pem'), 'half')
+    await writeFile(join(s.stateDir, 'identity', 'tls-1.cert.pem'), 'half')
+    await writeFile(join(s.stateDir, 'identity', '.state.json.0a1b2c.tmp'), '{')
+    await writeFile(join(s.stateDir, 'identity', 'README.operator'), 'not ours')
+    const m = await s.open()
+    expect((await readdir(join(s.stateDir, 'identity'))).sort()).toEqual(['README.operator'])
+    const { csrs } = await m.generateCsr({ kinds: ['tls', 'sig'] })
+    const sig = await verifyRenewalRequest(der(csrs.sig))
+    expect(sig.csr.publicKey).toEqual((await module.publicKey('admin.sig.2')).publicKey)
+    await m.install({ certificates: { tls: b64(await issueFor(csrs.tls, 'tls')), sig: b64(await issueFor(csrs.sig, 'sig')) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    expect(m.overrides().logs?.sigKeyLabel).toBe('admin.sig.2')
+    await module.close()
+  })
+
   it('a damaged state file stops load with ADMIN_APPLY_FAILED', async () => {
     const s = await createSubject()
     await s.manager.generateCsr({ kinds: ['tls'] })

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CURVES, createKeyObjectSigner, decodePemOrDer, encodePem, signerFromModule, type CurveName, type SecurityModule, type Signer } from '@smgw/crypto'
+import { CURVES, createKeyObjectSigner, decodePemOrDer, encodePem, isCryptoError, signerFromModule, type CurveName, type SecurityModule, type Signer } from '@smgw/crypto'
 import {
   createCsr, createRenewalRequest, curveOfSpki, decodeCertificate, parseName, validatePath,
   type DecodedCertificate, type DistinguishedName, type TlsIdentity, type ValidationPurpose,
@@ -128,6 +128,20 @@ function fromBase64(text: string, what: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'))
 }
 
+/** Every file a state names. */
+function filesOf(s: IdentityState): Set<string> {
+  return new Set([
+    ...OPERATIONAL_KINDS.flatMap((k) => { const i = s.installed[k]; return i === undefined ? [] : [i.certificate, ...i.chain, ...(i.key === undefined ? [] : [i.key])] }),
+    ...OPERATIONAL_KINDS.flatMap((k) => { const key = s.pending[k]?.key; return key === undefined ? [] : [key] }),
+    ...(s.crls ?? []),
+  ])
+}
+
+/** Names this manager writes (and writeFileAtomic's temporary state files): anything else in the folder is left alone. */
+const LEFTOVER = /^(?:(?:tls|sig|enc)-\d+\.(?:key|cert)\.pem|chain-\d+-\d+\.cert\.pem|crl-\d+-\d+\.crl\.pem|\.state\.json\.[0-9a-f]+\.tmp)$/
+/** Labels tried past one taken by an interrupted request. */
+const MAX_LABEL_SKIPS = 100
+
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b))
 }
@@ -248,17 +262,40 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
 
   /** Files of the state that `next` no longer names: replaced certificates, keys, chains and CRLs. */
   const removeUnreferenced = async (before: IdentityState, after: IdentityState): Promise<void> => {
-    const names = (s: IdentityState) => new Set([
-      ...OPERATIONAL_KINDS.flatMap((k) => { const i = s.installed[k]; return i === undefined ? [] : [i.certificate, ...i.chain, ...(i.key === undefined ? [] : [i.key])] }),
-      ...OPERATIONAL_KINDS.flatMap((k) => { const key = s.pending[k]?.key; return key === undefined ? [] : [key] }),
-      ...(s.crls ?? []),
-    ])
-    const keep = names(after)
-    for (const name of names(before)) {
+    const keep = filesOf(after)
+    for (const name of filesOf(before)) {
       if (keep.has(name)) continue
       await rm(join(dir, name), { force: true })
       tlsKeys.delete(name)
     }
+  }
+
+  /**
+   * After a crash between writing new files and the state switch: files in our naming scheme
+   * the state does not name (and temporary state files) are leftovers; they would block the
+   * names the next operation writes (files are created exclusively).
+   */
+  const removeLeftovers = async (): Promise<void> => {
+    const keep = filesOf(state)
+    for (const name of await readdir(dir)) {
+      if (keep.has(name) || !LEFTOVER.test(name)) continue
+      await rm(join(dir, name), { force: true })
+    }
+  }
+
+  /** A new module key: the next free label from `n` (a label taken by a key of an interrupted request is skipped). */
+  const generateModuleKey = async (module: SecurityModule, kind: OperationalKind, n: number): Promise<{ label: string; next: number }> => {
+    for (let i = n; i < n + MAX_LABEL_SKIPS; i++) {
+      const label = `admin.${kind}.${String(i)}`
+      try {
+        await module.generateKey(curve, label)
+        return { label, next: i + 1 }
+      } catch (err) {
+        if (isCryptoError(err) && err.code === 'KEY_EXISTS') continue
+        throw err
+      }
+    }
+    throw refused(`generate-csr: no free key label admin.${kind}.${String(n)}…${String(n + MAX_LABEL_SKIPS - 1)} in the security module`)
   }
 
   const emit = async (entry: SystemLogEntry): Promise<void> => {
@@ -291,6 +328,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
         installed = await loadInstalled(state)
         crls = state.crls === undefined ? config.trust.crls ?? [] : await Promise.all(state.crls.map(readCrl))
         await cacheTlsKey()
+        await removeLeftovers()
       } catch (err) {
         throw new GatewayError('ADMIN_APPLY_FAILED', 'identity state names a file that cannot be read', { cause: err })
       }
@@ -335,14 +373,13 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
             written.push(name)
             signer = createKeyObjectSigner(key)
             pending.tls = { key: name, publicKey: toBase64(signer.publicKey) }
+            n++
           } else {
-            const module = deps.module as SecurityModule
-            const label = `admin.${kind}.${String(n)}`
-            await module.generateKey(curve, label)
-            signer = await signerFromModule(module, label)
-            pending[kind] = { label, publicKey: toBase64(signer.publicKey) }
+            const generated = await generateModuleKey(deps.module as SecurityModule, kind, n)
+            signer = await signerFromModule(deps.module as SecurityModule, generated.label)
+            pending[kind] = { label: generated.label, publicKey: toBase64(signer.publicKey) }
+            n = generated.next
           }
-          n++
           await emit({ type: 'keys-generated', fields: { kind } })
           const csr = await createCsr({ signer, subject: subjectFor(kind) })
           const old = await oldSignerFor(kind)
