@@ -10,6 +10,7 @@ import { register as registerGateway } from './commands/gateway.js'
 import { register as registerEmt } from './commands/emt.js'
 import { register as registerHan } from './commands/han.js'
 import { register as registerFirmware } from './commands/firmware.js'
+import { register as registerGwa } from './commands/gwa.js'
 
 /** Wraps a command's action: its returned number becomes the exit status. */
 export type CommandRun = (action: () => Promise<number> | number) => Promise<void>
@@ -29,7 +30,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
-  for (const register of [registerDecode, registerPki, registerCms, registerSim, registerLog, registerGateway, registerEmt, registerHan, registerFirmware]) register(program, io, run)
+  for (const register of [registerDecode, registerPki, registerCms, registerSim, registerLog, registerGateway, registerEmt, registerHan, registerFirmware, registerGwa]) register(program, io, run)
   for (const sub of allCommands(program)) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
 
   try {
