@@ -1,0 +1,211 @@
+import { createSocket } from 'node:dgram'
+import { writeFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { TLSSocket } from 'node:tls'
+import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
+import { decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
+import { createTlsContext, createTlsServer, decodeCertificate, parseName } from '@smgw/pki'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { decodeLogExport } from '../log/export.js'
+import { readLogChain, verifyLog } from '../log/verify.js'
+import { createGateway, type Gateway } from '../service.js'
+import { openStore } from '../store/store.js'
+import { createTempDir } from '../testing.js'
+import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+import { readEffectiveConfig } from './profiles.js'
+import { RESULTS_PATH, SESSION_PATH } from './session.js'
+
+// The administered gateway end to end: createGateway with an `admin` section, a real test GWA
+// (mutual TLS, the session protocol, signed commands), a real UDP wake-up, real files.
+
+const NOW = new Date()
+const GATEWAY = 'smgw-0001'
+const GW = `gateways/${GATEWAY}`
+let t: WanTestPki
+let tmp: { dir: string; remove: () => Promise<void> }
+let gwaSigner: CmsSigner
+let emtSigner: CmsSigner
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+beforeAll(async () => {
+  tmp = await createTempDir('smgw-admin-service-')
+  t = await createWanTestPki({ gateways: 1, emts: 1 }, new Date(NOW.getTime() - 86_400_000))
+  gwaSigner = createCmsSigner({ signer: t.signer('gwa/sig'), certificate: t.cert('gwa/sig'), chain: [t.cert('sub-ca-emt')] })
+  emtSigner = createCmsSigner({ signer: t.signer('emt-1/sig'), certificate: t.cert('emt-1/sig'), chain: [t.cert('sub-ca-emt')] })
+  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', `${GW}/gs`, `${GW}/sig`]) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
+  for (const label of [`${GW}/gs`, `${GW}/sig`]) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+}, 60_000)
+afterAll(async () => { await tmp.remove() })
+
+function file(label: string): string {
+  return join(tmp.dir, `${label.replaceAll('/', '-')}.pem`)
+}
+
+interface TestGwa {
+  readonly endpoint: string
+  readonly reports: AdminReport[]
+  readonly results: AdminResult[][]
+  readonly clients: string[]
+  /** Commands for the next answers, one array per round. */
+  readonly queue: Uint8Array[][]
+  close(): Promise<void>
+}
+
+async function startGwa(): Promise<TestGwa> {
+  const ctx = createTlsContext({
+    identity: { key: t.key('gwa/tls'), cert: t.cert('gwa/tls'), chain: [t.cert('sub-ca-emt')] },
+    trust: { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw'), t.cert('sub-ca-gs')] },
+  })
+  const gwa = { endpoint: '', reports: [] as AdminReport[], results: [] as AdminResult[][], clients: [] as string[], queue: [] as Uint8Array[][], close: () => Promise.resolve() }
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = new Uint8Array(Buffer.concat(chunks))
+      const socket = req.socket
+      if (socket instanceof TLSSocket) {
+        const peer = parseName(decodeCertificate(new Uint8Array(socket.getPeerCertificate().raw)).subject)
+        gwa.clients.push(`${peer.CN ?? ''}/${peer.OU ?? ''}`)
+      }
+      if (req.url === SESSION_PATH) gwa.reports.push(decodeAdminReport(body))
+      else if (req.url === RESULTS_PATH) gwa.results.push([...decodeAdminResults(body).results])
+      else {
+        res.writeHead(404).end()
+        return
+      }
+      const commands = (gwa.queue.shift() ?? []).map((c) => Buffer.from(c).toString('base64'))
+      res.writeHead(200, { 'content-type': 'application/json' }).end(encodeCommandsAnswer({ format: 'smgw-admin-commands/1', commands }))
+    })
+  })
+  const tls = createTlsServer(ctx, { onConnection: (socket) => { http.emit('connection', socket) } })
+  await new Promise<void>((resolve) => { tls.listen(0, '127.0.0.1', resolve) })
+  gwa.endpoint = `https://127.0.0.1:${String((tls.address() as AddressInfo).port)}`
+  gwa.close = () => new Promise<void>((resolve) => {
+    http.closeAllConnections()
+    tls.close(() => { resolve() })
+  })
+  cleanups.push(() => gwa.close())
+  return gwa
+}
+
+let sequence = 0
+function command(fields: Record<string, unknown>, signer: CmsSigner = gwaSigner): Promise<Uint8Array> {
+  sequence++
+  return signAdminObject({
+    format: 'smgw-admin-command/1', commandId: `cmd-${String(sequence)}`, gatewayId: GATEWAY, sequence,
+    issuedAt: new Date(NOW.getTime() - 60_000).toISOString(), ...fields,
+  }, signer, NOW)
+}
+
+const gas = (id: string, mbusId: string) => ({ id, kind: 'wmbus', mbusId, transport: { udp: { host: '127.0.0.1', port: 0 } }, intervalS: 32, consumer: 'c-1' })
+
+async function configFile(name: string, endpoint: string): Promise<string> {
+  const f = join(tmp.dir, `${name}.json`)
+  await writeFile(f, JSON.stringify({
+    gatewayId: GATEWAY,
+    store: { path: `${name}.db` },
+    logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
+    meters: [gas('gas-1', '11111111')],
+    admin: {
+      endpoint, gwaCertificate: file('gwa/sig'),
+      trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
+      initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
+      stateDir: `${name}-state`,
+      wakeUp: { host: '127.0.0.1', port: 0 },
+      pollIntervalS: 0,
+    },
+  }))
+  return f
+}
+
+async function started(f: string): Promise<Gateway> {
+  const { config } = await readEffectiveConfig(f)
+  const gw = createGateway(config, { now: () => new Date() })
+  cleanups.push(() => gw.close())
+  await gw.start()
+  return gw
+}
+
+const byCommand = (results: readonly AdminResult[]) => results.map((r) => (r.ok ? { ok: true, data: r.data } : { ok: false, code: r.error.code }))
+
+describe('the administered gateway', () => {
+  it('contacts its GWA at start with the Gütesiegel identity, executes signed commands, refuses the consumer log and an EMT-signed profile, takes a wake-up, and restarts on the active version', async () => {
+    const gwa = await startGwa()
+    const f = await configFile('e2e', gwa.endpoint)
+    gwa.queue.push([
+      await command({ type: 'profile', version: 1, meters: [gas('gas-1', '11111111'), gas('gas-2', '22222222')] }),
+      await command({ type: 'read-log', log: 'consumer' }),
+      await command({ type: 'profile', version: 2, meters: [] }, emtSigner),
+      await command({ type: 'taf-request', profileId: 'none', useCase: 9 }),
+      await command({ type: 'read-log', log: 'system' }),
+    ])
+    const gw = await started(f)
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(1) }, { timeout: 20_000, interval: 50 })
+    await gw.admin()!.idle()
+
+    // The start report: nothing administered yet, the Gütesiegel certificate, no time source.
+    expect(gwa.reports[0]).toMatchObject({ gatewayId: GATEWAY, reason: 'start', profileVersion: 0, lastSequence: 0, firmware: { version: '0.1.0' }, time: { state: 'no-time-source' } })
+    expect(gwa.reports[0]!.certificates).toEqual([expect.objectContaining({ kind: 'gs', source: 'initial' })])
+    expect(gwa.clients[0]).toBe(`${decodeCertificateCn(t.cert(`${GW}/gs`))}/Guetesiegel`)
+
+    const [profile, consumerLog, emtProfile, taf, systemLog] = gwa.results[0]!
+    expect(byCommand([profile!, consumerLog!, emtProfile!, taf!])).toEqual([
+      { ok: true, data: { version: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } },
+      { ok: false, code: 'FORBIDDEN' }, // the GWA has no role for the consumer's log
+      { ok: false, code: 'SIGNER_NOT_GWA' }, // a valid SM-PKI signature by a market participant is not the GWA's
+      { ok: false, code: 'TAF_INPUT_INVALID' },
+    ])
+    expect(gw.config().meters.map((m) => m.id)).toEqual(['gas-1', 'gas-2'])
+    expect(gw.status().meters.map((m) => m.id)).toEqual(['gas-1', 'gas-2'])
+
+    // The system log export verifies and holds the session so far; it carries no consumer stream.
+    if (systemLog?.ok !== true) throw new Error('read-log system failed')
+    const exported = decodeLogExport(Buffer.from(String(systemLog.data.export), 'base64'))
+    expect([exported.log, exported.stream]).toEqual(['system', ''])
+    expect(verifyLog(exported, { certificate: t.cert(`${GW}/sig`) }).ok).toBe(true)
+    expect(exported.entries.map((e) => e.type)).toEqual(expect.arrayContaining(['config-changed', 'admin-command']))
+
+    // A wake-up by the GWA: accepted, a new session reports version 1 and the last sequence.
+    gwa.queue.push([await command({ type: 'profile', version: 1, meters: [] })])
+    const wakeUp = await signAdminObject({ format: 'smgw-wakeup/1', gatewayId: GATEWAY, gwaId: 'gwa', createdAt: new Date().toISOString(), counter: 1 }, gwaSigner, new Date())
+    const udp = createSocket('udp4')
+    await new Promise<void>((resolve, reject) => { udp.send(wakeUp, gw.admin()!.wakeUpPort(), '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
+    // The same datagram again is a replay.
+    await new Promise<void>((resolve, reject) => { udp.send(wakeUp, gw.admin()!.wakeUpPort(), '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
+    udp.close()
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(2) }, { timeout: 20_000, interval: 50 })
+    await gw.admin()!.idle()
+    expect(gwa.reports[1]).toMatchObject({ reason: 'wake-up', profileVersion: 1, lastSequence: sequence - 1 })
+    expect(byCommand(gwa.results[1]!)).toEqual([{ ok: false, code: 'ADMIN_REFUSED' }]) // VERSION_NOT_NEWER
+    expect((gwa.results[1]![0] as { error: { message: string } }).error.message).toMatch(/VERSION_NOT_NEWER/)
+    await gw.close()
+
+    const store = openStore(join(tmp.dir, 'e2e.db'), { now: () => new Date() }, { readonly: true })
+    try {
+      const system = readLogChain(store, 'system', '').entries.map((e) => ({ type: String(e.type), fields: (typeof e.fields === 'string' ? JSON.parse(e.fields) : e.fields) as Record<string, unknown> }))
+      expect(system.filter((e) => e.type === 'wake-up').map((e) => e.fields.result)).toEqual(['accepted', 'replayed'])
+      expect(system.filter((e) => e.type === 'admin-session').map((e) => [e.fields.reason, e.fields.result])).toEqual([['start', 'completed'], ['wake-up', 'completed']])
+      expect(system.filter((e) => e.type === 'config-rejected').map((e) => e.fields)).toEqual([{ version: 1, code: 'VERSION_NOT_NEWER' }])
+      expect(store.getAdminState('command.sequence')).toBe(String(sequence))
+      expect(store.getAdminState('wakeup.counter')).toBe('1')
+    } finally {
+      store.close()
+    }
+
+    // Restart: the active version runs (two meters), the sequence is remembered.
+    const again = await started(f)
+    expect(again.config().meters.map((m) => m.id)).toEqual(['gas-1', 'gas-2'])
+    await vi.waitFor(() => { expect(gwa.reports).toHaveLength(3) }, { timeout: 20_000, interval: 50 })
+    await again.admin()!.idle()
+    expect(gwa.reports[2]).toMatchObject({ reason: 'start', profileVersion: 1, lastSequence: sequence })
+  })
+})
+
+function decodeCertificateCn(der: Uint8Array): string {
+  return parseName(decodeCertificate(der).subject).CN ?? ''
+}
