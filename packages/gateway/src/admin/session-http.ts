@@ -69,6 +69,9 @@ export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): Admin
     }
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
+    // A socket destroyed while no request owns it (after an answer was cut off) must not
+    // raise an unhandled 'error'; the request that used it has already settled.
+    socket.on('error', () => undefined)
     return socket
   }
   const agent = new SessionAgent(open)
@@ -86,8 +89,13 @@ export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): Admin
       agent, host, port, method: 'POST', path: `${base}${path}`,
       headers: { 'content-type': 'application/json', 'content-length': String(body.length), accept: 'application/json' },
     })
+    // Settled first, then torn down: whatever the teardown emits finds the promise settled.
+    const abandon = (failure: AdminHttpFailure) => {
+      fail(failure)
+      req.destroy()
+    }
     cancelTimeout = deps.setTimer(deps.requestTimeoutMs, () => {
-      req.destroy(new AdminHttpFailure('TIMEOUT', `no answer from the GWA within ${String(deps.requestTimeoutMs)} ms`))
+      abandon(new AdminHttpFailure('TIMEOUT', `no answer from the GWA within ${String(deps.requestTimeoutMs)} ms`))
     })
     req.on('error', fail)
     req.on('response', (res) => {
@@ -95,8 +103,13 @@ export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): Admin
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > deps.maxAnswerBytes) req.destroy(new AdminHttpFailure('ANSWER_TOO_LARGE', `answer larger than ${String(deps.maxAnswerBytes)} bytes`))
-        else chunks.push(chunk)
+        if (size > deps.maxAnswerBytes) {
+          chunks.length = 0
+          abandon(new AdminHttpFailure('ANSWER_TOO_LARGE', `answer larger than ${String(deps.maxAnswerBytes)} bytes`))
+          res.destroy()
+        } else if (!done) {
+          chunks.push(chunk)
+        }
       })
       res.on('error', fail)
       res.on('end', () => {

@@ -7,7 +7,7 @@ import {
   type AdminCommand, type AdminReport, type AdminResults, type SignerVerifier,
 } from '@smgw/admin-protocol'
 import { createTlsContext, createTlsServer, decodeCertificate, parseName, type DistinguishedName, type TlsContext } from '@smgw/pki'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { GatewayError } from '../errors.js'
 import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
 import { OPERATION_OF_COMMAND, RESULTS_PATH, SESSION_PATH, resultCodeOf, runAdminSession, verifyAdminCommand, type AdminLogEntry, type AdminSessionConfig, type AdminSessionDeps } from './session.js'
@@ -46,7 +46,7 @@ interface TestGwa {
   close(): Promise<void>
 }
 
-async function startGwa(rounds: Uint8Array[][], o: { label?: string; status?: number } = {}): Promise<TestGwa> {
+async function startGwa(rounds: Uint8Array[][], o: { label?: string; status?: number; mode?: 'hang' | 'garbage' } = {}): Promise<TestGwa> {
   const label = o.label ?? 'gwa'
   const issuer = label.startsWith('gateways/') ? 'sub-ca-gw' : 'sub-ca-emt'
   const ctx = createTlsContext({
@@ -56,6 +56,11 @@ async function startGwa(rounds: Uint8Array[][], o: { label?: string; status?: nu
   const queue = [...rounds]
   const gwa = { endpoint: '', reports: [] as AdminReport[], results: [] as AdminResults[], clients: [] as string[], close: () => Promise.resolve() }
   const answer = (res: ServerResponse) => {
+    if (o.mode === 'hang') return
+    if (o.mode === 'garbage') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"format":"smgw-admin-commands/1","commands":"all of them"}')
+      return
+    }
     const commands = (queue.shift() ?? []).map((c) => Buffer.from(c).toString('base64'))
     res.writeHead(o.status ?? 200, { 'content-type': 'application/json' }).end(encodeCommandsAnswer({ format: 'smgw-admin-commands/1', commands }))
   }
@@ -241,6 +246,28 @@ describe('admin session against a real mutual-TLS GWA', () => {
     await gwa.close()
     gwa = undefined
     expect(await runAdminSession('schedule', config(endpoint), side.deps)).toMatchObject({ result: 'failed', code: 'CONNECT_FAILED' })
+  })
+
+  it('fails the session on an unreadable answer, an answer over maxAnswerBytes and a timeout', async () => {
+    gwa = await startGwa([], { mode: 'garbage' })
+    const side = gatewaySide()
+    expect(await runAdminSession('schedule', config(gwa.endpoint), side.deps)).toMatchObject({ result: 'failed', code: 'ANSWER_MALFORMED' })
+    await gwa.close()
+    gwa = await startGwa([[await sign(command(42, rollback)), await sign(command(43, rollback))]])
+    expect(await runAdminSession('schedule', config(gwa.endpoint, { maxAnswerBytes: 1000 }), side.deps)).toMatchObject({ result: 'failed', code: 'ANSWER_TOO_LARGE' })
+    expect(side.executed).toEqual([])
+    await gwa.close()
+    // A GWA that never answers: the request timer (driven by the test) ends the session.
+    const hanging = await startGwa([], { mode: 'hang' })
+    gwa = hanging
+    const timers: (() => void)[] = []
+    const timed = { ...side.deps, setTimer: (_ms: number, fn: () => void) => { timers.push(fn); return () => undefined } }
+    const running = runAdminSession('schedule', config(hanging.endpoint), timed)
+    await vi.waitFor(() => { expect(hanging.reports).toHaveLength(1) }, { timeout: 20_000 })
+    for (const fire of timers) fire()
+    expect(await running).toMatchObject({ result: 'failed', code: 'TIMEOUT' })
+    await gwa.close()
+    gwa = undefined
   })
 
   it('stops after maxRounds', async () => {
