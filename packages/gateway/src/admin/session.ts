@@ -12,7 +12,7 @@ import { AdminHttpFailure, createAdminHttpClient, type AdminHttpClient } from '.
 
 /*
  * The gateway's side of an admin session (docs/admin-protocol.md "Admin session",
- * "Commands"; TR-03109-1 §3.2.5: the gateway connects to its GWA, never the other way):
+ * "Commands"; TR-03109-1 v1.1: the gateway connects to its GWA, never the other way):
  * report → commands → verify and execute each in order → results → until no commands.
  * Every command is checked before it runs, cheapest first: addressed, not replayed, fresh,
  * signed by the GWA, allowed to the role `gwa` by the access table.

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { GatewayError } from '../errors.js'
 
 /*
- * The wake-up packet (docs/admin-protocol.md "Wake-up"; TR-03109-1 §3.2.5: the gateway
+ * The wake-up packet (docs/admin-protocol.md "Wake-up"; TR-03109-1 v1.1 wake-up service: the gateway
  * accepts no connection from the WAN, it only lets the GWA ask it to call): the one UDP port
  * the gateway listens on. A pure gate decides per datagram, cheapest check first, so a flood
  * costs parsing and the token bucket bounds the elliptic-curve work; the listener binds the
