@@ -97,7 +97,7 @@ export async function runClsServe(o: ClsOptions, io: CliIo, signal: AbortSignal)
       try {
         c = await server.nextChannel(3_600_000)
       } catch {
-        continue
+        continue // an hour without a channel, or the endpoint closed (then `stopped` ends the loop)
       }
       print(channelEvent(c), `channel ${c.channelId} from ${c.gatewayId} to device ${c.deviceId} (at most ${String(c.timeoutS)} s)`)
       void c.closed.then(() => { print({ event: 'closed', channelId: c.channelId }, `channel ${c.channelId} closed`) })

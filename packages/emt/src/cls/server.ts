@@ -79,6 +79,8 @@ export function createClsServer(config: ClsServerConfig, deps: ClsServerDeps = {
   const open = new Set<ClsChannel>()
   const arrived: ClsChannel[] = []
   const waiting: ((c: ClsChannel) => void)[] = []
+  /** Rejects of pending nextChannel calls, so close() ends them (and their timers). */
+  const giveUps = new Set<() => void>()
   const sockets = new Set<TLSSocket>()
   let server: Server | undefined
 
@@ -143,6 +145,7 @@ export function createClsServer(config: ClsServerConfig, deps: ClsServerDeps = {
     async close() {
       const s = server
       server = undefined
+      for (const giveUp of [...giveUps]) giveUp()
       for (const socket of sockets) socket.destroy()
       if (s !== undefined) await new Promise<void>((resolve) => { s.close(() => { resolve() }) })
     },
@@ -151,12 +154,17 @@ export function createClsServer(config: ClsServerConfig, deps: ClsServerDeps = {
       const ready = arrived.shift()
       if (ready !== undefined) return Promise.resolve(ready)
       return new Promise((resolve, reject) => {
-        const take = (c: ClsChannel): void => { clearTimeout(timer); resolve(c) }
-        const timer = setTimeout(() => {
+        const stop = (message: string): void => {
+          clearTimeout(timer)
+          giveUps.delete(closing)
           const i = waiting.indexOf(take)
           if (i >= 0) waiting.splice(i, 1)
-          reject(new EmtError('EMT_CLS_FAILED', `no gateway opened a CLS channel within ${String(timeoutMs)} ms`))
-        }, timeoutMs)
+          reject(new EmtError('EMT_CLS_FAILED', message))
+        }
+        const take = (c: ClsChannel): void => { clearTimeout(timer); giveUps.delete(closing); resolve(c) }
+        const closing = (): void => { stop('the CLS endpoint was closed') }
+        const timer = setTimeout(() => { stop(`no gateway opened a CLS channel within ${String(timeoutMs)} ms`) }, timeoutMs)
+        giveUps.add(closing)
         waiting.push(take)
       })
     },
