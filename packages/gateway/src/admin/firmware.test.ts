@@ -188,6 +188,18 @@ describe('firmware update: verify, switch, health check', () => {
     expect(s.system.at(-1)).toEqual({ type: 'firmware-update', fields: { from: '1.1.0', to: '1.2.0', result: 'rolled-back' } })
   })
 
+  it('boot() removes what a crash before the switch left: a slot nobody names and a temporary pointer file', async () => {
+    const s = createSubject()
+    await (await s.open()).install({ package: await pack('1.1.0', images.healthy) })
+    await mkdir(join(s.dir, 'slots', '1.3.0'))
+    await writeFile(join(s.dir, 'slots', '1.3.0', 'image.mjs'), 'half an image')
+    await writeFile(join(s.dir, '.state.json.00ff.tmp'), '{"format":')
+    const booted = await s.open()
+    expect(booted.version()).toBe('1.1.0')
+    expect(await slotsOf(s)).toEqual(['1.1.0'])
+    expect((await readdir(s.dir)).sort()).toEqual(['slots', 'state.json'])
+  })
+
   it('a damaged pointer file stops boot with ADMIN_APPLY_FAILED', async () => {
     const s = createSubject()
     await mkdir(s.dir, { recursive: true })

@@ -154,6 +154,20 @@ export function createFirmwareManager(config: FirmwareConfig, deps: FirmwareDeps
     throw err
   }
 
+  /** Takes the pointer file's content; a trial in it is resolved by rolling back. */
+  const readState = async (text: string): Promise<void> => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (err) {
+      throw new GatewayError('ADMIN_APPLY_FAILED', `firmware state ${statePath} is not JSON`, { cause: err })
+    }
+    const r = FirmwareState.safeParse(parsed)
+    if (!r.success) throw new GatewayError('ADMIN_APPLY_FAILED', `firmware state ${statePath}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    state = r.data
+    if (state.trial !== undefined) await rollBack(state.active, state.trial)
+  }
+
   return {
     version: () => state.active,
     previous: () => state.previous,
@@ -166,17 +180,10 @@ export function createFirmwareManager(config: FirmwareConfig, deps: FirmwareDeps
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GatewayError('ADMIN_APPLY_FAILED', `firmware state ${statePath} unreadable`, { cause: err })
       }
-      if (text === undefined) return
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(text)
-      } catch (err) {
-        throw new GatewayError('ADMIN_APPLY_FAILED', `firmware state ${statePath} is not JSON`, { cause: err })
-      }
-      const r = FirmwareState.safeParse(parsed)
-      if (!r.success) throw new GatewayError('ADMIN_APPLY_FAILED', `firmware state ${statePath}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-      state = r.data
-      if (state.trial !== undefined) await rollBack(state.active, state.trial)
+      if (text !== undefined) await readState(text)
+      // A crash before the switch leaves a slot (and perhaps a temporary pointer file) nobody names.
+      await pruneSlots()
+      for (const name of await readdir(config.dir)) if (/^\.state\.json\.[0-9a-f]+\.tmp$/.test(name)) await rm(join(config.dir, name), { force: true })
     }),
 
     install: (c) => serialized(async () => {
