@@ -180,6 +180,13 @@ describe('signer verification', () => {
     expect((err as AdminProtocolError).message).toContain('REVOKED')
   })
 
+  it("refuses the GWA's TLS certificate as a signer: only its SIG key signs", async () => {
+    const byTlsKey = await signAdminObject(command(), t.cmsSigner('gwa/tls'), NOW)
+    const err = await openCommand(byTlsKey, gwa, NOW).catch((e: unknown) => e)
+    expect((err as AdminProtocolError).code).toBe('SIGNATURE_INVALID')
+    expect((err as AdminProtocolError).message).toContain('EKU')
+  })
+
   it('refuses a certificate with the GWA subject from outside the SM-PKI', async () => {
     const foreign = await createAdminTestPki(NOW, { gateways: 0 })
     const signed = await signAdminObject(command(), foreign.cmsSigner('gwa/sig'), NOW)
