@@ -61,20 +61,25 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
     .option('--json', 'status lines as JSON objects')
     .option('--log-level <level>', 'pino log level of the JSON log on standard error (silent, error, warn, info, debug)', 'info')
+    .option('--workers <n>', 'gateway-facing worker processes sharing the port, 1–64 (overrides "workers" of the configuration; one per CPU core uses them all)')
     .addHelpText('after', `
 Prints the bound ports once listening (standard output), then logs every stored message and
-every refusal with its code as JSON lines on standard error.
+every refusal with its code as JSON lines on standard error. With --workers N (N > 1) this
+process opens the store, serves the REST API and forwards SIGHUP to N worker processes
+that share the gateway port (node:cluster), each doing TLS handshakes, checks and commits.
 
 Examples:
   smgw emt serve --config emt.json
-  smgw emt serve --config emt.json --json --log-level warn
+  smgw emt serve --config emt.json --workers 2 --json --log-level warn
 `)
-    .action((o: ConfigOption & { logLevel: string }) => run(async () => {
+    .action((o: ConfigOption & { logLevel: string; workers?: string }) => run(async () => {
       if (!['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(o.logLevel)) return usage(io, `--log-level: silent, error, warn, info or debug, not ${o.logLevel}`)
+      const workers = o.workers === undefined ? undefined : Number(o.workers)
+      if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) return usage(io, `--workers: a whole number from 1 to 64, not ${String(o.workers)}`)
       const lib = await import('@smgw/emt')
       const config = await loadConfig(lib, io, o.config)
       if (config === undefined) return EXIT_USAGE
-      return serve(lib, config, io, o.json === true, o.logLevel)
+      return serve(lib, workers === undefined ? config : { ...config, workers }, io, o.json === true, o.logLevel)
     }))
 
   registerEmtCls(emt, io, run)
