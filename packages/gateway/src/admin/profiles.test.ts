@@ -42,7 +42,9 @@ async function world(): Promise<World> {
   }
   const file = join(tmp.dir, `gateway-${count}.json`)
   await writeFile(file, JSON.stringify(raw))
-  const gw = createGateway(parseGatewayConfig(raw), { sig: { signer: sig.signer, certificate: sig.certificate } })
+  // The running gateway is not administered here (no GWA to call): the versions are driven directly; the file has the admin section.
+  const { admin: _admin, ...running } = raw
+  const gw = createGateway(parseGatewayConfig(running), { sig: { signer: sig.signer, certificate: sig.certificate } })
   cleanups.push(() => gw.close())
   await gw.start()
   const logged: SystemLogEntry[] = []

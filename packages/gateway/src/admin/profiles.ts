@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCertificates } from '@smgw/crypto'
 import { z } from 'zod'
@@ -11,6 +11,7 @@ import { messageOf } from '../store/store.js'
 import { parseTariffProfiles } from '../taf/profile.js'
 import { TimeConfig } from '../time/config.js'
 import { DeliveryRecipient } from '../wan/delivery.js'
+import { writeFileAtomic } from './bootloader.js'
 
 /*
  * Configuration versions (docs/admin-protocol.md "Configuration versions"). A `profile`
@@ -252,7 +253,7 @@ async function mergeProfile(base: GatewayConfig, p: ProfileCommand, files: strin
         throw new GatewayError('CONFIG_INVALID', `communication.recipients[${i}].encCertificate: not a DER certificate: ${messageOf(err)}`, { cause: err })
       }
       const file = join(files, `enc-${i}.der`)
-      await writeFileAtomic(file, der)
+      await writeFileAtomic(file, der, 0o600)
       recipients.push({ id: r.id, url: r.url, ...(r.tlsSubject === undefined ? {} : { serverSubject: r.tlsSubject }), encCertificate: file })
     }
     next.wan = { ...plain(base.wan), recipients, ...(c.data.contentEncryption === undefined ? {} : { contentEncryption: c.data.contentEncryption }) }
@@ -263,28 +264,4 @@ async function mergeProfile(base: GatewayConfig, p: ProfileCommand, files: strin
 /** A mutable deep copy (the parsed configuration is frozen). */
 function plain<T>(value: T): T & Record<string, unknown> {
   return JSON.parse(JSON.stringify(value)) as T & Record<string, unknown>
-}
-
-/** Write to a temporary file beside it, fsync, rename over, fsync the folder: the file is old or new, never torn. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`
-  const f = await open(tmp, 'w', 0o600)
-  try {
-    await f.writeFile(data)
-    await f.sync()
-  } finally {
-    await f.close()
-  }
-  try {
-    await rename(tmp, path)
-  } catch (err) {
-    await rm(tmp, { force: true })
-    throw err
-  }
-  const d = await open(join(path, '..'), 'r')
-  try {
-    await d.sync()
-  } finally {
-    await d.close()
-  }
 }
