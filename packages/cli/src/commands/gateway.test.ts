@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openStore, parseGatewayConfig } from '@smgw/gateway'
+import { createConfigVersions, openStore, parseGatewayConfig, readEffectiveConfig } from '@smgw/gateway'
 import { createSimulator, createSmlMeterFromConfig, parseSmlMeterConfig, type SimulatorSent } from '@smgw/sim'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCaptured } from '../testing.js'
@@ -51,6 +51,28 @@ describe('smgw gateway --check', () => {
     expect([open.status, open.stderr]).toEqual([2, expect.stringMatching(/KEYS_PERMISSIONS/)])
     expect((await runCaptured(['gateway', '--config', p('nope.json'), '--check'])).stderr).toMatch(/CONFIG_INVALID: cannot read/)
     expect((await runCaptured(['gateway', '--check'])).status).toBe(2) // --config is required
+  })
+
+  it('an admin section: --check names the GWA and the wake-up port, and the configuration version the GWA made active', async () => {
+    const admin = {
+      endpoint: 'https://gwa.test:8443', gwaCertificate: 'pki/gwa/sig.cert.pem',
+      trust: { roots: ['pki/root-ca/ca.cert.pem'], intermediates: ['pki/chain.pem'] },
+      initialIdentity: { key: `${GW}/gs.key.pem`, certificate: `${GW}/gs.cert.pem`, chain: ['pki/sub-ca-gs/ca.cert.pem'] },
+      stateDir: 'admin-state', wakeUp: { port: 8124 },
+    }
+    const file = writeConfig('admin.json', [GAS], { admin })
+    const r = await runCaptured(['gateway', '--config', file, '--keys', p('keys.json'), '--check'])
+    expect([r.status, r.stderr]).toEqual([0, ''])
+    expect(r.stdout).toMatch(/administered by https:\/\/gwa\.test:8443: wake-up on UDP 0\.0\.0\.0:8124, a session every 86400 s, no configuration version from the GWA yet \(this file runs\)/)
+    // The GWA applies version 3 with a second meter: from now on the gateway runs it, with this file's admin section.
+    const { config } = await readEffectiveConfig(file)
+    await createConfigVersions({ stateDir: p('admin-state') }, { current: () => config, reconfigure: () => Promise.resolve(), log: () => Promise.resolve() })
+      .applyProfile({ version: 3, meters: [GAS, { ...GAS, id: 'gas-2', mbusId: '22222222' }] })
+    const j = await runCaptured(['gateway', '--config', file, '--keys', p('keys.json'), '--check', '--json'])
+    expect(JSON.parse(j.stdout)).toEqual({
+      ok: true, gatewayId: 'smgw-0001', meters: 2, store: p('admin.json.db'),
+      admin: { endpoint: 'https://gwa.test:8443', wakeUp: '0.0.0.0:8124', stateDir: p('admin-state'), activeVersion: 3, pollIntervalS: 86_400 },
+    })
   })
 
   it('--help shows an example configuration that is itself valid', async () => {

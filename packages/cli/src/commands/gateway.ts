@@ -47,6 +47,21 @@ meterKeys; see smgw gateway keys --help).
 Example configuration:
 ${EXAMPLE_CONFIG}
 
+Administration (optional "admin" section, docs/admin-protocol.md): the gateway listens for
+signed wake-up packets of its GWA on one UDP port, then calls the GWA over mutual TLS (at
+start, on every accepted wake-up, every pollIntervalS) and executes its signed commands.
+Configuration versions the GWA applied live in admin.stateDir/config; while one is active,
+the gateway runs it (with this file's admin section) instead of this file's meters, tariffs,
+recipients and time source, and --check says which version it is.
+
+  "admin": { "endpoint": "https://gwa.example:8443",
+             "gwaCertificate": "pki/gwa/sig.cert.pem",
+             "trust": { "roots": ["pki/root-ca/ca.cert.pem"], "intermediates": ["pki/chain.pem"] },
+             "initialIdentity": { "key": "pki/gateways/smgw-0001/gs.key.pem",
+                                  "certificate": "pki/gateways/smgw-0001/gs.cert.pem",
+                                  "chain": ["pki/sub-ca-gs/ca.cert.pem"] },
+             "stateDir": "admin-state", "wakeUp": { "port": 8124 }, "pollIntervalS": 86400 }
+
 Exit status: 0 stopped by a signal (or --check: valid), 1 the gateway could not start or
 failed, 2 usage or configuration error.
 
@@ -217,9 +232,13 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       if (!Number.isFinite(interval) || interval < 0) return usage(io, `--status-interval must be a number of seconds ≥ 0, got ${o.statusInterval}`)
       if (!['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(o.logLevel)) return usage(io, `--log-level: silent, error, warn, info or debug, not ${o.logLevel}`)
       let config: GatewayConfig
+      let version: number
       let keys: MeterKeys
       try {
-        config = await gw.readGatewayConfig(o.config)
+        // With an admin section, the configuration version the GWA made active (README "Administration").
+        const effective = await gw.readEffectiveConfig(o.config)
+        config = effective.config
+        version = effective.version
         keys = o.keys === undefined ? new Map() : await gw.readMeterKeys(o.keys)
         // With meterKeys the module must hold the meter keys (checked below); the file may still hold the pseudonym secret.
         if (config.meterKeys === undefined) gw.checkMeterKeys(config, keys)
@@ -241,7 +260,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         }
       }
       try {
-        if (o.check === true) return check(io, config, o.json === true)
+        if (o.check === true) return check(io, config, version, o.json === true)
         return await runGateway(gw, config, keys, keyModule, io, o.json === true, interval, o.logLevel)
       } finally {
         await keyModule?.close()
@@ -250,9 +269,20 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
   registerKeys(gateway, io, run)
 }
 
-function check(io: CliIo, config: GatewayConfig, json: boolean): number {
-  const line = { ok: true, gatewayId: config.gatewayId, meters: config.meters.length, store: config.store.path }
-  io.stdout(json ? `${toJson(line)}\n` : `configuration ok: gateway ${config.gatewayId}, ${config.meters.length} meter${config.meters.length === 1 ? '' : 's'}, store ${config.store.path}\n`)
+function check(io: CliIo, config: GatewayConfig, version: number, json: boolean): number {
+  const a = config.admin
+  const admin = a === undefined ? undefined : {
+    endpoint: a.endpoint, wakeUp: `${a.wakeUp.host}:${String(a.wakeUp.port)}`, stateDir: a.stateDir, activeVersion: version, pollIntervalS: a.pollIntervalS,
+  }
+  const line = { ok: true, gatewayId: config.gatewayId, meters: config.meters.length, store: config.store.path, ...(admin === undefined ? {} : { admin }) }
+  if (json) io.stdout(`${toJson(line)}\n`)
+  else {
+    io.stdout(`configuration ok: gateway ${config.gatewayId}, ${config.meters.length} meter${config.meters.length === 1 ? '' : 's'}, store ${config.store.path}\n`)
+    if (admin !== undefined) {
+      io.stdout(`administered by ${admin.endpoint}: wake-up on UDP ${admin.wakeUp}, ${admin.pollIntervalS === 0 ? 'no scheduled sessions' : `a session every ${String(admin.pollIntervalS)} s`}, ` +
+        `${version === 0 ? 'no configuration version from the GWA yet (this file runs)' : `configuration version ${String(version)} active`} (${admin.stateDir})\n`)
+    }
+  }
   return EXIT_OK
 }
 
@@ -291,6 +321,8 @@ async function runGateway(gw: GatewayModule, config: GatewayConfig, keys: MeterK
       return EXIT_FAILED
     }
     status('running', gateway.status())
+    const admin = gateway.admin()
+    if (admin !== undefined) io.stderr(json ? `${toJson({ event: 'admin', endpoint: config.admin?.endpoint, wakeUpPort: admin.wakeUpPort() })}\n` : `smgw gateway: administered by ${config.admin?.endpoint ?? ''}, wake-up on UDP port ${String(admin.wakeUpPort())}\n`)
     if (intervalS > 0) timer = setInterval(() => { status('status', gateway.status()) }, intervalS * 1000)
     const reason = await stopped
     if (timer !== undefined) clearInterval(timer)
