@@ -4,7 +4,7 @@
 // independent judge of the CSRs.
 import { execFile, spawnSync } from 'node:child_process'
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -152,6 +152,16 @@ function opensslVerifiesCsr(csrDer: Uint8Array, path: string): string {
   return `${r.status === 0 ? 'exit 0' : `exit ${String(r.status)}`} ${r.stdout}${r.stderr}`
 }
 
+/** `openssl cms -verify` of a request wrapper (CMS SignedData by the old or Gütesiegel key), chain from the demo PKI. */
+function opensslVerifiesWrapper(cms: Uint8Array, folder: string): string {
+  const files = { cms: join(folder, 'request.p7'), root: join(folder, 'root.pem'), chain: join(folder, 'chain.pem'), out: join(folder, 'request.csr') }
+  writeFileSync(files.cms, cms)
+  writeFileSync(files.root, encodePem('CERTIFICATE', w.cert('root')))
+  writeFileSync(files.chain, ['sub-ca-gw', 'sub-ca-gs'].map((l) => encodePem('CERTIFICATE', w.cert(l))).join(''))
+  const r = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', files.cms, '-CAfile', files.root, '-certfile', files.chain, '-purpose', 'any', '-out', files.out], { encoding: 'utf8' })
+  return `exit ${String(r.status)} ${r.stdout}${r.stderr}`
+}
+
 const types = (s: Subject) => s.entries.map((e) => e.type)
 const codeOf = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof GatewayError ? e.code : String(e)))
 
@@ -179,6 +189,8 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
       expect(verdict).toMatch(/^exit 0/)
       expect(verdict).toContain('verify OK')
     }
+    // openssl as the independent judge of the outer signature: the Gütesiegel key, path to the root.
+    expect(opensslVerifiesWrapper(der(csrs.tls), s.stateDir)).toMatch(/^exit 0[\s\S]*Verification successful/)
     // SIG and ENC keys are in the module; the TLS key is a 0600 PKCS#8 file.
     const labels = (await module.listKeys()).map((k) => k.label).sort()
     expect(labels).toEqual(['admin.enc.3', 'admin.sig.2'])
@@ -215,6 +227,7 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     const renewal = await again.generateCsr({ kinds: ['tls'] })
     const req = await verifyRenewalRequest(der(renewal.csrs.tls))
     expect(req.oldCertificate.der).toEqual(issued.tls)
+    expect(opensslVerifiesWrapper(der(renewal.csrs.tls), s.stateDir)).toMatch(/^exit 0[\s\S]*Verification successful/)
     expect(s.entries.at(-1)).toEqual({ type: 'certificate-requested', fields: { kind: 'tls', renewal: true } })
     const renewed = await signRenewalRequest(der(renewal.csrs.tls), caTrust(now()), {
       ca: w.ca('sub-ca-gw'), profile: 'tls', tlsRole: 'client', serialNumber: new Uint8Array([0x21, ...randomBytes(9)]), notBefore: start, notAfter: new Date(start.getTime() + 365 * DAY),
@@ -364,6 +377,17 @@ describe('refusals outside install', () => {
     }), { numRuns: 100 })
     expect(await readFile(join(s.stateDir, 'identity', 'state.json')).catch(() => undefined)).toEqual(before)
     expect(s.manager.crls()).toEqual(trust().crls)
+  })
+
+  it('generate-csr with a module that fails half-way: nothing kept, nothing logged as requested', async () => {
+    const module = await softwareModule()
+    const s = await createSubject(module)
+    await module.close()
+    const before = await readdir(join(s.stateDir, 'identity'))
+    expect(await codeOf(s.manager.generateCsr({ kinds: ['tls', 'sig'] }))).toBe('ADMIN_APPLY_FAILED')
+    // The TLS key written before the module failed is gone again; no state file was made.
+    expect(await readdir(join(s.stateDir, 'identity'))).toEqual(before)
+    expect(s.entries.filter((e) => e.type === 'certificate-requested')).toEqual([])
   })
 
   it('generate-csr for SIG/ENC without a security module is refused; TLS works without one', async () => {
