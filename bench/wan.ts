@@ -301,6 +301,9 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     const targetReceiverAlone = (TARGET_GATEWAYS * emtCpuPerMessageMs) / 1000 / receiverCores
     log(`10,000 gateways: ${n >= TARGET_GATEWAYS ? 'measured' : 'extrapolated'} ${targetWall.toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${targetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
     const e2e = await runE2e(pki, now, port, dir, arg('--e2e-gateways', 8), arg('--e2e-messages', 400), log)
+    const floorCount = Math.min(n, 500)
+    const floorMs = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency)
+    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways); for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
     return {
       figures: {
         emt_gateways: n,
@@ -317,6 +320,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
         raw_ecdh_ecdsa_verify_ms: rawMs,
         raw_protocol_crypto_ops: RAW_PROTOCOL_OPS,
         raw_protocol_crypto_ms: rawProtocolMs,
+        tls_http_floor_ms: floorMs,
         raw_receiver_ops_as_built: RECEIVER_OPS_AS_BUILT,
         raw_receiver_as_built_ms: 1000 / asBuiltRate,
         e2e_messages: e2e.messages,
@@ -329,9 +333,51 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
       ratios: {
         emt_vs_crypto_ratio: emtCpuPerMessageMs / rawProtocolMs,
         emt_vs_as_built_crypto_ratio: emtCpuPerMessageMs / (1000 / asBuiltRate),
+        emt_vs_tls_http_floor_ratio: emtCpuPerMessageMs / floorMs,
         emt_vs_ecdh_verify_ratio: emtCpuPerMessageMs / rawMs,
       },
     }
+  } finally {
+    child.kill('SIGTERM')
+  }
+}
+
+/**
+ * The floor of the receiver's TLS + HTTP part, same run: a child node process with only
+ * node:https and the receiver's TLS server options (mutual TLS 1.2 with TR-03109-3 suites and
+ * groups, OpenSSL verifying the client chain against the root) that reads each body and answers
+ * 201 — no path validation, no CMS, no store. Its CPU per connection is what any node receiver
+ * with these certificates pays before doing its own work. Plain JavaScript (-e), no tsx.
+ */
+async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly { ctx: TlsContext; body: Uint8Array; key: string }[], concurrency: number): Promise<number> {
+  const server = createTlsContext({ profile: 'wan', identity: { key: pki.emtTlsKey, cert: der(pki.emtTlsCert), chain: [der(pki.subCaEmt)] }, trust: { roots: [der(pki.root)] } }).serverOptions
+  const code = `
+    const https = require('node:https')
+    const options = JSON.parse(process.env.SMGW_BENCH_FLOOR_TLS)
+    const server = https.createServer({ ...options, rejectUnauthorized: false }, (req, res) => {
+      req.on('data', () => {})
+      req.on('end', () => { res.statusCode = req.socket.authorized ? 201 : 403; res.end('{"status":"stored"}') })
+    })
+    server.listen(0, '127.0.0.1', () => { process.stdout.write(String(server.address().port) + '\\n') })`
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SMGW_BENCH_FLOOR_TLS: JSON.stringify(server) } })
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (c: Buffer) => { resolve(Number(c.toString().trim())) })
+      child.once('exit', (exitCode) => { reject(new Error(`the floor server exited (${String(exitCode)})`)) })
+    })
+    const pid = child.pid ?? 0
+    const cpu0 = processCpuSeconds(pid)
+    let next = 0
+    let refused = 0
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < prepared.length; i = next++) {
+        const p = prepared[i]
+        if (p === undefined) break
+        if (await post(p.ctx, port, p.body, p.key).catch(() => 0) !== 201) refused++
+      }
+    }))
+    if (refused > 0) throw new Error(`the floor server refused ${String(refused)} connections`)
+    return ((processCpuSeconds(pid) - cpu0) * 1000) / prepared.length
   } finally {
     child.kill('SIGTERM')
   }
