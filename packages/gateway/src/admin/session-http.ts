@@ -1,7 +1,7 @@
-import { Agent, request } from 'node:https'
-import type { Duplex } from 'node:stream'
+import { request } from 'node:https'
 import type { TLSSocket } from 'node:tls'
-import { connectTls, decodeCertificate, parseName, type DistinguishedName, type TlsContext } from '@smgw/pki'
+import { connectTls, type DistinguishedName, type TlsContext } from '@smgw/pki'
+import { SocketAgent, peerSubjectMismatch } from '../wan/tls-socket.js'
 
 /*
  * The admin session's transport (docs/admin-protocol.md "Admin session"): JSON POSTs over
@@ -37,19 +37,6 @@ export interface AdminHttpClient {
   close(): void
 }
 
-/** node:https agent whose one kept-alive socket comes from `open`. */
-class SessionAgent extends Agent {
-  constructor(private readonly open: () => Promise<TLSSocket>) {
-    super({ keepAlive: true, maxSockets: 1 })
-  }
-
-  // node's Agent takes the socket from the callback when createConnection returns nothing.
-  override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
-    this.open().then((socket) => { callback?.(null, socket) }, (err: unknown) => { callback?.(err as Error, undefined as unknown as Duplex) })
-    return undefined as unknown as Duplex
-  }
-}
-
 export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): AdminHttpClient {
   const host = endpoint.hostname.replace(/^\[(.*)\]$/, '$1')
   const port = endpoint.port === '' ? 443 : Number(endpoint.port)
@@ -62,19 +49,16 @@ export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): Admin
     } catch (err) {
       throw new AdminHttpFailure('CONNECT_FAILED', `GWA ${host}:${String(port)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
-    const mismatch = subjectMismatch(socket, deps.serverSubject)
+    const mismatch = peerSubjectMismatch(socket, deps.serverSubject)
     if (mismatch !== undefined) {
       socket.destroy()
-      throw new AdminHttpFailure('SERVER_NOT_GWA', `GWA ${host}:${String(port)}: ${mismatch}`)
+      throw new AdminHttpFailure('SERVER_NOT_GWA', `GWA ${host}:${String(port)}: server ${mismatch} (not the GWA)`)
     }
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
-    // A socket destroyed while no request owns it (after an answer was cut off) must not
-    // raise an unhandled 'error'; the request that used it has already settled.
-    socket.on('error', () => undefined)
     return socket
   }
-  const agent = new SessionAgent(open)
+  const agent = new SocketAgent(open)
 
   const postJson = (path: string, body: Uint8Array) => new Promise<{ status: number; body: Uint8Array }>((resolve, reject) => {
     let done = false
@@ -129,18 +113,4 @@ export function createAdminHttpClient(endpoint: URL, deps: AdminHttpDeps): Admin
       for (const s of sockets) s.destroy()
     },
   }
-}
-
-/** Every attribute of `expected` must be in the server certificate's subject with that value. */
-function subjectMismatch(socket: TLSSocket, expected: DistinguishedName): string | undefined {
-  let subject: DistinguishedName
-  try {
-    subject = parseName(decodeCertificate(new Uint8Array(socket.getPeerCertificate().raw)).subject)
-  } catch (err) {
-    return `server certificate subject not readable: ${err instanceof Error ? err.message : String(err)}`
-  }
-  for (const [key, value] of Object.entries(expected) as [keyof DistinguishedName, string | undefined][]) {
-    if (value !== undefined && subject[key] !== value) return `server certificate subject ${key} is ${JSON.stringify(subject[key] ?? null)}, expected ${JSON.stringify(value)} (not the GWA)`
-  }
-  return undefined
 }

@@ -1,11 +1,11 @@
-import { Agent, request } from 'node:https'
-import type { Duplex } from 'node:stream'
+import { request } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import {
   IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, decodeDeliveryReceipt, decodeDeliveryRejection, isRetryableStatus,
   type DeliveryReceipt, type RejectionCode,
 } from '@smgw/meter-data'
-import { PkiError, connectTls, decodeCertificate, parseName, type DistinguishedName, type TlsContext } from '@smgw/pki'
+import { PkiError, connectTls, type DistinguishedName, type TlsContext } from '@smgw/pki'
+import { SocketAgent, peerSubjectMismatch } from './tls-socket.js'
 
 /*
  * One recipient's side of the WAN protocol (docs/wan-protocol.md): HTTP/1.1 POSTs over one
@@ -72,19 +72,6 @@ class RequestTimeout extends Error {
   override name = 'RequestTimeout'
 }
 
-/** node:https agent whose sockets come from connectTls (one at a time, kept alive). */
-class SmPkiAgent extends Agent {
-  constructor(private readonly open: () => Promise<TLSSocket>) {
-    super({ keepAlive: true, maxSockets: 1 })
-  }
-
-  // node's Agent takes the socket from the callback when createConnection returns nothing.
-  override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
-    this.open().then((socket) => { callback?.(null, socket) }, (err: unknown) => { callback?.(err as Error, undefined as unknown as Duplex) })
-    return undefined as unknown as Duplex
-  }
-}
-
 export function createRecipientConnection(target: RecipientTarget, deps: RecipientConnectionDeps): RecipientConnection {
   const maxAnswerBytes = deps.maxAnswerBytes ?? 64 * 1024
   const open = async (): Promise<TLSSocket> => {
@@ -95,14 +82,14 @@ export function createRecipientConnection(target: RecipientTarget, deps: Recipie
       throw new ConnectFailure(classifyConnectError(err), `connection to ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
     deps.onSocket?.(socket)
-    const mismatch = target.serverSubject === undefined ? undefined : subjectMismatch(socket, target.serverSubject)
+    const mismatch = target.serverSubject === undefined ? undefined : peerSubjectMismatch(socket, target.serverSubject)
     if (mismatch !== undefined) {
       socket.destroy()
       throw new ConnectFailure('certificate-invalid', `server of ${target.id}: ${mismatch}`)
     }
     return socket
   }
-  const agent = new SmPkiAgent(open)
+  const agent = new SocketAgent(open)
 
   const post = (messageId: string, payload: Uint8Array): Promise<PostOutcome> => new Promise((resolve) => {
     let done = false
@@ -124,8 +111,13 @@ export function createRecipientConnection(target: RecipientTarget, deps: Recipie
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > maxAnswerBytes) req.destroy(new Error(`answer larger than ${String(maxAnswerBytes)} bytes`))
-        else chunks.push(chunk)
+        if (size > maxAnswerBytes) {
+          // Settled first, then torn down: whatever the teardown emits finds the promise settled.
+          settle({ kind: 'retry', stage: 'request', reason: `answer larger than ${String(maxAnswerBytes)} bytes` })
+          req.destroy()
+        } else if (!done) {
+          chunks.push(chunk)
+        }
       })
       res.on('error', (err) => { settle(outcomeOfError(err)) })
       res.on('end', () => { settle(outcomeOfAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), messageId)) })
@@ -177,17 +169,4 @@ export function classifyConnectError(err: unknown): TlsRejectReason | undefined 
   if (reason === 'REVOKED') return 'certificate-revoked'
   if (PROFILE_REASONS.has(reason)) return 'profile'
   return 'certificate-invalid'
-}
-
-function subjectMismatch(socket: TLSSocket, expected: DistinguishedName): string | undefined {
-  let subject: DistinguishedName
-  try {
-    subject = parseName(decodeCertificate(new Uint8Array(socket.getPeerCertificate().raw)).subject)
-  } catch (err) {
-    return `certificate subject not readable: ${err instanceof Error ? err.message : String(err)}`
-  }
-  for (const [key, value] of Object.entries(expected) as [keyof DistinguishedName, string | undefined][]) {
-    if (value !== undefined && subject[key] !== value) return `certificate subject ${key} is ${JSON.stringify(subject[key] ?? null)}, expected ${JSON.stringify(value)}`
-  }
-  return undefined
 }
