@@ -20,6 +20,9 @@ import { hashPassword } from './password.js'
 import { createHanService, type HanService } from './service.js'
 import { hanTlsFiles } from './tls.js'
 import { MIGRATIONS } from '../store/migrations.js'
+import { authorize, type Operation } from '../admin/access.js'
+import { HAN_ROUTE_OPERATIONS, isHanRouteAllowed, type HanRoute } from './access.js'
+import { HAN_OPENAPI } from './openapi.js'
 
 // Real parts: HTTPS on 127.0.0.1 port 0 with the self-signed HAN certificate, a real SQLite
 // store, the hash-chained logs with a demo SIG key; the clock is a test clock.
@@ -479,4 +482,89 @@ describe('robustness', () => {
       },
     ), { numRuns: 150 })
   }, 60_000)
+})
+
+describe('access table (han/access.ts → admin/access.ts)', () => {
+  const samplePath = (route: string) => route.split(' ')[1]!.replace(':id/current', 'm-a/current').replace(':id/history', 'm-a/history?quantity=1-0%3A1.8.0*255')
+    .replace('tokens/:id', 'tokens/nope').replace(':purpose', 'taf7-a')
+  const BODIES: Readonly<Record<string, unknown>> = {
+    'POST /api/v1/tariffs/choice': { tariffId: 'dyn-1' }, 'PUT /api/v1/consents/taf7-a': { granted: true },
+    'POST /api/v1/requests': { kind: 'objection', text: 'matrix' }, 'POST /api/v1/tokens': { name: 'matrix' },
+  }
+
+  it('every route × role (anonymous, consumer, technician, token): allowed exactly where the access table allows the route\'s operation', async () => {
+    const consumer = await login('alice')
+    const technician = await login('tech')
+    const { token } = (await call('POST', '/api/v1/tokens', { cookie: consumer.cookie, csrf: consumer.csrf, body: { name: 'matrix token' } })).json() as { token: string }
+    // Logout last: it ends the session the other cells use.
+    const routes = (Object.keys(HAN_ROUTE_OPERATIONS) as HanRoute[]).sort((a, b) => Number(a === 'DELETE /api/v1/session') - Number(b === 'DELETE /api/v1/session'))
+    let cells = 0
+    for (const route of routes) {
+      const method = route.split(' ')[0]!
+      const path = samplePath(route)
+      const body = BODIES[`${method} ${path}`]
+      expect((await call(method, path, { body })).status, `anonymous ${route}`).toBe(401)
+      cells++
+      const live = route === 'GET /api/v1/live'
+      for (const [role, who] of [['consumer', consumer], ['technician', technician]] as const) {
+        const allowed = isHanRouteAllowed(role, route)
+        expect(allowed, `${role} ${route}`).toBe(HAN_ROUTE_OPERATIONS[route] === 'session' || authorize(role, HAN_ROUTE_OPERATIONS[route] as Operation))
+        cells++
+        if (live && allowed) continue // the stream never ends; the SSE test above reads it
+        const r = await call(method, path, { cookie: who.cookie, csrf: who.csrf, body })
+        if (allowed) expect([401, 403], `${role} ${route}: ${r.text}`).not.toContain(r.status)
+        else expect([r.status, r.json().code], `${role} ${route}`).toEqual([403, 'FORBIDDEN'])
+      }
+      // A token reads (GET) its consumer's data; everything else needs a session.
+      if (live) continue
+      const r = await call(method, path, { token, body })
+      const tokenMayRead = method === 'GET' && route !== 'GET /api/v1/session' && route !== 'GET /api/v1/tokens' && route !== 'GET /api/v1/device'
+      if (tokenMayRead) expect([401, 403], `token ${route}: ${r.text}`).not.toContain(r.status)
+      else expect(r.status, `token ${route}`).toBe(403)
+      cells++
+    }
+    expect(cells).toBeGreaterThanOrEqual(routes.length * 4 - 2)
+  })
+
+  it('every API route of the API description has an operation (a route without one makes the service fail at registration)', () => {
+    expect(HAN_OPENAPI.paths).toBeDefined()
+    for (const [path, item] of Object.entries(HAN_OPENAPI.paths as Record<string, Record<string, unknown>>)) {
+      for (const method of Object.keys(item)) {
+        if (!path.startsWith('/api/v1/')) continue
+        const route = `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`
+        if (route === 'GET /api/v1/openapi.json' || route === 'POST /api/v1/session') continue
+        expect(route in HAN_ROUTE_OPERATIONS, route).toBe(true)
+      }
+    }
+  })
+})
+
+describe('data-viewed entries', () => {
+  it('one entry per session or token and kind per hour, not one per poll', async () => {
+    const viewed = () => consumerEntries('c-a').filter((e) => e.type === 'data-viewed')
+    const before = viewed().length
+    const a = await login('alice')
+    for (let i = 0; i < 5; i++) expect((await call('GET', '/api/v1/meters/m-a/current', { cookie: a.cookie })).status).toBe(200)
+    expect((await call('GET', '/api/v1/meters/m-a/history?quantity=1-0%3A1.8.0*255', { cookie: a.cookie })).status).toBe(200)
+    expect((await call('GET', '/api/v1/meters/m-a/history?quantity=1-0%3A1.8.0*255', { cookie: a.cookie })).status).toBe(200)
+    expect(viewed().slice(before).map((e) => e.fields)).toEqual([
+      { interface: 'han', text: 'alice viewed your current values on the HAN (at most one entry an hour per login session).' },
+      { interface: 'han', text: 'alice viewed the history of your values on the HAN (at most one entry an hour per login session).' },
+    ])
+    // A token (an integration polling) gets its own entries, again at most one an hour.
+    const { token } = (await call('POST', '/api/v1/tokens', { cookie: a.cookie, csrf: a.csrf, body: { name: 'heat pump app' } })).json() as { token: string }
+    for (let i = 0; i < 3; i++) expect((await call('GET', '/api/v1/meters/m-a/current', { token })).status).toBe(200)
+    expect(viewed().slice(before + 2).map((e) => e.fields.text)).toEqual(['The integration "heat pump app" (a token of alice) read your current values through the HAN API (at most one entry an hour per token).'])
+    clock.advance(59 * 60_000)
+    await call('GET', '/api/v1/meters/m-a/current', { token })
+    expect(viewed().length).toBe(before + 3)
+    clock.advance(60_000)
+    await call('GET', '/api/v1/meters/m-a/current', { token })
+    expect(viewed().length).toBe(before + 4)
+    // Refused and foreign requests are no views; another consumer's log gets nothing.
+    const bEntries = consumerEntries('c-b').filter((e) => e.type === 'data-viewed').length
+    expect((await call('GET', '/api/v1/meters/m-b/current', { token })).status).toBe(404)
+    expect(viewed().length).toBe(before + 4)
+    expect(consumerEntries('c-b').filter((e) => e.type === 'data-viewed').length).toBe(bEntries)
+  })
 })

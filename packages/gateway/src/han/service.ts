@@ -17,7 +17,9 @@ import type { HanRole } from '../store/han.js'
 import { messageOf } from '../store/store.js'
 import type { ReadingInput, Store } from '../store/types.js'
 import type { TariffProfile } from '../taf/profile.js'
+import { authorize } from '../admin/access.js'
 import { checkLogin, HAN_PASSWORD_MAX } from './accounts.js'
+import { HAN_PUBLIC_ROUTES, hanOperationOf } from './access.js'
 import { HanConfig } from './config.js'
 import { LEGAL_BASIS } from './consent.js'
 import { consumersOfProfile } from '../taf/profile.js'
@@ -39,6 +41,13 @@ import { loadHanTls } from './tls.js'
 export const HAN_SESSION_COOKIE = 'smgw_session'
 export const HAN_SESSION_IDLE_MS = 30 * 60_000
 export const HAN_SESSION_MAX_MS = 12 * 3_600_000
+/**
+ * At most one `data-viewed` consumer-log entry per session or token and kind of data per this
+ * interval: every view is a processing step the consumer may see (issue 8), but a page or an
+ * integration polling every few seconds must not grow the signed log by an entry per poll.
+ */
+export const HAN_VIEW_LOG_INTERVAL_MS = 3_600_000
+
 /** Login attempts per client address and minute before RATE_LIMITED. */
 export const HAN_LOGIN_RATE = { attempts: 10, windowMs: 60_000 } as const
 
@@ -82,6 +91,10 @@ interface Caller {
   readonly consumer: string | undefined
   readonly via: 'session' | 'token'
   readonly session?: { readonly idHash: string; readonly csrf: string }
+  /** The token's name (an integration) when `via` is 'token'. */
+  readonly tokenName?: string
+  /** The session or token, as the key of the data-viewed throttle. */
+  readonly credential: string
 }
 
 declare module 'fastify' {
@@ -140,6 +153,8 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const profiles = deps.profiles ?? []
   const profilesOf = (consumer: string) => profiles.filter((p) => consumersOfProfile(p, consumerOf).includes(consumer))
   const attempts = new Map<string, { count: number; resetAt: number }>()
+  /** Last data-viewed entry per `credential|kind` (legal time, ms). */
+  const viewed = new Map<string, number>()
   const streams = new Set<() => void>()
   let app: HanApp | undefined
   let dummyHash: string | undefined
@@ -173,7 +188,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (account === undefined) return fail(reply, 401, 'NOT_LOGGED_IN', 'unknown or revoked token')
       const path = req.url.split('?')[0] ?? ''
       if (req.method !== 'GET' || !TOKEN_ROUTES.test(path)) return fail(reply, 403, 'FORBIDDEN', 'a token reads data only')
-      return { username: account.username, role: account.role, consumer: account.consumer, via: 'token' }
+      return { username: account.username, role: account.role, consumer: account.consumer, via: 'token', tokenName: t!.name, credential: `token:${t!.id}` }
     }
     const id = req.cookies[HAN_SESSION_COOKIE]
     if (id === undefined || !/^[A-Za-z0-9_-]{43}$/.test(id)) return fail(reply, 401, 'NOT_LOGGED_IN', 'not logged in')
@@ -192,7 +207,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (typeof sent !== 'string' || !sameText(sent, s.csrf)) return fail(reply, 403, 'CSRF_INVALID', 'missing or wrong x-csrf-token header')
     }
     store.han.touchSession(idHash, now())
-    return { username: account.username, role: account.role, consumer: account.consumer, via: 'session', session: { idHash, csrf: s.csrf } }
+    return { username: account.username, role: account.role, consumer: account.consumer, via: 'session', session: { idHash, csrf: s.csrf }, credential: `session:${idHash}` }
   }
 
   const callerOf = (req: FastifyRequest): Caller => {
@@ -209,6 +224,21 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
     }
     return c.consumer
   }
+  /** Writes `data-viewed` for the caller's consumer, at most once per HAN_VIEW_LOG_INTERVAL_MS per session/token and kind. */
+  const noteViewed = async (c: Caller, kind: 'current' | 'history'): Promise<void> => {
+    if (c.consumer === undefined) return
+    const key = `${c.credential}|${kind}`
+    const t = now().getTime()
+    const last = viewed.get(key)
+    if (last !== undefined && t - last < HAN_VIEW_LOG_INTERVAL_MS && t >= last) return
+    if (viewed.size >= 10_000) for (const [k, at] of viewed) if (t - at >= HAN_VIEW_LOG_INTERVAL_MS) viewed.delete(k)
+    viewed.set(key, t)
+    const what = kind === 'current' ? 'your current values' : 'the history of your values'
+    const text = c.via === 'token'
+      ? `The integration "${c.tokenName ?? ''}" (a token of ${c.username}) read ${what} through the HAN API (at most one entry an hour per token).`
+      : `${c.username} viewed ${what} on the HAN (at most one entry an hour per login session).`
+    await writeConsumer(c.consumer, { type: 'data-viewed', fields: { interface: 'han', text } })
+  }
   const ownMeter = (consumer: string, id: string) => metersOf(consumer).find((m) => m.id === id)
   const userBody = (c: Caller) => ({ username: c.username, role: c.role, ...(c.consumer === undefined ? {} : { consumer: c.consumer }) })
 
@@ -218,12 +248,23 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (req.url.startsWith('/api/')) void reply.header('cache-control', 'no-store')
       return payload
     })
+    // Every API route performs an operation of the access table (han/access.ts); one missing there is a programming error.
+    a.addHook('onRoute', (route) => {
+      if (!route.url.startsWith('/api/v1/')) return
+      for (const method of [route.method].flat()) {
+        const key = `${method === 'HEAD' ? 'GET' : method} ${route.url}`
+        if (!HAN_PUBLIC_ROUTES.includes(key) && hanOperationOf(key) === undefined) throw new Error(`HAN route ${key} has no operation in han/access.ts`)
+      }
+    })
     a.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? ''
       if (!path.startsWith('/api/v1/') || path === '/api/v1/openapi.json' || (path === '/api/v1/session' && req.method === 'POST')) return
       const c = authenticate(req, reply)
-      if ('username' in c) req.hanCaller = c
-      else return reply
+      if (!('username' in c)) return reply
+      req.hanCaller = c
+      // The one role check of the HAN: the route's operation against the access table (admin/access.ts).
+      const operation = hanOperationOf(`${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url ?? ''}`)
+      if (operation !== undefined && operation !== 'session' && !authorize(c.role, operation)) return fail(reply, 403, 'FORBIDDEN', `a ${c.role} account may not ${operation}`)
     })
     a.setNotFoundHandler((_req, reply) => fail(reply, 404, 'NOT_FOUND', 'no such resource'))
     a.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
@@ -304,6 +345,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (consumer === undefined) return reply
       const { id } = req.params as { id: string }
       if (ownMeter(consumer, id) === undefined) return fail(reply, 404, 'NOT_FOUND', 'no such meter')
+      await noteViewed(callerOf(req), 'current')
       return {
         values: store.han.latestReadings(id, addLegalMonths(now(), -HISTORY_MONTHS)).map((r) => ({
           quantity: r.quantity, value: r.mantissa.toString(), scaler: r.scaler, unit: r.unit ?? null, time: r.time.toISOString(),
@@ -323,12 +365,14 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (from.getTime() < addLegalMonths(now(), -HISTORY_MONTHS).getTime()) return fail(reply, 400, 'OUT_OF_RANGE', `the HAN shows the last ${HISTORY_MONTHS} months`)
       const instants = historyInstants(q.data.resolution, from, to)
       if (instants === undefined) return fail(reply, 400, 'OUT_OF_RANGE', 'too many points: choose a coarser resolution or a shorter range')
+      await noteViewed(callerOf(req), 'history')
       return computeHistory(store, { meterId: id, quantity: q.data.quantity, resolution: q.data.resolution, instants })
     })
     a.get('/api/v1/live', async (req, reply) => {
       const consumer = consumerOf403(req, reply)
       if (consumer === undefined) return reply
       const own = new Set(metersOf(consumer).map((m) => m.id))
+      await noteViewed(callerOf(req), 'current')
       reply.hijack()
       const raw = reply.raw
       raw.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
@@ -475,8 +519,8 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
     })
 
     // Technician
-    a.get('/api/v1/device', async (req, reply) => {
-      if (callerOf(req).role !== 'technician') return fail(reply, 403, 'FORBIDDEN', 'technician accounts only')
+    a.get('/api/v1/device', async () => {
+      // Allowed to the technician by the access table (device.status), checked in the onRequest hook.
       const s = deps.status?.()
       let sizeBytes = 0
       for (const suffix of ['', '-wal']) {
