@@ -23,6 +23,7 @@ import { createHanAccounts } from './han/accounts.js'
 import { HanConfig } from './han/config.js'
 import { loadHanTls } from './han/tls.js'
 import { assertAuthorized } from './admin/access.js'
+import { WakeUpConfig, createWakeUpListener } from './admin/wakeup.js'
 import { verifyAdminCommand } from './admin/session.js'
 import { createClsService } from './cls/service.js'
 import { createGateway } from './service.js'
@@ -118,6 +119,18 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     gatewayId: 'smgw-0001', verifier: { open: () => Promise.reject(new Error('not reached: refused before any signature check')) },
     at: now(), lastSequence: 0, commandMaxAgeS: 604_800, freshnessS: 300,
   }),
+  ADMIN_START_FAILED: async () => {
+    const taken = createSocket('udp4')
+    await new Promise<void>((resolve) => { taken.bind(0, '127.0.0.1', resolve) })
+    try {
+      await createWakeUpListener(WakeUpConfig.parse({ host: '127.0.0.1', port: taken.address().port }), {
+        gatewayId: 'smgw-0001', verifier: { open: () => Promise.reject(new Error('not reached')) }, now,
+        lastCounter: () => 0, acceptCounter: () => undefined, log: () => undefined, onWakeUp: () => undefined,
+      }).start()
+    } finally {
+      taken.close()
+    }
+  },
   // A gateway that is not running has nothing to reconfigure.
   ADMIN_APPLY_FAILED: () => createGateway(parseGatewayConfig({ gatewayId: 'smgw-0001', store: { path: file('apply.db') }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [] }))
     .reconfigure(parseGatewayConfig({ gatewayId: 'smgw-0001', store: { path: file('apply.db') }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [] })),

@@ -75,6 +75,8 @@ export type GatewayErrorCode =
   | 'FORBIDDEN'
   /** A GWA command or wake-up that fails its checks (docs/admin-protocol.md); `detail` names the protocol reason. */
   | 'ADMIN_REFUSED'
+  /** An administration part cannot start (the wake-up port cannot be bound) or was used while not running. */
+  | 'ADMIN_START_FAILED'
   /** An administered change (configuration version, certificates, firmware) could not be applied; the previous state stays. */
   | 'ADMIN_APPLY_FAILED'
   /** The CLS channel could not be opened or was refused (device or EMT not configured, TLS failed). */

@@ -236,7 +236,7 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
 
   return {
     async start() {
-      if (closing !== undefined) throw new GatewayError('ADMIN_REFUSED', 'wake-up listener closed')
+      if (closing !== undefined) throw new GatewayError('ADMIN_START_FAILED', 'wake-up listener closed')
       if (socket !== undefined) return
       const s = createSocket({ type: config.host.includes(':') ? 'udp6' : 'udp4' })
       s.on('message', (msg, rinfo) => {
@@ -247,7 +247,7 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
       })
       s.on('error', (err) => { logger?.error({ err }, 'wake-up socket error') })
       await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => { reject(new GatewayError('ADMIN_REFUSED', `wake-up port ${config.host}:${String(config.port)} cannot be bound: ${err.message}`, { cause: err })) }
+        const fail = (err: Error) => { reject(new GatewayError('ADMIN_START_FAILED', `wake-up port ${config.host}:${String(config.port)} cannot be bound: ${err.message}`, { cause: err })) }
         s.once('error', fail)
         s.bind(config.port, config.host, () => {
           s.off('error', fail)
@@ -258,7 +258,7 @@ export function createWakeUpListener(config: WakeUpConfig, deps: WakeUpListenerD
       logger?.info({ port: s.address().port }, 'wake-up listener started')
     },
     port() {
-      if (socket === undefined) throw new GatewayError('ADMIN_REFUSED', 'wake-up listener not started')
+      if (socket === undefined) throw new GatewayError('ADMIN_START_FAILED', 'wake-up listener not started')
       return socket.address().port
     },
     close() {
