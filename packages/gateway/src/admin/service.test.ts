@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -6,7 +7,7 @@ import { join } from 'node:path'
 import { TLSSocket } from 'node:tls'
 import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
 import { decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
-import { createTlsContext, createTlsServer, decodeCertificate, parseName } from '@smgw/pki'
+import { createTlsContext, createTlsServer, decodeCertificate, parseName, signRenewalRequest } from '@smgw/pki'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { decodeLogExport } from '../log/export.js'
 import { readLogChain, verifyLog } from '../log/verify.js'
@@ -47,13 +48,15 @@ function file(label: string): string {
 }
 
 interface TestGwa {
-  readonly endpoint: string
+  endpoint: string
   readonly reports: AdminReport[]
   readonly results: AdminResult[][]
   readonly clients: string[]
   /** Commands for the next answers, one array per round. */
   readonly queue: Uint8Array[][]
-  close(): Promise<void>
+  /** Computes the answer to the next results from them (the GWA issuing certificates for CSRs); used once. */
+  next: ((results: readonly AdminResult[]) => Promise<Uint8Array[]>) | undefined
+  close: () => Promise<void>
 }
 
 async function startGwa(): Promise<TestGwa> {
@@ -61,7 +64,7 @@ async function startGwa(): Promise<TestGwa> {
     identity: { key: t.key('gwa/tls'), cert: t.cert('gwa/tls'), chain: [t.cert('sub-ca-emt')] },
     trust: { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw'), t.cert('sub-ca-gs')] },
   })
-  const gwa = { endpoint: '', reports: [] as AdminReport[], results: [] as AdminResult[][], clients: [] as string[], queue: [] as Uint8Array[][], close: () => Promise.resolve() }
+  const gwa: TestGwa = { endpoint: '', reports: [], results: [], clients: [], queue: [], next: undefined, close: () => Promise.resolve() }
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -72,14 +75,22 @@ async function startGwa(): Promise<TestGwa> {
         const peer = parseName(decodeCertificate(new Uint8Array(socket.getPeerCertificate().raw)).subject)
         gwa.clients.push(`${peer.CN ?? ''}/${peer.OU ?? ''}`)
       }
+      let computed: Promise<Uint8Array[]> | undefined
       if (req.url === SESSION_PATH) gwa.reports.push(decodeAdminReport(body))
-      else if (req.url === RESULTS_PATH) gwa.results.push([...decodeAdminResults(body).results])
-      else {
+      else if (req.url === RESULTS_PATH) {
+        const results = [...decodeAdminResults(body).results]
+        gwa.results.push(results)
+        const next = gwa.next
+        gwa.next = undefined
+        computed = next?.(results)
+      } else {
         res.writeHead(404).end()
         return
       }
-      const commands = (gwa.queue.shift() ?? []).map((c) => Buffer.from(c).toString('base64'))
-      res.writeHead(200, { 'content-type': 'application/json' }).end(encodeCommandsAnswer({ format: 'smgw-admin-commands/1', commands }))
+      void (computed ?? Promise.resolve(gwa.queue.shift() ?? [])).then((list) => {
+        const commands = list.map((c) => Buffer.from(c).toString('base64'))
+        res.writeHead(200, { 'content-type': 'application/json' }).end(encodeCommandsAnswer({ format: 'smgw-admin-commands/1', commands }))
+      })
     })
   })
   const tls = createTlsServer(ctx, { onConnection: (socket) => { http.emit('connection', socket) } })
@@ -203,6 +214,39 @@ describe('the administered gateway', () => {
     await vi.waitFor(() => { expect(gwa.reports).toHaveLength(3) }, { timeout: 20_000, interval: 50 })
     await again.admin()!.idle()
     expect(gwa.reports[2]).toMatchObject({ reason: 'start', profileVersion: 1, lastSequence: sequence })
+  })
+
+  it('certificate lifecycle through the session: generate-csr, the GWA issues, install-certificates, the next session runs on the operational TLS certificate', async () => {
+    const gwa = await startGwa()
+    const f = await configFile('certs', gwa.endpoint)
+    gwa.queue.push([await command({ type: 'generate-csr', kinds: ['tls'] })])
+    gwa.next = async (results) => {
+      const r = results[0]
+      if (r?.ok !== true) throw new Error('generate-csr failed')
+      const csr = new Uint8Array(Buffer.from(String((r.data.csrs as Record<string, string>).tls), 'base64'))
+      // The gateway sub-CA issues for the first operational request (wrapped and signed by the Gütesiegel key, TR-03109-4).
+      const issued = await signRenewalRequest(csr, { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gs')], at: new Date(), purpose: 'tls-client' }, {
+        ca: { signer: t.signer('sub-ca-gw'), certificate: t.cert('sub-ca-gw') }, profile: 'tls', tlsRole: 'client', allowSubjectChange: true,
+        serialNumber: new Uint8Array([0x21, ...randomBytes(9)]), notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * 86_400_000),
+      })
+      installed = issued
+      return [await command({ type: 'install-certificates', certificates: { tls: Buffer.from(issued).toString('base64') }, chain: [Buffer.from(t.cert('sub-ca-gw')).toString('base64')] })]
+    }
+    let installed: Uint8Array | undefined
+    const gw = await started(f)
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(2) }, { timeout: 30_000, interval: 50 })
+    await gw.admin()!.idle()
+    expect(byCommand(gwa.results[1]!)).toEqual([{ ok: true, data: { serials: { tls: decodeCertificate(installed!).serialHex } } }])
+    expect(gwa.clients[0]).toMatch(/\/Guetesiegel$/)
+
+    // The next session: the GWA sees the operational certificate, and the report lists it.
+    gwa.queue.push([])
+    await gw.admin()!.runSession('schedule')
+    const last = gwa.reports.at(-1)!
+    expect(last.reason).toBe('schedule')
+    expect(last.certificates).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'tls', source: 'operational', serial: decodeCertificate(installed!).serialHex })]))
+    expect(gwa.clients.at(-1)).not.toMatch(/Guetesiegel/)
+    await gw.close()
   })
 })
 
