@@ -10,6 +10,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   ingest: async () => (await import('./ingest.js')).benchmark,
   crash: async () => (await import('./crash.js')).benchmark,
   wan: async () => (await import('./wan.js')).benchmark,
+  han: async () => (await import('./han.js')).benchmark,
   gwa: async () => (await import('./gwa.js')).benchmark,
 }
 
