@@ -1,5 +1,5 @@
 // bench wan — the market participant's receiving side of the WAN (EMT part): N simulated
-// gateways (default 1,000; --gateways 10000 is the issue's full target), each with its own TLS and SIG certificate from one sub-CA, each
+// gateways (default 500; --gateways 10000 is the issue's full target), each with its own TLS and SIG certificate from one sub-CA, each
 // delivering one TAF 7 day (96 quarter hours) as real CMS over its own mutual-TLS 1.2
 // connection to `smgw emt serve` (a child process, SQLite store, `--workers` processes, default
 // one per CPU; their start-up is reported as emt_startup_s, outside the timed phase). Reported:
@@ -144,7 +144,7 @@ async function post(ctx: TlsContext, port: number, body: Uint8Array, key: string
 
 async function run(log: (line: string) => void, args: readonly string[]): Promise<{ figures: Record<string, number>; ratios: Record<string, number> }> {
   const arg = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback }
-  const n = arg('--gateways', 1_000)
+  const n = arg('--gateways', 500)
   const concurrency = arg('--concurrency', 64)
   // Receiver worker processes (node:cluster; default: one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
   const workers = arg('--workers', availableParallelism())
@@ -435,7 +435,7 @@ async function runE2e(pki: CachedPki, now: Date, port: number, dir: string, gate
 
 export const benchmark: Benchmark = {
   name: 'wan',
-  description: 'EMT receiving side: N gateways (--gateways, default 1,000; 10,000 is the target) each deliver one TAF 7 day over mutual TLS to smgw emt serve',
+  description: 'EMT receiving side: N gateways (--gateways, default 500; 10,000 is the target) each deliver one TAF 7 day over mutual TLS to smgw emt serve',
   inDefaultRun: false,
   run,
 }
