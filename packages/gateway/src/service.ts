@@ -611,6 +611,8 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
             ...(certificates === undefined ? {} : { certificates }),
             ...(firmware === undefined ? {} : { firmware }),
             factoryFirmware: deps.firmware ?? '0.1.0',
+            // `cls-open` (docs/admin-protocol.md): the CLS channel service opens the channel; its refusals are the command's error.
+            ...(cls === undefined ? {} : { clsOpen: openClsFor(cls) }),
             ...loggerDep,
           })
           await admin.start()
@@ -660,6 +662,14 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     config: () => config,
     admin: () => admin,
     cls: () => cls,
+  }
+}
+
+/** The admin handler of `cls-open`: the channel is opened at the GWA's request (access table: gwa → cls.open). */
+function openClsFor(cls: ClsService): (c: { readonly deviceId: string; readonly emtId: string; readonly endpoint: string; readonly timeoutS: number }) => Promise<Record<string, unknown>> {
+  return async (c) => {
+    const opened = await cls.open({ deviceId: c.deviceId, emtId: c.emtId, endpoint: c.endpoint, timeoutS: c.timeoutS, requestedBy: 'gwa' })
+    return { channelId: opened.channelId, timeoutS: opened.timeoutS }
   }
 }
 
