@@ -8,6 +8,7 @@ import { TLSSocket } from 'node:tls'
 import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
 import { decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
 import { createTlsContext, createTlsServer, decodeCertificate, parseName, signRenewalRequest } from '@smgw/pki'
+import { createNtpServer } from '@smgw/sim'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { decodeLogExport } from '../log/export.js'
 import { readLogChain, verifyLog } from '../log/verify.js'
@@ -115,7 +116,7 @@ function command(fields: Record<string, unknown>, signer: CmsSigner = gwaSigner)
 
 const gas = (id: string, mbusId: string) => ({ id, kind: 'wmbus', mbusId, transport: { udp: { host: '127.0.0.1', port: 0 } }, intervalS: 32, consumer: 'c-1' })
 
-async function configFile(name: string, endpoint: string): Promise<string> {
+async function configFile(name: string, endpoint: string, admin: Record<string, unknown> = {}): Promise<string> {
   const f = join(tmp.dir, `${name}.json`)
   await writeFile(f, JSON.stringify({
     gatewayId: GATEWAY,
@@ -129,6 +130,7 @@ async function configFile(name: string, endpoint: string): Promise<string> {
       stateDir: `${name}-state`,
       wakeUp: { host: '127.0.0.1', port: 0 },
       pollIntervalS: 0,
+      ...admin,
     },
   }))
   return f
@@ -247,6 +249,42 @@ describe('the administered gateway', () => {
     expect(last.certificates).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'tls', source: 'operational', serial: decodeCertificate(installed!).serialHex })]))
     expect(gwa.clients.at(-1)).not.toMatch(/Guetesiegel/)
     await gw.close()
+  })
+
+  it('pollIntervalS: sessions by schedule without a wake-up; none at start when contactAtStart is false', async () => {
+    const gwa = await startGwa()
+    const gw = await started(await configFile('schedule', gwa.endpoint, { pollIntervalS: 1, contactAtStart: false }))
+    await vi.waitFor(() => { expect(gwa.reports.length).toBeGreaterThanOrEqual(2) }, { timeout: 20_000, interval: 50 })
+    expect(gwa.reports.every((r) => r.reason === 'schedule')).toBe(true)
+    await gw.close()
+    expect(gw.admin()).toBeUndefined()
+  })
+
+  it('set-time-source: the gateway synchronises with the server the GWA names, logs it, and keeps it across a restart', async () => {
+    const ntp = createNtpServer({ host: '127.0.0.1', port: 0, offsetMs: 0 })
+    await ntp.start()
+    cleanups.push(() => ntp.close())
+    const gwa = await startGwa()
+    const f = await configFile('time', gwa.endpoint)
+    gwa.queue.push([await command({ type: 'set-time-source', time: { ntp: { host: '127.0.0.1', port: ntp.port() } } }), await command({ type: 'set-time-source', time: { ntp: {} } })])
+    const gw = await started(f)
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(1) }, { timeout: 20_000, interval: 50 })
+    await gw.admin()!.idle()
+    const [set, invalid] = gwa.results[0]!
+    expect(set).toMatchObject({ ok: true, data: { state: expect.any(String) as unknown } })
+    expect(invalid).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' } })
+    await expect.poll(() => gw.status().time?.state, { timeout: 10_000 }).toBe('synchronised')
+    gwa.queue.push([])
+    await gw.admin()!.runSession('schedule')
+    expect(gwa.reports.at(-1)!.time).toMatchObject({ state: 'synchronised', offsetMs: expect.any(Number) as unknown })
+    await gw.close()
+    const store = openStore(join(tmp.dir, 'time.db'), { now: () => new Date() }, { readonly: true })
+    try {
+      expect(readLogChain(store, 'system', '').entries.filter((e) => e.type === 'time-source-set')).toHaveLength(1)
+    } finally {
+      store.close()
+    }
+    expect((await readEffectiveConfig(f)).config.time?.ntp).toEqual({ host: '127.0.0.1', port: ntp.port() })
   })
 })
 
