@@ -10,8 +10,10 @@ import fc from 'fast-check'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCommandIssuer } from './commands.js'
+import { parseGwaConfig } from './config.js'
 import { GwaError } from './errors.js'
 import { createGwaOperations, type GwaOperations } from './operations.js'
+import { createGwa } from './service.js'
 import { openSqliteRepository } from './repository/sqlite.js'
 import type { GwaRepository } from './repository/types.js'
 import { createAdminSessions, type AdminSessions, type SessionPeer } from './session.js'
@@ -184,5 +186,23 @@ describe('wake-ups', () => {
     expect(parseWakeUpAddress('gw.example:1')).toEqual({ host: 'gw.example', port: 1 })
     expect(parseWakeUpAddress('[2001:db8::1]:65535')).toEqual({ host: '2001:db8::1', port: 65535 })
     for (const bad of ['192.0.2.1', '192.0.2.1:0', '192.0.2.1:65536', '2001:db8::1:4059', '[nonsense]:1', ':4059', 'a:b']) expect(parseWakeUpAddress(bad)).toBeUndefined()
+  })
+})
+
+describe('service start', () => {
+  it('refuses a SIG key that does not match its certificate, an API without token, a missing file — and rolls back; close is idempotent', async () => {
+    const base = pki.config({ storage: { sqlite: join(dir, 'start.db') } })
+    const wrongKey = createGwa(parseGwaConfig({ ...base, sig: { ...base.sig, key: join(pki.dir, 'gwa/tls.key.pem') } }), { logger: silent, apiToken: 'x'.repeat(16) })
+    await expect(wrongKey.start()).rejects.toMatchObject({ code: 'GWA_CONFIG_INVALID' })
+    const noToken = createGwa(parseGwaConfig(base), { logger: silent })
+    await expect(noToken.start()).rejects.toMatchObject({ code: 'GWA_CONFIG_INVALID' })
+    const missing = createGwa(parseGwaConfig({ ...base, ca: { certificate: join(dir, 'nope.pem'), key: join(dir, 'nope.key') } }), { logger: silent, apiToken: 'x'.repeat(16) })
+    await expect(missing.start()).rejects.toMatchObject({ code: 'GWA_CONFIG_INVALID' })
+    const ok = createGwa(parseGwaConfig(base), { logger: silent, apiToken: 'x'.repeat(16) })
+    await Promise.all([ok.start(), ok.start()])
+    expect(ok.ports().admin).toBeGreaterThan(0)
+    await ok.close()
+    await ok.close()
+    expect(() => ok.ports()).toThrow(expect.objectContaining({ code: 'GWA_START_FAILED' }))
   })
 })
