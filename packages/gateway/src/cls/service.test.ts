@@ -1,13 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { createServer as createTlsDeviceServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { createTlsContext, createTlsServer } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { ConsumerLogEntry } from '../log/entries.js'
-import { createManualWorld } from '../testing.js'
-import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+import { createManualWorld, createTempDir } from '../testing.js'
+import { createWanTestPki, openssl, type WanTestPki } from '../wan/testing.js'
 import type { ClsConfigInput } from './config.js'
 import { CLS_PREAMBLE_FORMAT, createClsService, type ClsServiceDeps } from './service.js'
 
@@ -304,5 +307,39 @@ describe('CLS channel', () => {
     expect(() => createClsService({ ...config(1), emts: [{ id: 'emt-1', tlsSubject: { CN: 'x' }, allowedDevices: ['nope'] }] }, deps([]))).toThrow(/allowedDevices/)
     expect(() => createClsService({ ...config(1), devices: [config(1).devices[0]!, config(1).devices[0]!] }, deps([]))).toThrow(/twice/)
     expect(() => createClsService({ ...config(1), emts: [{ id: 'emt-1', tlsSubject: {}, allowedDevices: ['hp-1'] }] }, deps([]))).toThrow(/subject attribute/)
+  })
+
+  it('speaks TLS to a device that has tls.ca (a certificate made by openssl); a device certificate from another CA is refused', async () => {
+    const tmp = await createTempDir('smgw-cls-device-tls-')
+    try {
+      const made = async (name: string) => {
+        const key = join(tmp.dir, `${name}.key.pem`)
+        const cert = join(tmp.dir, `${name}.cert.pem`)
+        await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=hp-1.han', '-addext', 'subjectAltName=DNS:hp-1.han'])
+        return { key, cert }
+      }
+      const [device, stranger] = await Promise.all([made('device'), made('stranger')])
+      const server = createTlsDeviceServer({ key: await readFile(device.key), cert: await readFile(device.cert) }, (socket) => {
+        socket.on('data', (b: Buffer) => { socket.write(`echo ${b.toString('utf8')}`) })
+      })
+      servers.push(server)
+      await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+      const port = (server.address() as AddressInfo).port
+      const emt = await startEmt()
+      const tlsDevice = (ca: string) => ({ devices: [{ id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port }, tls: { ca, serverName: 'hp-1.han' } }], emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }] })
+      const cls = createClsService(tlsDevice(device.cert), deps([]))
+      await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` })
+      const e = await emt.next()
+      await readLine(e)
+      e.write('{"cmd":"status"}\n')
+      expect(await readLine(e)).toBe('echo {"cmd":"status"}')
+      await cls.close()
+      const wrongCa = createClsService(tlsDevice(stranger.cert), deps([]))
+      const refused = await expectCode(wrongCa.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint: `https://127.0.0.1:${emt.port}` }), 'CLS_FAILED')
+      expect(refused.message).toContain('cannot reach device hp-1')
+      await wrongCa.close()
+    } finally {
+      await tmp.remove()
+    }
   })
 })
