@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { TLSSocket } from 'node:tls'
 import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
-import { decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
+import { createFirmwarePackage, decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
 import { createTlsContext, createTlsServer, decodeCertificate, parseName, signRenewalRequest } from '@smgw/pki'
 import { createNtpServer } from '@smgw/sim'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -36,10 +37,10 @@ afterEach(async () => {
 
 beforeAll(async () => {
   tmp = await createTempDir('smgw-admin-service-')
-  t = await createWanTestPki({ gateways: 1, emts: 1 }, new Date(NOW.getTime() - 86_400_000))
+  t = await createWanTestPki({ gateways: 1, emts: 1, manufacturer: true }, new Date(NOW.getTime() - 86_400_000))
   gwaSigner = createCmsSigner({ signer: t.signer('gwa/sig'), certificate: t.cert('gwa/sig'), chain: [t.cert('sub-ca-emt')] })
   emtSigner = createCmsSigner({ signer: t.signer('emt-1/sig'), certificate: t.cert('emt-1/sig'), chain: [t.cert('sub-ca-emt')] })
-  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', `${GW}/gs`, `${GW}/sig`]) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
+  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', 'manufacturer/sig', `${GW}/gs`, `${GW}/sig`]) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
   for (const label of [`${GW}/gs`, `${GW}/sig`]) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
 }, 60_000)
 afterAll(async () => { await tmp.remove() })
@@ -259,6 +260,31 @@ describe('the administered gateway', () => {
     await gw.close()
     expect(gw.admin()).toBeUndefined()
   })
+
+  it('firmware through the session: a healthy image becomes active and is reported, a broken one is rolled back, a downgrade refused', async () => {
+    const gwa = await startGwa()
+    const f = await configFile('firmware', gwa.endpoint, { manufacturerCertificate: file('manufacturer/sig'), firmware: { dir: 'firmware-slots', healthTimeoutS: 60 } })
+    const manufacturer = createCmsSigner({ signer: t.signer('manufacturer/sig'), certificate: t.cert('manufacturer/sig'), chain: [t.cert('sub-ca-gs')] })
+    const image = async (name: string) => new Uint8Array(await readFile(fileURLToPath(new URL(`../../../../samples/firmware/${name}.mjs`, import.meta.url))))
+    const pack = async (version: string, name: string) => Buffer.from(await createFirmwarePackage({ name: 'smgw', version, image: await image(name), signer: manufacturer, at: new Date() })).toString('base64')
+    gwa.queue.push([
+      await command({ type: 'firmware', package: await pack('1.1.0', 'healthy') }),
+      await command({ type: 'firmware', package: await pack('1.2.0', 'broken') }),
+      await command({ type: 'firmware', package: await pack('1.0.0', 'healthy') }),
+    ])
+    const gw = await started(f)
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(1) }, { timeout: 60_000, interval: 100 })
+    await gw.admin()!.idle()
+    expect(byCommand(gwa.results[0]!)).toEqual([
+      { ok: true, data: { version: '1.1.0', state: 'active' } },
+      { ok: true, data: { version: '1.2.0', state: 'rolled-back' } }, // the version tried; 1.1.0 runs on (the report below)
+      { ok: false, code: 'DOWNGRADE' },
+    ])
+    gwa.queue.push([])
+    await gw.admin()!.runSession('schedule')
+    expect(gwa.reports.at(-1)!.firmware).toEqual({ version: '1.1.0' })
+    await gw.close()
+  }, 90_000)
 
   it('set-time-source: the gateway synchronises with the server the GWA names, logs it, and keeps it across a restart', async () => {
     const ntp = createNtpServer({ host: '127.0.0.1', port: 0, offsetMs: 0 })
