@@ -233,6 +233,11 @@ describe('GWA service', () => {
     expect(await api('GET', '/v1/commands/nope')).toMatchObject({ status: 404 })
     expect(await api('GET', '/v1/logs/abc')).toMatchObject({ status: 400 })
     expect(await api('POST', '/v1/firmware', { format: 'nope' })).toMatchObject({ status: 400 })
+    // An EMT's CLS request: cls-open queued, the gateway woken at once.
+    const cls = await api('POST', '/v1/gateways/smgw-0001/cls', { deviceId: 'wallbox-1', emtId: 'emt-1', endpoint: 'https://emt.example:9443', timeoutS: 600 })
+    expect(cls).toMatchObject({ status: 201, body: { command: { type: 'cls-open', state: 'queued' }, wakeUp: { gatewayId: 'smgw-0001' } } })
+    expect((await openWakeUp(new Uint8Array(await nextDatagram()), verifier, new Date())).counter).toBe(cls.body.wakeUp.counter)
+    expect(await api('POST', '/v1/gateways/smgw-0001/cls', { deviceId: 'wallbox-1', emtId: 'emt-1', endpoint: 'http://emt.example', timeoutS: 600 })).toMatchObject({ status: 400 })
     const openapi = await api('GET', '/openapi.json', undefined, null)
     expect(openapi.status).toBe(200)
     expect(openapi.body.openapi).toBe('3.1.0')

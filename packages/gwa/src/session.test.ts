@@ -101,6 +101,23 @@ describe('admin sessions', () => {
     await w.repo.close()
   })
 
+  it('every refusal is logged with its reason (unknown gateway, foreign certificate, revoked)', async () => {
+    const lines: Record<string, unknown>[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+    const repo = openSqliteRepository(join(dir, `s${String(++counter)}.db`))
+    const sessions = createAdminSessions({ repository: repo, issuer: createCommandIssuer({ repository: repo, signer, now: () => new Date() }), now: () => new Date(), logger, maxCommandsPerAnswer: 8 })
+    await repo.registerGateway({ id: 'smgw-0001', registeredAt: new Date() })
+    await expect(sessions.report(peer('smgw-0404'), bytes(report('smgw-0404')))).rejects.toMatchObject({ code: 'GWA_FORBIDDEN' })
+    await expect(sessions.report(peer('smgw-0002'), bytes(report('smgw-0001')))).rejects.toMatchObject({ code: 'GWA_FORBIDDEN' })
+    await repo.updateGateway('smgw-0001', { state: 'revoked' })
+    await expect(sessions.report(peer('smgw-0001'), bytes(report('smgw-0001')))).rejects.toMatchObject({ code: 'GWA_FORBIDDEN' })
+    expect(lines.filter((l) => l.event === 'session-refused').map((l) => [l.reason, l.gateway])).toEqual([
+      ['GATEWAY_UNKNOWN', 'smgw-0404'], ['CERTIFICATE_NOT_OF_GATEWAY', 'smgw-0001'], ['GATEWAY_REVOKED', 'smgw-0001'],
+    ])
+    expect((await repo.getGateway('smgw-0001'))?.lastContactAt).toBeNull()
+    await repo.close()
+  })
+
   it('arbitrary and mutated request bodies only ever give GWA_REQUEST_INVALID or GWA_FORBIDDEN, and record nothing', async () => {
     const w = world()
     await w.ops.register({ id: 'smgw-0001' })
