@@ -2,20 +2,25 @@
 # The demo: installs what is missing (scripts/setup.sh), then runs what exists of the whole
 # system locally, on embedded defaults, for a bounded time:
 #   1. decodes an SML serial capture and wireless/wired M-Bus samples (samples/),
-#   2. creates a demo SM-PKI (root, sub-CAs, one gateway, two market participants),
-#   3. starts two market participants (`smgw emt serve`: emt-1 the supplier, emt-2 the grid
+#   2. creates a demo SM-PKI (root, sub-CAs, one gateway, two market participants, the
+#      gateway administrator (GWA) and the manufacturer),
+#   3. starts the GWA (`smgw gwa serve`, the gateway registered with its wake-up address), two
+#      market participants (`smgw emt serve`: emt-1 the supplier, emt-2 the grid
 #      operator), a simulated SML electricity meter and two wireless M-Bus meters (water,
-#      heat), a lying time server and the gateway with two tariff profiles
+#      heat), a lying time server and the gateway (administered by the GWA: it reports at
+#      start over mutual TLS and listens for signed UDP wake-ups) with two tariff profiles
 #      (samples/demo-tariff-profiles.json: TAF 7 quarter-hour values every hour to emt-1,
 #      TAF 10 power every 2 s to emt-2). The time server puts the gateway's legal time 25 s
 #      before a full hour, so an hourly TAF 7 message is due within the run,
 #   4. prints each delivery as the participants' REST APIs show it; emt-2 is killed for
-#      10 s in the middle and its messages arrive after it is back,
+#      10 s in the middle and its messages arrive after it is back; then the GWA renews the
+#      gateway's TLS certificate: a signed wake-up, the admin session, generate-csr, the CSR
+#      signed by the gateway sub-CA, install-certificates — and shows the gateway's status,
 #   5. serves the consumer's page on the HAN side (https://127.0.0.1:8443, user anna):
 #      live values, history, where the data went, consent and rights — open it while it runs,
 #   6. stops the gateway, exports MSCONS from emt-1 and CSV from emt-2, opens one posted
-#      message with openssl as an independent peer, verifies the gateway's logs, summarises.
-# The administrator (GWA) comes with a later issue.
+#      message with openssl as an independent peer, verifies the gateway's logs (the
+#      administration steps in its system log), summarises.
 #
 # Usage: scripts/demo.sh [--seconds N] [--han-port P] [--out DIR] [--no-setup]
 #   --seconds N  how long the system runs (default 90)
@@ -36,7 +41,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a folder}; shift 2 ;;
     --han-port) han_port=${2:?--han-port needs a number}; shift 2 ;;
     --no-setup) setup=0; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +74,19 @@ wait_for() {
     tries=$((tries - 1))
     if [ "$tries" -le 0 ]; then
       echo "demo: $4 did not come up within $3 s; the end of its output:" >&2
+      tail -n 8 "$1" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+# wait_count FILE REGEX N SECONDS WHAT: until N lines of FILE match (bounded).
+wait_count() {
+  local tries=$(( $4 * 5 ))
+  until [ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ]; do
+    tries=$((tries - 1))
+    if [ "$tries" -le 0 ]; then
+      echo "demo: $5 did not happen within $4 s; the end of its output:" >&2
       tail -n 8 "$1" >&2 || true
       exit 1
     fi
@@ -108,15 +126,22 @@ node -e '
 ' "$work/wmbus.jsonl"
 say "wired M-Bus: $(smgw decode mbus "$(cat samples/mbus-wired.hex)" | cut -c1-100)…"
 
-step "3. SM-PKI: root, sub-CAs, the gateway smgw-0001 and two market participants"
+step "3. SM-PKI: root, sub-CAs, the gateway smgw-0001, two market participants, the GWA, the manufacturer"
 pki="$work/pki"
 smgw pki init "$pki" --gateways 1 --emts 2 | sed 's/^/  /'
 gwpki="$pki/gateways/smgw-0001"
 smgw pki verify "$gwpki/sig.cert.pem" --root "$pki/root-ca/ca.cert.pem" --chain "$pki/sub-ca-gw/ca.cert.pem" \
   --crl "$pki/crl/sub-ca-gw.crl.pem" --crl "$pki/crl/root.crl.pem" --purpose sig | sed 's/^/  /'
 
-step "4. the system starts: two market participants, meters, a time server, the gateway"
+step "4. the system starts: the GWA, two market participants, meters, a time server, the gateway"
 token="demo-api-token-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
+# The gateway administrator (samples/demo-gwa.json): signs commands and wake-ups with the GWA's
+# SIG key, issues operational certificates with the gateway sub-CA, SQLite inventory.
+mkdir -p "$work/gwa"
+cp samples/demo-gwa.json "$work/gwa/gwa.json"
+printf '%s' "$token" > "$work/gwa/api-token"; chmod 600 "$work/gwa/api-token"
+node "$smgw_js" gwa serve --config "$work/gwa/gwa.json" --json > "$work/gwa/serve.out" 2> "$work/gwa/serve.log" &
+pids+=($!)
 start_emt() { # ID → starts `smgw emt serve`; sets port variables <ID>_gw / <ID>_api
   local id=$1 dir="$work/$1"
   mkdir -p "$dir"
@@ -150,6 +175,13 @@ start_emt emt-1; start_emt emt-2
 node "$smgw_js" sim sml --listen 0 --interval 1 --seed 7 --pv-peak 3000 > /dev/null 2> "$work/sml-sim.log" &
 pids+=($!)
 wait_emt emt-1; wait_emt emt-2
+wait_for "$work/gwa/serve.out" '"listening"' 90 "the GWA"
+read -r gwa_admin gwa_api < <(json_line "$work/gwa/serve.out" event listening adminPort apiPort)
+gwa() { smgw gwa "$@" --url "http://127.0.0.1:$gwa_api" --config "$work/gwa/gwa.json"; }
+# The gateway's UDP wake-up port (the only port it listens on in the WAN): a free one, registered with the GWA.
+wake_port=$(node -e 'const s = require("dgram").createSocket("udp4"); s.bind(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
+gwa register smgw-0001 --wake-up "127.0.0.1:$wake_port" --note "demo gateway" > /dev/null
+say "GWA: gateways connect to https://127.0.0.1:$gwa_admin (mutual TLS), REST API http://127.0.0.1:$gwa_api; smgw-0001 registered, wake-up UDP 127.0.0.1:$wake_port"
 # How long starting a participant took here (a registration and a server, each loading the sources):
 # about what the time server and then the gateway will take together.
 startup_ms=$(( $(date +%s%3N) - started_ms ))
@@ -177,7 +209,7 @@ water_key=000102030405060708090A0B0C0D0E0F
 heat_key=F0E0D0C0B0A090807060504030201000
 printf '{ "water-1": "%s", "heat-1": "%s" }\n' "$water_key" "$heat_key" > "$gw/meter-keys.json"; chmod 600 "$gw/meter-keys.json"
 node -e '
-  const [file, smlPort, ntpPort, emt1, emt2, hanPort] = process.argv.slice(1)
+  const [file, smlPort, ntpPort, emt1, emt2, hanPort, gwaPort, wakePort] = process.argv.slice(1)
   const pki = "../pki", gw = `${pki}/gateways/smgw-0001`
   require("fs").writeFileSync(file, JSON.stringify({
     gatewayId: "smgw-0001",
@@ -201,8 +233,21 @@ node -e '
       retry: { initialMs: 500, maxMs: 4000 },
     },
     han: { host: "127.0.0.1", port: Number(hanPort), tariffs: [{ id: "dyn-1", name: "Dynamic tariff", description: "hourly prices; needs quarter-hour values (TAF 7)" }] },
+    // Administered by the GWA (docs/admin-protocol.md): the GWA is known by the subject of its
+    // certificate; the Gütesiegel identity serves until the GWA installs operational certificates.
+    admin: {
+      endpoint: `https://127.0.0.1:${gwaPort}`,
+      gwaCertificate: `${pki}/gwa/sig.cert.pem`,
+      trust: { roots: [`${pki}/root-ca/ca.cert.pem`], intermediates: [`${pki}/sub-ca-emt/ca.cert.pem`, `${pki}/sub-ca-gw/ca.cert.pem`, `${pki}/sub-ca-gs/ca.cert.pem`] },
+      initialIdentity: { key: `${gw}/gs.key.pem`, certificate: `${gw}/gs.cert.pem`, chain: [`${pki}/sub-ca-gs/ca.cert.pem`] },
+      stateDir: "admin-state",
+      // The demo time server puts legal time up to an hour ahead of this machine (and the GWA):
+      // the freshness window of a wake-up (default 300 s) has to cover that lie.
+      wakeUp: { host: "127.0.0.1", port: Number(wakePort), freshnessS: 3900 },
+      pollIntervalS: 0,
+    },
   }, null, 2))
-' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw" "$han_port"
+' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw" "$han_port" "$gwa_admin" "$wake_port"
 # The consumer's account on the HAN side (the password goes through a file, never the command line).
 han_password=demo-anna-2026
 printf '%s\n' "$han_password" > "$work/anna.pw"; chmod 600 "$work/anna.pw"
@@ -281,6 +326,13 @@ if [ "$seconds" -ge 40 ]; then
   start_emt emt-2 "$emt_2_gw" "$emt_2_api"; wait_emt emt-2
   say ">> emt-2 is back on the same ports"
 fi
+say ">> the GWA renews the gateway's TLS certificate: a signed wake-up (UDP) → the gateway opens the admin session (mutual TLS)"
+say "   → generate-csr → the GWA signs the CSR with the gateway sub-CA → install-certificates, in the same session"
+gwa renew smgw-0001 --kinds tls --wake | sed 's/^/     /'
+wait_for "$work/gwa/serve.log" '"type":"install-certificates".*"ok":true' 60 "the certificate installation"
+gwa wake smgw-0001 > /dev/null # one more session: the gateway reports its certificates, connecting with the new one
+wait_count "$work/gwa/serve.log" '"event":"contact".*"reason":"wake-up"' 2 60 "the second admin session"
+gwa status smgw-0001 | sed 's/^/     /'
 sleep $(( seconds - ($(date +%s) - started) > 0 ? seconds - ($(date +%s) - started) : 0 ))
 say ">> stopping the gateway (SIGTERM)"
 kill -TERM "$gateway_pid"; wait "$gateway_pid" || { echo "demo: the gateway did not stop cleanly" >&2; tail -n 8 "$gw/gateway.log" >&2; exit 1; }
@@ -319,6 +371,8 @@ fi
 
 step "8. the gateway's logs (system, consumer, calibration): hash chains and signed day heads"
 smgw log verify "$gw/gateway.db" --cert "$gwpki/sig.cert.pem" | sed 's/^/  /'
+say "administration in the system log:"
+smgw log show "$gw/gateway.db" --log system 2>/dev/null | grep -E '^ *[0-9]+  [^ ]+  (wake-up|admin-session|admin-command|certificate-[a-z]+)  ' | cut -c1-160 | sed 's/^/    /' || true
 smgw log show "$gw/gateway.db" --log consumer --consumer c-1 2>/dev/null | grep -E 'data-sent' | tail -n 3 | cut -c1-160 | sed 's/^/  /' || true
 
 step "summary"
