@@ -26,7 +26,8 @@ beforeAll(async () => {
   tmp = await createTempDir('smgw-reconfigure-')
   t = await createWanTestPki({ gateways: 1, emts: 2 }, new Date(START - DAY))
   const pem = (label: string, der: Uint8Array) => writeFile(file(label), encodePem('CERTIFICATE', der))
-  for (const label of ['root', 'sub-ca-gw', `${GW}/tls`, 'emt-1/enc', 'emt-2/enc']) await pem(label, t.cert(label))
+  for (const label of ['root', 'sub-ca-gw', `${GW}/tls`, `${GW}/sig`, 'emt-1/enc', 'emt-2/enc', 'emt-1/sig']) await pem(label, t.cert(label))
+  for (const label of [`${GW}/sig`, 'emt-1/sig']) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
   await writeFile(join(tmp.dir, 'gw-tls.key.pem'), t.key(`${GW}/tls`).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
   await writeFile(join(tmp.dir, 'broken.pem'), '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n')
 })
@@ -199,6 +200,31 @@ describe('Gateway.reconfigure', () => {
     const s = checkStore(store)
     expect(s.ok).toBe(true)
     expect(s.configs).toBe(1)
+  })
+
+  it('a new SIG key: a certificate of another key is refused before anything changes; a matching pair is taken over and the chain still verifies', async () => {
+    const store = join(tmp.dir, 'sig.db')
+    const logs = (key: string, cert: string) => ({ logs: { sigKey: file(`${key}.key`), sigCertificate: file(cert) } })
+    const before = parseGatewayConfig({ ...(await configOf({ store, meters: [], profiles: [], recipients: [{ id: 'emt-1', port: 1 }] })), ...logs(`${GW}/sig`, `${GW}/sig`) })
+    const gw = createGateway(before, {}) // the SIG key from the files, as `smgw gateway` runs it
+    cleanups.push(() => gw.close())
+    await gw.start()
+    await expect(gw.reconfigure(parseGatewayConfig({ ...before, ...logs(`${GW}/sig`, 'emt-1/sig') }))).rejects.toMatchObject({
+      code: 'ADMIN_APPLY_FAILED', message: expect.stringMatching(/does not carry the signer's public key/) as unknown,
+    })
+    expect(gw.config()).toBe(before)
+    const next = parseGatewayConfig({ ...before, ...logs('emt-1/sig', 'emt-1/sig') })
+    await gw.reconfigure(next)
+    expect(gw.config()).toBe(next)
+    await gw.close()
+    // Both certificates are in the store; the chain (one day, no head yet) verifies with the certificates it carries.
+    const s = openStore(store, { now: () => new Date() }, { readonly: true })
+    try {
+      expect(s.logRows.certificates().length).toBe(2)
+      expect(verifyStoreLogs(s).ok).toBe(true)
+    } finally {
+      s.close()
+    }
   })
 
   it('refuses sections that need a restart, and a gateway that is not running', async () => {
