@@ -101,7 +101,7 @@ export interface Gateway {
    * Applies a new configuration without a restart (README "Reconfiguration"): meters, tariff
    * profiles, WAN recipients and TLS identity, retention, time source, SIG key. The store, the
    * logs and the HAN service keep running; readings of meters that stay keep flowing. A change
-   * of gatewayId, store, han, meterKeys or admin needs a restart. Calls run one after another.
+   * of gatewayId, store, han, meterKeys, admin or cls needs a restart. Calls run one after another.
    * Throws ADMIN_APPLY_FAILED, with the previous configuration running, when the new one cannot
    * be prepared or started.
    */
@@ -678,8 +678,8 @@ function timeStatus(clock: LegalClock): NonNullable<GatewayStatus['time']> {
   return { state: s.state, offsetMs: s.offsetMs, ...(s.lastSync === undefined ? {} : { lastSync: s.lastSync }) }
 }
 
-/** Sections a running gateway cannot take over: its identity, the store, the HAN service, the key module, the administration. */
-const RESTART_ONLY_SECTIONS = ['gatewayId', 'store', 'han', 'meterKeys', 'admin'] as const satisfies readonly (keyof GatewayConfig)[]
+/** Sections a running gateway cannot take over: its identity, the store, the HAN service, the key module, the administration, the CLS channel. */
+const RESTART_ONLY_SECTIONS = ['gatewayId', 'store', 'han', 'meterKeys', 'admin', 'cls'] as const satisfies readonly (keyof GatewayConfig)[]
 
 function newMeterState(m: MeterConfig): MeterState {
   return {
