@@ -1,0 +1,146 @@
+import { writeFile } from 'node:fs/promises'
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { TLSSocket } from 'node:tls'
+import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
+import { decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminResult } from '@smgw/admin-protocol'
+import { createTlsContext, createTlsServer } from '@smgw/pki'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RESULTS_PATH, SESSION_PATH } from '../admin/session.js'
+import { readGatewayConfig } from '../config.js'
+import { createGateway } from '../service.js'
+import { openStore } from '../store/store.js'
+import { createTempDir } from '../testing.js'
+import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+
+// `cls-open` through the real administration path: a test GWA (mutual TLS, the session
+// protocol, GWA-signed commands) answers the gateway's start-up session with cls-open
+// commands; the gateway opens the channel to a real EMT CLS endpoint and a real TCP device.
+
+const NOW = new Date()
+const GATEWAY = 'smgw-0001'
+const GW = `gateways/${GATEWAY}`
+let t: WanTestPki
+let tmp: { dir: string; remove: () => Promise<void> }
+let gwaSigner: CmsSigner
+const closers: (() => unknown)[] = []
+
+beforeAll(async () => {
+  tmp = await createTempDir('smgw-cls-admin-')
+  t = await createWanTestPki({ gateways: 1, emts: 1 }, new Date(NOW.getTime() - 86_400_000))
+  gwaSigner = createCmsSigner({ signer: t.signer('gwa/sig'), certificate: t.cert('gwa/sig'), chain: [t.cert('sub-ca-emt')] })
+  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', `${GW}/gs`, `${GW}/sig`, `${GW}/tls`, 'emt-1/enc']) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
+  for (const label of [`${GW}/gs`, `${GW}/sig`, `${GW}/tls`]) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+}, 60_000)
+afterAll(async () => {
+  for (const c of closers.reverse()) await c()
+  await tmp.remove()
+})
+
+function file(label: string): string {
+  return join(tmp.dir, `${label.replaceAll('/', '-')}.pem`)
+}
+
+/** A GWA that answers the start-up session with `commands` and records the results. */
+async function startGwa(commands: Uint8Array[]): Promise<{ endpoint: string; results: AdminResult[][] }> {
+  const ctx = createTlsContext({
+    identity: { key: t.key('gwa/tls'), cert: t.cert('gwa/tls'), chain: [t.cert('sub-ca-emt')] },
+    trust: { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw'), t.cert('sub-ca-gs')] },
+  })
+  const results: AdminResult[][] = []
+  let queue: Uint8Array[][] = [commands]
+  const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      if (req.url === RESULTS_PATH) results.push([...decodeAdminResults(new Uint8Array(Buffer.concat(chunks))).results])
+      else if (req.url !== SESSION_PATH) { res.writeHead(404).end(); return }
+      const next = queue[0] ?? []
+      queue = queue.slice(1)
+      res.writeHead(200, { 'content-type': 'application/json' }).end(encodeCommandsAnswer({ format: 'smgw-admin-commands/1', commands: next.map((c) => Buffer.from(c).toString('base64')) }))
+    })
+  })
+  const tls = createTlsServer(ctx, { onConnection: (socket) => { http.emit('connection', socket) } })
+  await new Promise<void>((resolve) => { tls.listen(0, '127.0.0.1', resolve) })
+  closers.push(() => new Promise<void>((resolve) => { http.closeAllConnections(); tls.close(() => { resolve() }) }))
+  return { endpoint: `https://127.0.0.1:${String((tls.address() as AddressInfo).port)}`, results }
+}
+
+let sequence = 0
+function command(fields: Record<string, unknown>): Promise<Uint8Array> {
+  sequence++
+  return signAdminObject({
+    format: 'smgw-admin-command/1', commandId: `cmd-${String(sequence)}`, gatewayId: GATEWAY, sequence,
+    issuedAt: new Date(NOW.getTime() - 60_000).toISOString(), ...fields,
+  }, gwaSigner, NOW)
+}
+
+describe('cls-open through the admin session', () => {
+  it('the GWA\'s cls-open opens the channel (result {channelId}); a device the EMT is not paired with is refused with CLS_FAILED', async () => {
+    // The EMT's CLS endpoint and the device.
+    const emtSockets: TLSSocket[] = []
+    const emt = createTlsServer(createTlsContext({ identity: { key: t.key('emt-1/tls'), cert: t.cert('emt-1/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] } }), {
+      onConnection: (s) => { emtSockets.push(s) },
+    })
+    await new Promise<void>((resolve) => { emt.listen(0, '127.0.0.1', resolve) })
+    closers.push(() => { for (const s of emtSockets) s.destroy(); emt.close() })
+    const deviceSockets: Socket[] = []
+    const device = createServer((s) => { deviceSockets.push(s) })
+    await new Promise<void>((resolve) => { device.listen(0, '127.0.0.1', resolve) })
+    closers.push(() => { for (const s of deviceSockets) s.destroy(); device.close() })
+    const endpoint = `https://127.0.0.1:${String((emt.address() as AddressInfo).port)}`
+
+    const gwa = await startGwa([
+      await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
+      await command({ type: 'cls-open', deviceId: 'wb-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
+    ])
+    const configPath = join(tmp.dir, 'gateway.json')
+    await writeFile(configPath, JSON.stringify({
+      gatewayId: GATEWAY,
+      store: { path: 'gateway.db' },
+      logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
+      meters: [],
+      wan: {
+        tls: { key: file(`${GW}/tls.key`), certificate: file(`${GW}/tls`), chain: [file('sub-ca-gw')] },
+        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt')] },
+        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: file('emt-1/enc') }],
+      },
+      admin: {
+        endpoint: gwa.endpoint, gwaCertificate: file('gwa/sig'),
+        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
+        initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
+        stateDir: 'state', wakeUp: { host: '127.0.0.1', port: 0 }, pollIntervalS: 0,
+      },
+      cls: {
+        devices: [
+          { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: (device.address() as AddressInfo).port } },
+          { id: 'wb-1', consumer: 'c-2', address: { host: '127.0.0.1', port: (device.address() as AddressInfo).port } },
+        ],
+        emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }],
+      },
+    }))
+    const gateway = createGateway(await readGatewayConfig(configPath), { hanUi: false })
+    closers.push(() => gateway.close())
+    await gateway.start()
+    await expect.poll(() => gwa.results.length, { timeout: 30_000 }).toBeGreaterThan(0)
+    const results = gwa.results.flat()
+    expect(results).toHaveLength(2)
+    const [opened, refused] = results
+    expect(opened).toMatchObject({ ok: true, data: { channelId: expect.any(String) as unknown, timeoutS: 600 } })
+    expect(refused).toMatchObject({ ok: false, error: { code: 'CLS_FAILED' } })
+    expect(gateway.cls()!.channels()).toMatchObject([{ deviceId: 'hp-1', emtId: 'emt-1', timeoutS: 600 }])
+    expect(emtSockets).toHaveLength(1)
+    expect(deviceSockets).toHaveLength(1)
+    await gateway.close()
+    const store = openStore(join(tmp.dir, 'gateway.db'), { now: () => new Date() }, { readonly: true })
+    try {
+      const entries = store.logRows.entries('consumer', 'c-1').map((r) => JSON.parse(String(r.fields)) as { state: string; reason: string })
+      expect(entries.map((e) => [e.state, e.reason])).toEqual([['opened', 'requested'], ['closed', 'requested']])
+      expect(store.logRows.entries('consumer', 'c-2')).toEqual([])
+    } finally {
+      store.close()
+    }
+  })
+})
