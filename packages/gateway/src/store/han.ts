@@ -140,8 +140,17 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
     addRequest: db.prepare('INSERT INTO han_requests (consumer, kind, state, text, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     request: db.prepare('SELECT * FROM han_requests WHERE id = ?'),
     requests: db.prepare('SELECT * FROM han_requests WHERE consumer = ? ORDER BY id DESC'),
-    // SQLite: with max(), the bare columns come from the row holding the maximum.
-    latest: db.prepare('SELECT quantity, max(time_ms) AS time_ms, mantissa, scaler, unit FROM readings WHERE time_ms >= ? AND meter_id = ? GROUP BY quantity ORDER BY quantity').safeIntegers(true),
+    // Index seeks only (readings_by_meter): the meter's quantities one after another by a
+    // recursive skip-scan, then each one's newest row since `since`. A GROUP BY over the time
+    // range read every row of it — 24 months of 15-minute data made one current-value request
+    // cost tens of milliseconds (bench han).
+    latest: db.prepare(`WITH RECURSIVE q(quantity) AS (
+        SELECT min(quantity) FROM readings WHERE meter_id = @meter
+        UNION ALL
+        SELECT (SELECT min(quantity) FROM readings WHERE meter_id = @meter AND quantity > q.quantity) FROM q WHERE q.quantity IS NOT NULL)
+      SELECT r.quantity, r.time_ms, r.mantissa, r.scaler, r.unit FROM q JOIN readings r ON r.id = (
+        SELECT id FROM readings WHERE meter_id = @meter AND quantity = q.quantity AND time_ms >= @since ORDER BY time_ms DESC LIMIT 1)
+      ORDER BY r.quantity`).safeIntegers(true),
   }
   const toAccount = (r: RawRow | undefined): HanAccount | undefined => r === undefined ? undefined : {
     username: String(r.username), role: r.role as HanRole, consumer: typeof r.consumer === 'string' ? r.consumer : undefined,
@@ -193,7 +202,7 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       return toRequest(st.request.get(id) as RawRow)
     }),
     requests: (consumer) => read(() => (st.requests.all(consumer) as RawRow[]).map(toRequest)),
-    latestReadings: (meterId, since) => read(() => (st.latest.all(since.getTime(), meterId) as RawRow[]).map((r) => ({
+    latestReadings: (meterId, since) => read(() => (st.latest.all({ since: since.getTime(), meter: meterId }) as RawRow[]).map((r) => ({
       quantity: String(r.quantity), time: new Date(Number(r.time_ms)), mantissa: toBigInt(r.mantissa), scaler: Number(r.scaler),
       unit: typeof r.unit === 'string' ? r.unit : undefined,
     }))),
