@@ -99,7 +99,7 @@ describe('GWA service', () => {
     expect(outcome.commands.map((c) => c.type)).toEqual(['profile'])
 
     const shown = await api('GET', '/v1/gateways/smgw-0001')
-    expect(shown.body.gateway).toMatchObject({ state: 'initial', firmwareVersion: '1.0.0', lastSequence: 1, wakeUpCounter: 1 })
+    expect(shown.body.gateway).toMatchObject({ state: 'initial', firmwareVersion: '1.0.0', lastSequence: 1, wakeUpCounter: 1, profileVersion: 1 })
     expect(shown.body.gateway.tlsSubject).toContain('CN=smgw-0001')
     expect(shown.body.profiles).toEqual([expect.objectContaining({ version: 1, state: 'applied', sha256: 'ab'.repeat(32), content: { time: { servers: ['ntp.example'] } } })])
     const commands = await api('GET', '/v1/gateways/smgw-0001/commands')

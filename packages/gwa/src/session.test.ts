@@ -171,6 +171,18 @@ describe('operations', () => {
     const command = await openCommand(q.command.cms, verifier, new Date())
     expect(command.type === 'firmware' && Buffer.from(command.package, 'base64').equals(Buffer.from(file))).toBe(true)
     await expect(w.ops.rolloutFirmware('smgw-0001', '2.0.0')).rejects.toMatchObject({ code: 'GWA_NOT_FOUND' })
+    // A rolled-back update leaves the version; an active one shows in the fleet status at once.
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001')))
+    const result = (state: string) => bytes({ format: ADMIN_RESULTS_FORMAT, gatewayId: 'smgw-0001', results: [{ commandId: command.commandId, sequence: command.sequence, index: 0, ok: true, data: { version: '1.3.0', state } }] })
+    await w.sessions.results(peer('smgw-0001'), result('rolled-back'))
+    expect((await w.repo.getGateway('smgw-0001'))?.firmwareVersion).toBe('1.0.0')
+    // A repeated post of a stored result is not acted on.
+    await w.sessions.results(peer('smgw-0001'), result('active'))
+    expect((await w.repo.getGateway('smgw-0001'))?.firmwareVersion).toBe('1.0.0')
+    const again = await openCommand((await w.ops.rolloutFirmware('smgw-0001', '1.3.0')).command.cms, verifier, new Date())
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { lastSequence: command.sequence })))
+    await w.sessions.results(peer('smgw-0001'), bytes({ format: ADMIN_RESULTS_FORMAT, gatewayId: 'smgw-0001', results: [{ commandId: again.commandId, sequence: again.sequence, index: 0, ok: true, data: { version: '1.3.0', state: 'active' } }] }))
+    expect((await w.repo.getGateway('smgw-0001'))?.firmwareVersion).toBe('1.3.0')
     const crls = await openCommand((await w.ops.updateCrls('smgw-0001')).command.cms, verifier, new Date())
     expect(crls).toMatchObject({ type: 'update-crls', crls: ['AQID'] })
     await w.repo.close()

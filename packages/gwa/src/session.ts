@@ -104,8 +104,17 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
     }
     const data = item.data
     switch (command.type) {
-      case 'profile':
-        await setProfileState(gatewayId, command, 'applied', typeof data.sha256 === 'string' ? data.sha256 : null)
+      case 'profile': {
+        const version = await setProfileState(gatewayId, command, 'applied', typeof data.sha256 === 'string' ? data.sha256 : null)
+        // The fleet status shows it now; the next report confirms it.
+        if (version !== undefined) await deps.repository.updateGateway(gatewayId, { profileVersion: version })
+        return { ok: true, result: { ...data } }
+      }
+      case 'rollback-profile':
+        if (typeof data.version === 'number' && Number.isSafeInteger(data.version) && data.version >= 0) await deps.repository.updateGateway(gatewayId, { profileVersion: data.version })
+        return { ok: true, result: { ...data } }
+      case 'firmware':
+        if (data.state === 'active' && typeof data.version === 'string' && /^\d{1,9}\.\d{1,9}\.\d{1,9}$/.test(data.version)) await deps.repository.updateGateway(gatewayId, { firmwareVersion: data.version })
         return { ok: true, result: { ...data } }
       case 'generate-csr':
         try {
@@ -129,9 +138,11 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
     }
   }
 
-  const setProfileState = async (gatewayId: string, command: CommandRecord, state: 'applied' | 'failed', sha256: string | null) => {
+  /** The kept version the command carried, now applied or failed; its number (undefined for a profile not deployed through the inventory). */
+  const setProfileState = async (gatewayId: string, command: CommandRecord, state: 'applied' | 'failed', sha256: string | null): Promise<number | undefined> => {
     const version = (await deps.repository.listProfileVersions(gatewayId)).find((p) => p.commandId === command.commandId)?.version
     if (version !== undefined) await deps.repository.setProfileState(gatewayId, version, state, sha256)
+    return version
   }
 
   return {
@@ -156,6 +167,11 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
         const command = item.commandId === null ? undefined : await deps.repository.getCommand(item.commandId)
         if (command === undefined || command.gatewayId !== posted.gatewayId || command.sequence !== item.sequence) {
           log.warn({ event: 'result-unmatched', gateway: posted.gatewayId, commandId: item.commandId, sequence: item.sequence, index: item.index }, 'a result for no command of this gateway')
+          continue
+        }
+        if (command.state === 'done' || command.state === 'reserved' || (command.state === 'failed' && command.result?.code !== 'RESULT_LOST')) {
+          // A result stored before (a repeated post) is not acted on twice: no second certificate, no second export.
+          log.warn({ event: 'result-repeated', gateway: posted.gatewayId, commandId: command.commandId, state: command.state }, 'a result for a command that has one already')
           continue
         }
         const outcome = await followUp(posted.gatewayId, command, item)

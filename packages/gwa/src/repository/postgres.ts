@@ -156,8 +156,9 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
     }),
     updateGateway: (id, patch) => guard('updateGateway', () => transaction(async (c) => {
       const current = await mustLoad(c, id)
-      await c.query('UPDATE gateways SET note = $1, wake_up_address = $2, state = $3 WHERE id = $4', [
-        patch.note === undefined ? current.note : patch.note, patch.wakeUpAddress === undefined ? current.wakeUpAddress : patch.wakeUpAddress, patch.state ?? current.state, id])
+      await c.query('UPDATE gateways SET note = $1, wake_up_address = $2, state = $3, profile_version = $4, firmware_version = $5 WHERE id = $6', [
+        patch.note === undefined ? current.note : patch.note, patch.wakeUpAddress === undefined ? current.wakeUpAddress : patch.wakeUpAddress, patch.state ?? current.state,
+        patch.profileVersion ?? current.profileVersion, patch.firmwareVersion ?? current.firmwareVersion, id])
       return mustLoad(c, id)
     })),
     recordContact: (input) => guard('recordContact', () => transaction(async (c) => {

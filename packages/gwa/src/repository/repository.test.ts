@@ -63,6 +63,7 @@ describe.each(implementations)('inventory (%s)', (name, open) => {
     const updated = await repo.updateGateway('smgw-0001', { wakeUpAddress: '10.0.0.1:4059', state: 'revoked' })
     expect(updated).toMatchObject({ note: 'Musterstraße 1', wakeUpAddress: '10.0.0.1:4059', state: 'revoked' })
     expect(await repo.updateGateway('smgw-0001', { note: null })).toMatchObject({ note: null, wakeUpAddress: '10.0.0.1:4059' })
+    expect(await repo.updateGateway('smgw-0001', { profileVersion: 7, firmwareVersion: '1.3.0' })).toMatchObject({ profileVersion: 7, firmwareVersion: '1.3.0', state: 'revoked', wakeUpAddress: '10.0.0.1:4059' })
     await expect(repo.updateGateway('smgw-0009', { note: 'x' })).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
     await expect(repo.nextWakeUpCounter('smgw-0009')).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
     await expect(repo.reserveCommand({ gatewayId: 'smgw-0009', commandId: 'c', type: 'read-log', createdAt: at })).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })

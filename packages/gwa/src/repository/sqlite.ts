@@ -200,8 +200,9 @@ export function openSqliteRepository(path: string): GwaRepository {
     }),
     updateGateway: (id, patch) => guard('updateGateway', () => {
       const row = mustGateway(id)
-      db.prepare('UPDATE gateways SET note = ?, wake_up_address = ?, state = ? WHERE id = ?').run(
-        patch.note === undefined ? row.note : patch.note, patch.wakeUpAddress === undefined ? row.wake_up_address : patch.wakeUpAddress, patch.state ?? row.state, id)
+      db.prepare('UPDATE gateways SET note = ?, wake_up_address = ?, state = ?, profile_version = ?, firmware_version = ? WHERE id = ?').run(
+        patch.note === undefined ? row.note : patch.note, patch.wakeUpAddress === undefined ? row.wake_up_address : patch.wakeUpAddress, patch.state ?? row.state,
+        patch.profileVersion ?? row.profile_version, patch.firmwareVersion ?? row.firmware_version, id)
       return load(mustGateway(id))
     }),
     recordContact: (input) => guard('recordContact', () => contact.immediate(input)),

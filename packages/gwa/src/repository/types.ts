@@ -59,6 +59,9 @@ export interface GatewayPatch {
   readonly note?: string | null
   readonly wakeUpAddress?: string | null
   readonly state?: GatewayState
+  /** What a result tells before the next report does: an applied or rolled-back configuration version, an activated firmware. */
+  readonly profileVersion?: number
+  readonly firmwareVersion?: string
 }
 
 /** What a session's report changes in the inventory. */
