@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a folder}; shift 2 ;;
     --han-port) han_port=${2:?--han-port needs a number}; shift 2 ;;
     --no-setup) setup=0; shift ;;
-    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -175,6 +175,10 @@ start_emt emt-1; start_emt emt-2
 node "$smgw_js" sim sml --listen 0 --interval 1 --seed 7 --pv-peak 3000 > /dev/null 2> "$work/sml-sim.log" &
 pids+=($!)
 wait_emt emt-1; wait_emt emt-2
+# How long starting a participant took here (a registration and a server, each loading the sources):
+# about what the time server and then the gateway will take together.
+startup_ms=$(( $(date +%s%3N) - started_ms ))
+# The GWA (started beside the participants; waited for after the measurement, which times the gateway's start).
 wait_for "$work/gwa/serve.out" '"listening"' 90 "the GWA"
 read -r gwa_admin gwa_api < <(json_line "$work/gwa/serve.out" event listening adminPort apiPort)
 gwa() { smgw gwa "$@" --url "http://127.0.0.1:$gwa_api" --config "$work/gwa/gwa.json"; }
@@ -182,9 +186,6 @@ gwa() { smgw gwa "$@" --url "http://127.0.0.1:$gwa_api" --config "$work/gwa/gwa.
 wake_port=$(node -e 'const s = require("dgram").createSocket("udp4"); s.bind(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
 gwa register smgw-0001 --wake-up "127.0.0.1:$wake_port" --note "demo gateway" > /dev/null
 say "GWA: gateways connect to https://127.0.0.1:$gwa_admin (mutual TLS), REST API http://127.0.0.1:$gwa_api; smgw-0001 registered, wake-up UDP 127.0.0.1:$wake_port"
-# How long starting a participant took here (a registration and a server, each loading the sources):
-# about what the time server and then the gateway will take together.
-startup_ms=$(( $(date +%s%3N) - started_ms ))
 say "emt-1 (supplier):      gateways connect to https://127.0.0.1:$emt_1_gw (mutual TLS), REST API http://127.0.0.1:$emt_1_api"
 say "emt-2 (grid operator): gateways connect to https://127.0.0.1:$emt_2_gw (mutual TLS), REST API http://127.0.0.1:$emt_2_api"
 wait_for "$work/sml-sim.log" 'listening on port [0-9]+' 90 "the SML meter"
