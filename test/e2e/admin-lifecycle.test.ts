@@ -1,8 +1,9 @@
 // Issue 7's whole administration life cycle with real processes: `smgw pki init` → `smgw gwa
 // serve` (the head-end, SQLite) and `smgw emt serve` (emt-1) ← `smgw gateway` (a fresh
-// gateway: only its Gütesiegel certificate and an `admin` section) ← `smgw sim sml`. Every
-// operator step is an `smgw gwa …` command (the CLI talks to the running GWA's REST API, which
-// signs the commands and sends the UDP wake-up). Steps: register → wake-up → generate-csr →
+// gateway: only its Gütesiegel certificate and an `admin` section) ← `smgw sim sml`. The
+// operator works through `smgw gwa …` (register, renew, deploy, firmware add and rollout) and,
+// for the repeated steps, the same REST API directly (each CLI run is a process start through
+// tsx); the GWA signs the commands and sends the UDP wake-ups. Steps: register → wake-up → generate-csr →
 // the GWA signs the CSRs → install-certificates (the next session uses the operational TLS
 // certificate) → profile v1 (meter, TAF 10 every 2 s to the EMT, communication with its ENC
 // certificate) → readings at the EMT → renewal (CSRs signed by the old keys, new serials) →
@@ -282,7 +283,6 @@ describe('gateway administration (issue 7), as real processes', () => {
     expect([operationalSubject.CN, operationalSubject.OU]).toEqual([GATEWAY_ID, undefined])
     const firstSerials = Object.fromEntries(operational.certificates.filter((c) => c.source === 'operational').map((c) => [c.kind, c.serial]))
     expect(Object.keys(firstSerials).sort()).toEqual(['enc', 'sig', 'tls'])
-    expect(operational.profileVersion).toBe(0) // reported at the start of the session; v1 came in it
     timeline.mark('profile v1 applied')
 
     // 3. Readings flow: TAF 10 messages from the gateway (operational TLS and SIG) arrive at the EMT.
@@ -315,7 +315,6 @@ describe('gateway administration (issue 7), as real processes', () => {
     expect(Object.keys(renewedSerials).sort()).toEqual(['enc', 'sig', 'tls'])
     for (const kind of ['tls', 'sig', 'enc']) expect(renewedSerials[kind], kind).not.toBe(firstSerials[kind])
     expect(renewed.profileVersion).toBe(1)
-    expect(renewed.firmwareVersion).toBe('0.1.0')
     await post(`/v1/gateways/${GATEWAY_ID}/commands`, { type: 'firmware', version: '1.2.0', wake: true })
     await waitResult('firmware', 2)
     timeline.mark('firmware 1.2.0 rolled back')
@@ -415,7 +414,7 @@ describe('gateway administration (issue 7), as real processes', () => {
     expect(log.filter((e) => e.type === 'admin-session').length).toBe(accepted)
     expect(accepted).toBe(contacts().length + 1) // the GWA saw all but the hijacked one
     timeline.mark('logs verified')
-  }, 420_000) // 94–160 s measured at load averages of 15–20 on 2 cores (most of it starting processes through tsx); the rest is headroom
+  }, 420_000) // measured: 40 s at load average 3, 94–160 s at 15–20 on 2 cores (mostly process starts through tsx); the rest is headroom
 })
 
 /** A free UDP port on 127.0.0.1 (bound, read, released). */
