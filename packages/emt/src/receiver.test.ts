@@ -16,7 +16,7 @@ import { createEmtReceiver, type EmtReceiver } from './receiver.js'
 import { openSqliteRepository } from './repository/sqlite.js'
 import { sampleTaf7Message } from './testing/messages.js'
 import { createTestPki, type TestPki } from './testing/pki.js'
-import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from './testing/postgres.js'
+import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '@smgw/sql/testing'
 
 const exec = promisify(execFile)
 const PKI_TIME = new Date('2026-11-23T06:00:00.000Z')

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { migrateSqlite, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
   flattenValues, MAX_QUERY_ROWS,
@@ -11,8 +12,6 @@ import {
  * receiver process. Schema as a versioned list of migrations (PRAGMA user_version), like
  * the gateway's store; never edit a shipped migration, append one.
  */
-
-interface Migration { readonly version: number; readonly name: string; readonly sql: string }
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -71,19 +70,7 @@ export function openSqliteRepository(path: string): EmtRepository {
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
-    const version = Number(db.pragma('user_version', { simple: true }))
-    const appId = Number(db.pragma('application_id', { simple: true }))
-    if (version > 0 && appId !== APPLICATION_ID) throw new EmtError('EMT_STORAGE_FAILED', `${path} is not an EMT store (application_id ${String(appId)})`)
-    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
-    if (version > latest) throw new EmtError('EMT_STORAGE_FAILED', `${path} has schema version ${String(version)}, newer than this code (${String(latest)})`)
-    for (const m of SQLITE_MIGRATIONS) {
-      if (m.version <= version) continue
-      db.transaction(() => {
-        db.exec(m.sql)
-        if (m.version === 1) db.pragma(`application_id = ${String(APPLICATION_ID)}`)
-        db.pragma(`user_version = ${String(m.version)}`)
-      }).immediate()
-    }
+    migrateSqlite(db, path, { applicationId: APPLICATION_ID, kind: 'an EMT store', migrations: SQLITE_MIGRATIONS, refuse: (m) => new EmtError('EMT_STORAGE_FAILED', m) })
   } catch (err) {
     throw storageError(err, `cannot open ${path}`)
   }

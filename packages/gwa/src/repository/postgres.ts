@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { migratePostgres, type Migration } from '@smgw/sql'
 import { GwaError } from '../errors.js'
 import {
   commandRecord, firmwareRecord, gatewayRecord, logRecord, profileRecord,
@@ -13,8 +14,6 @@ import { MAX_LIST_ROWS, RESULT_LOST, stateAfterContact, type GatewayRecord, type
  * lock, so two processes never hand out the same number. Migrations are a versioned list
  * recorded in gwa_schema.
  */
-
-interface Migration { readonly version: number; readonly name: string; readonly sql: string }
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -99,7 +98,7 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
   // An idle client's error (server gone) must not crash the process; the next query reports it.
   pool.on('error', () => undefined)
   try {
-    await migrate(pool)
+    await migratePostgres(pool, { table: 'gwa_schema', lockKey: 5534524, migrations: POSTGRES_MIGRATIONS, refuse: (m) => new GwaError('GWA_STORAGE_FAILED', m) })
   } catch (err) {
     await pool.end()
     throw storageError(err, 'cannot open the PostgreSQL inventory')
@@ -268,31 +267,6 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
       closed = true
       await pool.end()
     },
-  }
-}
-
-async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    // One migrator at a time across processes.
-    await client.query('SELECT pg_advisory_xact_lock(5534524)')
-    await client.query('CREATE TABLE IF NOT EXISTS gwa_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL)')
-    const r = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM gwa_schema')
-    const version = r.rows[0]?.v ?? 0
-    const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0
-    if (version > latest) throw new GwaError('GWA_STORAGE_FAILED', `the database has schema version ${String(version)}, newer than this code (${String(latest)})`)
-    for (const m of POSTGRES_MIGRATIONS) {
-      if (m.version <= version) continue
-      await client.query(m.sql)
-      await client.query('INSERT INTO gwa_schema (version, name) VALUES ($1, $2)', [m.version, m.name])
-    }
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw err
-  } finally {
-    client.release()
   }
 }
 

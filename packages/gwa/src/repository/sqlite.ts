@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { migrateSqlite, type Migration } from '@smgw/sql'
 import { GwaError } from '../errors.js'
 import {
   commandRecord, firmwareRecord, gatewayRecord, logRecord, profileRecord,
@@ -11,8 +12,6 @@ import { MAX_LIST_ROWS, RESULT_LOST, stateAfterContact, type GatewayRecord, type
  * head-end process. Schema as a versioned list of migrations (PRAGMA user_version); never
  * edit a shipped migration, append one.
  */
-
-interface Migration { readonly version: number; readonly name: string; readonly sql: string }
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -98,19 +97,7 @@ export function openSqliteRepository(path: string): GwaRepository {
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
-    const version = Number(db.pragma('user_version', { simple: true }))
-    const appId = Number(db.pragma('application_id', { simple: true }))
-    if (version > 0 && appId !== APPLICATION_ID) throw new GwaError('GWA_STORAGE_FAILED', `${path} is not a GWA inventory (application_id ${String(appId)})`)
-    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
-    if (version > latest) throw new GwaError('GWA_STORAGE_FAILED', `${path} has schema version ${String(version)}, newer than this code (${String(latest)})`)
-    for (const m of SQLITE_MIGRATIONS) {
-      if (m.version <= version) continue
-      db.transaction(() => {
-        db.exec(m.sql)
-        if (m.version === 1) db.pragma(`application_id = ${String(APPLICATION_ID)}`)
-        db.pragma(`user_version = ${String(m.version)}`)
-      }).immediate()
-    }
+    migrateSqlite(db, path, { applicationId: APPLICATION_ID, kind: 'a GWA inventory', migrations: SQLITE_MIGRATIONS, refuse: (m) => new GwaError('GWA_STORAGE_FAILED', m) })
   } catch (err) {
     throw storageError(err, `cannot open ${path}`)
   }

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /*
- * A throwaway PostgreSQL cluster for tests (the same harness as @smgw/emt's, which does not
- * export its testing helpers; one shared test-support package would be the place for both): initdb into a temp dir, pg_ctl start on a free
+ * A throwaway PostgreSQL cluster for tests: initdb into a temp dir, pg_ctl start on a free
  * port with the socket in that dir, stop and remove afterwards. As root, PostgreSQL refuses
  * to run, so initdb/pg_ctl run as the `postgres` user (runuser). The binaries come from
  * `pg_config --bindir` or /usr/lib/postgresql/<version>/bin (Debian package `postgresql`,
@@ -57,7 +56,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     throw new Error('PostgreSQL server binaries not found (pg_config --bindir, /usr/lib/postgresql/*/bin): run scripts/setup.sh (Debian package postgresql), or set SMGW_SKIP_POSTGRES=1 to skip on a developer machine')
   }
   const asRoot = process.getuid?.() === 0
-  const dir = mkdtempSync(join(tmpdir(), 'smgw-gwa-pg-'))
+  const dir = mkdtempSync(join(tmpdir(), 'smgw-pg-'))
   const data = join(dir, 'data')
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())

@@ -1,0 +1,2 @@
+export { migrateSqlite, migratePostgres } from './migrations.js'
+export type { Migration, SqliteMigrationOptions, PostgresMigrationOptions } from './migrations.js'
