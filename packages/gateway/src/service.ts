@@ -2,11 +2,10 @@ import { readFile } from 'node:fs/promises'
 import { createKeyObjectSigner, decodeCertificates, decodePrivateKey, signerFromModule, type SecretKeyModule, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { MeterKey } from '@smgw/mbus'
 import type { Logger } from 'pino'
-import { createSignerVerifier } from '@smgw/admin-protocol'
 import { createCertificateManager, type CertificateManager } from './admin/certificates.js'
 import { createFirmwareManager, type FirmwareManager } from './admin/firmware.js'
 import { createConfigVersions } from './admin/profiles.js'
-import { applyCertificateOverrides, createAdminService, readAdminFiles, type AdminService } from './admin/service.js'
+import { applyCertificateOverrides, createAdminService, readAdminFiles, verifierFollowingCrls, type AdminService } from './admin/service.js'
 import { formatCanonicalJson } from './canonical-json.js'
 import type { GatewayConfig, MeterConfig, MeterKeys } from './config.js'
 import { GatewayError } from './errors.js'
@@ -537,14 +536,12 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
           certificates = createCertificateManager({ stateDir: adminConfig.stateDir, gatewayId: config.gatewayId, trust: adminFiles.trust, initialIdentity: adminFiles.initialIdentity }, {
             ...(deps.sigModule === undefined ? {} : { module: deps.sigModule }), log: (e) => { writeLog(e.type, (l) => l.system(e)) }, now, ...loggerDep,
           })
-          await certificates.load()
-          config = applyCertificateOverrides(config, certificates.overrides())
+          const manager = certificates
+          await manager.load()
+          config = applyCertificateOverrides(config, manager.overrides())
           if (adminConfig.firmware !== undefined && adminFiles.manufacturerSubject !== undefined) {
             firmware = createFirmwareManager({ dir: adminConfig.firmware.dir, healthTimeoutS: adminConfig.firmware.healthTimeoutS, factoryVersion: deps.firmware ?? '0.1.0' }, {
-              verifier: createSignerVerifier({
-                expectedSubject: adminFiles.manufacturerSubject, roots: adminFiles.trust.roots, intermediates: adminFiles.trust.intermediates,
-                crls: adminFiles.trust.crls, requireCrl: adminFiles.trust.requireCrl, notOwnRole: 'SIGNER_NOT_MANUFACTURER',
-              }),
+              verifier: verifierFollowingCrls({ expectedSubject: adminFiles.manufacturerSubject, trust: adminFiles.trust, notOwnRole: 'SIGNER_NOT_MANUFACTURER' }, () => manager.crls()),
               log: (e) => { writeLog(e.type, (l) => l.system(e)) },
               calibrationLog: (e) => { writeLog(e.type, (l) => l.calibration(e)) },
               now, ...loggerDep,
@@ -561,7 +558,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         const l = logs
         const before = s.latestConfigVersion()
         const version = s.saveConfigVersion(config)
-        // A firmware update left half-way by a crash is resolved before anything else runs (health check again or roll back).
+        // A firmware update left half-way by a crash is rolled back before anything else runs: a trial that did not report healthy never becomes active.
         await firmware?.boot()
         writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: firmware?.version() ?? deps.firmware ?? '0.1.0' } }))
         writeLog('store-opened', (l) => l.system({ type: 'store-opened', fields: { schemaVersion: s.schemaVersion } }))

@@ -99,6 +99,30 @@ export function applyCertificateOverrides(config: GatewayConfig, o: ConfigOverri
   return parseGatewayConfig(next)
 }
 
+/**
+ * A signer verifier that follows the CRLs in force (`update-crls`): prepared anew only when the
+ * CRL set changes, since a prepared CMS verifier caches decoded certificates.
+ */
+export function verifierFollowingCrls(
+  o: { readonly expectedSubject: DistinguishedName; readonly trust: AdminFiles['trust']; readonly notOwnRole: 'SIGNER_NOT_GWA' | 'SIGNER_NOT_MANUFACTURER' },
+  crls: () => readonly Uint8Array[],
+): SignerVerifier {
+  let prepared: { crls: readonly Uint8Array[]; verifier: SignerVerifier } | undefined
+  const current = (): SignerVerifier => {
+    const now = crls()
+    if (prepared === undefined || prepared.crls.length !== now.length || prepared.crls.some((c, i) => c !== now[i])) {
+      prepared = {
+        crls: now,
+        verifier: createSignerVerifier({
+          expectedSubject: o.expectedSubject, roots: o.trust.roots, intermediates: o.trust.intermediates, crls: now, requireCrl: o.trust.requireCrl, notOwnRole: o.notOwnRole,
+        }),
+      }
+    }
+    return prepared.verifier
+  }
+  return { open: (der, at) => current().open(der, at) }
+}
+
 export interface AdminServiceDeps {
   readonly gatewayId: string
   readonly files: AdminFiles
@@ -152,23 +176,10 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
     deps.system(entry).catch((err: unknown) => { log?.error({ err: messageOf(err), type: entry.type }, 'admin log entry not written') })
   }
   const counter = (key: string): number => Number(store.getAdminState(key) ?? '0')
-  const crls = (): readonly Uint8Array[] => [...files.trust.crls, ...(deps.certificates?.crls() ?? [])]
-  /** Prepared once per CRL set: the CMS verifier caches decoded certificates. */
-  let gwaVerifier: { crls: readonly Uint8Array[]; verifier: SignerVerifier } | undefined
-  const currentVerifier = (): SignerVerifier => {
-    const now = crls()
-    if (gwaVerifier === undefined || gwaVerifier.crls.length !== now.length || gwaVerifier.crls.some((c, i) => c !== now[i])) {
-      gwaVerifier = {
-        crls: now,
-        verifier: createSignerVerifier({
-          expectedSubject: files.gwaSubject, roots: files.trust.roots, intermediates: files.trust.intermediates, crls: now, requireCrl: files.trust.requireCrl, notOwnRole: 'SIGNER_NOT_GWA',
-        }),
-      }
-    }
-    return gwaVerifier.verifier
-  }
+  // The certificate manager starts from the configured CRLs and `update-crls` replaces them.
+  const crls = (): readonly Uint8Array[] => deps.certificates?.crls() ?? files.trust.crls
   /** The wake-up listener holds one verifier; this one follows update-crls. */
-  const verifier: SignerVerifier = { open: (der, at) => currentVerifier().open(der, at) }
+  const verifier = verifierFollowingCrls({ expectedSubject: files.gwaSubject, trust: files.trust, notOwnRole: 'SIGNER_NOT_GWA' }, crls)
   const tls = (): TlsContext => createTlsContext({
     profile: 'wan',
     identity: deps.certificates?.tlsIdentity() ?? { key: files.initialIdentity.key, cert: files.initialIdentity.certificate, chain: files.initialIdentity.chain },
