@@ -378,6 +378,8 @@ describe('gateway administration (issue 7), as real processes', () => {
 
     const log = systemLog(store)
     const steps: [string, Record<string, unknown>][] = [
+      // The installer's configuration file at the first start; the GWA's versions follow as `by: gwa`.
+      ['config-changed', { by: 'local' }],
       // A command's own entries (keys, requests, installation, configuration) come before its admin-command entry.
       ['wake-up', { result: 'accepted' }],
       ['certificate-requested', { kind: 'tls', renewal: false }],

@@ -562,7 +562,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         await firmware?.boot()
         writeLog('gateway-started', (l) => l.system({ type: 'gateway-started', fields: { firmware: firmware?.version() ?? deps.firmware ?? '0.1.0' } }))
         writeLog('store-opened', (l) => l.system({ type: 'store-opened', fields: { schemaVersion: s.schemaVersion } }))
-        if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'gwa' } }))
+        if (before?.version !== version.version) writeLog('config-changed', (l) => l.system({ type: 'config-changed', fields: { version: version.version, sha256: version.sha256, by: 'local' } }))
         writeLog('seal', (l) => l.sealFinishedDays())
         await logQueue
         await time?.start()

@@ -31,7 +31,10 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('gateway-started', { firmware: version }),
   entry('gateway-stopped', { reason: z.enum(['sigterm', 'admin', 'update', 'error']) }),
   entry('store-opened', { schemaVersion: z.int().min(1) }),
-  entry('config-changed', { version: z.int().min(1), sha256: hex(32), by: role }),
+  // by gwa: a configuration version the GWA applied (`version`: its number, docs/admin-protocol.md);
+  // by local: the configuration file the gateway started with differs from the last one in force
+  // (`version`: the store's configuration record, e.g. the installer's first configuration).
+  entry('config-changed', { version: z.int().min(1), sha256: hex(32), by: z.enum(['gwa', 'local']) }),
   entry('login-succeeded', { interface: iface, role }),
   entry('login-failed', { interface: iface, role, reason: z.enum(['bad-credentials', 'bad-certificate', 'locked', 'not-permitted']) }),
   // docs/admin-protocol.md "Wake-up": one entry per packet, or under a flood one summary per reason
