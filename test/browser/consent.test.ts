@@ -68,7 +68,7 @@ describe.runIf(browserTestsEnabled())('consent and deliveries on the page (real 
     const item = sentTaf7()[0]
     if (!item) throw new Error('TAF 7 sealed nothing')
     await logs.consumer('c-a', { type: 'data-sent', fields: { recipient: item.recipient, purpose: item.purpose, dataClass: 'load-profile', text: formatDeliveryText(item) } })
-    const service = createHanService(config, { store: s, logs, now: clock.now, profiles, ui: await buildHanUi() })
+    const service = createHanService(config, { store: s, logs, now: clock.now, inForce: () => ({ meters: config.meters, profiles }), ui: await buildHanUi() })
     han = service
     await service.start()
     url = `https://127.0.0.1:${service.port() ?? 0}/`

@@ -24,7 +24,7 @@ import { createOutbound, type Outbound } from './outbound.js'
 import { consumersByMeter, PSEUDONYM_KEY_ID } from './config.js'
 import type { LmnEvent, LmnSink } from './lmn/types.js'
 import { messageOf, openStore } from './store/store.js'
-import { parseTariffProfiles } from './taf/profile.js'
+import { parseTariffProfiles, type TariffProfile } from './taf/profile.js'
 import type { ReadingInput, Store } from './store/types.js'
 
 export interface GatewayDeps {
@@ -166,6 +166,8 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   let time: TimeService | undefined
   let outbound: Outbound | undefined
   let han: HanService | undefined
+  /** The tariff profiles the HAN shows: those of the configuration in force. */
+  let hanProfiles: readonly TariffProfile[] = []
   let cls: ClsService | undefined
   let sig: { readonly signer: Signer; readonly certificate: Uint8Array } | undefined
   let admin: AdminService | undefined
@@ -448,6 +450,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     const previousSig = sig
     let nextSig = sig
     let nextOutbound: Outbound | undefined
+    let nextHanProfiles = hanProfiles
     try {
       if (!same('logs')) {
         nextSig = await loadSig(next)
@@ -455,6 +458,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         createGatewayLogs({ store: s, signer: nextSig.signer, certificate: nextSig.certificate, now })
       }
       nextOutbound = await prepareOutbound(next, s, l, nextSig)
+      if (han !== undefined) nextHanProfiles = await readTariffProfiles(next)
     } catch (err) {
       throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration cannot be prepared; the running one stays: ${messageOf(err)}`, { cause: err })
     }
@@ -476,6 +480,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
       }
       throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration did not start; the previous one runs again: ${messageOf(err)}`, { cause: err })
     }
+    hanProfiles = nextHanProfiles
     s.saveConfigVersion(next)
     log?.info({ meters: meters.size, adapters: adapters.length }, 'gateway reconfigured')
   }
@@ -571,10 +576,9 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         await retention.start()
         await outbound?.start()
         if (config.han !== undefined) {
-          let profiles: ReturnType<typeof parseTariffProfiles> = []
-          if (config.tariffs !== undefined) profiles = parseTariffProfiles(await readFile(config.tariffs.profiles, 'utf8'))
+          hanProfiles = await readTariffProfiles(config)
           han = createHanService(config, {
-            store: s, logs: l, now, profiles,
+            store: s, logs: l, now, inForce: () => ({ meters: config.meters, profiles: hanProfiles }),
             onReadings: (listener) => { readingListeners.add(listener); return () => { readingListeners.delete(listener) } },
             status: () => ({ state, meters: [...meters.values()].map((m) => ({ id: m.id, kind: m.kind, state: m.state, keyRejected: m.keyRejected, garbageBytes: m.garbageBytes, ...(m.lastReadingAt === undefined ? {} : { lastReadingAt: m.lastReadingAt }) })) }),
             ...(deps.hanUi === undefined ? {} : { ui: deps.hanUi }),
@@ -668,6 +672,10 @@ function openClsFor(cls: ClsService): (c: { readonly deviceId: string; readonly 
     const opened = await cls.open({ deviceId: c.deviceId, emtId: c.emtId, endpoint: c.endpoint, timeoutS: c.timeoutS, requestedBy: 'gwa' })
     return { channelId: opened.channelId, timeoutS: opened.timeoutS }
   }
+}
+
+async function readTariffProfiles(c: GatewayConfig): Promise<readonly TariffProfile[]> {
+  return c.tariffs === undefined ? [] : parseTariffProfiles(await readFile(c.tariffs.profiles, 'utf8'))
 }
 
 function timeStatus(clock: LegalClock): NonNullable<GatewayStatus['time']> {

@@ -34,6 +34,8 @@ let store: Store
 let logs: GatewayLogs
 let config: GatewayConfig
 let profiles: readonly TariffProfile[]
+/** What the HAN is told is in force; a test swaps it as a GWA configuration version would. */
+let inForce: { meters: GatewayConfig['meters']; profiles: readonly TariffProfile[] }
 let han: HanService
 let ca: string
 const clock = createTestClock('2026-05-01T08:00:00Z')
@@ -106,8 +108,9 @@ beforeAll(async () => {
   ])
   await logs.consumer('c-b', { type: 'data-processed', fields: { purpose: 'lmn-ingest', dataClass: 'meter-readings', text: 'secret of bob' } })
   await logs.consumer('c-a', { type: 'data-processed', fields: { purpose: 'lmn-ingest', dataClass: 'meter-readings', text: 'alice reading stored' } })
+  inForce = { meters: config.meters, profiles }
   han = createHanService(config, {
-    store, logs, now: clock.now, profiles, ui: false,
+    store, logs, now: clock.now, inForce: () => inForce, ui: false,
     onReadings: (l) => { listeners.add(l); return () => { listeners.delete(l) } },
     status: () => ({ state: 'running', meters: [{ id: 'm-a', kind: 'sml', state: 'ok', lastReadingAt: clock.now(), keyRejected: 0, garbageBytes: 0 }, { id: 'm-b', kind: 'sml', state: 'waiting', keyRejected: 1, garbageBytes: 7 }] }),
   })
@@ -261,6 +264,22 @@ describe('consumer data', () => {
     expect(csv).not.toContain('secret of bob')
     const tariffs = (await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json()
     expect(JSON.stringify(tariffs)).not.toContain('taf7-b')
+  })
+
+  it('shows the meters and use cases in force now: a configuration version applied while running appears without a restart', async () => {
+    const a = await login('alice')
+    const before = inForce
+    try {
+      const added = parseGatewayConfig({ ...JSON.parse(JSON.stringify(config)) as object, meters: [...config.meters, { id: 'm-a2', kind: 'sml', intervalS: 2, consumer: 'c-a', transport: { file: 'a2.bin' } }] }).meters
+      inForce = { meters: added, profiles: [...profiles, ...parseTariffProfiles([{ id: 'taf7-a2', useCase: 'taf7', meteringPoint: 'mp-m-a2', channels: [{ meterId: 'm-a2', obis: '1-0:1.8.0' }], recipients: [{ id: 'emt-1', role: 'supplier' }], schedule: { periodSeconds: 900, send: { everyHours: 1 } } }])] }
+      const meters = (await call('GET', '/api/v1/meters', { cookie: a.cookie })).json() as { meters: { id: string }[] }
+      expect(meters.meters.map((m) => m.id)).toEqual(['m-a', 'm-a2'])
+      expect(JSON.stringify((await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json())).toContain('taf7-a2')
+      expect((await call('GET', '/api/v1/meters/m-a2/current', { cookie: a.cookie })).status).toBe(200)
+    } finally {
+      inForce = before
+    }
+    expect((await call('GET', '/api/v1/meters/m-a2/current', { cookie: a.cookie })).status).toBe(404)
   })
 
   it('the log pages newest first, filters by type and searches text; CSV is RFC 4180', async () => {

@@ -66,8 +66,12 @@ export interface HanServiceDeps {
     readonly state: string
     readonly meters: readonly { readonly id: string; readonly kind: string; readonly state: string; readonly lastReadingAt?: Date; readonly keyRejected: number; readonly garbageBytes: number }[]
   }
-  /** The tariff profiles in force (validated). */
-  readonly profiles?: readonly TariffProfile[]
+  /**
+   * The meters and tariff profiles in force, asked at every request: the GWA's configuration
+   * versions change them while the HAN keeps running (README "Reconfiguration").
+   * Default: the meters of the configuration given, no profiles.
+   */
+  readonly inForce?: () => { readonly meters: GatewayConfig['meters']; readonly profiles: readonly TariffProfile[] }
   /** The page: files by path ('/', '/app.js', …); default: `buildHanUi()` of @smgw/han-ui when it exists, else a placeholder. `false`: none. */
   readonly ui?: ReadonlyMap<string, HanUiFile> | false
 }
@@ -148,10 +152,13 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const now = deps.now ?? (() => new Date())
   const store = deps.store
   const log = deps.logger?.child({ component: 'han' })
-  const metersOf = (consumer: string | undefined) => gatewayConfig.meters.filter((m) => consumer !== undefined && m.consumer === consumer)
-  const consumerOf = consumersByMeter(gatewayConfig)
-  const profiles = deps.profiles ?? []
-  const profilesOf = (consumer: string) => profiles.filter((p) => consumersOfProfile(p, consumerOf).includes(consumer))
+  const inForce = deps.inForce ?? (() => ({ meters: gatewayConfig.meters, profiles: [] }))
+  const metersOf = (consumer: string | undefined) => inForce().meters.filter((m) => consumer !== undefined && m.consumer === consumer)
+  const profilesOf = (consumer: string) => {
+    const now = inForce()
+    const consumerOf = consumersByMeter(now)
+    return now.profiles.filter((p) => consumersOfProfile(p, consumerOf).includes(consumer))
+  }
   const attempts = new Map<string, { count: number; resetAt: number }>()
   /** Last data-viewed entry per `credential|kind` (legal time, ms). */
   const viewed = new Map<string, number>()
