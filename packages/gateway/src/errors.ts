@@ -84,8 +84,11 @@ export type GatewayErrorCode =
 
 export class GatewayError extends Error {
   override name = 'GatewayError'
-  constructor(readonly code: GatewayErrorCode, message: string, options?: ErrorOptions) {
+  /** For ADMIN_REFUSED: the refusal's own reason (VERSION_NOT_NEWER, …), answered to the GWA as the result code. */
+  readonly reason: string | undefined
+  constructor(readonly code: GatewayErrorCode, message: string, options?: ErrorOptions & { readonly reason?: string }) {
     super(message, options)
+    this.reason = options?.reason
   }
 }
 

@@ -109,7 +109,7 @@ describe('configuration versions', () => {
     const w = await world()
     await w.versions.applyProfile({ version: 1, meters: [gas('gas-1', '11111111')] })
     await w.versions.applyProfile({ version: 3, meters: [gas('gas-3', '33333333')] })
-    await expect(w.versions.applyProfile({ version: 3, meters: [] })).rejects.toMatchObject({ code: 'ADMIN_REFUSED', message: expect.stringMatching(/^VERSION_NOT_NEWER/) as unknown })
+    await expect(w.versions.applyProfile({ version: 3, meters: [] })).rejects.toMatchObject({ code: 'ADMIN_REFUSED', reason: 'VERSION_NOT_NEWER', message: expect.stringMatching(/^VERSION_NOT_NEWER/) as unknown })
     await expect(w.versions.applyProfile({ version: 2, meters: [] })).rejects.toMatchObject({ code: 'ADMIN_REFUSED' })
     expect(w.logged.at(-1)).toEqual({ type: 'config-rejected', fields: { version: 2, code: 'VERSION_NOT_NEWER' } })
 

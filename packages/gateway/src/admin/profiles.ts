@@ -109,7 +109,7 @@ export function createConfigVersions(config: ConfigVersionsConfig, deps: ConfigV
   const refuse = async (version: number, refusal: ConfigRefusal, message: string, cause?: unknown): Promise<never> => {
     await deps.log({ type: 'config-rejected', fields: { version, code: refusal } })
     const code: GatewayErrorCode = refusal === 'VERSION_NOT_NEWER' || refusal === 'VERSION_UNKNOWN' ? 'ADMIN_REFUSED' : refusal
-    throw new GatewayError(code, `${refusal}: ${message}`, cause === undefined ? undefined : { cause })
+    throw new GatewayError(code, `${refusal}: ${message}`, { reason: refusal, ...(cause === undefined ? {} : { cause }) })
   }
 
   /** Takes over `next` and then names it active; on failure the running configuration and `active` stay. */

@@ -195,7 +195,7 @@ describe('the administered gateway', () => {
     await vi.waitFor(() => { expect(gwa.results).toHaveLength(2) }, { timeout: 20_000, interval: 50 })
     await gw.admin()!.idle()
     expect(gwa.reports[1]).toMatchObject({ reason: 'wake-up', profileVersion: 1, lastSequence: sequence - 1 })
-    expect(byCommand(gwa.results[1]!)).toEqual([{ ok: false, code: 'ADMIN_REFUSED' }]) // VERSION_NOT_NEWER
+    expect(byCommand(gwa.results[1]!)).toEqual([{ ok: false, code: 'VERSION_NOT_NEWER' }])
     expect((gwa.results[1]![0] as { error: { message: string } }).error.message).toMatch(/VERSION_NOT_NEWER/)
     await gw.close()
 

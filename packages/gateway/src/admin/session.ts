@@ -211,7 +211,7 @@ export async function verifyAdminCommand(der: Uint8Array, ctx: VerifyCommandCont
 
 /** The code a refused or failed command is answered with: the protocol reason, the gateway code, or FAILED. */
 export function resultCodeOf(err: unknown): string {
-  if (isGatewayError(err) && err.code === 'ADMIN_REFUSED' && isAdminProtocolError(err.cause)) return err.cause.code
+  if (isGatewayError(err) && err.code === 'ADMIN_REFUSED') return err.reason ?? (isAdminProtocolError(err.cause) ? err.cause.code : err.code)
   if (isGatewayError(err) || isAdminProtocolError(err)) return err.code
   return 'FAILED'
 }
