@@ -80,7 +80,8 @@ export const benchmark: Benchmark = {
         han: { port: 0 },
       })
       const logs = createGatewayLogs({ store, signer: sig.signer, certificate: sig.certificate, now: () => now })
-      const service = createHanService(config, { store, logs, now: () => now })
+      // Composed as the gateway does: the HAN follows the committed batches (none arrive during the bench).
+      const service = createHanService(config, { store, logs, now: () => now, onReadings: () => () => undefined })
       await service.start()
       return service
     })()

@@ -23,6 +23,7 @@ import { HAN_PUBLIC_ROUTES, hanOperationOf } from './access.js'
 import { HanConfig } from './config.js'
 import { LEGAL_BASIS } from './consent.js'
 import { consumersOfProfile } from '../taf/profile.js'
+import { createLatestValues, type LatestValues } from './latest.js'
 import { computeHistory, HISTORY_MONTHS, HISTORY_RESOLUTIONS, historyInstants } from './history.js'
 import { HAN_OPENAPI } from './openapi.js'
 import { hashPassword } from './password.js'
@@ -164,6 +165,9 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   const viewed = new Map<string, number>()
   const streams = new Set<() => void>()
   let app: HanApp | undefined
+  /** While running: the newest values per meter, kept current from the committed batches. */
+  let latestValues: LatestValues | undefined
+  const currentOf = (meterId: string, since: Date) => latestValues === undefined ? store.han.latestReadings(meterId, since) : latestValues.of(meterId, since)
   let dummyHash: string | undefined
   let starting: Promise<void> | undefined
 
@@ -336,7 +340,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       const since = addLegalMonths(now(), -HISTORY_MONTHS)
       return {
         meters: metersOf(consumer).map((m) => {
-          const latest = store.han.latestReadings(m.id, since)
+          const latest = currentOf(m.id, since)
           const last = latest.reduce<Date | undefined>((d, r) => (d === undefined || r.time > d ? r.time : d), undefined)
           const seen = status?.meters.find((s) => s.id === m.id)?.lastReadingAt
           return {
@@ -354,7 +358,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (ownMeter(consumer, id) === undefined) return fail(reply, 404, 'NOT_FOUND', 'no such meter')
       await noteViewed(callerOf(req), 'current')
       return {
-        values: store.han.latestReadings(id, addLegalMonths(now(), -HISTORY_MONTHS)).map((r) => ({
+        values: currentOf(id, addLegalMonths(now(), -HISTORY_MONTHS)).map((r) => ({
           quantity: r.quantity, value: r.mantissa.toString(), scaler: r.scaler, unit: r.unit ?? null, time: r.time.toISOString(),
         })),
       }
@@ -596,6 +600,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       throw new GatewayError('HAN_START_FAILED', `the HAN service cannot listen on ${config.host}:${config.port}: ${messageOf(err)}`, { cause: err })
     }
     app = a
+    latestValues = createLatestValues((id, since) => store.han.latestReadings(id, since), deps.onReadings, () => addLegalMonths(now(), -HISTORY_MONTHS))
     log?.info({ host: config.host, port: (a.server.address() as AddressInfo).port }, 'HAN service listening')
   }
 
@@ -608,6 +613,8 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       const a = app
       app = undefined
       starting = undefined
+      latestValues?.close()
+      latestValues = undefined
       for (const end of [...streams]) end()
       await a?.close()
     },
