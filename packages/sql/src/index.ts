@@ -1,2 +1,2 @@
-export { migrateSqlite, migratePostgres } from './migrations.js'
+export { openSqlite, migrateSqlite, migratePostgres } from './migrations.js'
 export type { Migration, SqliteMigrationOptions, PostgresMigrationOptions } from './migrations.js'

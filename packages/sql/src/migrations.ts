@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import Database from 'better-sqlite3'
 import type pg from 'pg'
 
 /** One step of a schema: applied once, in version order, inside its own transaction. */
@@ -16,6 +16,26 @@ export interface SqliteMigrationOptions {
   readonly migrations: readonly Migration[]
   /** The owning package's error for a file that is not ours or is newer than this code. */
   readonly refuse: (message: string) => Error
+}
+
+/**
+ * Opens a head-end's SQLite file as both head-ends want it — WAL, synchronous FULL (an answer
+ * after COMMIT is durable), foreign keys, a busy timeout for a second process — and brings it
+ * to the newest schema; closed again when that fails.
+ */
+export function openSqlite(path: string, o: SqliteMigrationOptions): Database.Database {
+  const db = new Database(path)
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrateSqlite(db, path, o)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3'
-import { migrateSqlite, type Migration } from '@smgw/sql'
+import type Database from 'better-sqlite3'
+import { openSqlite, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
   flattenValues, MAX_QUERY_ROWS,
@@ -65,12 +65,7 @@ const APPLICATION_ID = 0x534d454d
 export function openSqliteRepository(path: string): EmtRepository {
   let db: Database.Database
   try {
-    db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL')
-    db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
-    migrateSqlite(db, path, { applicationId: APPLICATION_ID, kind: 'an EMT store', migrations: SQLITE_MIGRATIONS, refuse: (m) => new EmtError('EMT_STORAGE_FAILED', m) })
+    db = openSqlite(path, { applicationId: APPLICATION_ID, kind: 'an EMT store', migrations: SQLITE_MIGRATIONS, refuse: (m) => new EmtError('EMT_STORAGE_FAILED', m) })
   } catch (err) {
     throw storageError(err, `cannot open ${path}`)
   }

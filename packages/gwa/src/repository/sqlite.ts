@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3'
-import { migrateSqlite, type Migration } from '@smgw/sql'
+import type Database from 'better-sqlite3'
+import { openSqlite, type Migration } from '@smgw/sql'
 import { GwaError } from '../errors.js'
 import {
   commandRecord, firmwareRecord, gatewayRecord, logRecord, profileRecord,
@@ -92,12 +92,7 @@ const APPLICATION_ID = 0x534d4741
 export function openSqliteRepository(path: string): GwaRepository {
   let db: Database.Database
   try {
-    db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL')
-    db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
-    migrateSqlite(db, path, { applicationId: APPLICATION_ID, kind: 'a GWA inventory', migrations: SQLITE_MIGRATIONS, refuse: (m) => new GwaError('GWA_STORAGE_FAILED', m) })
+    db = openSqlite(path, { applicationId: APPLICATION_ID, kind: 'a GWA inventory', migrations: SQLITE_MIGRATIONS, refuse: (m) => new GwaError('GWA_STORAGE_FAILED', m) })
   } catch (err) {
     throw storageError(err, `cannot open ${path}`)
   }
