@@ -13,6 +13,7 @@ export const ADMIN_RESULTS_FORMAT = 'smgw-admin-results/1'
 export const ADMIN_COMMANDS_ANSWER_FORMAT = 'smgw-admin-commands/1'
 export const FIRMWARE_MANIFEST_FORMAT = 'smgw-firmware/1'
 export const FIRMWARE_PACKAGE_FORMAT = 'smgw-firmware-package/1'
+export const METER_KEYS_FORMAT = 'smgw-meter-keys/1'
 
 /** The largest wake-up datagram the gateway reads (docs/admin-protocol.md "Wake-up"). */
 export const WAKE_UP_MAX_BYTES = 4096
@@ -51,6 +52,16 @@ export type CertificateKind = (typeof CERTIFICATE_KINDS)[number]
 export const LOG_NAMES = ['system', 'calibration', 'consumer'] as const
 export type LogName = (typeof LOG_NAMES)[number]
 
+/** A consumer's request on the HAN (README "HAN service"): GDPR Art. 16, 17, 21 and tariff choices. */
+export const CONSUMER_REQUEST_KINDS = ['deletion', 'rectification', 'objection', 'tariff-choice'] as const
+export type ConsumerRequestKind = (typeof CONSUMER_REQUEST_KINDS)[number]
+/** The states a request is reported in (still open) and the ones an administrator's answer sets. */
+export const OPEN_REQUEST_STATES = ['received', 'pending', 'in-progress'] as const
+export const ANSWER_REQUEST_STATES = ['in-progress', 'done', 'rejected'] as const
+export type AnswerRequestState = (typeof ANSWER_REQUEST_STATES)[number]
+/** One line of text without control characters, as the HAN accepts it from the consumer. */
+const plainText = (max: number) => z.string().max(max).regex(/^[^\p{Cc}]*$/u, 'one line of text without control characters')
+
 /** A configuration section the gateway validates with its own config schema. */
 const section = z.record(z.string(), z.unknown())
 
@@ -88,6 +99,18 @@ export const AdminCommand = z.discriminatedUnion('type', [
   // calibration logs to the GWA (TR-03109-1 §3.2.4: the GWA sees no consumption data).
   z.strictObject({ ...commandBase, type: z.literal('read-log'), log: z.enum(LOG_NAMES), sinceSeq: z.int().min(0).optional() }),
   z.strictObject({ ...commandBase, type: z.literal('taf-request'), profileId: id, useCase: z.union([z.literal(6), z.literal(9)]) }),
+  // The keys are the base64 of a CMS EnvelopedData/AuthEnvelopedData (DER) to the gateway's
+  // ENC certificate whose content is a MeterKeysContent: only the gateway's security module can
+  // read them, wherever the signed command is stored on the way (TR-03109-1 §3.2.5, keys are
+  // never in clear outside the security modules).
+  z.strictObject({ ...commandBase, type: z.literal('meter-keys'), keys: base64, replace: z.boolean() }),
+  z.strictObject({
+    ...commandBase,
+    type: z.literal('answer-request'),
+    requestId: counter,
+    state: z.enum(ANSWER_REQUEST_STATES),
+    note: plainText(1000),
+  }),
   z.strictObject({
     ...commandBase,
     type: z.literal('cls-open'),
@@ -101,8 +124,17 @@ export type AdminCommand = z.infer<typeof AdminCommand>
 export type AdminCommandType = AdminCommand['type']
 export const ADMIN_COMMAND_TYPES: readonly AdminCommandType[] = [
   'profile', 'rollback-profile', 'generate-csr', 'install-certificates', 'update-crls', 'firmware',
-  'set-time-source', 'read-log', 'taf-request', 'cls-open',
+  'set-time-source', 'read-log', 'taf-request', 'cls-open', 'meter-keys', 'answer-request',
 ]
+
+/** The encrypted content of a `meter-keys` command: AES-128 keys by key ID for one gateway. */
+export const MeterKeysContent = z.strictObject({
+  format: z.literal(METER_KEYS_FORMAT),
+  gatewayId: id,
+  keys: z.array(z.strictObject({ keyId: id, key: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex digits (AES-128)') }))
+    .min(1).max(256).refine((k) => new Set(k.map((e) => e.keyId)).size === k.length, 'key IDs repeat'),
+})
+export type MeterKeysContent = z.infer<typeof MeterKeysContent>
 
 export const SESSION_REASONS = ['wake-up', 'schedule', 'start'] as const
 export type SessionReason = (typeof SESSION_REASONS)[number]
@@ -115,6 +147,18 @@ export const ReportedCertificate = z.strictObject({
 })
 export type ReportedCertificate = z.infer<typeof ReportedCertificate>
 
+/** A consumer's request still open on the gateway; the GWA answers it with `answer-request`. */
+export const ReportedRequest = z.strictObject({
+  id: counter,
+  consumer: id,
+  kind: z.enum(CONSUMER_REQUEST_KINDS),
+  state: z.enum(OPEN_REQUEST_STATES),
+  createdAt: isoTime,
+  /** The consumer's text; for a tariff choice the chosen tariff's ID. */
+  text: plainText(2000),
+})
+export type ReportedRequest = z.infer<typeof ReportedRequest>
+
 export const AdminReport = z.strictObject({
   format: z.literal(ADMIN_REPORT_FORMAT),
   gatewayId: id,
@@ -126,6 +170,8 @@ export const AdminReport = z.strictObject({
   /** The last executed command sequence; 0 before the first. */
   lastSequence: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   certificates: z.array(ReportedCertificate).max(16),
+  /** Open consumer requests, oldest first (absent from gateways without a HAN service). */
+  requests: z.array(ReportedRequest).max(256).optional(),
   time: z.strictObject({
     state: z.string().min(1).max(32),
     offsetMs: z.number().optional(),

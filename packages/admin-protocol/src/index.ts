@@ -6,9 +6,12 @@ export {
   FIRMWARE_MANIFEST_FORMAT, FIRMWARE_PACKAGE_FORMAT, WAKE_UP_MAX_BYTES, MAX_COMMANDS_PER_ANSWER, MAX_SESSION_ROUNDS,
   VERSION_PATTERN, CERTIFICATE_KINDS, LOG_NAMES, SESSION_REASONS, ADMIN_COMMAND_TYPES,
   WakeUp, AdminCommand, AdminReport, ReportedCertificate, AdminResult, AdminResults, ResultError, AdminCommandsAnswer,
-  FirmwareManifest, FirmwarePackage,
+  FirmwareManifest, FirmwarePackage, METER_KEYS_FORMAT, MeterKeysContent, ReportedRequest,
+  CONSUMER_REQUEST_KINDS, OPEN_REQUEST_STATES, ANSWER_REQUEST_STATES,
 } from './formats.js'
-export type { AdminCommandType, CertificateKind, LogName, SessionReason } from './formats.js'
+export type { AdminCommandType, CertificateKind, LogName, SessionReason, ConsumerRequestKind, AnswerRequestState } from './formats.js'
+export { sealMeterKeys, openMeterKeys, METER_KEYS_MAX_BYTES } from './meter-keys.js'
+export type { SealMeterKeysOptions, OpenedMeterKeys } from './meter-keys.js'
 export { signAdminObject, signWakeUp, signCommand } from './sign.js'
 export { peekWakeUp, peekCommand, openWakeUp, openCommand, ADMIN_COMMAND_MAX_BYTES } from './open.js'
 export { createSignerVerifier } from './verifier.js'

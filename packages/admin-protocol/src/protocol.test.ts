@@ -363,6 +363,21 @@ describe('session messages', () => {
     expect(decodeCommandsAnswer(encodeCommandsAnswer(answer))).toEqual(answer)
   })
 
+  it('carries open consumer requests and refuses closed or malformed ones', async () => {
+    const withRequests: AdminReport = {
+      ...report,
+      requests: [
+        { id: 3, consumer: 'anna', kind: 'deletion', state: 'received', createdAt: NOW.toISOString(), text: 'Please delete my 2025 readings.' },
+        { id: 4, consumer: 'anna', kind: 'tariff-choice', state: 'pending', createdAt: NOW.toISOString(), text: 'dynamic-2027' },
+      ],
+    }
+    expect(decodeAdminReport(encodeAdminReport(withRequests))).toEqual(withRequests)
+    const closed = { ...withRequests, requests: [{ ...withRequests.requests![0]!, state: 'done' }] }
+    expect(await codeOf(() => decodeAdminReport(new TextEncoder().encode(JSON.stringify(closed))))).toBe('MALFORMED')
+    const controls = { ...withRequests, requests: [{ ...withRequests.requests![0]!, text: 'line\nbreak' }] }
+    expect(await codeOf(() => decodeAdminReport(new TextEncoder().encode(JSON.stringify(controls))))).toBe('MALFORMED')
+  })
+
   it('refuses an invalid report when encoding and decoding', async () => {
     expect(await codeOf(() => encodeAdminReport({ ...report, lastSequence: -1 }))).toBe('MALFORMED')
     expect(await codeOf(() => decodeAdminReport(new TextEncoder().encode(JSON.stringify({ ...report, format: 'x' }))))).toBe('UNSUPPORTED_FORMAT')
@@ -374,8 +389,8 @@ describe('error codes', () => {
   it('are the ones the README lists', () => {
     expect([...ADMIN_PROTOCOL_ERROR_CODES].sort()).toEqual([
       'DOWNGRADE', 'HASH_MISMATCH', 'MALFORMED', 'NOT_ADDRESSED', 'REPLAYED', 'SIGNATURE_INVALID', 'SIGNER_NOT_GWA',
-      'SIGNER_NOT_MANUFACTURER', 'STALE', 'TOO_LARGE', 'UNSUPPORTED_FORMAT',
-    ])
+      'SIGNER_NOT_MANUFACTURER', 'STALE', 'TOO_LARGE', 'UNSUPPORTED_FORMAT', 'KEYS_UNREADABLE',
+    ].sort())
   })
 })
 

@@ -24,6 +24,10 @@ export const OPERATIONS = [
   /** Have keys generated, CSRs made, certificates installed, CRLs updated. */
   'certificates.manage',
   'firmware.update',
+  /** Install wireless M-Bus meter keys (sent encrypted to the gateway's ENC key) in the security module. */
+  'meter-keys.install',
+  /** Answer a consumer's request (rights, tariff choice): set its state and leave a note for the consumer. */
+  'requests.answer',
   'log.system.read',
   'log.calibration.read',
   /** The consumer log of one's own metering points. */
@@ -53,7 +57,7 @@ const EMT_DATA: readonly Operation[] = ['meter-data.receive']
 /** The table: every operation a role may perform; everything else is refused. */
 export const ACCESS_PROFILES: Readonly<Record<Role, readonly Operation[]>> = {
   // The administrator configures and maintains the gateway but sees no consumption data (TR-03109-1 §3.2.4).
-  gwa: ['config.apply', 'time.set', 'certificates.manage', 'firmware.update', 'log.system.read', 'taf.trigger', 'cls.open'],
+  gwa: ['config.apply', 'time.set', 'certificates.manage', 'firmware.update', 'meter-keys.install', 'requests.answer', 'log.system.read', 'taf.trigger', 'cls.open'],
   'emt:taf1': EMT_DATA,
   'emt:taf2': EMT_DATA,
   'emt:taf6': EMT_DATA,

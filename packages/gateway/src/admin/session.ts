@@ -30,6 +30,8 @@ export const OPERATION_OF_COMMAND = {
   'read-log': 'log.system.read',
   'taf-request': 'taf.trigger',
   'cls-open': 'cls.open',
+  'meter-keys': 'meter-keys.install',
+  'answer-request': 'requests.answer',
 } as const satisfies Record<AdminCommandType, Operation>
 
 /** `read-log` reads the log it names: each log is its own operation in the access table. */
