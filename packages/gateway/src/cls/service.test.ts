@@ -343,3 +343,152 @@ describe('CLS channel', () => {
     }
   })
 })
+
+describe('CLS reconfiguration (a new cls section while channels run)', () => {
+  const reasonsOf = (entries: { consumer: string; entry: ConsumerLogEntry }[]) => entries.map((x) => {
+    const f = x.entry.fields as { device?: string; recipient?: string; state?: string; reason?: string }
+    return [x.consumer, f.device, f.recipient, f.state, f.reason]
+  })
+
+  it('closes the channels of a removed device and of an unpaired one (reconfigured), keeps the others relaying; new devices and pairings apply at once', async () => {
+    const emt1 = await startEmt('emt-1')
+    const emt2 = await startEmt('emt-2')
+    const device = await startDevice()
+    const at = { host: '127.0.0.1', port: device.port }
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const cls = createClsService({
+      devices: [{ id: 'hp-1', consumer: 'c-1', address: at }, { id: 'wb-1', consumer: 'c-2', address: at }, { id: 'pv-1', consumer: 'c-1', address: at }],
+      emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }, { id: 'emt-2', tlsSubject: { CN: 'EMT Demo 2' }, allowedDevices: ['wb-1', 'pv-1'] }],
+    }, deps(entries))
+    const open = async (deviceId: string, emtId: string, emt: { port: number; next: () => Promise<TLSSocket> }) => {
+      const opened = await cls.open({ deviceId, emtId, endpoint: `https://127.0.0.1:${emt.port}` })
+      const [e, d] = await Promise.all([emt.next(), device.next()])
+      await readLine(e)
+      return { ...opened, e, d, closed: cls.closed(opened.channelId)! }
+    }
+    const hp = await open('hp-1', 'emt-1', emt1)
+    const wb = await open('wb-1', 'emt-2', emt2)
+    const pv = await open('pv-1', 'emt-2', emt2)
+    entries.length = 0
+
+    const closed = await cls.reconfigure({
+      devices: [{ id: 'hp-1', consumer: 'c-1', address: at }, { id: 'pv-1', consumer: 'c-1', address: at }, { id: 'bat-1', consumer: 'c-1', address: at }],
+      emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }, { id: 'emt-2', tlsSubject: { CN: 'EMT Demo 2' }, allowedDevices: ['bat-1'] }],
+    })
+    expect(closed.map((c) => [c.deviceId, c.reason]).sort()).toEqual([['pv-1', 'reconfigured'], ['wb-1', 'reconfigured']])
+    expect(await wb.closed).toMatchObject({ reason: 'reconfigured', emtId: 'emt-2' })
+    expect(await pv.closed).toMatchObject({ reason: 'reconfigured' })
+    await Promise.all([ended(wb.e), ended(wb.d), ended(pv.e), ended(pv.d)])
+    expect(reasonsOf(entries).sort()).toEqual([['c-1', 'pv-1', 'emt-2', 'closed', 'reconfigured'], ['c-2', 'wb-1', 'emt-2', 'closed', 'reconfigured']])
+    const text = (device: string) => (entries.find((x) => (x.entry.fields as { device: string }).device === device)!.entry.fields as { text: string }).text
+    expect(text('wb-1')).toContain('the device wb-1 was removed')
+    expect(text('pv-1')).toContain('emt-2 is no longer paired with pv-1')
+
+    // The untouched channel still relays both ways.
+    expect(cls.channels().map((c) => c.channelId)).toEqual([hp.channelId])
+    hp.e.write('{"cmd":"limit","kw":4.2}\n')
+    expect(await readLine(hp.d)).toBe('{"cmd":"limit","kw":4.2}')
+    hp.d.write('{"ok":true}\n')
+    expect(await readLine(hp.e)).toBe('{"ok":true}')
+
+    // The new pairing opens; the removed one is refused.
+    const notPaired = await expectCode(cls.open({ deviceId: 'pv-1', emtId: 'emt-2', endpoint: `https://127.0.0.1:${emt2.port}` }), 'CLS_FAILED')
+    expect(notPaired.message).toContain('not paired')
+    await expectCode(cls.open({ deviceId: 'wb-1', emtId: 'emt-2', endpoint: `https://127.0.0.1:${emt2.port}` }), 'CLS_FAILED')
+    const bat = await open('bat-1', 'emt-2', emt2)
+    expect(cls.channels().map((c) => c.deviceId).sort()).toEqual(['bat-1', 'hp-1'])
+    await cls.close()
+    expect(await bat.closed).toMatchObject({ reason: 'requested' })
+  })
+
+  it('closes a channel whose device settings (consumer, address) or EMT subject changed; an invalid section changes nothing (CONFIG_INVALID)', async () => {
+    const emt = await startEmt('emt-1')
+    const device = await startDevice()
+    const at = { host: '127.0.0.1', port: device.port }
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const base = config(device.port, { emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1', 'wb-1'] }] })
+    const cls = createClsService(base, deps(entries))
+    const endpoint = `https://127.0.0.1:${emt.port}`
+    const a = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint })
+    const b = await cls.open({ deviceId: 'wb-1', emtId: 'emt-1', endpoint })
+    await Promise.all([emt.next(), emt.next(), device.next(), device.next()])
+
+    const err = await expectCode(cls.reconfigure({ ...base, emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['nope'] }] }), 'CONFIG_INVALID')
+    expect(err.message).toContain('allowedDevices')
+    expect(cls.channels()).toHaveLength(2)
+    // The same section again closes nothing.
+    expect(await cls.reconfigure(base)).toEqual([])
+
+    // hp-1 now belongs to another consumer: its channel is not the one c-1 was told about.
+    const moved = await cls.reconfigure({ ...base, devices: [{ id: 'hp-1', consumer: 'c-9', address: at }, base.devices[1]!] })
+    expect(moved.map((c) => [c.channelId, c.reason])).toEqual([[a.channelId, 'reconfigured']])
+    expect(cls.channels().map((c) => c.channelId)).toEqual([b.channelId])
+    const subject = await cls.reconfigure({ devices: [{ id: 'hp-1', consumer: 'c-9', address: at }, base.devices[1]!], emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1', O: 'Demo' }, allowedDevices: ['hp-1', 'wb-1'] }] })
+    expect(subject.map((c) => [c.channelId, c.reason])).toEqual([[b.channelId, 'reconfigured']])
+    expect((entries.at(-1)!.entry.fields as { text: string }).text).toContain("emt-1's certificate subject changed")
+    expect(reasonsOf(entries).filter((r) => r[3] === 'closed')).toEqual([['c-1', 'hp-1', 'emt-1', 'closed', 'reconfigured'], ['c-2', 'wb-1', 'emt-1', 'closed', 'reconfigured']])
+    await cls.close()
+  })
+
+  it('running channels take the new timeouts: a shorter maxTimeoutS cuts them (timeout), a new idleTimeoutS counts from the last byte', async () => {
+    const world = createManualWorld(Date.now())
+    const emt = await startEmt()
+    const device = await startDevice()
+    const base = config(device.port, { defaultTimeoutS: 600, maxTimeoutS: 3600, idleTimeoutS: 300 })
+    const cls = createClsService(base, deps([], { now: world.now, setTimer: world.setTimer }))
+    const endpoint = `https://127.0.0.1:${emt.port}`
+    const a = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 1800 })
+    const [e, d] = await Promise.all([emt.next(), device.next()])
+    await readLine(e)
+    world.advance(100_000)
+    e.write('x\n')
+    await readLine(d)
+    // 100 s open; the new limit is 150 s in all and 60 s of silence.
+    await cls.reconfigure({ ...base, defaultTimeoutS: 150, maxTimeoutS: 150, idleTimeoutS: 60 })
+    expect(cls.channels()).toMatchObject([{ channelId: a.channelId, timeoutS: 150 }])
+    const closedA = cls.closed(a.channelId)!
+    world.advance(45_000)
+    e.write('y\n')
+    await readLine(d)
+    expect(cls.channels()).toHaveLength(1)
+    world.advance(5_000)
+    expect(await closedA).toMatchObject({ reason: 'timeout', timeoutS: 150 })
+
+    // Idle: 50 s quiet under a 300-s idle limit, then a 60-s one: 10 s later it closes.
+    const b = await cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint })
+    await Promise.all([emt.next(), device.next()])
+    world.advance(50_000)
+    await cls.reconfigure({ ...base, idleTimeoutS: 60 })
+    const closedB = cls.closed(b.channelId)!
+    world.advance(9_000)
+    expect(cls.channels()).toHaveLength(1)
+    world.advance(1_000)
+    expect(await closedB).toMatchObject({ reason: 'timeout' })
+    await cls.close()
+  })
+
+  it('a channel being opened while the pairing is removed is refused (CLS_FAILED) and logs nothing; removing the section closes every channel (reconfigured)', async () => {
+    const emt = await startEmt()
+    const device = await startDevice()
+    const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const plain = deps(entries)
+    const cls = createClsService(config(device.port), deps(entries, { tls: async () => { await gate; return plain.tls() } }))
+    const endpoint = `https://127.0.0.1:${emt.port}`
+    const opening = cls.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint })
+    await cls.reconfigure({ ...config(device.port), emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['wb-1'] }] })
+    release()
+    const refused = await expectCode(opening, 'CLS_FAILED')
+    expect(refused.message).toContain('emt-1 is no longer paired with hp-1')
+    await Promise.all([ended(await emt.next()), ended(await device.next())])
+    expect(entries).toEqual([])
+
+    const c = await cls.open({ deviceId: 'wb-1', emtId: 'emt-1', endpoint })
+    await Promise.all([emt.next(), device.next()])
+    const closedC = cls.closed(c.channelId)!
+    await cls.close('reconfigured')
+    expect(await closedC).toMatchObject({ reason: 'reconfigured' })
+    expect((entries.at(-1)!.entry.fields as { text: string }).text).toContain('the gateway has no CLS devices any more')
+  })
+})

@@ -8,6 +8,7 @@ import { assertAuthorized, type Role } from '../admin/access.js'
 import { GatewayError } from '../errors.js'
 import type { GatewayLogs } from '../log/writer.js'
 import { messageOf } from '../store/store.js'
+import { formatCanonicalJson } from '../canonical-json.js'
 import { ClsConfig, type ClsConfigInput, type ClsDevice, type ClsEmt } from './config.js'
 
 /*
@@ -23,7 +24,8 @@ import { ClsConfig, type ClsConfigInput, type ClsDevice, type ClsEmt } from './c
 /** The first line the gateway writes to the EMT on a new channel (JSON, then LF); everything after it is the device's bytes. */
 export const CLS_PREAMBLE_FORMAT = 'smgw-cls/1'
 
-export type ClsCloseReason = 'requested' | 'timeout' | 'peer-closed' | 'error'
+/** Why a channel closed; `reconfigured`: a new `cls` section removed its device or EMT, changed either, or unpaired them. */
+export type ClsCloseReason = 'requested' | 'timeout' | 'peer-closed' | 'error' | 'reconfigured'
 
 export interface ClsOpenRequest {
   readonly deviceId: string
@@ -75,20 +77,35 @@ export interface ClsService {
   closeChannel(channelId: string): Promise<void>
   /** Resolves when the channel has closed and its entry was written; undefined for unknown IDs. */
   closed(channelId: string): Promise<ClsClosedEvent> | undefined
-  /** Closes every channel and refuses new ones. Idempotent. */
-  close(): Promise<void>
+  /**
+   * Takes a new `cls` section while channels run (README "CLS channel", "Reconfiguration").
+   * A channel whose device was removed or changed (address, TLS, consumer), or whose EMT was
+   * removed, changed its subject or is no longer paired with the device, is closed with reason
+   * `reconfigured`; the others keep running under the new timeouts (a channel open longer than
+   * the new `maxTimeoutS` closes with `timeout`). Resolves with the channels it closed, once
+   * their entries are written. CONFIG_INVALID, with nothing changed, for an invalid section.
+   */
+  reconfigure(input: ClsConfigInput): Promise<readonly ClsClosedEvent[]>
+  /** Closes every channel (reason `requested`, or `reconfigured` when the section was removed) and refuses new ones. Idempotent. */
+  close(reason?: Extract<ClsCloseReason, 'requested' | 'reconfigured'>): Promise<void>
 }
 
 interface Channel {
   readonly info: { channelId: string; deviceId: string; emtId: string; openedAt: Date; timeoutS: number; bytesToDevice: number; bytesToEmt: number }
   readonly consumer: string
+  /** The device's and the EMT's entries the channel was opened under (compared at `reconfigure`). */
+  readonly deviceConfig: ClsDevice
+  readonly emtConfig: ClsEmt
   readonly emt: TLSSocket
   readonly device: Socket
   readonly done: Promise<ClsClosedEvent>
   readonly resolveDone: (event: ClsClosedEvent) => void
   closing: boolean
   lastActivity: number
-  cancelTimers: (() => void)[]
+  /** Why `reconfigured` (words for the consumer log). */
+  reconfiguredBecause?: string
+  cancelIdle: () => void
+  cancelDeadline: () => void
 }
 
 /** How long a closed channel's sockets get to flush what they hold before they are destroyed. */
@@ -99,19 +116,16 @@ const LINGER_MS = 2000
  * `deps.tls` is asked for the identity at each open.
  */
 export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): ClsService {
-  const parsed = ClsConfig.safeParse(input)
-  if (!parsed.success) {
-    throw new GatewayError('CONFIG_INVALID', `invalid cls configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error })
-  }
-  const config = parsed.data
+  /** The section in force; `reconfigure` replaces it (and the two maps) as one. */
+  let config = parseClsConfig(input)
   const now = deps.now ?? (() => new Date())
   const setTimer = deps.setTimer ?? ((ms, fn) => {
     const t = setTimeout(fn, ms)
     return () => { clearTimeout(t) }
   })
   const log = deps.logger?.child({ component: 'cls' })
-  const devices = new Map(config.devices.map((d) => [d.id, d]))
-  const emts = new Map(config.emts.map((e) => [e.id, e]))
+  let devices = new Map(config.devices.map((d) => [d.id, d]))
+  let emts = new Map(config.emts.map((e) => [e.id, e]))
   /** Devices with a channel open or being opened (at most one per device). */
   const busy = new Set<string>()
   const channels = new Map<string, Channel>()
@@ -129,7 +143,8 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
   const closeChannel = (channel: Channel, reason: ClsCloseReason): Promise<ClsClosedEvent> => {
     if (channel.closing) return channel.done
     channel.closing = true
-    for (const cancel of channel.cancelTimers) cancel()
+    channel.cancelIdle()
+    channel.cancelDeadline()
     const { emt, device } = channel
     emt.unpipe(device)
     device.unpipe(emt)
@@ -151,6 +166,7 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
       timeout: 'closed by the gateway: the time allowed for it ran out',
       'peer-closed': `ended by ${event.emtId} or the device`,
       error: 'broken off after a connection error',
+      reconfigured: `closed by the gateway: its CLS configuration changed (${channel.reconfiguredBecause ?? 'the device or its pairing'})`,
     }
     const written = writeEntry(channel.consumer, {
       device: event.deviceId, recipient: event.emtId, state: 'closed', reason,
@@ -198,6 +214,47 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
     return withTimeout(opening, config.connectTimeoutMs, `the device ${device.id} at ${host}:${port}`, setTimer, (s) => { s.destroy() })
   }
 
+  /**
+   * (Re)arms a channel's idle and overall timers from the section in force: the idle limit
+   * counts from the last byte, the deadline from the opening, cut to `maxTimeoutS`.
+   */
+  const armTimers = (channel: Channel): void => {
+    channel.cancelIdle()
+    channel.cancelDeadline()
+    const finish = (reason: ClsCloseReason): void => { void closeChannel(channel, reason) }
+    const idleMs = config.idleTimeoutS * 1000
+    const armIdle = (ms: number): void => {
+      channel.cancelIdle = setTimer(Math.max(0, ms), () => {
+        const quiet = now().getTime() - channel.lastActivity
+        if (quiet >= idleMs) finish('timeout')
+        else armIdle(idleMs - quiet)
+      })
+    }
+    armIdle(idleMs - (now().getTime() - channel.lastActivity))
+    channel.info.timeoutS = Math.min(channel.info.timeoutS, config.maxTimeoutS)
+    const left = channel.info.openedAt.getTime() + channel.info.timeoutS * 1000 - now().getTime()
+    channel.cancelDeadline = setTimer(Math.max(0, left), () => { finish('timeout') })
+  }
+
+  const reconfigure = async (next: ClsConfigInput): Promise<readonly ClsClosedEvent[]> => {
+    const parsed = parseClsConfig(next)
+    config = parsed
+    devices = new Map(parsed.devices.map((d) => [d.id, d]))
+    emts = new Map(parsed.emts.map((e) => [e.id, e]))
+    const closing: Promise<ClsClosedEvent>[] = []
+    for (const channel of [...channels.values()]) {
+      const changed = pairingChange(channel.deviceConfig, channel.emtConfig, devices, emts)
+      if (changed !== undefined) {
+        channel.reconfiguredBecause = changed
+        closing.push(closeChannel(channel, 'reconfigured'))
+      } else {
+        armTimers(channel)
+      }
+    }
+    log?.info({ devices: devices.size, emts: emts.size, closed: closing.length, running: channels.size }, 'CLS configuration replaced')
+    return Promise.all(closing)
+  }
+
   const open = async (request: ClsOpenRequest): Promise<{ channelId: string; timeoutS: number }> => {
     if (life.closed) throw refuse('the CLS service is closed')
     // The access table (admin/access.ts) decides who may open a channel and who may relay through it.
@@ -231,6 +288,9 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
         throw refuse(`cannot reach device ${device.id} on the HAN: ${messageOf(err)}`, err)
       }
       if (isClosed()) throw refuse('the CLS service is closed')
+      // A reconfiguration while connecting: the channel opens only under the pairing in force now.
+      const changed = pairingChange(device, emt, devices, emts)
+      if (changed !== undefined) throw refuse(`the cls configuration changed while the channel was being opened: ${changed}`)
     } catch (err) {
       emtSocket?.destroy()
       deviceSocket?.destroy()
@@ -255,7 +315,10 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
 
     let resolveDone: (e: ClsClosedEvent) => void = () => undefined
     const done = new Promise<ClsClosedEvent>((resolve) => { resolveDone = resolve })
-    const channel: Channel = { info, consumer: device.consumer, emt: emtSocket, device: deviceSocket, done, resolveDone, closing: false, lastActivity: now().getTime(), cancelTimers: [] }
+    const channel: Channel = {
+      info, consumer: device.consumer, emt: emtSocket, device: deviceSocket, deviceConfig: device, emtConfig: emt, done, resolveDone,
+      closing: false, lastActivity: now().getTime(), cancelIdle: () => undefined, cancelDeadline: () => undefined,
+    }
     channels.set(channelId, channel)
     const finish = (reason: ClsCloseReason): void => { void closeChannel(channel, reason) }
 
@@ -275,17 +338,7 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
       s.on('end', () => { finish('peer-closed') })
       s.on('close', () => { finish('peer-closed') })
     }
-    const idleMs = config.idleTimeoutS * 1000
-    const armIdle = (ms: number): void => {
-      const cancel = setTimer(ms, () => {
-        const quiet = now().getTime() - channel.lastActivity
-        if (quiet >= idleMs) finish('timeout')
-        else armIdle(idleMs - quiet)
-      })
-      channel.cancelTimers.push(cancel)
-    }
-    armIdle(idleMs)
-    channel.cancelTimers.push(setTimer(timeoutS * 1000, () => { finish('timeout') }))
+    armTimers(channel)
     log?.info({ channel: channelId, device: device.id, emt: emt.id, timeoutS }, 'CLS channel open')
     return { channelId, timeoutS }
   }
@@ -298,12 +351,45 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
       if (c !== undefined) await closeChannel(c, 'requested')
     },
     closed: (channelId) => channels.get(channelId)?.done,
-    async close() {
+    reconfigure,
+    async close(reason = 'requested') {
       life.closed = true
-      await Promise.all([...channels.values()].map((c) => closeChannel(c, 'requested')))
+      await Promise.all([...channels.values()].map((c) => {
+        if (reason === 'reconfigured') c.reconfiguredBecause = 'the gateway has no CLS devices any more'
+        return closeChannel(c, reason)
+      }))
       await Promise.all([...pending])
     },
   }
+}
+
+function parseClsConfig(input: ClsConfigInput): ClsConfig {
+  const parsed = ClsConfig.safeParse(input)
+  if (!parsed.success) {
+    throw new GatewayError('CONFIG_INVALID', `invalid cls configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error })
+  }
+  return parsed.data
+}
+
+/**
+ * Why a channel opened for `device` and `emt` may not run under the section in force (in words
+ * for the consumer log), or undefined when it may. TR-03109-1 §3.2.5: bytes go only between a
+ * configured device and an EMT paired with it — the address, the TLS expectations and the
+ * consumer whose log records the channel are part of what was configured.
+ */
+function pairingChange(device: ClsDevice, emt: ClsEmt, devices: ReadonlyMap<string, ClsDevice>, emts: ReadonlyMap<string, ClsEmt>): string | undefined {
+  const nowDevice = devices.get(device.id)
+  if (nowDevice === undefined) return `the device ${device.id} was removed`
+  if (!sameJson(nowDevice, device)) return `the device ${device.id}'s settings changed`
+  const nowEmt = emts.get(emt.id)
+  if (nowEmt === undefined) return `${emt.id} was removed`
+  if (!nowEmt.allowedDevices.includes(device.id)) return `${emt.id} is no longer paired with ${device.id}`
+  if (!sameJson(nowEmt.tlsSubject, emt.tlsSubject)) return `${emt.id}'s certificate subject changed`
+  return undefined
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return formatCanonicalJson(a) === formatCanonicalJson(b)
 }
 
 function parseEndpoint(text: string): { host: string; port: number } | undefined {

@@ -55,6 +55,8 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('certificate-installed', { kind: z.enum(['tls', 'sig', 'enc']), serial: hex(20) }),
   // An own certificate found on a CRL: it is no longer used.
   entry('certificate-revoked', { kind: z.enum(['tls', 'sig', 'enc', 'gs']), serial: hex(20) }),
+  // Wireless M-Bus keys the GWA sent (`meter-keys`, encrypted to the ENC key) installed in the security module: key IDs only, never key material.
+  entry('meter-keys-installed', { keyIds: z.array(id).min(1).max(256), replaced: z.array(id).max(256) }),
   entry('firmware-update', { from: version, to: version, result: z.enum(['installed', 'rejected-signature', 'rejected-version', 'rejected-hash', 'rolled-back']) }),
   entry('time-source-set', { by: role, servers: z.int().min(1) }),
   entry('lmn-device-unknown', { transport, meterId: id }),
@@ -79,8 +81,15 @@ export const ConsumerLogEntry = z.discriminatedUnion('type', [
   entry('consent-changed', { purpose: id, granted: z.boolean(), text }),
   // A request the consumer made on the HAN (GDPR Art. 16, 17, 21, or a tariff choice); `request`: its number.
   // The CLS channel (docs/admin-protocol.md `cls-open`) to one of the consumer's devices was opened or closed.
-  entry('cls-channel', { device: id, recipient: id, state: z.enum(['opened', 'closed']), reason: z.enum(['requested', 'timeout', 'peer-closed', 'error']).optional(), text }),
+  entry('cls-channel', { device: id, recipient: id, state: z.enum(['opened', 'closed']), reason: z.enum(['requested', 'timeout', 'peer-closed', 'error', 'reconfigured']).optional(), text }),
   entry('request-received', { kind: z.enum(['deletion', 'rectification', 'objection', 'tariff-choice']), request: z.int().min(1), text }),
+  // The GWA accepted the admin report that carried the request: it is with the administrator now (docs/admin-protocol.md `requests`).
+  entry('request-forwarded', { kind: z.enum(['deletion', 'rectification', 'objection', 'tariff-choice']), request: z.int().min(1), text }),
+  // The administrator's answer (`answer-request`): the state it set and its note to the consumer, word for word (may be empty).
+  entry('request-answered', {
+    kind: z.enum(['deletion', 'rectification', 'objection', 'tariff-choice']), request: z.int().min(1),
+    state: z.enum(['in-progress', 'done', 'rejected']), note: z.string().max(1000).regex(/^[^\p{Cc}]*$/u), text,
+  }),
 ])
 export type ConsumerLogEntry = z.infer<typeof ConsumerLogEntry>
 
