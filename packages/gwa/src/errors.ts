@@ -24,6 +24,13 @@ export type GwaErrorCode =
   | 'GWA_WAKE_UP_FAILED'
   /** The service could not start (listen failed, key or certificate unusable). */
   | 'GWA_START_FAILED'
+  /**
+   * Meter keys for a gateway without an ENC certificate the GWA issued and the gateway last
+   * reported as its operational one: nothing to seal the keys to — renew its ENC certificate first.
+   */
+  | 'GWA_NO_ENC_CERTIFICATE'
+  /** A gateway opened admin sessions faster than `sessionRateLimit` allows; answered 429 with Retry-After. */
+  | 'GWA_RATE_LIMITED'
 
 export class GwaError extends Error {
   override name = 'GwaError'

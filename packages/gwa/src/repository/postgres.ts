@@ -2,10 +2,10 @@ import pg from 'pg'
 import { migratePostgres, type Migration } from '@smgw/sql'
 import { GwaError } from '../errors.js'
 import {
-  commandRecord, firmwareRecord, gatewayRecord, logRecord, profileRecord,
-  type CertificateRow, type CommandRow, type FirmwareRow, type GatewayRow, type LogRow, type ProfileRow,
+  commandRecord, firmwareRecord, gatewayRecord, issuedRecord, logRecord, profileRecord, requestRecord,
+  type CertificateRow, type CommandRow, type FirmwareRow, type GatewayRow, type IssuedRow, type LogRow, type ProfileRow, type RequestRow,
 } from './rows.js'
-import { MAX_LIST_ROWS, RESULT_LOST, stateAfterContact, type GatewayRecord, type GatewayState, type GwaRepository } from './types.js'
+import { MAX_LIST_ROWS, OPEN_STATES, RESULT_LOST, stateAfterContact, type GatewayRecord, type GatewayState, type GwaRepository } from './types.js'
 
 /*
  * The PostgreSQL inventory (`pg`): the same interface and the same test suite as the SQLite
@@ -83,6 +83,38 @@ CREATE TABLE firmware_packages (
   added_ms     BIGINT NOT NULL,
   file         BYTEA  NOT NULL
 );
+`,
+  },
+  {
+    version: 2,
+    name: 'issued certificates, consumer requests',
+    sql: `
+CREATE TABLE issued_certificates (
+  gateway_id  TEXT   NOT NULL REFERENCES gateways (id),
+  kind        TEXT   NOT NULL,
+  serial      TEXT   NOT NULL,
+  der         BYTEA  NOT NULL,
+  issued_ms   BIGINT NOT NULL,
+  PRIMARY KEY (gateway_id, kind, serial)
+);
+CREATE TABLE consumer_requests (
+  gateway_id        TEXT    NOT NULL REFERENCES gateways (id),
+  request_id        BIGINT  NOT NULL,
+  consumer          TEXT    NOT NULL,
+  kind              TEXT    NOT NULL,
+  state             TEXT    NOT NULL,
+  created_ms        BIGINT  NOT NULL,
+  text              TEXT    NOT NULL,
+  first_reported_ms BIGINT  NOT NULL,
+  last_reported_ms  BIGINT  NOT NULL,
+  in_report         INTEGER NOT NULL,
+  answer_state      TEXT,
+  answer_note       TEXT,
+  answer_command_id TEXT,
+  answered_ms       BIGINT,
+  PRIMARY KEY (gateway_id, request_id)
+);
+CREATE INDEX consumer_requests_by_state ON consumer_requests (state, gateway_id, request_id);
 `,
   },
 ]
@@ -173,6 +205,19 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
       }
       await c.query(`UPDATE commands SET state = 'failed', done_ms = $1, result = $2 WHERE gateway_id = $3 AND state = 'sent' AND sequence <= $4`,
         [input.at.getTime(), JSON.stringify(RESULT_LOST), input.gatewayId, input.lastExecutedSequence])
+      if (input.requests !== undefined) {
+        await c.query('UPDATE consumer_requests SET in_report = 0 WHERE gateway_id = $1 AND in_report = 1', [input.gatewayId])
+        const rs = input.requests
+        // One statement for up to 256 requests (unnest of one array per column).
+        if (rs.length > 0) {
+          await c.query(`INSERT INTO consumer_requests (gateway_id, request_id, consumer, kind, state, created_ms, text, first_reported_ms, last_reported_ms, in_report)
+            SELECT $1, r.id, r.consumer, r.kind, r.state, r.created_ms, r.text, $2, $2, 1
+            FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r (id, consumer, kind, state, created_ms, text)
+            ON CONFLICT (gateway_id, request_id) DO UPDATE SET consumer = EXCLUDED.consumer, kind = EXCLUDED.kind, state = EXCLUDED.state,
+            created_ms = EXCLUDED.created_ms, text = EXCLUDED.text, last_reported_ms = EXCLUDED.last_reported_ms, in_report = 1`,
+          [input.gatewayId, input.at.getTime(), rs.map((r) => r.id), rs.map((r) => r.consumer), rs.map((r) => r.kind), rs.map((r) => r.state), rs.map((r) => r.createdAt.getTime()), rs.map((r) => r.text)])
+        }
+      }
       return mustLoad(c, input.gatewayId)
     })),
     nextWakeUpCounter: (id) => guard('nextWakeUpCounter', async () => {
@@ -261,6 +306,35 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
     getFirmwarePackage: (version) => guard('getFirmwarePackage', async () => {
       const row = (await pool.query<FirmwareRow & { file: Buffer }>('SELECT * FROM firmware_packages WHERE version = $1', [version])).rows[0]
       return row === undefined ? undefined : { record: firmwareRecord(row), file: new Uint8Array(row.file) }
+    }),
+    saveIssuedCertificate: (r) => guard('saveIssuedCertificate', async () => {
+      await mustLoad(pool, r.gatewayId)
+      await pool.query('INSERT INTO issued_certificates (gateway_id, kind, serial, der, issued_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_id, kind, serial) DO NOTHING',
+        [r.gatewayId, r.kind, r.serial, Buffer.from(r.der), r.issuedAt.getTime()])
+    }),
+    getIssuedCertificate: (gatewayId, kind, serial) => guard('getIssuedCertificate', async () => {
+      const row = (await pool.query<IssuedRow>('SELECT * FROM issued_certificates WHERE gateway_id = $1 AND kind = $2 AND serial = $3', [gatewayId, kind, serial])).rows[0]
+      return row === undefined ? undefined : issuedRecord(row)
+    }),
+    listRequests: (q) => guard('listRequests', async () => {
+      const where: string[] = []
+      const args: unknown[] = []
+      const arg = (v: unknown) => { args.push(v); return `$${String(args.length)}` }
+      if (q.gatewayId !== undefined) where.push(`gateway_id = ${arg(q.gatewayId)}`)
+      if (q.open === true) where.push(`state = ANY(${arg(OPEN_STATES)}::text[])`)
+      const limit = arg(Math.min(q.limit ?? MAX_LIST_ROWS, MAX_LIST_ROWS))
+      const r = await pool.query<RequestRow>(`SELECT * FROM consumer_requests ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY gateway_id COLLATE "C", request_id LIMIT ${limit}`, args)
+      return r.rows.map(requestRecord)
+    }),
+    getRequest: (gatewayId, requestId) => guard('getRequest', async () => {
+      const row = (await pool.query<RequestRow>('SELECT * FROM consumer_requests WHERE gateway_id = $1 AND request_id = $2', [gatewayId, requestId])).rows[0]
+      return row === undefined ? undefined : requestRecord(row)
+    }),
+    recordRequestAnswer: (gatewayId, requestId, a) => guard('recordRequestAnswer', async () => {
+      const r = await pool.query<RequestRow>(`UPDATE consumer_requests SET state = $1, answer_state = $1, answer_note = $2, answer_command_id = $3, answered_ms = $4
+        WHERE gateway_id = $5 AND request_id = $6 RETURNING *`, [a.state, a.note, a.commandId, a.at.getTime(), gatewayId, requestId])
+      const row = r.rows[0]
+      return row === undefined ? undefined : requestRecord(row)
     }),
     close: async () => {
       if (closed) return

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openSqlite } from '@smgw/sql'
 import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '@smgw/sql/testing'
 import { openPostgresRepository } from './postgres.js'
-import { openSqliteRepository } from './sqlite.js'
-import { RESULT_LOST, type CertificateRecord, type GwaRepository } from './types.js'
+import { openSqliteRepository, SQLITE_MIGRATIONS } from './sqlite.js'
+import { RESULT_LOST, type CertificateRecord, type GwaRepository, type ReportedRequestInput } from './types.js'
 
 /* One suite, run against both implementations (the PostgreSQL one against a real server). */
 
@@ -174,10 +175,78 @@ describe.each(implementations)('inventory (%s)', (name, open) => {
     expect(await repo.getFirmwarePackage('9.9.9')).toBeUndefined()
   }))
 
+  test('issued certificates are kept byte for byte by gateway, kind and serial; a second record is ignored', () => withRepo(open, async (repo) => {
+    await repo.registerGateway({ id: 'smgw-0001', registeredAt: at })
+    await repo.registerGateway({ id: 'smgw-0002', registeredAt: at })
+    const der = new Uint8Array(600).map((_, i) => (i * 13) & 0xff)
+    await repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'enc', serial: '1a2b', der, issuedAt: at })
+    await repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'enc', serial: '1a2b', der: new Uint8Array([1]), issuedAt: later(5) })
+    await repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'sig', serial: '1a2b', der: new Uint8Array([2]), issuedAt: at })
+    const got = await repo.getIssuedCertificate('smgw-0001', 'enc', '1a2b')
+    expect(got).toMatchObject({ gatewayId: 'smgw-0001', kind: 'enc', serial: '1a2b', issuedAt: at })
+    expect(Buffer.from(got?.der ?? []).equals(Buffer.from(der))).toBe(true)
+    expect([...(await repo.getIssuedCertificate('smgw-0001', 'sig', '1a2b'))?.der ?? []]).toEqual([2])
+    expect(await repo.getIssuedCertificate('smgw-0002', 'enc', '1a2b')).toBeUndefined()
+    expect(await repo.getIssuedCertificate('smgw-0001', 'tls', '1a2b')).toBeUndefined()
+    await expect(repo.saveIssuedCertificate({ gatewayId: 'smgw-0404', kind: 'enc', serial: '01', der, issuedAt: at })).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
+  }))
+
+  test('consumer requests: upserted from reports, kept with their last state when they leave, answered; open and fleet-wide lists', () => withRepo(open, async (repo) => {
+    await repo.registerGateway({ id: 'smgw-0001', registeredAt: at })
+    await repo.registerGateway({ id: 'smgw-0002', registeredAt: at })
+    const contact = (gatewayId: string, s: number, requests?: ReportedRequestInput[]) => repo.recordContact({
+      gatewayId, at: later(s), tlsSubject: `CN=${gatewayId}`, report: {}, firmwareVersion: '1.0.0', profileVersion: 0, certificates: [], lastExecutedSequence: 0,
+      ...(requests === undefined ? {} : { requests }),
+    })
+    const r1: ReportedRequestInput = { id: 1, consumer: 'anna', kind: 'deletion', state: 'received', createdAt: later(-60), text: 'Bitte löschen' }
+    const r2: ReportedRequestInput = { id: 2, consumer: 'ben', kind: 'tariff-choice', state: 'pending', createdAt: later(-30), text: 'tariff-green' }
+    await contact('smgw-0001', 1, [r1, r2])
+    await contact('smgw-0002', 1, [{ ...r1, consumer: 'carl', text: 'x' }])
+    expect(await repo.getRequest('smgw-0001', 1)).toEqual({
+      gatewayId: 'smgw-0001', requestId: 1, consumer: 'anna', kind: 'deletion', state: 'received', createdAt: later(-60), text: 'Bitte löschen',
+      firstReportedAt: later(1), lastReportedAt: later(1), inLastReport: true, answer: null,
+    })
+    // The next report: request 1 moved on, request 2 is gone (kept, last state pending).
+    await contact('smgw-0001', 10, [{ ...r1, state: 'in-progress' }])
+    expect(await repo.getRequest('smgw-0001', 1)).toMatchObject({ state: 'in-progress', firstReportedAt: later(1), lastReportedAt: later(10), inLastReport: true })
+    expect(await repo.getRequest('smgw-0001', 2)).toMatchObject({ state: 'pending', lastReportedAt: later(1), inLastReport: false })
+    // A report without `requests` (no HAN service) leaves them as they are.
+    await contact('smgw-0001', 20)
+    expect(await repo.getRequest('smgw-0001', 1)).toMatchObject({ state: 'in-progress', inLastReport: true })
+    const answered = await repo.recordRequestAnswer('smgw-0001', 1, { state: 'done', note: 'Gelöscht.', commandId: 'c-1', at: later(30) })
+    expect(answered).toMatchObject({ state: 'done', answer: { state: 'done', note: 'Gelöscht.', commandId: 'c-1', at: later(30) } })
+    expect(await repo.recordRequestAnswer('smgw-0001', 9, { state: 'done', note: '', commandId: 'c-2', at })).toBeUndefined()
+    expect(await repo.getRequest('smgw-0001', 9)).toBeUndefined()
+    // Answered and no longer reported: it stays done with its answer.
+    await contact('smgw-0001', 40, [])
+    expect(await repo.getRequest('smgw-0001', 1)).toMatchObject({ state: 'done', inLastReport: false, answer: { note: 'Gelöscht.' } })
+    expect((await repo.listRequests({})).map((r) => [r.gatewayId, r.requestId, r.state])).toEqual([['smgw-0001', 1, 'done'], ['smgw-0001', 2, 'pending'], ['smgw-0002', 1, 'received']])
+    expect((await repo.listRequests({ open: true })).map((r) => [r.gatewayId, r.requestId])).toEqual([['smgw-0001', 2], ['smgw-0002', 1]])
+    expect((await repo.listRequests({ gatewayId: 'smgw-0001', open: true })).map((r) => r.requestId)).toEqual([2])
+    expect(await repo.listRequests({ limit: 1 })).toHaveLength(1)
+  }))
+
   test('a closed inventory refuses with GWA_STORAGE_FAILED; close is idempotent', async () => {
     const repo = await open()
     await repo.close()
     await repo.close()
     await expect(repo.listGateways()).rejects.toMatchObject({ code: 'GWA_STORAGE_FAILED' })
+  })
+})
+
+describe('inventory migration', () => {
+  it('a schema-1 SQLite inventory gains the issued-certificate and request tables and keeps its gateways', async () => {
+    const path = join(dir, 'v1.db')
+    const v1 = openSqlite(path, { applicationId: 0x534d4741, kind: 'a GWA inventory', migrations: SQLITE_MIGRATIONS.slice(0, 1), refuse: (m) => new Error(m) })
+    v1.prepare('INSERT INTO gateways (id, state, registered_ms) VALUES (?, ?, ?)').run('smgw-0001', 'registered', at.getTime())
+    v1.close()
+    const repo = openSqliteRepository(path)
+    try {
+      expect((await repo.getGateway('smgw-0001'))?.state).toBe('registered')
+      await repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'enc', serial: '01', der: new Uint8Array([1]), issuedAt: at })
+      expect(await repo.listRequests({})).toEqual([])
+    } finally {
+      await repo.close()
+    }
   })
 })

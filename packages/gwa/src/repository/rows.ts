@@ -1,5 +1,6 @@
 import type {
-  CertificateRecord, CommandRecord, CommandState, FirmwarePackageRecord, GatewayRecord, GatewayState, LogExportRecord, ProfileState, ProfileVersionRecord,
+  CertificateRecord, CommandRecord, CommandState, ConsumerRequestRecord, FirmwarePackageRecord, GatewayRecord, GatewayState, IssuedCertificateRecord,
+  LogExportRecord, ProfileState, ProfileVersionRecord, RequestState,
 } from './types.js'
 
 /*
@@ -21,6 +22,11 @@ export interface CommandRow {
 export interface ProfileRow { gateway_id: string; version: Int; command_id: string; state: string; content: string; sha256: string | null; created_ms: Int }
 export interface LogRow { id: Int; gateway_id: string; command_id: string; received_ms: Int; sha256: string; size: Int }
 export interface FirmwareRow { version: string; name: string; image_sha256: string; size: Int; added_ms: Int }
+export interface IssuedRow { gateway_id: string; kind: string; serial: string; der: Buffer; issued_ms: Int }
+export interface RequestRow {
+  gateway_id: string; request_id: Int; consumer: string; kind: string; state: string; created_ms: Int; text: string; first_reported_ms: Int
+  last_reported_ms: Int; in_report: Int | boolean; answer_state: string | null; answer_note: string | null; answer_command_id: string | null; answered_ms: Int | null
+}
 
 const n = (v: Int): number => Number(v)
 const time = (v: Int | null): Date | null => (v === null ? null : new Date(Number(v)))
@@ -60,3 +66,17 @@ export function firmwareRecord(r: FirmwareRow): FirmwarePackageRecord {
   return { version: r.version, name: r.name, imageSha256: r.image_sha256, size: n(r.size), addedAt: new Date(n(r.added_ms)) }
 }
 
+
+export function issuedRecord(r: IssuedRow): IssuedCertificateRecord {
+  return { gatewayId: r.gateway_id, kind: r.kind as IssuedCertificateRecord['kind'], serial: r.serial, der: new Uint8Array(r.der), issuedAt: new Date(n(r.issued_ms)) }
+}
+
+export function requestRecord(r: RequestRow): ConsumerRequestRecord {
+  return {
+    gatewayId: r.gateway_id, requestId: n(r.request_id), consumer: r.consumer, kind: r.kind, state: r.state as RequestState, createdAt: new Date(n(r.created_ms)),
+    text: r.text, firstReportedAt: new Date(n(r.first_reported_ms)), lastReportedAt: new Date(n(r.last_reported_ms)), inLastReport: r.in_report === true || Number(r.in_report) === 1,
+    answer: r.answer_state === null || r.answered_ms === null
+      ? null
+      : { state: r.answer_state as RequestState, note: r.answer_note ?? '', commandId: r.answer_command_id ?? '', at: new Date(n(r.answered_ms)) },
+  }
+}

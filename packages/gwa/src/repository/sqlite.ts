@@ -2,10 +2,10 @@ import type Database from 'better-sqlite3'
 import { openSqlite, type Migration } from '@smgw/sql'
 import { GwaError } from '../errors.js'
 import {
-  commandRecord, firmwareRecord, gatewayRecord, logRecord, profileRecord,
-  type CertificateRow, type CommandRow, type FirmwareRow, type GatewayRow, type LogRow, type ProfileRow,
+  commandRecord, firmwareRecord, gatewayRecord, issuedRecord, logRecord, profileRecord, requestRecord,
+  type CertificateRow, type CommandRow, type FirmwareRow, type GatewayRow, type IssuedRow, type LogRow, type ProfileRow, type RequestRow,
 } from './rows.js'
-import { MAX_LIST_ROWS, RESULT_LOST, stateAfterContact, type GatewayRecord, type GatewayState, type GwaRepository } from './types.js'
+import { MAX_LIST_ROWS, OPEN_STATES, RESULT_LOST, stateAfterContact, type GatewayRecord, type GatewayState, type GwaRepository } from './types.js'
 
 /*
  * The SQLite inventory (better-sqlite3, WAL, synchronous FULL): the default store of one
@@ -84,6 +84,40 @@ CREATE TABLE firmware_packages (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'issued certificates, consumer requests',
+    sql: `
+-- Every certificate the gateway sub-CA issued: meter keys are sealed to the ENC one the gateway reports.
+CREATE TABLE issued_certificates (
+  gateway_id  TEXT    NOT NULL REFERENCES gateways (id),
+  kind        TEXT    NOT NULL,
+  serial      TEXT    NOT NULL,
+  der         BLOB    NOT NULL,
+  issued_ms   INTEGER NOT NULL,
+  PRIMARY KEY (gateway_id, kind, serial)
+);
+-- The consumers' requests from the reports, kept after they leave them (last known state).
+CREATE TABLE consumer_requests (
+  gateway_id        TEXT    NOT NULL REFERENCES gateways (id),
+  request_id        INTEGER NOT NULL,
+  consumer          TEXT    NOT NULL,
+  kind              TEXT    NOT NULL,
+  state             TEXT    NOT NULL,
+  created_ms        INTEGER NOT NULL,
+  text              TEXT    NOT NULL,
+  first_reported_ms INTEGER NOT NULL,
+  last_reported_ms  INTEGER NOT NULL,
+  in_report         INTEGER NOT NULL,
+  answer_state      TEXT,
+  answer_note       TEXT,
+  answer_command_id TEXT,
+  answered_ms       INTEGER,
+  PRIMARY KEY (gateway_id, request_id)
+);
+CREATE INDEX consumer_requests_by_state ON consumer_requests (state, gateway_id, request_id);
+`,
+  },
 ]
 
 /** `PRAGMA application_id` of a GWA inventory ('SMGA'). */
@@ -126,6 +160,15 @@ export function openSqliteRepository(path: string): GwaRepository {
     saveFirmware: db.prepare('INSERT OR REPLACE INTO firmware_packages (version, name, image_sha256, size, added_ms, file) VALUES (?, ?, ?, ?, ?, ?)'),
     firmwares: db.prepare<[], FirmwareRow>('SELECT version, name, image_sha256, size, added_ms FROM firmware_packages ORDER BY added_ms, version'),
     firmware: db.prepare<[string], FirmwareRow & { file: Buffer }>('SELECT * FROM firmware_packages WHERE version = ?'),
+    saveIssued: db.prepare('INSERT OR IGNORE INTO issued_certificates (gateway_id, kind, serial, der, issued_ms) VALUES (?, ?, ?, ?, ?)'),
+    issued: db.prepare<[string, string, string], IssuedRow>('SELECT * FROM issued_certificates WHERE gateway_id = ? AND kind = ? AND serial = ?'),
+    requestsLeft: db.prepare<[string]>('UPDATE consumer_requests SET in_report = 0 WHERE gateway_id = ? AND in_report = 1'),
+    upsertRequest: db.prepare(`INSERT INTO consumer_requests (gateway_id, request_id, consumer, kind, state, created_ms, text, first_reported_ms, last_reported_ms, in_report)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (gateway_id, request_id) DO UPDATE SET
+      consumer = excluded.consumer, kind = excluded.kind, state = excluded.state, created_ms = excluded.created_ms, text = excluded.text,
+      last_reported_ms = excluded.last_reported_ms, in_report = 1`),
+    request: db.prepare<[string, number], RequestRow>('SELECT * FROM consumer_requests WHERE gateway_id = ? AND request_id = ?'),
+    answerRequest: db.prepare(`UPDATE consumer_requests SET state = ?, answer_state = ?, answer_note = ?, answer_command_id = ?, answered_ms = ? WHERE gateway_id = ? AND request_id = ?`),
   }
   const load = (row: GatewayRow): GatewayRecord => gatewayRecord(row, st.certificates.all(row.id))
   const mustGateway = (id: string): GatewayRow => {
@@ -140,6 +183,11 @@ export function openSqliteRepository(path: string): GwaRepository {
     st.deleteCertificates.run(input.gatewayId)
     for (const c of input.certificates) st.insertCertificate.run(input.gatewayId, c.kind, c.serial, c.notAfter.getTime(), c.source)
     st.loseResults.run(input.at.getTime(), JSON.stringify(RESULT_LOST), input.gatewayId, input.lastExecutedSequence)
+    if (input.requests !== undefined) {
+      st.requestsLeft.run(input.gatewayId)
+      const at = input.at.getTime()
+      for (const r of input.requests) st.upsertRequest.run(input.gatewayId, r.id, r.consumer, r.kind, r.state, r.createdAt.getTime(), r.text, at, at)
+    }
     return load(mustGateway(input.gatewayId))
   })
   const reserve = db.transaction((input: Parameters<GwaRepository['reserveCommand']>[0]): number => {
@@ -247,6 +295,32 @@ export function openSqliteRepository(path: string): GwaRepository {
     getFirmwarePackage: (version) => guard('getFirmwarePackage', () => {
       const row = st.firmware.get(version)
       return row === undefined ? undefined : { record: firmwareRecord(row), file: new Uint8Array(row.file) }
+    }),
+    saveIssuedCertificate: (r) => guard('saveIssuedCertificate', () => {
+      mustGateway(r.gatewayId)
+      st.saveIssued.run(r.gatewayId, r.kind, r.serial, Buffer.from(r.der), r.issuedAt.getTime())
+    }),
+    getIssuedCertificate: (gatewayId, kind, serial) => guard('getIssuedCertificate', () => {
+      const row = st.issued.get(gatewayId, kind, serial)
+      return row === undefined ? undefined : issuedRecord(row)
+    }),
+    listRequests: (q) => guard('listRequests', () => {
+      const where: string[] = []
+      const args: (string | number)[] = []
+      if (q.gatewayId !== undefined) { where.push('gateway_id = ?'); args.push(q.gatewayId) }
+      if (q.open === true) { where.push(`state IN (${OPEN_STATES.map(() => '?').join(', ')})`); args.push(...OPEN_STATES) }
+      args.push(Math.min(q.limit ?? MAX_LIST_ROWS, MAX_LIST_ROWS))
+      return db.prepare<(string | number)[], RequestRow>(`SELECT * FROM consumer_requests ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY gateway_id, request_id LIMIT ?`)
+        .all(...args).map(requestRecord)
+    }),
+    getRequest: (gatewayId, requestId) => guard('getRequest', () => {
+      const row = st.request.get(gatewayId, requestId)
+      return row === undefined ? undefined : requestRecord(row)
+    }),
+    recordRequestAnswer: (gatewayId, requestId, a) => guard('recordRequestAnswer', () => {
+      if (st.answerRequest.run(a.state, a.state, a.note, a.commandId, a.at.getTime(), gatewayId, requestId).changes !== 1) return undefined
+      const row = st.request.get(gatewayId, requestId)
+      return row === undefined ? undefined : requestRecord(row)
     }),
     close: () => {
       if (!closed) {

@@ -75,6 +75,77 @@ export interface ContactInput {
   readonly certificates: readonly CertificateRecord[]
   /** The gateway's last executed command sequence: commands sent before and still without a result are given up as RESULT_LOST. */
   readonly lastExecutedSequence: number
+  /**
+   * The consumers' open requests the report carried (docs/admin-protocol.md, the report's
+   * `requests`); undefined when the report has none (a gateway without HAN service): the
+   * requests kept for the gateway stay as they are.
+   */
+  readonly requests?: readonly ReportedRequestInput[]
+}
+
+/** A certificate the GWA's gateway sub-CA issued from a gateway's CSR (kept whole: the ENC one is what meter keys are sealed to). */
+export interface IssuedCertificateRecord {
+  readonly gatewayId: string
+  readonly kind: 'tls' | 'sig' | 'enc'
+  /** Serial number, lower-case hex without leading zeros (`serialHex` of @smgw/pki: the spelling of the gateway's report). */
+  readonly serial: string
+  /** The certificate, DER. */
+  readonly der: Uint8Array
+  readonly issuedAt: Date
+}
+
+/**
+ * A consumer request's state: the three a gateway reports while it is open, and the two an
+ * answer closes it with (docs/admin-protocol.md, `answer-request`).
+ */
+export const REQUEST_STATES = ['received', 'pending', 'in-progress', 'done', 'rejected'] as const
+export type RequestState = (typeof REQUEST_STATES)[number]
+/** The states in which a request still waits for the administrator. */
+export const OPEN_STATES: readonly RequestState[] = ['received', 'pending', 'in-progress']
+
+/** One request as a report carries it. */
+export interface ReportedRequestInput {
+  readonly id: number
+  readonly consumer: string
+  readonly kind: string
+  readonly state: RequestState
+  readonly createdAt: Date
+  readonly text: string
+}
+
+/** The administrator's answer as the gateway confirmed it (an ok `answer-request` result). */
+export interface RequestAnswer {
+  readonly state: RequestState
+  readonly note: string
+  readonly commandId: string
+  readonly at: Date
+}
+
+/**
+ * A consumer request the GWA learnt from a report. Kept when later reports no longer carry it
+ * (answered, or closed on the gateway), with its last known state.
+ */
+export interface ConsumerRequestRecord {
+  readonly gatewayId: string
+  readonly requestId: number
+  readonly consumer: string
+  readonly kind: string
+  /** The last known state: as last reported, or as set by a confirmed answer. */
+  readonly state: RequestState
+  readonly createdAt: Date
+  readonly text: string
+  readonly firstReportedAt: Date
+  readonly lastReportedAt: Date
+  /** Whether the gateway's last report carrying requests listed it. */
+  readonly inLastReport: boolean
+  readonly answer: RequestAnswer | null
+}
+
+export interface RequestQuery {
+  readonly gatewayId?: string
+  /** Only requests in an open state (received, pending, in-progress). */
+  readonly open?: boolean
+  readonly limit?: number
 }
 
 /**
@@ -197,6 +268,16 @@ export interface GwaRepository {
   saveFirmwarePackage(record: FirmwarePackageRecord, file: Uint8Array): Promise<void>
   listFirmwarePackages(): Promise<FirmwarePackageRecord[]>
   getFirmwarePackage(version: string): Promise<{ record: FirmwarePackageRecord; file: Uint8Array } | undefined>
+
+  /** Records a certificate the gateway sub-CA issued (a second record of the same gateway, kind and serial is ignored). */
+  saveIssuedCertificate(record: IssuedCertificateRecord): Promise<void>
+  getIssuedCertificate(gatewayId: string, kind: IssuedCertificateRecord['kind'], serial: string): Promise<IssuedCertificateRecord | undefined>
+
+  /** Requests by gateway and ID, oldest first. */
+  listRequests(query: RequestQuery): Promise<ConsumerRequestRecord[]>
+  getRequest(gatewayId: string, requestId: number): Promise<ConsumerRequestRecord | undefined>
+  /** The gateway confirmed an answer: the request takes its state and note; undefined for a request not kept. */
+  recordRequestAnswer(gatewayId: string, requestId: number, answer: RequestAnswer): Promise<ConsumerRequestRecord | undefined>
 
   close(): Promise<void>
 }
