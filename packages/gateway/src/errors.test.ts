@@ -139,6 +139,13 @@ const triggers: Record<GatewayErrorCode, () => unknown> = {
     emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }],
   }, { gatewayId: 'smgw-0001', tls: () => Promise.reject(new Error('not reached: refused before any connection')), logs: { consumer: () => Promise.reject(new Error('not reached')) } })
     .open({ deviceId: 'wallbox-9', emtId: 'emt-1', endpoint: 'https://127.0.0.1:1' }),
+  REQUEST_UNKNOWN: () => openStore(file('req-unknown.db'), { now }).han.answerRequest(7, { state: 'done', note: '', at: now() }),
+  REQUEST_CLOSED: () => {
+    const s = openStore(file('req-closed.db'), { now })
+    const r = s.han.addRequest({ consumer: 'c-1', kind: 'deletion', state: 'received', text: 'please delete', at: now() })
+    s.han.answerRequest(r.id, { state: 'rejected', note: 'contract data', at: now() })
+    return s.han.answerRequest(r.id, { state: 'done', note: '', at: now() })
+  },
 }
 
 /** A TAF 9 (on request) stage over a fresh store; `seal` as given. */

@@ -81,6 +81,10 @@ export type GatewayErrorCode =
   | 'ADMIN_APPLY_FAILED'
   /** The CLS channel could not be opened or was refused (device or EMT not configured, TLS failed). */
   | 'CLS_FAILED'
+  /** `answer-request` names a consumer request this gateway does not hold (docs/admin-protocol.md). */
+  | 'REQUEST_UNKNOWN'
+  /** `answer-request` for a consumer request that is closed already (`done` or `rejected`). */
+  | 'REQUEST_CLOSED'
 
 export class GatewayError extends Error {
   override name = 'GatewayError'

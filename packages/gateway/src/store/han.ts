@@ -4,7 +4,7 @@ import type { RawRow } from './types.js'
 
 /*
  * The HAN tables of schema version 4 (migrations.ts): accounts, sessions, tokens, consents,
- * requests, and the consumer-log query of the HAN API. Rows in, typed values out; the rules
+ * requests (with the administrator's side from version 6), and the consumer-log query of the HAN API. Rows in, typed values out; the rules
  * (hashing, lockout, expiry) are the HAN service's (src/han).
  */
 
@@ -45,7 +45,15 @@ export interface HanConsentRow {
 }
 
 export type HanRequestKind = 'deletion' | 'rectification' | 'objection' | 'tariff-choice'
+/**
+ * received: on the gateway only; pending: the GWA accepted a report carrying it ("with the
+ * administrator"); in-progress, done, rejected: set by the administrator's `answer-request`.
+ */
 export type HanRequestState = 'received' | 'pending' | 'in-progress' | 'done' | 'rejected'
+/** The states the report carries (docs/admin-protocol.md `requests`). */
+export const OPEN_HAN_REQUEST_STATES: readonly HanRequestState[] = ['received', 'pending', 'in-progress']
+/** The most open requests one report carries (docs/admin-protocol.md). */
+export const MAX_REPORTED_REQUESTS = 256
 
 export interface HanRequestRow {
   readonly id: number
@@ -55,6 +63,19 @@ export interface HanRequestRow {
   readonly text: string
   readonly createdAt: Date
   readonly updatedAt: Date
+  /** When the GWA accepted the report that carried it (schema 6; undefined before). */
+  readonly forwardedAt: Date | undefined
+  /** When the administrator last answered it. */
+  readonly answeredAt: Date | undefined
+  /** The administrator's note to the consumer (may be empty); undefined before an answer. */
+  readonly note: string | undefined
+}
+
+/** The administrator's answer to a request (`answer-request`). */
+export interface HanRequestAnswer {
+  readonly state: 'in-progress' | 'done' | 'rejected'
+  readonly note: string
+  readonly at: Date
 }
 
 export interface LatestReading {
@@ -100,6 +121,18 @@ export interface HanRows {
   setConsent(consumer: string, purpose: string, granted: boolean, since: Date): void
   addRequest(r: { readonly consumer: string; readonly kind: HanRequestKind; readonly state: HanRequestState; readonly text: string; readonly at: Date }): HanRequestRow
   requests(consumer: string): HanRequestRow[]
+  /** The open requests (received, pending, in-progress) of every consumer, oldest first, at most `limit` (default 256). Schema 6. */
+  openRequests(limit?: number): HanRequestRow[]
+  /**
+   * Of the given requests, those still `received` become `pending` with forwardedAt = `at`
+   * (the GWA accepted the report carrying them); returns those, in ID order. Schema 6.
+   */
+  markRequestsForwarded(ids: readonly number[], at: Date): HanRequestRow[]
+  /**
+   * Sets the administrator's state and note: REQUEST_UNKNOWN for an ID not held,
+   * REQUEST_CLOSED for a request already done or rejected (nothing changes). Schema 6.
+   */
+  answerRequest(id: number, answer: HanRequestAnswer): HanRequestRow
   /** The newest reading of each quantity of a meter with a value time at or after `since`. */
   latestReadings(meterId: string, since: Date): LatestReading[]
   /** One consumer's log entries, newest first (seq descending). */
@@ -116,9 +149,10 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       account: missing, accounts: missing, addAccount: missing, removeAccount: missing, setPassword: missing, setLoginState: missing,
       addSession: missing, session: missing, touchSession: missing, deleteSession: missing, addToken: missing, tokens: missing,
       tokenByHash: missing, deleteToken: missing, consents: missing, setConsent: missing, addRequest: missing, requests: missing, consumerLog: missing,
-      latestReadings: missing,
+      latestReadings: missing, openRequests: missing, markRequestsForwarded: missing, answerRequest: missing,
     }
   }
+  const needs6 = (): never => { throw new GatewayError('STORE_WRITE_FAILED', `the store is at schema version ${schemaVersion}; forwarding and answering requests needs version 6`) }
   const st = {
     account: db.prepare('SELECT * FROM han_accounts WHERE username = ?'),
     accounts: db.prepare('SELECT * FROM han_accounts ORDER BY username'),
@@ -140,6 +174,10 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
     addRequest: db.prepare('INSERT INTO han_requests (consumer, kind, state, text, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     request: db.prepare('SELECT * FROM han_requests WHERE id = ?'),
     requests: db.prepare('SELECT * FROM han_requests WHERE consumer = ? ORDER BY id DESC'),
+    // The same IN list as the partial index han_requests_open (migration 6), so SQLite uses it.
+    openRequests: schemaVersion >= 6 ? db.prepare("SELECT * FROM han_requests WHERE state IN ('received', 'pending', 'in-progress') ORDER BY id LIMIT ?") : undefined,
+    forward: schemaVersion >= 6 ? db.prepare("UPDATE han_requests SET state = 'pending', forwarded_ms = ?, updated_ms = ? WHERE id = ? AND state = 'received'") : undefined,
+    answer: schemaVersion >= 6 ? db.prepare('UPDATE han_requests SET state = ?, note = ?, answered_ms = ?, updated_ms = ? WHERE id = ?') : undefined,
     // Index seeks only (readings_by_meter): the meter's quantities one after another by a
     // recursive skip-scan, then each one's newest row since `since`. A GROUP BY over the time
     // range read every row of it — 24 months of 15-minute data made one current-value request
@@ -164,6 +202,10 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
   const toRequest = (r: RawRow): HanRequestRow => ({
     id: Number(r.id), consumer: String(r.consumer), kind: r.kind as HanRequestKind, state: r.state as HanRequestState, text: String(r.text),
     createdAt: new Date(Number(r.created_ms)), updatedAt: new Date(Number(r.updated_ms)),
+    // Absent (schema < 6) or NULL (not yet forwarded / answered).
+    forwardedAt: r.forwarded_ms === undefined || r.forwarded_ms === null ? undefined : new Date(Number(r.forwarded_ms)),
+    answeredAt: r.answered_ms === undefined || r.answered_ms === null ? undefined : new Date(Number(r.answered_ms)),
+    note: typeof r.note === 'string' ? r.note : undefined,
   })
   return {
     account: (username) => read(() => toAccount(st.account.get(username) as RawRow | undefined)),
@@ -202,6 +244,24 @@ export function createHanRows(db: Database.Database, schemaVersion: number, read
       return toRequest(st.request.get(id) as RawRow)
     }),
     requests: (consumer) => read(() => (st.requests.all(consumer) as RawRow[]).map(toRequest)),
+    openRequests: (limit = MAX_REPORTED_REQUESTS) => read(() => ((st.openRequests ?? needs6()).all(limit) as RawRow[]).map(toRequest)),
+    markRequestsForwarded: (ids, at) => write('HAN request forwarding', () => {
+      const forward = st.forward ?? needs6()
+      const changed: HanRequestRow[] = []
+      for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+        if (forward.run(at.getTime(), at.getTime(), id).changes > 0) changed.push(toRequest(st.request.get(id) as RawRow))
+      }
+      return changed
+    }),
+    answerRequest: (id, a) => write('HAN request answer', () => {
+      const answer = st.answer ?? needs6()
+      const row = st.request.get(id) as RawRow | undefined
+      if (row === undefined) throw new GatewayError('REQUEST_UNKNOWN', `this gateway holds no consumer request ${String(id)}`)
+      const state = String(row.state)
+      if (state === 'done' || state === 'rejected') throw new GatewayError('REQUEST_CLOSED', `consumer request ${String(id)} is ${state} already`)
+      answer.run(a.state, a.note, a.at.getTime(), a.at.getTime(), id)
+      return toRequest(st.request.get(id) as RawRow)
+    }),
     latestReadings: (meterId, since) => read(() => (st.latest.all({ since: since.getTime(), meter: meterId }) as RawRow[]).map((r) => ({
       quantity: String(r.quantity), time: new Date(Number(r.time_ms)), mantissa: toBigInt(r.mantissa), scaler: Number(r.scaler),
       unit: typeof r.unit === 'string' ? r.unit : undefined,

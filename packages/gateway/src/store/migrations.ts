@@ -219,4 +219,20 @@ CREATE TABLE admin_state (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 6,
+    name: 'consumer requests forwarded to and answered by the administrator',
+    sql: `
+-- The administrator's side of a consumer request (docs/admin-protocol.md, the report's
+-- \`requests\` and \`answer-request\`): when the GWA accepted the report that carried it (the
+-- state became 'pending'), when it last answered, and its note to the consumer. NULL on the
+-- rows of version 5 (not forwarded, not answered).
+ALTER TABLE han_requests ADD COLUMN forwarded_ms INTEGER;
+ALTER TABLE han_requests ADD COLUMN answered_ms INTEGER;
+ALTER TABLE han_requests ADD COLUMN note TEXT;
+-- Every report reads the open requests of all consumers, oldest first: the closed ones
+-- (most rows, in time) are not in this index at all.
+CREATE INDEX han_requests_open ON han_requests (id) WHERE state IN ('received', 'pending', 'in-progress');
+`,
+  },
 ]
