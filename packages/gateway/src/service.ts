@@ -98,9 +98,10 @@ export interface Gateway {
   hanPort(): number | undefined
   /**
    * Applies a new configuration without a restart (README "Reconfiguration"): meters, tariff
-   * profiles, WAN recipients and TLS identity, retention, time source, SIG key. The store, the
-   * logs and the HAN service keep running; readings of meters that stay keep flowing. A change
-   * of gatewayId, store, han, meterKeys, admin or cls needs a restart. Calls run one after another.
+   * profiles, WAN recipients and TLS identity, retention, time source, SIG key, CLS devices and
+   * pairings. The store, the logs and the HAN service keep running; readings of meters that stay
+   * keep flowing; CLS channels whose device and pairing stay keep relaying. A change of
+   * gatewayId, store, han, meterKeys or admin needs a restart. Calls run one after another.
    * Throws ADMIN_APPLY_FAILED, with the previous configuration running, when the new one cannot
    * be prepared or started.
    */
@@ -481,8 +482,39 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
       throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration did not start; the previous one runs again: ${messageOf(err)}`, { cause: err })
     }
     hanProfiles = nextHanProfiles
+    // Last, after everything else started: closing a channel cannot be undone by a rollback.
+    if (!same('cls')) await applyCls(next.cls, l)
     s.saveConfigVersion(next)
     log?.info({ meters: meters.size, adapters: adapters.length }, 'gateway reconfigured')
+  }
+
+  /**
+   * The CLS service of a configuration; it asks for the WAN TLS identity and trust of the
+   * configuration in force at each open (installed certificates, reconfigure).
+   */
+  const createCls = (section: NonNullable<GatewayConfig['cls']>, l: GatewayLogs): ClsService => createClsService(section, {
+    gatewayId: config.gatewayId, logs: l, now, setTimer, ...loggerDep,
+    tls: () => {
+      if (config.wan === undefined) throw new GatewayError('CONFIG_INVALID', 'the CLS channel needs a wan section')
+      return readWanTlsMaterial(config.wan)
+    },
+  })
+
+  /**
+   * A changed `cls` section (README "CLS channel"): the service takes it while running — channels
+   * whose device or pairing changed close (`reconfigured`), the others keep relaying; a section
+   * that appears starts the service, one that goes closes every channel.
+   */
+  const applyCls = async (section: GatewayConfig['cls'], l: GatewayLogs): Promise<void> => {
+    if (section === undefined) {
+      const running = cls
+      cls = undefined
+      await running?.close('reconfigured')
+    } else if (cls === undefined) {
+      cls = createCls(section, l)
+    } else {
+      await cls.reconfigure(section)
+    }
   }
 
   /** A new SIG key signs from the next log entry on; entries already queued are written with the old one. */
@@ -586,16 +618,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
           })
           await han.start()
         }
-        if (config.cls !== undefined) {
-          // The WAN TLS identity and trust of the configuration in force at each open (installed certificates, reconfigure).
-          cls = createClsService(config.cls, {
-            gatewayId: config.gatewayId, logs: l, now, setTimer, ...loggerDep,
-            tls: () => {
-              if (config.wan === undefined) throw new GatewayError('CONFIG_INVALID', 'the CLS channel needs a wan section')
-              return readWanTlsMaterial(config.wan)
-            },
-          })
-        }
+        if (config.cls !== undefined) cls = createCls(config.cls, l)
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
@@ -612,8 +635,8 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
             ...(certificates === undefined ? {} : { certificates }),
             ...(firmware === undefined ? {} : { firmware }),
             factoryFirmware: deps.firmware ?? '0.1.0',
-            // `cls-open` (docs/admin-protocol.md): the CLS channel service opens the channel; its refusals are the command's error.
-            ...(cls === undefined ? {} : { clsOpen: openClsFor(cls) }),
+            // `cls-open` (docs/admin-protocol.md): the CLS service in force opens the channel (a reconfiguration may add or remove it); its refusals are the command's error.
+            clsOpen: (c) => openClsFor(cls)(c),
             ...loggerDep,
           })
           await admin.start()
@@ -667,8 +690,9 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
 }
 
 /** The admin handler of `cls-open`: the channel is opened at the GWA's request (access table: gwa → cls.open). */
-function openClsFor(cls: ClsService): (c: { readonly deviceId: string; readonly emtId: string; readonly endpoint: string; readonly timeoutS: number }) => Promise<Record<string, unknown>> {
+function openClsFor(cls: ClsService | undefined): (c: { readonly deviceId: string; readonly emtId: string; readonly endpoint: string; readonly timeoutS: number }) => Promise<Record<string, unknown>> {
   return async (c) => {
+    if (cls === undefined) throw new GatewayError('CLS_FAILED', 'this gateway has no cls section: no controllable devices are configured')
     const opened = await cls.open({ deviceId: c.deviceId, emtId: c.emtId, endpoint: c.endpoint, timeoutS: c.timeoutS, requestedBy: 'gwa' })
     return { channelId: opened.channelId, timeoutS: opened.timeoutS }
   }
@@ -683,8 +707,8 @@ function timeStatus(clock: LegalClock): NonNullable<GatewayStatus['time']> {
   return { state: s.state, offsetMs: s.offsetMs, ...(s.lastSync === undefined ? {} : { lastSync: s.lastSync }) }
 }
 
-/** Sections a running gateway cannot take over: its identity, the store, the HAN service, the key module, the administration, the CLS channel. */
-const RESTART_ONLY_SECTIONS = ['gatewayId', 'store', 'han', 'meterKeys', 'admin', 'cls'] as const satisfies readonly (keyof GatewayConfig)[]
+/** Sections a running gateway cannot take over: its identity, the store, the HAN service, the key module, the administration. */
+const RESTART_ONLY_SECTIONS = ['gatewayId', 'store', 'han', 'meterKeys', 'admin'] as const satisfies readonly (keyof GatewayConfig)[]
 
 function newMeterState(m: MeterConfig): MeterState {
   return {
