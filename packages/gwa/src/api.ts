@@ -5,7 +5,8 @@ import { z } from 'zod'
 import { GwaError, type GwaErrorCode } from './errors.js'
 import { OPENAPI_DOCUMENT } from './openapi.js'
 import type { GwaOperations, Queued } from './operations.js'
-import { COMMAND_STATES, type CommandRecord, type GatewayRecord, type LogExportRecord, type ProfileVersionRecord } from './repository/types.js'
+import { ANSWER_REQUEST_STATES } from '@smgw/admin-protocol'
+import { COMMAND_STATES, type CommandRecord, type ConsumerRequestRecord, type GatewayRecord, type LogExportRecord, type ProfileVersionRecord } from './repository/types.js'
 import { parseWakeUpAddress } from './wakeup.js'
 
 /*
@@ -31,6 +32,7 @@ const API_STATUS: Partial<Record<GwaErrorCode, number>> = {
   GWA_NOT_FOUND: 404,
   GWA_GATEWAY_EXISTS: 409,
   GWA_CONFLICT: 409,
+  GWA_NO_ENC_CERTIFICATE: 409,
   GWA_WAKE_UP_FAILED: 502,
   GWA_STORAGE_FAILED: 503,
 }
@@ -62,7 +64,14 @@ export const CommandBody = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('read-log'), sinceSeq: z.int().min(0).optional(), ...wake }),
   z.strictObject({ type: z.literal('taf-request'), profileId: z.string().min(1).max(128), useCase: z.union([z.literal(6), z.literal(9)]), ...wake }),
   z.strictObject({ type: z.literal('cls-open'), ...ClsBody.shape, ...wake }),
+  // The keys' shape is checked by parseMeterKeys, whose messages name key IDs and never a key.
+  z.strictObject({ type: z.literal('meter-keys'), keys: z.record(z.string(), z.unknown()), replace: z.boolean().optional(), ...wake }),
+  z.strictObject({ type: z.literal('answer-request'), requestId: z.int().min(1).max(Number.MAX_SAFE_INTEGER), state: z.enum(ANSWER_REQUEST_STATES), note: z.string().max(1000), ...wake }),
 ])
+export const RequestsQuery = z.strictObject({
+  open: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).optional(),
+})
 export const CommandsQuery = z.strictObject({ state: z.enum(COMMAND_STATES).optional(), limit: z.coerce.number().int().min(1).max(100_000).optional() })
 
 function parse<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
@@ -90,10 +99,18 @@ export function commandJson(c: CommandRecord, withCms = false): Record<string, u
   }
 }
 
+export function requestJson(r: ConsumerRequestRecord): Record<string, unknown> {
+  return {
+    gatewayId: r.gatewayId, requestId: r.requestId, consumer: r.consumer, kind: r.kind, state: r.state, createdAt: iso(r.createdAt), text: r.text,
+    firstReportedAt: iso(r.firstReportedAt), lastReportedAt: iso(r.lastReportedAt), inLastReport: r.inLastReport,
+    answer: r.answer === null ? null : { state: r.answer.state, note: r.answer.note, commandId: r.answer.commandId, at: iso(r.answer.at) },
+  }
+}
+
 const profileJson = (p: ProfileVersionRecord) => ({ ...p, createdAt: p.createdAt.toISOString() })
 const logJson = (l: LogExportRecord) => ({ ...l, receivedAt: l.receivedAt.toISOString() })
-const queuedJson = (q: Queued & { version?: number }) => ({
-  command: commandJson(q.command), ...(q.version === undefined ? {} : { version: q.version }),
+const queuedJson = (q: Queued & { version?: number; keyIds?: readonly string[] }) => ({
+  command: commandJson(q.command), ...(q.version === undefined ? {} : { version: q.version }), ...(q.keyIds === undefined ? {} : { keyIds: q.keyIds }),
   ...(q.wakeUp === undefined ? {} : { wakeUp: q.wakeUp }), ...(q.wakeUpError === undefined ? {} : { wakeUpError: q.wakeUpError }),
 })
 
@@ -131,7 +148,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     const id = request.params.id
     const body = parse(CommandBody, request.body, 'body')
     const options = { wake: body.wake === true }
-    let queued: Queued & { version?: number }
+    let queued: Queued & { version?: number; keyIds?: readonly string[] }
     switch (body.type) {
       case 'profile': {
         const { type: _t, wake: _w, ...parts } = body
@@ -150,6 +167,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
         queued = await ops.clsOpen(id, request, options)
         break
       }
+      case 'meter-keys': queued = await ops.assignMeterKeys(id, body.keys, { ...options, replace: body.replace === true }); break
+      case 'answer-request': queued = await ops.answerRequest(id, body.requestId, { state: body.state, note: body.note }, options); break
     }
     return reply.code(201).send(queuedJson(queued))
   })
@@ -163,6 +182,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     await ops.gateway(request.params.id)
     return { commands: (await ops.commands({ gatewayId: request.params.id, ...q })).map((c) => commandJson(c)) }
   })
+  const requestQuery = (query: unknown) => {
+    const q = parse(RequestsQuery, query, 'query')
+    return { ...(q.open === 'true' ? { open: true } : {}), ...(q.limit === undefined ? {} : { limit: q.limit }) }
+  }
+  app.get('/v1/requests', async (request) => ({ requests: (await ops.requests(requestQuery(request.query))).map(requestJson) }))
+  app.get<{ Params: { id: string } }>('/v1/gateways/:id/requests', async (request) =>
+    ({ requests: (await ops.requests({ gatewayId: request.params.id, ...requestQuery(request.query) })).map(requestJson) }))
   app.get<{ Params: { commandId: string } }>('/v1/commands/:commandId', async (request) => ({ command: commandJson(await ops.command(request.params.commandId), true) }))
   app.get<{ Params: { id: string } }>('/v1/gateways/:id/logs', async (request) => ({ logs: (await ops.logs(request.params.id)).map(logJson) }))
   app.get<{ Params: { exportId: string } }>('/v1/logs/:exportId', async (request, reply) => {

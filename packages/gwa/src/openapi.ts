@@ -1,5 +1,5 @@
 /** The operator REST API's OpenAPI 3.1 description, served at /openapi.json. */
-const CODES = ['GWA_REQUEST_INVALID', 'GWA_UNAUTHORIZED', 'GWA_GATEWAY_UNKNOWN', 'GWA_NOT_FOUND', 'GWA_GATEWAY_EXISTS', 'GWA_CONFLICT', 'GWA_WAKE_UP_FAILED', 'GWA_STORAGE_FAILED', 'INTERNAL'] as const
+const CODES = ['GWA_REQUEST_INVALID', 'GWA_UNAUTHORIZED', 'GWA_GATEWAY_UNKNOWN', 'GWA_NOT_FOUND', 'GWA_GATEWAY_EXISTS', 'GWA_CONFLICT', 'GWA_NO_ENC_CERTIFICATE', 'GWA_WAKE_UP_FAILED', 'GWA_STORAGE_FAILED', 'INTERNAL'] as const
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` }) as const
 const json = (schema: object) => ({ 'application/json': { schema } }) as const
 const error = (description: string) => ({ description, content: json(ref('Error')) }) as const
@@ -67,7 +67,34 @@ export const OPENAPI_DOCUMENT = {
           obj(['type'], { type: { const: 'read-log' }, sinceSeq: { type: 'integer', minimum: 0 }, ...wake }),
           obj(['type', 'profileId', 'useCase'], { type: { const: 'taf-request' }, profileId: { type: 'string' }, useCase: { enum: [6, 9] }, ...wake }),
           obj(['type', 'deviceId', 'emtId', 'endpoint', 'timeoutS'], { type: { const: 'cls-open' }, deviceId: { type: 'string' }, emtId: { type: 'string' }, endpoint: { type: 'string', format: 'uri' }, timeoutS: { type: 'integer' }, ...wake }),
+          obj(['type', 'keys'], {
+            type: { const: 'meter-keys' },
+            keys: {
+              type: 'object', minProperties: 1, maxProperties: 256, description: 'key ID → AES-128 key (the gateway\'s --keys file shape); sealed to the gateway\'s ENC certificate, never stored in clear',
+              propertyNames: { pattern: '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$', not: { const: 'pseudonym' } }, additionalProperties: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },
+            },
+            replace: { type: 'boolean', description: 'the gateway may overwrite key IDs it holds (default false: KEYS_INVALID on the gateway)' }, ...wake,
+          }),
+          obj(['type', 'requestId', 'state', 'note'], {
+            type: { const: 'answer-request' }, requestId: { type: 'integer', minimum: 1, description: 'a request the gateway reported' },
+            state: { enum: ['in-progress', 'done', 'rejected'] }, note: { type: 'string', maxLength: 1000, description: 'one line, shown to the consumer' }, ...wake,
+          }),
         ],
+      },
+      ConsumerRequest: {
+        type: 'object',
+        properties: {
+          gatewayId: { type: 'string' }, requestId: { type: 'integer' }, consumer: { type: 'string' },
+          kind: { enum: ['deletion', 'rectification', 'objection', 'tariff-choice'] },
+          state: { enum: ['received', 'pending', 'in-progress', 'done', 'rejected'], description: 'the last known state: as last reported, or as set by a confirmed answer' },
+          createdAt: { type: 'string', format: 'date-time' }, text: { type: 'string', description: 'the consumer\'s text; for a tariff choice the tariff ID' },
+          firstReportedAt: { type: 'string', format: 'date-time' }, lastReportedAt: { type: 'string', format: 'date-time' },
+          inLastReport: { type: 'boolean', description: 'listed in the gateway\'s last report that carried requests (answered or closed ones leave it and are kept)' },
+          answer: {
+            type: ['object', 'null'], description: 'the answer the gateway confirmed',
+            properties: { state: { type: 'string' }, note: { type: 'string' }, commandId: { type: 'string' }, at: { type: 'string', format: 'date-time' } },
+          },
+        },
       },
     },
   },
@@ -101,7 +128,12 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'queue a signed command (install-certificates is issued by the GWA itself after a CSR result)',
         parameters: [idParam], requestBody: { required: true, content: json(ref('CommandRequest')) },
-        responses: { 201: { description: 'queued', content: json(ref('Queued')) }, 404: error('unknown gateway or firmware version'), 409: error('a concurrent deploy took the version (GWA_CONFLICT)'), ...errors },
+        responses: {
+          201: { description: 'queued (meter-keys: also keyIds)', content: json(ref('Queued')) },
+          404: error('unknown gateway, firmware version or request ID (GWA_GATEWAY_UNKNOWN, GWA_NOT_FOUND)'),
+          409: error('a concurrent deploy took the version (GWA_CONFLICT); meter-keys without an ENC certificate this GWA issued and the gateway reports — renew first (GWA_NO_ENC_CERTIFICATE)'),
+          ...errors,
+        },
       },
     },
     '/v1/gateways/{id}/cls': {
@@ -110,6 +142,20 @@ export const OPENAPI_DOCUMENT = {
         parameters: [idParam],
         requestBody: { required: true, content: json(obj(['deviceId', 'emtId', 'endpoint', 'timeoutS'], { deviceId: { type: 'string' }, emtId: { type: 'string' }, endpoint: { type: 'string', format: 'uri' }, timeoutS: { type: 'integer' } })) },
         responses: { 201: { description: 'queued', content: json(ref('Queued')) }, ...gatewayErrors },
+      },
+    },
+    '/v1/requests': {
+      get: {
+        summary: 'the consumers\' requests of the whole fleet (from the gateways\' reports), by gateway and request ID',
+        parameters: [{ in: 'query', name: 'open', required: false, schema: { enum: ['true', 'false'] }, description: 'true: only received, pending, in-progress' }, { in: 'query', name: 'limit', required: false, schema: { type: 'integer' } }],
+        responses: { 200: { description: '{ requests: ConsumerRequest[] }', content: json(obj(['requests'], { requests: { type: 'array', items: ref('ConsumerRequest') } })) }, ...errors },
+      },
+    },
+    '/v1/gateways/{id}/requests': {
+      get: {
+        summary: 'one gateway\'s consumer requests; answer them with a command of type answer-request',
+        parameters: [idParam, { in: 'query', name: 'open', required: false, schema: { enum: ['true', 'false'] } }, { in: 'query', name: 'limit', required: false, schema: { type: 'integer' } }],
+        responses: { 200: { description: '{ requests: ConsumerRequest[] }', content: json(obj(['requests'], { requests: { type: 'array', items: ref('ConsumerRequest') } })) }, ...gatewayErrors },
       },
     },
     '/v1/commands/{commandId}': {

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { FIRMWARE_MANIFEST_FORMAT, FIRMWARE_PACKAGE_FORMAT, FirmwareManifest, FirmwarePackage } from '@smgw/admin-protocol'
+import {
+  FIRMWARE_MANIFEST_FORMAT, FIRMWARE_PACKAGE_FORMAT, FirmwareManifest, FirmwarePackage, METER_KEYS_FORMAT, sealMeterKeys, type AnswerRequestState,
+} from '@smgw/admin-protocol'
 import { decodeSignedData } from '@smgw/crypto'
 import type { CommandBody, CommandIssuer } from './commands.js'
 import { GwaError } from './errors.js'
+import { parseMeterKeys } from './meter-keys.js'
 import type {
-  CommandQuery, CommandRecord, FirmwarePackageRecord, GatewayPatch, GatewayRecord, GwaRepository, LogExportRecord, ProfileVersionRecord,
+  CommandQuery, CommandRecord, ConsumerRequestRecord, FirmwarePackageRecord, GatewayPatch, GatewayRecord, GwaRepository, LogExportRecord,
+  ProfileVersionRecord, RequestQuery,
 } from './repository/types.js'
 import type { WakeUpResult, WakeUpSender } from './wakeup.js'
 
@@ -65,6 +69,21 @@ export interface GwaOperations {
   readLog(id: string, sinceSeq?: number, options?: QueueOptions): Promise<Queued>
   tafRequest(id: string, profileId: string, useCase: 6 | 9, options?: QueueOptions): Promise<Queued>
   clsOpen(id: string, request: { deviceId: string; emtId: string; endpoint: string; timeoutS: number }, options?: QueueOptions): Promise<Queued>
+  /**
+   * Meter keys (`{"keyId": "32 hex digits"}`, the gateway's --keys file shape) sealed to the ENC
+   * certificate this GWA issued for the serial the gateway last reported, in a `meter-keys`
+   * command; the keys are kept nowhere else. `replace`: the gateway may overwrite key IDs it holds.
+   * GWA_REQUEST_INVALID for bad keys, GWA_NO_ENC_CERTIFICATE without such a certificate.
+   */
+  assignMeterKeys(id: string, keys: unknown, options?: QueueOptions & { readonly replace?: boolean }): Promise<Queued & { keyIds: string[] }>
+  /** The consumers' requests kept from the reports (one gateway, or the fleet). */
+  requests(query: RequestQuery): Promise<ConsumerRequestRecord[]>
+  /**
+   * Queues `answer-request` for a request the gateway reported (GWA_NOT_FOUND otherwise; a
+   * request known to be done or rejected is GWA_REQUEST_INVALID). The request shows the answer
+   * once the gateway's result confirms it.
+   */
+  answerRequest(id: string, requestId: number, answer: { state: AnswerRequestState; note: string }, options?: QueueOptions): Promise<Queued>
   wake(id: string): Promise<WakeUpResult>
   commands(query: CommandQuery): Promise<CommandRecord[]>
   command(commandId: string): Promise<CommandRecord>
@@ -157,6 +176,33 @@ export function createGwaOperations(deps: GwaOperationsDeps): GwaOperations {
     readLog: (id, sinceSeq, options) => queue(id, { type: 'read-log', log: 'system', ...(sinceSeq === undefined ? {} : { sinceSeq }) }, options),
     tafRequest: (id, profileId, useCase, options) => queue(id, { type: 'taf-request', profileId, useCase }, options),
     clsOpen: (id, request, options) => queue(id, { type: 'cls-open', ...request }, options),
+    assignMeterKeys: async (id, keys, options = {}) => {
+      const entries = parseMeterKeys(keys)
+      const gateway = await mustGateway(id)
+      const renew = `renew first: smgw gwa renew ${id} --kinds enc`
+      // The serial the gateway last reported is the ENC key in force on it; an envelope to any other does not open there.
+      const reported = gateway.certificates.find((c) => c.kind === 'enc' && c.source === 'operational')
+      if (reported === undefined) throw new GwaError('GWA_NO_ENC_CERTIFICATE', `gateway ${id} has reported no operational ENC certificate; ${renew}`)
+      if (reported.notAfter.getTime() <= deps.now().getTime()) throw new GwaError('GWA_NO_ENC_CERTIFICATE', `the ENC certificate ${reported.serial} of ${id} expired at ${reported.notAfter.toISOString()}; ${renew}`)
+      const issued = await repo.getIssuedCertificate(id, 'enc', reported.serial)
+      if (issued === undefined) throw new GwaError('GWA_NO_ENC_CERTIFICATE', `the ENC certificate ${reported.serial} that ${id} reports was not issued by this GWA; ${renew}`)
+      const envelope = await sealMeterKeys({ format: METER_KEYS_FORMAT, gatewayId: id, keys: entries }, { encCertificate: issued.der })
+      const queued = await queue(id, { type: 'meter-keys', keys: b64(envelope), replace: options.replace === true }, options)
+      return { ...queued, keyIds: entries.map((e) => e.keyId) }
+    },
+    requests: async (query) => {
+      if (query.gatewayId !== undefined) await mustGateway(query.gatewayId)
+      return repo.listRequests(query)
+    },
+    answerRequest: async (id, requestId, answer, options) => {
+      await mustGateway(id)
+      const found = await repo.getRequest(id, requestId)
+      if (found === undefined) throw new GwaError('GWA_NOT_FOUND', `gateway ${id} has reported no request ${String(requestId)}`)
+      if (found.state === 'done' || found.state === 'rejected') {
+        throw new GwaError('GWA_REQUEST_INVALID', `request ${String(requestId)} of ${id} is ${found.state} already${found.answer === null ? '' : ` (answered ${found.answer.at.toISOString()})`}`)
+      }
+      return queue(id, { type: 'answer-request', requestId, state: answer.state, note: answer.note }, options)
+    },
     wake: (id) => deps.wakeUps.wake(id),
     commands: (query) => repo.listCommands(query),
     command: async (commandId) => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  ADMIN_REPORT_FORMAT, ADMIN_RESULTS_FORMAT, createFirmwarePackage, createSignerVerifier, openCommand, openWakeUp, type AdminReport, type SignerVerifier,
+  ADMIN_REPORT_FORMAT, ADMIN_RESULTS_FORMAT, createFirmwarePackage, createSignerVerifier, openCommand, openMeterKeys, openWakeUp, type AdminReport, type SignerVerifier,
 } from '@smgw/admin-protocol'
-import { createCmsSigner, type CmsSigner } from '@smgw/crypto'
+import { createCmsSigner, createKeyObjectAgreer, type CmsSigner } from '@smgw/crypto'
 import { decodeCertificate } from '@smgw/pki'
 import fc from 'fast-check'
 import { pino } from 'pino'
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCommandIssuer } from './commands.js'
 import { parseGwaConfig } from './config.js'
 import { GwaError } from './errors.js'
+import { parseMeterKeys } from './meter-keys.js'
 import { createGwaOperations, type GwaOperations } from './operations.js'
 import { createGwa } from './service.js'
 import { openSqliteRepository } from './repository/sqlite.js'
@@ -185,6 +186,141 @@ describe('operations', () => {
     expect((await w.repo.getGateway('smgw-0001'))?.firmwareVersion).toBe('1.3.0')
     const crls = await openCommand((await w.ops.updateCrls('smgw-0001')).command.cms, verifier, new Date())
     expect(crls).toMatchObject({ type: 'update-crls', crls: ['AQID'] })
+    await w.repo.close()
+  })
+})
+
+describe('meter keys', () => {
+  const KEYS = { 'wmbus-1': '000102030405060708090A0B0C0D0E0F', 'wmbus-2': 'f0e0d0c0b0a090807060504030201000' }
+  const encReport = (serial: string, notAfter = '2036-01-01T00:00:00.000Z') =>
+    report('smgw-0001', { certificates: [{ kind: 'enc', serial, notAfter, source: 'operational' }] })
+
+  it('sealed to the ENC certificate the GWA issued for the reported serial: the gateway\'s ENC key opens exactly the keys; nothing stores them in clear', async () => {
+    const w = world()
+    await w.ops.register({ id: 'smgw-0001' })
+    const der = pki.cert('gateways/smgw-0001/enc')
+    const serial = decodeCertificate(der).serialHex
+    await w.repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'enc', serial, der, issuedAt: new Date() })
+    await w.sessions.report(peer('smgw-0001'), bytes(encReport(serial)))
+    const queued = await w.ops.assignMeterKeys('smgw-0001', KEYS, { replace: true })
+    expect(queued.keyIds).toEqual(['wmbus-1', 'wmbus-2'])
+    const command = await openCommand(queued.command.cms, verifier, new Date())
+    if (command.type !== 'meter-keys') throw new Error(`not meter-keys: ${command.type}`)
+    expect(command).toMatchObject({ gatewayId: 'smgw-0001', replace: true, sequence: 1 })
+    const opened = await openMeterKeys(new Uint8Array(Buffer.from(command.keys, 'base64')), 'smgw-0001', createKeyObjectAgreer(pki.key('gateways/smgw-0001/enc')), der)
+    expect(opened.map((k) => [k.keyId, Buffer.from(k.key).toString('hex')])).toEqual([['wmbus-1', '000102030405060708090a0b0c0d0e0f'], ['wmbus-2', KEYS['wmbus-2']]])
+    // Neither the hex nor the key bytes are anywhere in the inventory file.
+    await w.repo.close()
+    const path = join(dir, `s${String(counter)}.db`)
+    const file = Buffer.concat([readFileSync(path), existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`) : Buffer.alloc(0)])
+    expect(file.includes(Buffer.from(queued.command.commandId))).toBe(true) // the command is there, sealed
+    for (const hex of Object.values(KEYS)) {
+      expect(file.includes(Buffer.from(hex.toLowerCase()))).toBe(false)
+      expect(file.includes(Buffer.from(hex, 'hex'))).toBe(false)
+    }
+  })
+
+  it('GWA_NO_ENC_CERTIFICATE without a reported ENC certificate, for a serial the GWA did not issue, for an expired one; bad keys and unknown gateways first', async () => {
+    const w = world()
+    await w.ops.register({ id: 'smgw-0001' })
+    await expect(w.ops.assignMeterKeys('smgw-0001', KEYS)).rejects.toMatchObject({ code: 'GWA_NO_ENC_CERTIFICATE', message: expect.stringContaining('renew first') })
+    await w.sessions.report(peer('smgw-0001'), bytes(encReport('7f01')))
+    await expect(w.ops.assignMeterKeys('smgw-0001', KEYS)).rejects.toMatchObject({ code: 'GWA_NO_ENC_CERTIFICATE', message: expect.stringContaining('7f01') })
+    const der = pki.cert('gateways/smgw-0001/enc')
+    await w.repo.saveIssuedCertificate({ gatewayId: 'smgw-0001', kind: 'enc', serial: '7f01', der, issuedAt: new Date() })
+    await w.sessions.report(peer('smgw-0001'), bytes(encReport('7f01', '2020-01-01T00:00:00.000Z')))
+    await expect(w.ops.assignMeterKeys('smgw-0001', KEYS)).rejects.toMatchObject({ code: 'GWA_NO_ENC_CERTIFICATE', message: expect.stringContaining('expired') })
+    await expect(w.ops.assignMeterKeys('smgw-0404', KEYS)).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
+    await expect(w.ops.assignMeterKeys('smgw-0001', { 'wmbus-1': 'xyz' })).rejects.toMatchObject({ code: 'GWA_REQUEST_INVALID' })
+    // Nothing was queued, no sequence spent.
+    expect((await w.repo.getGateway('smgw-0001'))?.lastSequence).toBe(0)
+    await w.repo.close()
+  })
+
+  it('key input: every problem named by key ID, never a key; hex is lower-cased', () => {
+    const codeAndMessage = (input: unknown): string => {
+      try {
+        parseMeterKeys(input)
+        return 'ok'
+      } catch (err) {
+        expect(err).toBeInstanceOf(GwaError)
+        return `${(err as GwaError).code}: ${(err as GwaError).message}`
+      }
+    }
+    expect(parseMeterKeys({ a: 'ABCDEF0123456789abcdef0123456789' })).toEqual([{ keyId: 'a', key: 'abcdef0123456789abcdef0123456789' }])
+    for (const bad of [null, [], 'x', {}, Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${String(i)}`, '00'.repeat(16)]))]) expect(codeAndMessage(bad)).toMatch(/^GWA_REQUEST_INVALID/)
+    const secret = '0123456789abcdef0123456789abcdeX'
+    const message = codeAndMessage({ 'wmbus-1': secret, '.hidden': '00'.repeat(16), 'has space': '00'.repeat(16), pseudonym: '00'.repeat(16), ok: 5 })
+    expect(message).toContain('"wmbus-1": the key is not 32 hex digits')
+    expect(message).toContain('".hidden"')
+    expect(message).toContain('"has space"')
+    expect(message).toContain('"pseudonym": the gateway\'s own secret')
+    expect(message).toContain('"ok"')
+    expect(message).not.toContain(secret.slice(0, 16))
+    // Arbitrary input: only GWA_REQUEST_INVALID or entries, and no key value in any message.
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 70 }), fc.oneof(fc.stringMatching(/^[0-9a-fA-F]{30,34}$/), fc.string(), fc.integer())), (input) => {
+      const out = codeAndMessage(input)
+      if (out === 'ok') return
+      expect(out).toMatch(/^GWA_REQUEST_INVALID: /)
+      for (const [keyId, value] of Object.entries(input)) {
+        if (typeof value === 'string' && value.length >= 30 && !Object.keys(input).some((k) => k.includes(value))) expect(out.includes(value), `key of ${keyId} in the message`).toBe(false)
+      }
+    }), { numRuns: 300 })
+  })
+})
+
+describe('consumer requests', () => {
+  const anna = { id: 3, consumer: 'anna', kind: 'deletion' as const, state: 'received' as const, createdAt: '2026-11-29T10:00:00.000Z', text: 'Bitte meine Daten löschen' }
+  const ben = { id: 4, consumer: 'ben', kind: 'tariff-choice' as const, state: 'pending' as const, createdAt: '2026-11-29T11:00:00.000Z', text: 'tariff-green' }
+
+  it('from the report into the inventory; answered with answer-request; the answer shows once the result is ok; answered requests are kept', async () => {
+    const w = world()
+    await w.ops.register({ id: 'smgw-0001' })
+    await w.ops.register({ id: 'smgw-0002' })
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { requests: [anna, ben] })))
+    await w.sessions.report(peer('smgw-0002'), bytes(report('smgw-0002', { requests: [{ ...anna, id: 1, consumer: 'carl' }] })))
+    expect((await w.ops.requests({ open: true })).map((r) => [r.gatewayId, r.requestId, r.kind, r.state])).toEqual([
+      ['smgw-0001', 3, 'deletion', 'received'], ['smgw-0001', 4, 'tariff-choice', 'pending'], ['smgw-0002', 1, 'deletion', 'received'],
+    ])
+    const q = await w.ops.answerRequest('smgw-0001', 3, { state: 'done', note: 'Ihre Daten sind gelöscht.' })
+    const command = await openCommand(q.command.cms, verifier, new Date())
+    expect(command).toMatchObject({ type: 'answer-request', requestId: 3, state: 'done', note: 'Ihre Daten sind gelöscht.' })
+    // Queued, not yet confirmed: the request is unchanged.
+    expect(await w.repo.getRequest('smgw-0001', 3)).toMatchObject({ state: 'received', answer: null })
+    const answer = await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { requests: [anna, ben] })))
+    expect(answer.commands).toHaveLength(1)
+    await w.sessions.results(peer('smgw-0001'), bytes({
+      format: ADMIN_RESULTS_FORMAT, gatewayId: 'smgw-0001', results: [{ commandId: command.commandId, sequence: command.sequence, index: 0, ok: true, data: { requestId: 3, state: 'done' } }],
+    }))
+    expect(await w.repo.getRequest('smgw-0001', 3)).toMatchObject({ state: 'done', answer: { state: 'done', note: 'Ihre Daten sind gelöscht.', commandId: command.commandId } })
+    // The next report no longer carries it: kept, done, not in the last report; no longer open.
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { lastSequence: 1, requests: [ben] })))
+    expect(await w.repo.getRequest('smgw-0001', 3)).toMatchObject({ state: 'done', inLastReport: false })
+    expect((await w.ops.requests({ gatewayId: 'smgw-0001', open: true })).map((r) => r.requestId)).toEqual([4])
+    await expect(w.ops.answerRequest('smgw-0001', 3, { state: 'rejected', note: 'x' })).rejects.toMatchObject({ code: 'GWA_REQUEST_INVALID', message: expect.stringContaining('done already') })
+    await w.repo.close()
+  })
+
+  it('refused: an unknown request (GWA_NOT_FOUND), another gateway\'s request ID, a note with a line break, an unknown gateway; a failed answer changes nothing', async () => {
+    const w = world()
+    await w.ops.register({ id: 'smgw-0001' })
+    await w.ops.register({ id: 'smgw-0002' })
+    await w.sessions.report(peer('smgw-0002'), bytes(report('smgw-0002', { requests: [ben] })))
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { requests: [anna] })))
+    await expect(w.ops.answerRequest('smgw-0001', 99, { state: 'done', note: '' })).rejects.toMatchObject({ code: 'GWA_NOT_FOUND' })
+    await expect(w.ops.answerRequest('smgw-0001', 4, { state: 'done', note: '' })).rejects.toMatchObject({ code: 'GWA_NOT_FOUND' })
+    await expect(w.ops.answerRequest('smgw-0001', 3, { state: 'done', note: 'two\nlines' })).rejects.toMatchObject({ code: 'GWA_REQUEST_INVALID' })
+    await expect(w.ops.answerRequest('smgw-0404', 3, { state: 'done', note: '' })).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
+    await expect(w.ops.requests({ gatewayId: 'smgw-0404' })).rejects.toMatchObject({ code: 'GWA_GATEWAY_UNKNOWN' })
+    expect((await w.repo.getGateway('smgw-0001'))?.lastSequence).toBe(0)
+    const q = await w.ops.answerRequest('smgw-0001', 3, { state: 'in-progress', note: 'Wir prüfen das.' })
+    await w.sessions.report(peer('smgw-0001'), bytes(report('smgw-0001', { requests: [anna] })))
+    await w.sessions.results(peer('smgw-0001'), bytes({
+      format: ADMIN_RESULTS_FORMAT, gatewayId: 'smgw-0001',
+      results: [{ commandId: q.command.commandId, sequence: q.command.sequence, index: 0, ok: false, error: { code: 'REQUEST_CLOSED', message: 'closed on the gateway' } }],
+    }))
+    expect(await w.repo.getRequest('smgw-0001', 3)).toMatchObject({ state: 'received', answer: null })
+    expect(await w.repo.getCommand(q.command.commandId)).toMatchObject({ state: 'failed', result: { code: 'REQUEST_CLOSED' } })
     await w.repo.close()
   })
 })

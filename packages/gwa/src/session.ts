@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import {
-  ADMIN_COMMANDS_ANSWER_FORMAT, AdminProtocolError, decodeAdminReport, decodeAdminResults,
+  ADMIN_COMMANDS_ANSWER_FORMAT, AdminProtocolError, decodeAdminReport, decodeAdminResults, peekCommand,
   type AdminCommandsAnswer, type AdminReport, type AdminResult,
 } from '@smgw/admin-protocol'
+import { decodeCertificate } from '@smgw/pki'
 import type { Logger } from 'pino'
 import type { GatewayCa, RequestedKind } from './certificates.js'
 import type { CommandIssuer } from './commands.js'
@@ -88,7 +89,10 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
     for (const [kind, value] of Object.entries(csrs)) {
       if (kind !== 'tls' && kind !== 'sig' && kind !== 'enc') throw new GwaError('GWA_CSR_REJECTED', `unknown certificate kind ${kind}`)
       if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new GwaError('GWA_CSR_REJECTED', `${kind}: not base64`)
-      certificates[kind] = b64(await ca.issue(gatewayId, kind, new Uint8Array(Buffer.from(value, 'base64'))))
+      const der = await ca.issue(gatewayId, kind, new Uint8Array(Buffer.from(value, 'base64')))
+      // Kept whole: meter keys are sealed to the ENC certificate whose serial the gateway reports (docs/admin-protocol.md `meter-keys`).
+      await deps.repository.saveIssuedCertificate({ gatewayId, kind, serial: decodeCertificate(der).serialHex, der, issuedAt: deps.now() })
+      certificates[kind] = b64(der)
     }
     if (Object.keys(certificates).length === 0) throw new GwaError('GWA_CSR_REJECTED', 'the result carries no CSR')
     const install = await deps.issuer.issue(gatewayId, { type: 'install-certificates', certificates, chain: ca.chain.map(b64) })
@@ -124,6 +128,15 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
           log.warn({ event: 'csr-rejected', gateway: gatewayId, commandId: command.commandId }, err.message)
           return { ok: false, result: { code: err.code, message: err.message, csrs: data.csrs ?? null } }
         }
+      case 'answer-request': {
+        // What was answered is what the GWA signed (its own stored command), not what the result repeats.
+        const sent = peekCommand(command.cms)
+        if (sent.type === 'answer-request') {
+          const answered = await deps.repository.recordRequestAnswer(gatewayId, sent.requestId, { state: sent.state, note: sent.note, commandId: command.commandId, at: deps.now() })
+          log.info({ event: 'request-answered', gateway: gatewayId, request: sent.requestId, state: sent.state, known: answered !== undefined }, `request ${String(sent.requestId)} ${sent.state}`)
+        }
+        return { ok: true, result: { ...data } }
+      }
       case 'read-log': {
         if (typeof data.export !== 'string') return { ok: false, result: { code: 'GWA_REQUEST_INVALID', message: 'read-log result without export' } }
         const bytes = new Uint8Array(Buffer.from(data.export, 'base64'))
@@ -154,8 +167,14 @@ export function createAdminSessions(deps: AdminSessionDeps): AdminSessions {
         gatewayId: report.gatewayId, at, tlsSubject: peer.subject, report: { ...report }, firmwareVersion: report.firmware.version,
         profileVersion: report.profileVersion, lastExecutedSequence: report.lastSequence,
         certificates: report.certificates.map((c) => ({ kind: c.kind, serial: c.serial, notAfter: new Date(c.notAfter), source: c.source })),
+        ...(report.requests === undefined ? {} : {
+          requests: report.requests.map((r) => ({ id: r.id, consumer: r.consumer, kind: r.kind, state: r.state, createdAt: new Date(r.createdAt), text: r.text })),
+        }),
       })
-      log.info({ event: 'contact', gateway: report.gatewayId, reason: report.reason, lastSequence: report.lastSequence, firmware: report.firmware.version }, 'admin session')
+      log.info({
+        event: 'contact', gateway: report.gatewayId, reason: report.reason, lastSequence: report.lastSequence, firmware: report.firmware.version,
+        ...(report.requests === undefined ? {} : { openRequests: report.requests.length }),
+      }, 'admin session')
       return answer(report.gatewayId, report.lastSequence)
     },
     results: async (peer, body) => {
