@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { createCertificateManager, type CertificateManager } from './admin/certificates.js'
 import { createFirmwareManager, type FirmwareManager } from './admin/firmware.js'
 import { createConfigVersions } from './admin/profiles.js'
+import { createConsumerRequests } from './admin/requests.js'
 import { applyCertificateOverrides, createAdminService, readAdminFiles, verifierFollowingCrls, type AdminService } from './admin/service.js'
 import { formatCanonicalJson } from './canonical-json.js'
 import type { GatewayConfig, MeterConfig, MeterKeys } from './config.js'
@@ -637,6 +638,8 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
             factoryFirmware: deps.firmware ?? '0.1.0',
             // `cls-open` (docs/admin-protocol.md): the CLS service in force opens the channel (a reconfiguration may add or remove it); its refusals are the command's error.
             clsOpen: (c) => openClsFor(cls)(c),
+            // The consumers' requests made on the HAN travel in the report and come back as `answer-request` (absent without a HAN service).
+            ...(config.han === undefined ? {} : { consumerRequests: createConsumerRequests({ store: s, consumerLog: (c, e) => l.consumer(c, e), now, ...loggerDep }) }),
             ...loggerDep,
           })
           await admin.start()

@@ -165,6 +165,8 @@ describe('the administered gateway', () => {
     // The start report: nothing administered yet, the Gütesiegel certificate, no time source.
     expect(gwa.reports[0]).toMatchObject({ gatewayId: GATEWAY, reason: 'start', profileVersion: 0, lastSequence: 0, firmware: { version: '0.1.0' }, time: { state: 'no-time-source' } })
     expect(gwa.reports[0]!.certificates).toEqual([expect.objectContaining({ kind: 'gs', source: 'initial' })])
+    // No HAN service, no consumer requests (docs/admin-protocol.md `requests`).
+    expect(gwa.reports[0]!.requests).toBeUndefined()
     expect(gwa.clients[0]).toBe(`${decodeCertificateCn(t.cert(`${GW}/gs`))}/Guetesiegel`)
 
     const [profile, consumerLog, emtProfile, taf, systemLog] = gwa.results[0]!
@@ -311,6 +313,71 @@ describe('the administered gateway', () => {
       store.close()
     }
     expect((await readEffectiveConfig(f)).config.time?.ntp).toEqual({ host: '127.0.0.1', port: ntp.port() })
+  })
+
+  it('consumer requests: the report carries the open ones, the accepted report makes them pending, answer-request sets state and note in that consumer\'s log only', async () => {
+    const gwa = await startGwa()
+    const f = await configFile('requests', gwa.endpoint)
+    // A gateway with a HAN service (the requests are made there) and two consumers.
+    const json = JSON.parse(await readFile(f, 'utf8')) as Record<string, unknown>
+    await writeFile(f, JSON.stringify({ ...json, meters: [gas('gas-1', '11111111'), { ...gas('gas-2', '22222222'), consumer: 'c-2' }], han: { host: '127.0.0.1', port: 0 } }))
+    const path = join(tmp.dir, 'requests.db')
+    const before = openStore(path, { now: () => new Date() })
+    const deletion = before.han.addRequest({ consumer: 'c-1', kind: 'deletion', state: 'received', text: 'Please delete my 2025 readings.', at: new Date(NOW.getTime() - 120_000) })
+    const objection = before.han.addRequest({ consumer: 'c-2', kind: 'objection', state: 'received', text: 'I object to TAF 7.', at: new Date(NOW.getTime() - 60_000) })
+    const closed = before.han.addRequest({ consumer: 'c-1', kind: 'rectification', state: 'received', text: 'Wrong name.', at: new Date(NOW.getTime() - 30_000) })
+    before.han.answerRequest(closed.id, { state: 'done', note: 'Corrected.', at: new Date(NOW.getTime() - 10_000) })
+    before.close()
+    gwa.queue.push([
+      await command({ type: 'answer-request', requestId: deletion.id, state: 'in-progress', note: 'We ask your supplier which data it still needs.' }),
+      await command({ type: 'answer-request', requestId: deletion.id, state: 'done', note: 'Deleted.' }),
+      await command({ type: 'answer-request', requestId: closed.id, state: 'rejected', note: 'too late' }),
+      await command({ type: 'answer-request', requestId: 999, state: 'done', note: '' }),
+    ])
+    const gw = await started(f)
+    await vi.waitFor(() => { expect(gwa.results).toHaveLength(1) }, { timeout: 20_000, interval: 50 })
+    await gw.admin()!.idle()
+
+    // Open requests of every consumer, oldest first, as the gateway held them when it reported.
+    expect(gwa.reports[0]!.requests).toEqual([
+      { id: deletion.id, consumer: 'c-1', kind: 'deletion', state: 'received', createdAt: deletion.createdAt.toISOString(), text: 'Please delete my 2025 readings.' },
+      { id: objection.id, consumer: 'c-2', kind: 'objection', state: 'received', createdAt: objection.createdAt.toISOString(), text: 'I object to TAF 7.' },
+    ])
+    expect(byCommand(gwa.results[0]!)).toEqual([
+      { ok: true, data: { requestId: deletion.id, state: 'in-progress' } },
+      { ok: true, data: { requestId: deletion.id, state: 'done' } },
+      { ok: false, code: 'REQUEST_CLOSED' },
+      { ok: false, code: 'REQUEST_UNKNOWN' },
+    ])
+
+    // The next report: the deletion is closed, the objection is with the administrator.
+    gwa.queue.push([])
+    await gw.admin()!.runSession('schedule')
+    expect(gwa.reports.at(-1)!.requests).toEqual([expect.objectContaining({ id: objection.id, state: 'pending' })])
+    await gw.close()
+
+    const store = openStore(path, { now: () => new Date() }, { readonly: true })
+    try {
+      expect(store.han.requests('c-1').map((r) => [r.id, r.state, r.note])).toEqual([[closed.id, 'done', 'Corrected.'], [deletion.id, 'done', 'Deleted.']])
+      expect(store.han.requests('c-2')[0]).toMatchObject({ state: 'pending', note: undefined, forwardedAt: expect.any(Date) as unknown })
+      const requestEntries = (consumer: string) => readLogChain(store, 'consumer', consumer).entries
+        .filter((e) => String(e.type).startsWith('request-'))
+        .map((e) => ({ type: String(e.type), fields: (typeof e.fields === 'string' ? JSON.parse(e.fields) : e.fields) as Record<string, unknown> }))
+      // Forwarded when the GWA accepted the report, before the answers of the same session ran.
+      expect(requestEntries('c-1')).toEqual([
+        { type: 'request-forwarded', fields: expect.objectContaining({ kind: 'deletion', request: deletion.id }) as unknown },
+        { type: 'request-answered', fields: expect.objectContaining({ kind: 'deletion', request: deletion.id, state: 'in-progress', note: 'We ask your supplier which data it still needs.' }) as unknown },
+        { type: 'request-answered', fields: expect.objectContaining({ kind: 'deletion', request: deletion.id, state: 'done', note: 'Deleted.' }) as unknown },
+      ])
+      // The other consumer's log: their own request forwarded, nothing of c-1's answers.
+      expect(requestEntries('c-2')).toEqual([{ type: 'request-forwarded', fields: expect.objectContaining({ kind: 'objection', request: objection.id }) as unknown }])
+      const system = readLogChain(store, 'system', '').entries.filter((e) => e.type === 'admin-command').map((e) => (typeof e.fields === 'string' ? JSON.parse(e.fields) : e.fields) as Record<string, unknown>)
+      expect(system.map((e) => [e.type, e.result, e.code])).toEqual([
+        ['answer-request', 'executed', undefined], ['answer-request', 'executed', undefined], ['answer-request', 'failed', 'REQUEST_CLOSED'], ['answer-request', 'failed', 'REQUEST_UNKNOWN'],
+      ])
+    } finally {
+      store.close()
+    }
   })
 })
 

@@ -16,6 +16,7 @@ import { assertAuthorized } from './access.js'
 import type { CertificateManager, CertificateSummaryItem, ConfigOverrides } from './certificates.js'
 import type { FirmwareManager } from './firmware.js'
 import type { ConfigVersions } from './profiles.js'
+import type { ConsumerRequests } from './requests.js'
 import { runAdminSession, type AdminSessionOutcome, type CommandHandlers } from './session.js'
 import { createWakeUpListener, type WakeUpListener } from './wakeup.js'
 
@@ -145,6 +146,8 @@ export interface AdminServiceDeps {
   readonly firmware?: FirmwareManager
   /** The version running when there is no firmware manager. */
   readonly factoryFirmware: string
+  /** The consumers' requests (report `requests`, `answer-request`), when the gateway has a HAN service. */
+  readonly consumerRequests?: ConsumerRequests
   /** The CLS channel (`cls-open`), when the gateway has one. */
   readonly clsOpen?: (c: Extract<AdminCommand, { type: 'cls-open' }>) => Promise<Record<string, unknown>>
   readonly logger?: Logger
@@ -245,6 +248,7 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
     }),
     ...(deps.firmware === undefined ? {} : { firmware: (c) => deps.firmware!.install({ package: c.package }) as unknown as Promise<Record<string, unknown>> }),
     ...(deps.clsOpen === undefined ? {} : { 'cls-open': deps.clsOpen }),
+    ...(deps.consumerRequests === undefined ? {} : { 'answer-request': (c) => deps.consumerRequests!.answer(c) }),
   }
 
   const certificateSummary = (): CertificateSummaryItem[] => deps.certificates?.summary() ?? (() => {
@@ -265,8 +269,11 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
         profileVersion: activeVersion,
         certificates: certificateSummary(),
         time: { state: t.state, ...(t.offsetMs === undefined ? {} : { offsetMs: t.offsetMs }), ...(t.lastSync === undefined ? {} : { lastSync: t.lastSync.toISOString() }) },
+        ...(deps.consumerRequests === undefined ? {} : { requests: deps.consumerRequests.reported() }),
       }
     },
+    // The GWA has the report: its requests are with the administrator now (received → pending).
+    ...(deps.consumerRequests === undefined ? {} : { reportAccepted: (r) => deps.consumerRequests!.forwarded(r.requests ?? []) }),
     lastSequence: () => counter(COMMAND_SEQUENCE),
     acceptSequence: (n) => { store.setAdminState(COMMAND_SEQUENCE, String(n)) },
     handlers,

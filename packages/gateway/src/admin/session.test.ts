@@ -278,6 +278,34 @@ describe('admin session against a real mutual-TLS GWA', () => {
     await gwa.close()
     gwa = undefined
   })
+
+  it('reportAccepted: runs with the report sent once the GWA answered 200 (also when the body then does not decode), before the first command; never on another status; its failure does not end the session', async () => {
+    const order: string[] = []
+    const accepted: unknown[] = []
+    gwa = await startGwa([[await sign(command(42, rollback))]])
+    const side = gatewaySide({ 'rollback-profile': (c) => { order.push('command'); return Promise.resolve({ version: c.version }) } })
+    const deps: AdminSessionDeps = { ...side.deps, reportAccepted: (r) => { order.push('accepted'); accepted.push(r); return Promise.resolve() } }
+    expect(await runAdminSession('wake-up', config(gwa.endpoint), deps)).toMatchObject({ result: 'completed', executed: 1 })
+    expect(order).toEqual(['accepted', 'command'])
+    expect(accepted).toEqual([gwa.reports[0]])
+    await gwa.close()
+
+    gwa = await startGwa([], { mode: 'garbage' })
+    expect(await runAdminSession('schedule', config(gwa.endpoint), deps)).toMatchObject({ result: 'failed', code: 'ANSWER_MALFORMED' })
+    expect(accepted).toHaveLength(2)
+    await gwa.close()
+
+    gwa = await startGwa([[await sign(command(43, rollback))]], { status: 503 })
+    expect(await runAdminSession('schedule', config(gwa.endpoint), deps)).toMatchObject({ result: 'failed', code: 'HTTP_503' })
+    expect(accepted).toHaveLength(2)
+    await gwa.close()
+
+    gwa = await startGwa([[await sign(command(43, rollback))]])
+    const failing: AdminSessionDeps = { ...side.deps, reportAccepted: () => Promise.reject(new Error('store closed')) }
+    expect(await runAdminSession('schedule', config(gwa.endpoint), failing)).toMatchObject({ result: 'completed', executed: 1 })
+    await gwa.close()
+    gwa = undefined
+  })
 })
 
 describe('command verification', () => {

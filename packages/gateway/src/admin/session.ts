@@ -76,6 +76,12 @@ export interface AdminSessionDeps {
   /** The GWA verifier (createSignerVerifier, notOwnRole SIGNER_NOT_GWA). */
   readonly verifier: SignerVerifier
   report(reason: SessionReason): AdminReportBody
+  /**
+   * The GWA accepted the report (HTTP 200 on the session POST), before any command of the
+   * answer runs: what it carried is with the administrator now (the consumers' requests
+   * become `pending`). Awaited; a rejection is logged and does not end the session.
+   */
+  reportAccepted?(report: AdminReport): Promise<void>
   /** The last executed sequence, persisted by the caller (0 before the first). */
   lastSequence(): number
   acceptSequence(sequence: number): void
@@ -130,15 +136,23 @@ export async function runAdminSession(reason: SessionReason, config: AdminSessio
       maxAnswerBytes: config.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
     })
     let report: Uint8Array
+    let reported: AdminReport
     try {
-      report = encodeAdminReport({
+      reported = {
         ...deps.report(reason), format: ADMIN_REPORT_FORMAT, gatewayId: deps.gatewayId, sentAt: deps.now().toISOString(), reason, lastSequence: deps.lastSequence(),
-      })
+      }
+      report = encodeAdminReport(reported)
     } catch (err) {
       logger?.error({ err }, 'admin report invalid')
       return finish('failed', 'REPORT_INVALID')
     }
-    let commands = await exchange(http, SESSION_PATH, report)
+    let commands = await exchange(http, SESSION_PATH, report, async () => {
+      try {
+        await deps.reportAccepted?.(reported)
+      } catch (err) {
+        logger?.error({ err }, 'report accepted, but its follow-up failed')
+      }
+    })
     const maxRounds = config.maxRounds ?? MAX_SESSION_ROUNDS
     for (let round = 1; commands.length > 0; round++) {
       if (round > maxRounds) return finish('completed', 'MAX_ROUNDS')
@@ -167,10 +181,12 @@ class SessionFailure extends Error {
   }
 }
 
-async function exchange(http: AdminHttpClient, path: string, body: Uint8Array): Promise<readonly string[]> {
+/** One POST; `accepted` runs once the GWA answered 200, also when the answer's body then does not decode. */
+async function exchange(http: AdminHttpClient, path: string, body: Uint8Array, accepted?: () => Promise<void>): Promise<readonly string[]> {
   const answer = await http.postJson(path, body)
   // Any status but 200 ends the session; it is retried at the next wake-up or schedule.
   if (answer.status !== 200) throw new SessionFailure(`HTTP_${String(answer.status)}`, `GWA answered ${String(answer.status)} to ${path}`)
+  await accepted?.()
   try {
     return decodeCommandsAnswer(answer.body).commands
   } catch (err) {
