@@ -15,7 +15,7 @@ import { readWanTlsMaterial } from './cls/material.js'
 import { createClsService, type ClsService } from './cls/service.js'
 import type { SystemLogEntry } from './log/entries.js'
 import { createGatewayLogs, type GatewayLogs } from './log/writer.js'
-import { createLmnAdapters, type GatewayLmnAdapter } from './lmn/adapters.js'
+import { createLmnAdapterSet } from './lmn/adapters.js'
 import { resolveModuleMeterKeys } from './lmn/wmbus/keys.js'
 import { DEFAULT_RETENTION } from './retention/policy.js'
 import { createRetentionService, type RetentionService } from './retention/service.js'
@@ -109,6 +109,12 @@ export interface Gateway {
   reconfigure(next: GatewayConfig): Promise<void>
   /** The configuration running now. */
   config(): GatewayConfig
+  /**
+   * Meter keys were installed in the key module (`meter-keys`, `smgw gateway keys import`): the
+   * wireless transports whose meters name one of `keyIds` read with them from now on, without a
+   * restart; other adapters are not touched. Runs in line with `reconfigure`; never rejects.
+   */
+  meterKeysInstalled(keyIds: readonly string[]): Promise<void>
   /** The administration service while running with an `admin` section (wake-up port, sessions). */
   admin(): AdminService | undefined
   /** The CLS channel service while running with a `cls` section (README "CLS channel"). */
@@ -154,7 +160,6 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   let state: GatewayStatus['state'] = 'idle'
   let store: Store | undefined
   let logs: GatewayLogs | undefined
-  let adapters: GatewayLmnAdapter[] = []
   let pending: ReadingInput[] = []
   let cancelFlush: (() => void) | undefined
   let flushQueued = false
@@ -368,21 +373,40 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     profiles: o?.profiles ?? [],
   }, { store: s, logs: l, now, setTimer, ...loggerDep })
 
-  const createAdapters = async (c: GatewayConfig): Promise<GatewayLmnAdapter[]> => {
+  /** The LMN adapters; a reconfiguration or a key installation changes only the transports concerned. */
+  const lmn = createLmnAdapterSet(sink, { now, setTimer, ...loggerDep })
+
+  /** Meter keys by key ID: the --keys file's, and those the security module holds for the wireless meters of `c`. */
+  const meterKeysFor = async (c: GatewayConfig): Promise<Map<string, MeterKey>> => {
     const moduleKeys = deps.keyModule === undefined ? undefined : await resolveModuleMeterKeys(deps.keyModule, c)
     if (moduleKeys !== undefined && moduleKeys.missing.length > 0) log?.warn({ keyIds: moduleKeys.missing }, 'meter keys not in the security module')
-    return createLmnAdapters(c, new Map<string, MeterKey>([...(deps.keys ?? []), ...(moduleKeys?.keys ?? [])]), sink, { now, setTimer, ...loggerDep })
+    return new Map<string, MeterKey>([...(deps.keys ?? []), ...(moduleKeys?.keys ?? [])])
   }
 
-  const closeAdapters = async (): Promise<void> => {
-    for (const a of [...adapters].reverse()) {
+  /** Brings the adapters to `c`: only transports whose meters, keys or line changed are touched; `renew`: key IDs just installed. */
+  const applyAdapters = async (c: GatewayConfig, renew?: ReadonlySet<string>): Promise<void> => {
+    const report = await lmn.apply(c, await meterKeysFor(c), renew)
+    log?.info({ ...report }, 'LMN adapters applied')
+  }
+
+  const closeAdapters = (): Promise<void> => lmn.close((a, err) => { log?.error({ transport: a.transport, err: messageOf(err) }, 'adapter did not close cleanly') })
+
+  /**
+   * After `meter-keys` (docs/admin-protocol.md): the wireless transports whose meters name one
+   * of `keyIds` take the keys now in the module, without a restart; in line with reconfigurations.
+   * A failure is logged, not thrown: the keys are installed and the next start takes them.
+   */
+  const meterKeysInstalled = (keyIds: readonly string[]): Promise<void> => {
+    const run = reconfiguring.then(async () => {
+      if (state !== 'running') return
       try {
-        await a.close()
+        await applyAdapters(config, new Set(keyIds))
       } catch (err) {
-        log?.error({ transport: a.transport, err: messageOf(err) }, 'adapter did not close cleanly')
+        log?.error({ keyIds, err: messageOf(err) }, 'LMN adapters did not take the installed meter keys')
       }
-    }
-    adapters = []
+    })
+    reconfiguring = run.catch(() => undefined)
+    return run
   }
 
   /** Meters that stay keep their state and counters; new ones start waiting; removed ones are forgotten. */
@@ -398,13 +422,13 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   }
 
   /**
-   * The parts a reconfiguration replaces, stopped in reverse order of the data flow
-   * (LMN first, so no reading arrives at a stage being closed); what `keep` names stays.
+   * The parts a reconfiguration replaces, stopped in reverse order of the data flow; what `keep`
+   * names stays. The LMN adapters keep running (startParts changes only the transports that
+   * changed): their readings go to the pending batch, which the store takes in either case.
    */
-  const stopParts = async (keep: { adapters: boolean; time: boolean }): Promise<void> => {
+  const stopParts = async (keep: { time: boolean }): Promise<void> => {
     cancelSilence?.()
     cancelSilence = undefined
-    if (!keep.adapters) await closeAdapters()
     commit()
     await outbound?.close()
     outbound = undefined
@@ -417,7 +441,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   }
 
   /** Starts the parts of `c` that are not running (the counterpart of stopParts). */
-  const startParts = async (c: GatewayConfig, s: Store, l: GatewayLogs, prepared: Outbound | undefined, fresh: { adapters: boolean; time: boolean }): Promise<void> => {
+  const startParts = async (c: GatewayConfig, s: Store, l: GatewayLogs, prepared: Outbound | undefined, fresh: { time: boolean }): Promise<void> => {
     if (fresh.time) {
       time = createTime(c)
       await time?.start()
@@ -427,10 +451,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     await retention.start()
     await outbound?.start()
     updateMeters(c)
-    if (fresh.adapters) {
-      adapters = await createAdapters(c)
-      for (const a of adapters) await a.start()
-    }
+    await applyAdapters(c)
     scheduleSilence()
   }
 
@@ -448,7 +469,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     const same = (k: keyof GatewayConfig): boolean => formatCanonicalJson(previous[k] ?? null) === formatCanonicalJson(next[k] ?? null)
     const restartOnly = RESTART_ONLY_SECTIONS.filter((k) => !same(k))
     if (restartOnly.length > 0) throw new GatewayError('ADMIN_APPLY_FAILED', `${restartOnly.join(', ')} change only with a restart of the gateway`)
-    const keep = { adapters: same('meters'), time: same('time') }
+    const keep = { time: same('time') }
     const previousSig = sig
     let nextSig = sig
     let nextOutbound: Outbound | undefined
@@ -468,14 +489,14 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     try {
       config = next
       if (nextSig !== previousSig) await switchSig(s, nextSig)
-      await startParts(next, s, l, nextOutbound, { adapters: !keep.adapters, time: !keep.time })
+      await startParts(next, s, l, nextOutbound, { time: !keep.time })
     } catch (err) {
       log?.error({ err: messageOf(err) }, 'the new configuration did not start; putting the previous one back')
       await stopParts(keep)
       config = previous
       try {
         if (sig !== previousSig) await switchSig(s, previousSig)
-        await startParts(previous, s, l, await prepareOutbound(previous, s, l, previousSig), { adapters: !keep.adapters, time: !keep.time })
+        await startParts(previous, s, l, await prepareOutbound(previous, s, l, previousSig), { time: !keep.time })
       } catch (restoreErr) {
         log?.error({ err: messageOf(restoreErr) }, 'the previous configuration did not start again')
         throw new GatewayError('ADMIN_APPLY_FAILED', `the new configuration did not start (${messageOf(err)}), and the previous one did not start again: ${messageOf(restoreErr)}`, { cause: err })
@@ -486,7 +507,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     // Last, after everything else started: closing a channel cannot be undone by a rollback.
     if (!same('cls')) await applyCls(next.cls, l)
     s.saveConfigVersion(next)
-    log?.info({ meters: meters.size, adapters: adapters.length }, 'gateway reconfigured')
+    log?.info({ meters: meters.size, adapters: lmn.adapters().length }, 'gateway reconfigured')
   }
 
   /**
@@ -623,8 +644,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
         const since = now().getTime()
         for (const m of meters.values()) m.since = since
         state = 'running'
-        adapters = await createAdapters(config)
-        for (const a of adapters) await a.start()
+        await applyAdapters(config)
         scheduleSilence()
         if (adminConfig !== undefined && adminFiles !== undefined) {
           admin = createAdminService(adminConfig, {
@@ -636,6 +656,9 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
             ...(certificates === undefined ? {} : { certificates }),
             ...(firmware === undefined ? {} : { firmware }),
             factoryFirmware: deps.firmware ?? '0.1.0',
+            // `meter-keys`: imported into the meter key module, then the wireless meters naming them read with them.
+            ...(deps.keyModule === undefined ? {} : { meterKeyModule: deps.keyModule }),
+            meterKeysInstalled,
             // `cls-open` (docs/admin-protocol.md): the CLS service in force opens the channel (a reconfiguration may add or remove it); its refusals are the command's error.
             clsOpen: (c) => openClsFor(cls)(c),
             // The consumers' requests made on the HAN travel in the report and come back as `answer-request` (absent without a HAN service).
@@ -644,7 +667,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
           })
           await admin.start()
         }
-        log?.info({ meters: meters.size, adapters: adapters.length, store: config.store.path }, 'gateway running')
+        log?.info({ meters: meters.size, adapters: lmn.adapters().length, store: config.store.path }, 'gateway running')
       } catch (err) {
         await shutdown('error')
         throw err
@@ -664,7 +687,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
       pending: pending.length,
       garbageBytes,
       unknownMeters: [...unknown].map((k) => k.slice(k.indexOf('/') + 1)),
-      ports: adapters.flatMap((a) => {
+      ports: lmn.adapters().flatMap((a) => {
         const p = a.port?.()
         return p === undefined ? [] : [p]
       }),
@@ -687,6 +710,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     hanPort: () => han?.port(),
     reconfigure,
     config: () => config,
+    meterKeysInstalled,
     admin: () => admin,
     cls: () => cls,
   }

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CURVES, createKeyObjectSigner, decodePemOrDer, encodePem, isCryptoError, signerFromModule, type CurveName, type SecurityModule, type Signer } from '@smgw/crypto'
+import { CURVES, agreerFromModule, createKeyObjectSigner, decodePemOrDer, encodePem, isCryptoError, signerFromModule, type CurveName, type KeyAgreer, type SecurityModule, type Signer } from '@smgw/crypto'
 import {
   createCsr, createRenewalRequest, curveOfSpki, decodeCertificate, parseName, validatePath,
   type DecodedCertificate, type DistinguishedName, type TlsIdentity, type ValidationPurpose,
@@ -90,6 +90,18 @@ export interface CertificateManager {
   install(c: { readonly certificates: Partial<Record<OperationalKind, string>>; readonly chain: readonly string[] }): Promise<{ serials: Partial<Record<OperationalKind, string>> }>
   updateCrls(c: { readonly crls: readonly string[] }): Promise<{ revokedOwn: CertificateKind[] }>
   summary(): CertificateSummaryItem[]
+  /**
+   * The operational ENC identity in force — installed, inside its validity at legal time, not
+   * found on a CRL — as the key agreer in the security module and the certificate (DER);
+   * undefined otherwise (none yet, expired, revoked, no module). `meter-keys` decrypts with it.
+   */
+  encIdentity(): Promise<EncIdentity | undefined>
+}
+
+/** The gateway's ENC key (in the security module) and its operational certificate. */
+export interface EncIdentity {
+  readonly agreer: KeyAgreer
+  readonly certificate: Uint8Array
 }
 
 const STATE_FORMAT = 'smgw-identity-state/1'
@@ -506,6 +518,12 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       }
       return { revokedOwn }
     }),
+
+    async encIdentity() {
+      const enc = usable('enc')
+      if (enc?.entry.label === undefined || deps.module === undefined) return undefined
+      return { agreer: await agreerFromModule(deps.module, enc.entry.label), certificate: enc.der }
+    },
 
     summary() {
       const items: CertificateSummaryItem[] = [{ kind: 'gs', serial: initialCert.serialHex, notAfter: initialCert.notAfter.toISOString(), source: 'initial' }]

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createSignerVerifier, type AdminCommand, type SessionReason, type SignerVerifier } from '@smgw/admin-protocol'
-import { decodeCertificates, decodePemOrDer } from '@smgw/crypto'
+import { decodeCertificates, decodePemOrDer, type SecretKeyModule } from '@smgw/crypto'
 import { createTlsContext, decodeCertificate, parseName, type DistinguishedName, type TlsContext } from '@smgw/pki'
 import type { Logger } from 'pino'
 import type { AdminConfig, GatewayConfig } from '../config.js'
@@ -15,6 +15,7 @@ import type { TafService } from '../taf/service.js'
 import { assertAuthorized } from './access.js'
 import type { CertificateManager, CertificateSummaryItem, ConfigOverrides } from './certificates.js'
 import type { FirmwareManager } from './firmware.js'
+import { installMeterKeys } from './meter-keys.js'
 import type { ConfigVersions } from './profiles.js'
 import type { ConsumerRequests } from './requests.js'
 import { runAdminSession, type AdminSessionOutcome, type CommandHandlers } from './session.js'
@@ -146,6 +147,10 @@ export interface AdminServiceDeps {
   readonly firmware?: FirmwareManager
   /** The version running when there is no firmware manager. */
   readonly factoryFirmware: string
+  /** The meter key module (config `meterKeys`) `meter-keys` imports into; without one the command is KEY_MODULE_FAILED. */
+  readonly meterKeyModule?: SecretKeyModule
+  /** After `meter-keys`: the wireless meters naming these key IDs read with the new keys (Gateway.meterKeysInstalled). */
+  readonly meterKeysInstalled?: (keyIds: readonly string[]) => Promise<void>
   /** The consumers' requests (report `requests`, `answer-request`), when the gateway has a HAN service. */
   readonly consumerRequests?: ConsumerRequests
   /** The CLS channel (`cls-open`), when the gateway has one. */
@@ -249,6 +254,13 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
     ...(deps.firmware === undefined ? {} : { firmware: (c) => deps.firmware!.install({ package: c.package }) as unknown as Promise<Record<string, unknown>> }),
     ...(deps.clsOpen === undefined ? {} : { 'cls-open': deps.clsOpen }),
     ...(deps.consumerRequests === undefined ? {} : { 'answer-request': (c) => deps.consumerRequests!.answer(c) }),
+    // Always handled: without a key module or an ENC certificate the GWA learns why (KEY_MODULE_FAILED, KEYS_UNREADABLE), not UNSUPPORTED.
+    'meter-keys': (c) => installMeterKeys(c, {
+      gatewayId: deps.gatewayId, module: deps.meterKeyModule, log: deps.system,
+      encIdentity: () => deps.certificates?.encIdentity() ?? Promise.resolve(undefined),
+      keysInstalled: deps.meterKeysInstalled ?? (() => Promise.resolve()),
+      ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    }),
   }
 
   const certificateSummary = (): CertificateSummaryItem[] => deps.certificates?.summary() ?? (() => {

@@ -11,10 +11,14 @@ export interface WmbusSerialOptions {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number }
 }
 
-/** Wireless M-Bus stick in raw frame mode on a serial line: frames split by their L-field; reopened with backoff when it goes away. */
-export function createWmbusSerialAdapter(options: WmbusSerialOptions, sink: LmnSink, deps: LmnDeps): LmnAdapter {
+/**
+ * Wireless M-Bus stick in raw frame mode on a serial line: frames split by their L-field; reopened
+ * with backoff when it goes away. `replaceMeters` swaps the meters and keys while the line stays
+ * open and the framer keeps a frame half-received (no byte lost).
+ */
+export function createWmbusSerialAdapter(options: WmbusSerialOptions, sink: LmnSink, deps: LmnDeps): LmnAdapter & { replaceMeters(meters: readonly WmbusReaderMeter[]): void } {
   const transport = 'wmbus-serial'
-  const reader = createWmbusReader(options.meters, transport, sink, deps.now)
+  let reader = createWmbusReader(options.meters, transport, sink, deps.now)
   let framer = createWmbusFramer({ crc: options.frameCrc })
   const line = createSerialLine(options.path, options.baudRate, {
     onOpen: () => {
@@ -34,5 +38,8 @@ export function createWmbusSerialAdapter(options: WmbusSerialOptions, sink: LmnS
     transport,
     start: () => line.start(),
     close: () => line.close(),
+    replaceMeters(meters) {
+      reader = createWmbusReader(meters, transport, sink, deps.now)
+    },
   }
 }

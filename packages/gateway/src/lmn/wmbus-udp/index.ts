@@ -10,10 +10,13 @@ export interface WmbusUdpOptions {
   readonly meters: readonly WmbusReaderMeter[]
 }
 
-/** Wireless M-Bus from a UDP forwarder (a receiver on the network): one datagram = one telegram. */
-export function createWmbusUdpAdapter(options: WmbusUdpOptions, sink: LmnSink, deps: LmnDeps): LmnAdapter & { port(): number | undefined } {
+/**
+ * Wireless M-Bus from a UDP forwarder (a receiver on the network): one datagram = one telegram.
+ * `replaceMeters` swaps the meters and keys while the socket stays bound (no datagram lost).
+ */
+export function createWmbusUdpAdapter(options: WmbusUdpOptions, sink: LmnSink, deps: LmnDeps): LmnAdapter & { port(): number | undefined; replaceMeters(meters: readonly WmbusReaderMeter[]): void } {
   const transport = 'wmbus-udp'
-  const reader = createWmbusReader(options.meters, transport, sink, deps.now)
+  let reader = createWmbusReader(options.meters, transport, sink, deps.now)
   let socket: Socket | undefined
   return {
     transport,
@@ -36,5 +39,8 @@ export function createWmbusUdpAdapter(options: WmbusUdpOptions, sink: LmnSink, d
       await new Promise<void>((resolve) => { s.close(() => { resolve() }) })
     },
     port: () => socket?.address().port,
+    replaceMeters(meters) {
+      reader = createWmbusReader(meters, transport, sink, deps.now)
+    },
   }
 }
