@@ -57,8 +57,6 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('certificate-revoked', { kind: z.enum(['tls', 'sig', 'enc', 'gs']), serial: hex(20) }),
   // Wireless M-Bus keys the GWA sent (`meter-keys`, encrypted to the ENC key) installed in the security module: key IDs only, never key material.
   entry('meter-keys-installed', { keyIds: z.array(id).min(1).max(256), replaced: z.array(id).max(256) }),
-  // Wireless M-Bus keys the GWA sent (`meter-keys`, encrypted to the ENC key) installed in the security module: key IDs only, never key material.
-  entry('meter-keys-installed', { keyIds: z.array(id).min(1).max(256), replaced: z.array(id).max(256) }),
   entry('firmware-update', { from: version, to: version, result: z.enum(['installed', 'rejected-signature', 'rejected-version', 'rejected-hash', 'rolled-back']) }),
   entry('time-source-set', { by: role, servers: z.int().min(1) }),
   entry('lmn-device-unknown', { transport, meterId: id }),
