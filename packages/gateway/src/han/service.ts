@@ -49,6 +49,9 @@ export const HAN_SESSION_MAX_MS = 12 * 3_600_000
  */
 export const HAN_VIEW_LOG_INTERVAL_MS = 3_600_000
 
+/** `GET /api/v1/live` sends `event: heartbeat` this often, so a silently dead connection is noticed on both ends. */
+export const HAN_LIVE_HEARTBEAT_MS = 15_000
+
 /** Login attempts per client address and minute before RATE_LIMITED. */
 export const HAN_LOGIN_RATE = { attempts: 10, windowMs: 60_000 } as const
 
@@ -75,6 +78,8 @@ export interface HanServiceDeps {
   readonly inForce?: () => { readonly meters: GatewayConfig['meters']; readonly profiles: readonly TariffProfile[] }
   /** The page: files by path ('/', '/app.js', …); default: `buildHanUi()` of @smgw/han-ui when it exists, else a placeholder. `false`: none. */
   readonly ui?: ReadonlyMap<string, HanUiFile> | false
+  /** `GET /api/v1/live`: the heartbeat interval it announces in `hello` and keeps (default HAN_LIVE_HEARTBEAT_MS). */
+  readonly liveHeartbeatMs?: number
 }
 
 type HanApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse>
@@ -164,6 +169,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
   /** Last data-viewed entry per `credential|kind` (legal time, ms). */
   const viewed = new Map<string, number>()
   const streams = new Set<() => void>()
+  const liveHeartbeatMs = deps.liveHeartbeatMs ?? HAN_LIVE_HEARTBEAT_MS
   let app: HanApp | undefined
   /** While running: the newest values per meter, kept current from the committed batches. */
   let latestValues: LatestValues | undefined
@@ -388,6 +394,11 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       const raw = reply.raw
       raw.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
       raw.write(': connected\n\n')
+      // The interval first, then a heartbeat at it: a page (or integration) that hears nothing for a
+      // few intervals knows the connection died without a FIN and opens a new one (han-ui live.ts).
+      raw.write(`event: hello\ndata: ${JSON.stringify({ heartbeatMs: liveHeartbeatMs })}\n\n`)
+      const heartbeat = setInterval(() => { raw.write('event: heartbeat\ndata: {}\n\n') }, liveHeartbeatMs)
+      heartbeat.unref()
       const unsubscribe = deps.onReadings?.((batch) => {
         for (const r of batch) {
           if (!own.has(r.meterId)) continue
@@ -395,6 +406,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
         }
       })
       const end = (): void => {
+        clearInterval(heartbeat)
         unsubscribe?.()
         streams.delete(end)
         raw.end()

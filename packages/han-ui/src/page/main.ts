@@ -7,6 +7,7 @@ import { chartSeries, statusRuns } from './series.js'
 import { displayUnit, formatBytes, formatTime, formatValue, purposeLabel, statusWords } from './format.js'
 import { LANGUAGES, pickLanguage, translate, type Language, type MessageKey } from './i18n.js'
 import { describeLogEntry, LOG_TYPES } from './timeline.js'
+import { createLiveConnection, type LiveConnection, type LiveStatus } from './live.js'
 
 /*
  * The page: plain DOM, no framework. Every text goes through the dictionaries, every text
@@ -22,8 +23,7 @@ const LANG_KEY = 'smgw-lang'
 let lang: Language = readStoredLanguage() ?? pickLanguage(navigator.languages)
 let session: Session | null = null
 let loginNotice: MessageKey | null = null
-let live: EventSource | null = null
-let liveRetry: ReturnType<typeof setTimeout> | undefined
+let live: LiveConnection | null = null
 let charts: uPlot[] = []
 const api: Api = createApi(() => { expire() })
 const root = document.getElementById('app') ?? document.body
@@ -160,7 +160,7 @@ const valueCells = new Map<string, HTMLElement>()
 const meterLists = new Map<string, HTMLElement>()
 
 async function renderNow(main: HTMLElement): Promise<void> {
-  const status = h('p', { class: 'live', role: 'status', id: 'live-status' }, t('now.offline'))
+  const status = h('p', { class: 'live', role: 'status', 'aria-live': 'polite', id: 'live-status', 'data-state': 'connecting' }, t('now.connecting'))
   main.append(h('h1', {}, t('now.heading')), h('p', {}, t('now.intro')), status, alertBox())
   valueCells.clear()
   meterLists.clear()
@@ -197,32 +197,42 @@ function showValue(meterId: string, v: { quantity: string; value: string; scaler
   cell.replaceChildren(h('span', { class: 'value' }, `${shown.text} ${shown.unit}`), ' ', h('span', { class: 'time' }, t('now.at', { time: formatTime(v.time, lang) })))
 }
 
+/** The live stream with its own reconnection (live.ts); `status` shows its state in words and in `data-state`. */
 function startLive(status: HTMLElement): void {
   stopLive()
-  const source = new EventSource('/api/v1/live')
-  live = source
-  source.addEventListener('open', () => { status.textContent = t('now.live'); status.dataset['state'] = 'live' })
-  source.addEventListener('reading', (event) => {
-    try {
-      const r = JSON.parse((event as MessageEvent<string>).data) as { meterId: string; quantity: string; value: string; scaler: number; unit: string | null; time: string }
-      showValue(r.meterId, r)
-    } catch { /* a malformed event is skipped; the next one updates the value */ }
+  const words: Readonly<Record<LiveStatus['state'], MessageKey>> = { connecting: 'now.connecting', live: 'now.live', reconnecting: 'now.offline' }
+  const connection = createLiveConnection({
+    open: () => new EventSource('/api/v1/live'),
+    // A 401 ends the session (api.ts calls expire(), which stops this); a network failure or a 5xx rejects: try again later.
+    check: () => api.session().then(() => session !== null && currentView() === 'now' && live === connection, (err: unknown) => {
+      if (err instanceof ApiError && err.status === 401) return false
+      throw err
+    }),
+    setTimer: (ms, fn) => { const timer = setTimeout(fn, ms); return () => { clearTimeout(timer) } },
+    random: Math.random,
+    onStatus: (s) => {
+      if (status.dataset['state'] !== s.state) status.textContent = t(words[s.state])
+      status.dataset['state'] = s.state
+    },
+    onReading: (data) => {
+      try {
+        const r = JSON.parse(data) as { meterId: string; quantity: string; value: string; scaler: number; unit: string | null; time: string }
+        showValue(r.meterId, r)
+      } catch { /* a malformed event is skipped; the next one updates the value */ }
+    },
+    // Readings committed while the stream was down never come through it: ask for the values once.
+    onResync: () => {
+      for (const meterId of meterLists.keys()) {
+        api.current(meterId).then(({ values }) => { if (live === connection) for (const v of values) showValue(meterId, v) }, () => undefined)
+      }
+    },
   })
-  source.addEventListener('error', () => {
-    status.textContent = t('now.offline')
-    status.dataset['state'] = 'offline'
-    if (source.readyState !== EventSource.CLOSED) return // the browser reconnects by itself
-    // Closed for good (e.g. 401): check the session, then open a new stream.
-    stopLive()
-    liveRetry = setTimeout(() => {
-      api.session().then(() => { if (session !== null && currentView() === 'now') startLive(status) }, () => undefined)
-    }, 3000)
-  })
+  live = connection
+  connection.start()
 }
 
 function stopLive(): void {
-  clearTimeout(liveRetry)
-  live?.close()
+  live?.stop()
   live = null
 }
 
