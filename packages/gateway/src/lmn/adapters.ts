@@ -41,7 +41,7 @@ function planLmnAdapters(config: GatewayConfig, keys: MeterKeySource, sink: LmnS
   for (const m of config.meters) {
     if (m.kind === 'sml') {
       plans.push({
-        transportKey: formatCanonicalJson({ sml: m.id, transport: m.transport, quirks: m.quirks }), contentKey: '', keyIds: [],
+        transportKey: formatCanonicalJson({ sml: m.id, transport: m.transport }), contentKey: formatCanonicalJson(m.quirks), keyIds: [],
         create: () => smlAdapter(m, sink, deps),
       })
     } else {
