@@ -18,7 +18,16 @@ const op = (summary: string, ok: Record<string, unknown>, extra: Record<string, 
 
 const user = obj({ username: str, role: { enum: ['consumer', 'technician'] }, consumer: str }, ['username', 'role'])
 const session = obj({ user, csrfToken: str })
-const request = obj({ id: int, kind: { enum: ['deletion', 'rectification', 'objection', 'tariff-choice'] }, state: { enum: ['received', 'pending', 'in-progress', 'done', 'rejected'] }, text: str, createdAt: str, updatedAt: str })
+const strOrNull = { type: ['string', 'null'] }
+/**
+ * A request and the administrator's side of it: received (on the gateway) → pending (forwardedAt:
+ * the gateway administrator got it with the admin report) → in-progress / done / rejected
+ * (answeredAt, note: the administrator's answer, word for word; may be empty).
+ */
+const request = obj({
+  id: int, kind: { enum: ['deletion', 'rectification', 'objection', 'tariff-choice'] }, state: { enum: ['received', 'pending', 'in-progress', 'done', 'rejected'] }, text: str, createdAt: str, updatedAt: str,
+  forwardedAt: strOrNull, answeredAt: strOrNull, note: strOrNull,
+})
 
 export const HAN_OPENAPI = {
   openapi: '3.1.0',
@@ -58,7 +67,7 @@ export const HAN_OPENAPI = {
         200: json(obj({
           useCases: arr(obj({ profileId: str, useCase: str, text: str, recipients: arr(obj({ id: str, role: str })), legalBasis: { enum: ['legal-obligation', 'contract', 'consent'] } })),
           offered: arr(obj({ id: str, name: str, description: str })),
-          choice: obj({ tariffId: str, state: str }),
+          choice: obj({ tariffId: str, state: request.properties.state, requestId: int, note: strOrNull, answeredAt: strOrNull }),
         }, ['useCases', 'offered'])),
       }),
     },
@@ -66,7 +75,7 @@ export const HAN_OPENAPI = {
     '/api/v1/consents': { get: op('consent per purpose', { 200: json(obj({ consents: arr(obj({ purpose: str, useCase: str, legalBasis: str, granted: bool, since: { type: ['string', 'null'] } })) })) }) },
     '/api/v1/consents/{purpose}': { put: op('grant or withdraw consent (effective at the next period)', { 200: json(obj({ purpose: str, granted: bool })), ...errors(400, 404, 409) }, { parameters: [p('purpose'), csrf], requestBody: json(obj({ granted: bool })) }) },
     '/api/v1/requests': {
-      get: op('the caller\'s data-subject requests', { 200: json(obj({ requests: arr(request) })) }),
+      get: op('the caller\'s data-subject requests, newest first, with the administrator\'s state, note and answer time', { 200: json(obj({ requests: arr(request) })) }),
       post: op('file a deletion, rectification or objection request', { 201: json(obj({ request })), ...errors(400) }, { parameters: [csrf], requestBody: json(obj({ kind: { enum: ['deletion', 'rectification', 'objection'] }, text: str })) }),
     },
     '/api/v1/tokens': {

@@ -17,6 +17,7 @@ import { createTempDir, createTestClock, createTestSig } from '../testing.js'
 import { createHanAccounts } from './accounts.js'
 import { isConsentGranted } from './consent.js'
 import { hashPassword } from './password.js'
+import { createConsumerRequests } from '../admin/requests.js'
 import { createHanService, type HanService } from './service.js'
 import { hanTlsFiles } from './tls.js'
 import { MIGRATIONS } from '../store/migrations.js'
@@ -385,7 +386,7 @@ describe('roles and tokens', () => {
 })
 
 describe('tariffs and consent', () => {
-  it('tells what goes to whom, offers tariffs and takes a choice as a pending request', async () => {
+  it('tells what goes to whom, offers tariffs and takes a choice as a received request', async () => {
     const a = await login('alice')
     const t = (await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json()
     expect(t).toMatchObject({
@@ -399,8 +400,37 @@ describe('tariffs and consent', () => {
     expect((await call('POST', '/api/v1/tariffs/choice', { cookie: a.cookie, csrf: a.csrf, body: { tariffId: 'nope' } })).status).toBe(404)
     const c = await call('POST', '/api/v1/tariffs/choice', { cookie: a.cookie, csrf: a.csrf, body: { tariffId: 'dyn-1' } })
     expect(c.status).toBe(202)
-    expect(c.json()).toMatchObject({ request: { kind: 'tariff-choice', state: 'pending' } })
-    expect((await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json()).toMatchObject({ choice: { tariffId: 'dyn-1', state: 'pending' } })
+    // Received like every request; pending once the GWA accepted the report carrying it (admin/requests.ts).
+    expect(c.json()).toMatchObject({ request: { kind: 'tariff-choice', state: 'received', forwardedAt: null, answeredAt: null, note: null } })
+    expect((await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json()).toMatchObject({ choice: { tariffId: 'dyn-1', state: 'received', note: null, answeredAt: null } })
+  })
+
+  it('shows the administrator\'s side of each request: forwarded, the answer\'s state, note and time — to its consumer only', async () => {
+    const a = await login('alice')
+    const b = await login('bob')
+    const filed = (await call('POST', '/api/v1/requests', { cookie: a.cookie, csrf: a.csrf, body: { kind: 'deletion', text: 'Please delete my 2025 data.' } })).json().request as { id: number }
+    const choice = (await call('POST', '/api/v1/tariffs/choice', { cookie: a.cookie, csrf: a.csrf, body: { tariffId: 'dyn-1' } })).json().request as { id: number }
+    // The gateway's administration side, as an admin session runs it: the report accepted, then the GWA's answers.
+    const requests = createConsumerRequests({ store, consumerLog: (c, e) => logs.consumer(c, e), now: clock.now })
+    clock.advance(60_000)
+    const forwardedAt = clock.now().toISOString()
+    await requests.forwarded(requests.reported())
+    const mine = async () => ((await call('GET', '/api/v1/requests', { cookie: a.cookie })).json().requests as { id: number }[]).find((r) => r.id === filed.id)
+    expect(await mine()).toMatchObject({ state: 'pending', forwardedAt, answeredAt: null, note: null })
+    clock.advance(60_000)
+    await requests.answer({ format: 'smgw-admin-command/1', commandId: 'c-1', gatewayId: 'smgw-0001', sequence: 1, issuedAt: clock.now().toISOString(), type: 'answer-request', requestId: filed.id, state: 'rejected', note: 'Your supplier still needs these data for the 2025 bill (§ 60 MsbG).' })
+    await requests.answer({ format: 'smgw-admin-command/1', commandId: 'c-2', gatewayId: 'smgw-0001', sequence: 2, issuedAt: clock.now().toISOString(), type: 'answer-request', requestId: choice.id, state: 'done', note: 'Dynamic from 1 June.' })
+    const answeredAt = clock.now().toISOString()
+    expect(await mine()).toEqual({
+      id: filed.id, kind: 'deletion', state: 'rejected', text: 'Please delete my 2025 data.', createdAt: expect.any(String) as unknown, updatedAt: answeredAt,
+      forwardedAt, answeredAt, note: 'Your supplier still needs these data for the 2025 bill (§ 60 MsbG).',
+    })
+    expect((await call('GET', '/api/v1/tariffs', { cookie: a.cookie })).json()).toMatchObject({ choice: { requestId: choice.id, state: 'done', note: 'Dynamic from 1 June.', answeredAt } })
+    // The consumer's log has the answer; bob sees neither the requests nor the note.
+    expect(consumerEntries('c-a').at(-2)).toMatchObject({ type: 'request-answered', fields: { request: filed.id, state: 'rejected' } })
+    const bobs = JSON.stringify((await call('GET', '/api/v1/requests', { cookie: b.cookie })).json())
+    expect(bobs).not.toContain('MsbG')
+    expect(JSON.stringify((await call('GET', '/api/v1/log', { cookie: b.cookie })).json())).not.toContain('MsbG')
   })
 
   it('withdrawing consent stops the next TAF period from sending; contract and legal-obligation purposes cannot be withdrawn', async () => {

@@ -13,7 +13,7 @@ import { consumersByMeter, type GatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { exportLog } from '../log/export.js'
 import type { GatewayLogs } from '../log/writer.js'
-import type { HanRole } from '../store/han.js'
+import type { HanRequestRow, HanRole } from '../store/han.js'
 import { messageOf } from '../store/store.js'
 import type { ReadingInput, Store } from '../store/types.js'
 import type { TariffProfile } from '../taf/profile.js'
@@ -456,7 +456,7 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
           profileId: p.id, useCase: p.useCase, text: describeUseCase(p), recipients: p.recipients.map((r) => ({ id: r.id, role: r.role })), legalBasis: LEGAL_BASIS[p.useCase],
         })),
         offered: config.tariffs.map((t) => ({ id: t.id, name: t.name, description: t.description })),
-        ...(choice === undefined ? {} : { choice: { tariffId: choice.text, state: choice.state, requestId: choice.id } }),
+        ...(choice === undefined ? {} : { choice: { tariffId: choice.text, state: choice.state, requestId: choice.id, note: choice.note ?? null, answeredAt: choice.answeredAt?.toISOString() ?? null } }),
       }
     })
     a.post('/api/v1/tariffs/choice', async (req, reply) => {
@@ -466,8 +466,9 @@ export function createHanService(gatewayConfig: GatewayConfig, deps: HanServiceD
       if (!body.success) return fail(reply, 400, 'BAD_REQUEST', 'send { "tariffId" }')
       const tariff = config.tariffs.find((t) => t.id === body.data.tariffId)
       if (tariff === undefined) return fail(reply, 404, 'NOT_FOUND', 'no such tariff')
-      const r = store.han.addRequest({ consumer, kind: 'tariff-choice', state: 'pending', text: tariff.id, at: now() })
-      await writeConsumer(consumer, { type: 'request-received', fields: { kind: 'tariff-choice', request: r.id, text: `You chose the tariff ${tariff.name}; the administrator applies it.` } })
+      // Received like every request: it becomes pending when the GWA accepted the report that carried it (admin/requests.ts).
+      const r = store.han.addRequest({ consumer, kind: 'tariff-choice', state: 'received', text: tariff.id, at: now() })
+      await writeConsumer(consumer, { type: 'request-received', fields: { kind: 'tariff-choice', request: r.id, text: `You chose the tariff ${tariff.name}; the gateway passes your choice on to the administrator, who applies it.` } })
       return reply.code(202).send({ request: requestBody(r) })
     })
     a.get('/api/v1/consents', async (req, reply) => {
@@ -642,8 +643,12 @@ function labelOf(quantity: string): string {
   }
 }
 
-function requestBody(r: { id: number; kind: string; state: string; text: string; createdAt: Date; updatedAt: Date }) {
-  return { id: r.id, kind: r.kind, state: r.state, text: r.text, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() }
+/** A request as the API shows it: the administrator's side (forwarded, answered, note) is null until it happened. */
+function requestBody(r: HanRequestRow) {
+  return {
+    id: r.id, kind: r.kind, state: r.state, text: r.text, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(),
+    forwardedAt: r.forwardedAt?.toISOString() ?? null, answeredAt: r.answeredAt?.toISOString() ?? null, note: r.note ?? null,
+  }
 }
 
 /** RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled. Formula-leading characters are prefixed (CSV injection). */
