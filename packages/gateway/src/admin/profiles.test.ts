@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parseGatewayConfig, type GatewayConfig } from '../config.js'
 import type { SystemLogEntry } from '../log/entries.js'
 import { createGateway, type Gateway } from '../service.js'
 import { createTempDir, createTestSig, type TestSig } from '../testing.js'
-import { createConfigVersions, readActiveVersion, readEffectiveConfig, sha256Of, type ConfigVersions } from './profiles.js'
+import { createConfigVersions, readActiveVersion, readEffectiveConfig, resolveActiveVersion, sha256Of, type ConfigVersions } from './profiles.js'
 
 // Configuration versions with real files and a real running gateway (wM-Bus meters on UDP port 0).
 
@@ -164,5 +164,73 @@ describe('configuration versions', () => {
     // A profile that names time replaces it.
     await v.applyProfile({ version: 2, time: { ntp: { host: 'other.test' } } })
     expect((await readEffectiveConfig(w.file)).config.time?.ntp.host).toBe('other.test')
+  })
+})
+
+describe('a broken active version does not stop the start', () => {
+  it('truncated, invalid or missing: the newest older kept version that validates runs, else the configuration file; logged once at start as config-fallback', async () => {
+    const w = await world()
+    await w.versions.applyProfile({ version: 1, meters: [gas('gas-1', '11111111'), gas('gas-2', '22222222')] })
+    await w.versions.applyProfile({ version: 2, meters: [gas('gas-3', '33333333')] })
+    await w.versions.applyProfile({ version: 3, meters: [gas('gas-4', '44444444')] })
+    await w.gw.close()
+    const dir = join(w.stateDir, 'config')
+    const v3 = await readFile(join(dir, 'v3.json'), 'utf8')
+    const startWith = async () => {
+      const logged: SystemLogEntry[] = []
+      const versions = createConfigVersions({ stateDir: w.stateDir }, { current: () => w.gw.config(), reconfigure: () => Promise.resolve(), log: (e) => { logged.push(e); return Promise.resolve() } })
+      const version = await versions.activeAtStart()
+      expect(await versions.active()).toBe(version)
+      const effective = await readEffectiveConfig(w.file)
+      expect(effective.version).toBe(version)
+      return { version, logged, meters: meterIds(effective.config), fallback: effective.fallback }
+    }
+
+    // Intact: v3 runs, nothing logged.
+    expect(await startWith()).toEqual({ version: 3, logged: [], meters: ['gas-4'], fallback: undefined })
+
+    // Truncated by a crash half-way through a write.
+    await truncate(join(dir, 'v3.json'), 40)
+    const truncated = await startWith()
+    expect(truncated).toMatchObject({ version: 2, meters: ['gas-3'], fallback: { rejected: 3, code: 'ACTIVE_VERSION_INVALID' } })
+    expect(truncated.logged).toEqual([{ type: 'config-fallback', fields: { rejected: 3, running: 2, code: 'ACTIVE_VERSION_INVALID' } }])
+
+    // JSON that is no configuration (garbage in a valid shape): the same; v2 truncated too → v1.
+    await writeFile(join(dir, 'v3.json'), JSON.stringify({ ...JSON.parse(v3) as object, meters: 'garbage' }))
+    await writeFile(join(dir, 'v2.json'), '\u0000\u0001 not json')
+    expect(await startWith()).toMatchObject({ version: 1, meters: ['gas-1', 'gas-2'], logged: [{ type: 'config-fallback', fields: { rejected: 3, running: 1, code: 'ACTIVE_VERSION_INVALID' } }] })
+
+    // Missing: the file active names is gone.
+    await rm(join(dir, 'v3.json'))
+    expect(await startWith()).toMatchObject({ version: 1, logged: [{ type: 'config-fallback', fields: { rejected: 3, running: 1, code: 'ACTIVE_VERSION_MISSING' } }] })
+
+    // No kept version validates: the configuration file runs.
+    await writeFile(join(dir, 'v1.json'), '')
+    expect(await startWith()).toMatchObject({ version: 0, meters: ['gas-1'], logged: [{ type: 'config-fallback', fields: { rejected: 3, running: 0, code: 'ACTIVE_VERSION_MISSING' } }] })
+
+    // `active` itself garbage: the newest kept version that validates.
+    await writeFile(join(dir, 'v2.json'), v3)
+    await writeFile(join(dir, 'active'), 'x\n')
+    expect(await startWith()).toMatchObject({ version: 2, meters: ['gas-4'], logged: [{ type: 'config-fallback', fields: { rejected: 0, running: 2, code: 'ACTIVE_POINTER_INVALID' } }] })
+    // The evidence stays: `active` is not rewritten by a start.
+    expect(await readFile(join(dir, 'active'), 'utf8')).toBe('x\n')
+  })
+
+  it('never forward to a version the GWA rolled back from; a gateway starts on the fallback', async () => {
+    const w = await world()
+    await w.versions.applyProfile({ version: 1, meters: [gas('gas-1', '11111111'), gas('gas-2', '22222222')] })
+    await w.versions.applyProfile({ version: 2, meters: [gas('gas-3', '33333333')] })
+    await w.versions.rollback(1)
+    await w.gw.close()
+    await truncate(join(w.stateDir, 'config', 'v1.json'), 10)
+    expect(await resolveActiveVersion(w.stateDir)).toMatchObject({ version: 0, fallback: { rejected: 1, code: 'ACTIVE_VERSION_INVALID' } })
+    const effective = await readEffectiveConfig(w.file)
+    expect(meterIds(effective.config)).toEqual(['gas-1'])
+    // The configuration the fallback yields starts (the admin section aside: no GWA here).
+    const { admin: _admin, ...running } = JSON.parse(JSON.stringify(effective.config)) as Record<string, unknown>
+    const gw = createGateway(parseGatewayConfig(running), { sig: { signer: sig.signer, certificate: sig.certificate } })
+    cleanups.push(() => gw.close())
+    await gw.start()
+    expect(gw.status().meters.map((m) => m.id)).toEqual(['gas-1'])
   })
 })

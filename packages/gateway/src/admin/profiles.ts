@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCertificates } from '@smgw/crypto'
@@ -58,8 +59,10 @@ export interface ConfigVersionsDeps {
 }
 
 export interface ConfigVersions {
-  /** The active version; 0 while the gateway runs its configuration file. */
+  /** The version the gateway runs: the one `active` names, or the fallback when that one does not read (resolveActiveVersion); 0: the configuration file. */
   active(): Promise<number>
+  /** As `active`, once at start: a fallback is written to the system log (`config-fallback`). */
+  activeAtStart(): Promise<number>
   /** Every kept version, ascending. */
   versions(): Promise<number[]>
   /** Applies a `profile` command as version `version`; GatewayError (CONFIG_INVALID, ADMIN_REFUSED, ADMIN_APPLY_FAILED) with nothing changed. */
@@ -127,7 +130,12 @@ export function createConfigVersions(config: ConfigVersionsConfig, deps: ConfigV
   }
 
   return {
-    active: () => readActiveVersion(config.stateDir),
+    active: async () => (await resolveActiveVersion(config.stateDir)).version,
+    async activeAtStart() {
+      const r = await resolveActiveVersion(config.stateDir)
+      if (r.fallback !== undefined) await deps.log({ type: 'config-fallback', fields: { rejected: r.fallback.rejected, running: r.version, code: r.fallback.code } })
+      return r.version
+    },
     versions,
     async applyProfile(command) {
       const n = command.version
@@ -194,19 +202,74 @@ export async function readActiveVersion(stateDir: string): Promise<number> {
   return n
 }
 
+/** Why the version `active` names is not run: its file is gone, or does not read as a configuration; or `active` names no version. */
+export type ActiveVersionFault = 'ACTIVE_VERSION_MISSING' | 'ACTIVE_VERSION_INVALID' | 'ACTIVE_POINTER_INVALID'
+
+export interface ActiveVersion {
+  /** The version to run; 0: the configuration file. */
+  readonly version: number
+  /** Its configuration (without the file's `admin` section and the time overlay); absent for 0. */
+  readonly config?: GatewayConfig
+  /** Set when `active` named something that does not run: `rejected` is its number (0 when `active` named none). */
+  readonly fallback?: { readonly rejected: number; readonly code: ActiveVersionFault; readonly detail: string }
+}
+
+/**
+ * The version a start runs. A crash or a damaged disk can leave `active` naming a version
+ * file that is missing, truncated or not a valid configuration (or `active` itself unreadable):
+ * the gateway must still start, so it falls back to the newest kept version below that one
+ * that validates, else to the configuration file — never to a newer version, which the GWA
+ * rolled back from. `active` is left as it is (the evidence; the next `profile` or
+ * `rollback-profile` replaces it); the start logs `config-fallback` (ConfigVersions.activeAtStart).
+ */
+export async function resolveActiveVersion(stateDir: string): Promise<ActiveVersion> {
+  const dir = join(stateDir, 'config')
+  let named: number
+  try {
+    named = await readActiveVersion(stateDir)
+  } catch (err) {
+    return fallBack(dir, Number.POSITIVE_INFINITY, { rejected: 0, code: 'ACTIVE_POINTER_INVALID', detail: messageOf(err) })
+  }
+  if (named === 0) return { version: 0 }
+  const file = join(dir, `v${named}.json`)
+  if (!existsSync(file)) return fallBack(dir, named, { rejected: named, code: 'ACTIVE_VERSION_MISSING', detail: `${file} is missing` })
+  try {
+    return { version: named, config: await readGatewayConfig(file) }
+  } catch (err) {
+    return fallBack(dir, named, { rejected: named, code: 'ACTIVE_VERSION_INVALID', detail: messageOf(err) })
+  }
+}
+
+async function fallBack(dir: string, below: number, fallback: NonNullable<ActiveVersion['fallback']>): Promise<ActiveVersion> {
+  let names: string[] = []
+  try {
+    names = await readdir(dir)
+  } catch {
+    // No folder: nothing kept, the configuration file runs.
+  }
+  const kept = names.flatMap((n) => { const m = VERSION_FILE.exec(n); return m === null ? [] : [Number(m[1])] }).filter((n) => n < below).sort((a, b) => b - a)
+  for (const n of kept) {
+    try {
+      return { version: n, config: await readGatewayConfig(join(dir, `v${n}.json`)), fallback }
+    } catch {
+      // Damaged as well: the next older one.
+    }
+  }
+  return { version: 0, fallback }
+}
+
 /**
  * The configuration `smgw gateway --config FILE` runs: with an `admin` section, the active
- * version (if the GWA has set one) with the file's `admin` section and the time source the
- * GWA set; otherwise the file. `version` 0: the file.
+ * version (if the GWA has set one; a damaged one falls back, resolveActiveVersion) with the
+ * file's `admin` section and the time source the GWA set; otherwise the file. `version` 0: the file.
  */
-export async function readEffectiveConfig(file: string): Promise<{ config: GatewayConfig; version: number }> {
+export async function readEffectiveConfig(file: string): Promise<{ config: GatewayConfig; version: number; fallback?: ActiveVersion['fallback'] }> {
   const fromFile = await readGatewayConfig(file)
   const admin = fromFile.admin
   if (admin === undefined) return { config: fromFile, version: 0 }
   const dir = join(admin.stateDir, 'config')
-  const version = await readActiveVersion(admin.stateDir)
-  const base = version === 0 ? fromFile : await readGatewayConfig(join(dir, `v${version}.json`))
-  return { config: await withTimeOverlay(base, dir, admin), version }
+  const active = await resolveActiveVersion(admin.stateDir)
+  return { config: await withTimeOverlay(active.config ?? fromFile, dir, admin), version: active.version, ...(active.fallback === undefined ? {} : { fallback: active.fallback }) }
 }
 
 /** SHA-256 of the canonical JSON of a configuration (the `config-changed` entry), lower-case hex. */

@@ -317,7 +317,7 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
   return {
     async start() {
       if (state !== 'idle') return
-      activeVersion = await deps.versions.active()
+      activeVersion = await deps.versions.activeAtStart()
       listener = createWakeUpListener(config.wakeUp, {
         gatewayId: deps.gatewayId, verifier, now: deps.now,
         lastCounter: () => counter(WAKE_UP_COUNTER),

@@ -50,6 +50,9 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('admin-command', { type: id, sequence: z.int().min(0), result: z.enum(['executed', 'refused', 'failed']), code: id.optional() }),
   // A configuration version the GWA sent and the gateway refused (all or nothing): the active one stays.
   entry('config-rejected', { version: z.int().min(1), code: id }),
+  // At start, the version `active` names did not read (missing, truncated, invalid) or `active` named none (`rejected` 0):
+  // the gateway runs the newest older kept version that validates, or its configuration file (`running` 0).
+  entry('config-fallback', { rejected: z.int().min(0), running: z.int().min(0), code: z.enum(['ACTIVE_VERSION_MISSING', 'ACTIVE_VERSION_INVALID', 'ACTIVE_POINTER_INVALID']) }),
   entry('keys-generated', { kind: z.enum(['tls', 'sig', 'enc']) }),
   entry('certificate-requested', { kind: z.enum(['tls', 'sig', 'enc']), renewal: z.boolean() }),
   entry('certificate-installed', { kind: z.enum(['tls', 'sig', 'enc']), serial: hex(20) }),
