@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { GwaError, type GwaErrorCode } from './errors.js'
 import { gatewayIdOfX509 } from './identity.js'
 import type { AdminSessions, SessionPeer } from './session.js'
+import type { SessionRateLimiter } from './session-rate.js'
 
 /** The admin session paths (docs/admin-protocol.md "Admin session"). */
 export const ADMIN_SESSION_PATH = '/v1/admin/session'
@@ -17,6 +18,11 @@ export interface AdminServerDeps {
   readonly sessions: AdminSessions
   readonly logger: Logger
   readonly maxBodyBytes: number
+  /**
+   * Per-gateway limits, keyed by the client certificate's gateway ID: `sessions` for reports
+   * (each opens a session), `results` for results posts (up to 16 rounds a session). Absent: no limit.
+   */
+  readonly rateLimit?: { readonly sessions: SessionRateLimiter; readonly results: SessionRateLimiter }
 }
 
 const STATUS: Partial<Record<GwaErrorCode, number>> = { GWA_REQUEST_INVALID: 400, GWA_FORBIDDEN: 403, GWA_STORAGE_FAILED: 503 }
@@ -75,6 +81,27 @@ export function createAdminServer(deps: AdminServerDeps): FastifyInstance {
     const peer = peers.get(socket)
     if (peer === undefined) throw new GwaError('GWA_FORBIDDEN', 'no authenticated client certificate')
     return peer
+  }
+  // Before the body is read and before any database work: an authenticated gateway opening
+  // sessions too fast is answered 429 with Retry-After (RFC 9110 §10.2.3) and logged, sparsely.
+  const limits = deps.rateLimit
+  if (limits !== undefined) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const path = request.url.split('?')[0]
+      const limiter = request.method !== 'POST' ? undefined : path === ADMIN_SESSION_PATH ? limits.sessions : path === ADMIN_RESULTS_PATH ? limits.results : undefined
+      const peer = peers.get(request.raw.socket)
+      if (limiter === undefined || peer === undefined) { done(); return }
+      const key = peer.gatewayId ?? peer.subject
+      const admission = limiter.admit(key)
+      if (admission.admitted) { done(); return }
+      // One line for the 1st, 2nd, 4th, 8th … refusal in a row: a looping gateway cannot flood the log.
+      if ((admission.refusedInRow & (admission.refusedInRow - 1)) === 0) {
+        log.warn({ event: 'session-rate-limited', gateway: key, path, retryAfterS: admission.retryAfterS, refusedInRow: admission.refusedInRow, address: peer.address ?? null },
+          `${key} opens admin sessions too fast; answered 429`)
+      }
+      void reply.code(429).header('retry-after', String(admission.retryAfterS))
+        .send({ code: 'GWA_RATE_LIMITED', message: `too many admin sessions from ${key}; retry after ${String(admission.retryAfterS)} s` })
+    })
   }
   app.get('/health', () => ({ status: 'ok' }))
   app.post(ADMIN_SESSION_PATH, async (request) => deps.sessions.report(peerOf(request.raw.socket), bodyOf(request.body)))

@@ -21,6 +21,9 @@ describe('GWA configuration', () => {
     expect(c.ca).toBeUndefined()
     expect(c.api).toBeUndefined()
     expect(Object.isFrozen(c)).toBe(true)
+    expect(c.sessionRateLimit).toEqual({ perMinute: 12 })
+    expect(parseGwaConfig({ ...minimal, sessionRateLimit: { perMinute: 60, burst: 5 } }).sessionRateLimit).toEqual({ perMinute: 60, burst: 5 })
+    expect(() => parseGwaConfig({ ...minimal, sessionRateLimit: { perMinute: 0 } })).toThrow(expect.objectContaining({ code: 'GWA_CONFIG_INVALID', message: expect.stringContaining('sessionRateLimit.perMinute') }))
     expect(parseGwaConfig({ ...minimal, api: { tokenFile: 't' } }).api).toEqual({ host: '127.0.0.1', port: 8446, tokenFile: 't' })
   })
 

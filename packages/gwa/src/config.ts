@@ -51,6 +51,13 @@ export const GwaConfig = z.strictObject({
   maxBodyBytes: z.int().min(1024).max(256 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Most commands handed out in one session answer (the gateway asks again after its results). */
   maxCommandsPerAnswer: z.int().min(1).max(1000).default(32),
+  /**
+   * Admin sessions one gateway may open (token bucket per gateway ID, checked before the report
+   * is read): `perMinute` in the long run (12), `burst` back to back (default `perMinute`).
+   * Faster ones are answered 429 with Retry-After; results posts may come 16 times as often
+   * (a session has up to 16 rounds).
+   */
+  sessionRateLimit: z.strictObject({ perMinute: z.int().min(1).max(100_000).default(12), burst: z.int().min(1).max(100_000).optional() }).prefault({}),
   /** Validity of the certificates the GWA issues from CSRs, in days (default: @smgw/pki defaultValidity, 2 years). */
   certificateValidityDays: z.int().min(1).max(3650).optional(),
   /**

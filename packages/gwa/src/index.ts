@@ -6,10 +6,11 @@ export { openRepository } from './repository/open.js'
 export { openSqliteRepository } from './repository/sqlite.js'
 export { openPostgresRepository } from './repository/postgres.js'
 export type { PostgresRepositoryOptions } from './repository/postgres.js'
-export { CERTIFICATE_KINDS, COMMAND_STATES, GATEWAY_STATES, MAX_LIST_ROWS, PROFILE_STATES, RESULT_LOST, stateAfterContact } from './repository/types.js'
+export { CERTIFICATE_KINDS, COMMAND_STATES, GATEWAY_STATES, MAX_LIST_ROWS, OPEN_STATES, PROFILE_STATES, REQUEST_STATES, RESULT_LOST, stateAfterContact } from './repository/types.js'
 export type {
-  CertificateKind, CertificateRecord, CommandQuery, CommandRecord, CommandResultInput, CommandState, ContactInput, FirmwarePackageRecord, GatewayPatch,
-  GatewayRecord, GatewayState, GwaRepository, LogExportRecord, ProfileState, ProfileVersionRecord, RegisterGatewayInput,
+  CertificateKind, CertificateRecord, CommandQuery, CommandRecord, CommandResultInput, CommandState, ConsumerRequestRecord, ContactInput, FirmwarePackageRecord,
+  GatewayPatch, GatewayRecord, GatewayState, GwaRepository, IssuedCertificateRecord, LogExportRecord, ProfileState, ProfileVersionRecord, RegisterGatewayInput,
+  ReportedRequestInput, RequestAnswer, RequestQuery, RequestState,
 } from './repository/types.js'
 export { createGwa } from './service.js'
 export type { GwaDeps, GwaPorts, GwaService } from './service.js'
@@ -25,9 +26,13 @@ export { createWakeUpSender, signWakeUp, parseWakeUpAddress, sendDatagram } from
 export type { DatagramSend, WakeUpResult, WakeUpSender, WakeUpSenderDeps } from './wakeup.js'
 export { createGwaOperations, describeFirmwarePackage } from './operations.js'
 export type { GatewayDetail, GwaOperations, GwaOperationsDeps, ProfileParts, Queued, QueueOptions } from './operations.js'
-export { createApi, commandJson, gatewayJson } from './api.js'
+export { createApi, commandJson, gatewayJson, requestJson } from './api.js'
 export type { ApiDeps } from './api.js'
 export { OPENAPI_DOCUMENT } from './openapi.js'
 export { readGwaMaterial } from './material.js'
 export type { GwaMaterial } from './material.js'
 export { gatewayIdOfSubject } from './identity.js'
+export { parseMeterKeys, METER_KEY_ID_PATTERN, RESERVED_KEY_IDS, MAX_METER_KEYS } from './meter-keys.js'
+export type { MeterKeyEntry } from './meter-keys.js'
+export { createSessionRateLimiter } from './session-rate.js'
+export type { Admission, SessionRateLimiter, SessionRateLimiterOptions } from './session-rate.js'

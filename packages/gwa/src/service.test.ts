@@ -3,8 +3,8 @@ import { createSocket, type Socket } from 'node:dgram'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSignerVerifier, openWakeUp, type AdminCommand, type SignerVerifier } from '@smgw/admin-protocol'
-import { createKeyObjectSigner } from '@smgw/crypto'
+import { createSignerVerifier, openMeterKeys, openWakeUp, type AdminCommand, type SignerVerifier } from '@smgw/admin-protocol'
+import { createKeyObjectAgreer, createKeyObjectSigner } from '@smgw/crypto'
 import { createCsr, createRenewalRequest, decodeCertificate, validatePath } from '@smgw/pki'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -66,7 +66,8 @@ beforeAll(async () => {
   udp = createSocket('udp4')
   udp.on('message', (m) => { datagrams.push(m) })
   await new Promise<void>((resolve) => { udp.bind(0, '127.0.0.1', resolve) })
-  gwa = createGwa(parseGwaConfig(pki.config()), { logger: pino({ level: 'silent' }), apiToken: TOKEN })
+  // Many sessions of one gateway follow each other here; the rate limit has its own test (admin-server.test.ts).
+  gwa = createGwa(parseGwaConfig(pki.config({ sessionRateLimit: { perMinute: 1000 } })), { logger: pino({ level: 'silent' }), apiToken: TOKEN })
   await gwa.start()
 })
 
@@ -242,5 +243,87 @@ describe('GWA service', () => {
     expect(openapi.status).toBe(200)
     expect(openapi.body.openapi).toBe('3.1.0')
     expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/gateways', '/v1/gateways/{id}/commands', '/v1/gateways/{id}/cls', '/v1/logs/{exportId}']))
+  })
+
+  it('meter keys: no ENC certificate → 409; ENC CSR issued by the GWA and reported → meter-keys sealed to it, opened by the gateway\'s new ENC key to exactly the keys', async () => {
+    const keys = { 'wmbus-7': '00112233445566778899aabbccddeeff', 'wmbus-8': 'FFEEDDCCBBAA99887766554433221100' }
+    expect(await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'meter-keys', keys })).toMatchObject({ status: 409, body: { code: 'GWA_NO_ENC_CERTIFICATE' } })
+    // The first ENC certificate: generate-csr → the GWA issues it from the gateway sub-CA and records it.
+    await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'generate-csr', kinds: ['enc'] })
+    const encKey = generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }).privateKey
+    let encDer = new Uint8Array(0)
+    await gateway('gateways/smgw-0002', 'gs').session({}, async (c) => {
+      if (c.type === 'generate-csr') {
+        const csr = await createCsr({ signer: createKeyObjectSigner(encKey), subject: { C: 'DE', O: 'SMGW Demo', OU: 'SMGW', CN: 'smgw-0002' } })
+        const request = await createRenewalRequest({ csr, oldSigner: pki.signer('gateways/smgw-0002/gs'), oldCertificate: pki.cert('gateways/smgw-0002/gs'), chain: [pki.cert('sub-ca-gs')] })
+        return { csrs: { enc: Buffer.from(request).toString('base64') } }
+      }
+      if (c.type === 'install-certificates') encDer = new Uint8Array(Buffer.from(c.certificates.enc ?? '', 'base64'))
+      return { serials: {} }
+    })
+    const enc = decodeCertificate(encDer)
+    expect(enc.subject).toContain('CN=smgw-0002')
+    // Installed, but not reported yet: still nothing to seal to.
+    expect((await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'meter-keys', keys })).body.code).toBe('GWA_NO_ENC_CERTIFICATE')
+    const tlsClient = gateway('gateways/smgw-0002', 'tls')
+    const reported = { certificates: [{ kind: 'enc' as const, serial: enc.serialHex, notAfter: enc.notAfter.toISOString(), source: 'operational' as const }] }
+    await tlsClient.session(reported, () => ({}))
+
+    const secret = '0123456789abcdef0123456789abcdeZ'
+    const bad = await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'meter-keys', keys: { 'wmbus-7': secret } })
+    expect(bad).toMatchObject({ status: 400, body: { code: 'GWA_REQUEST_INVALID', message: expect.stringContaining('"wmbus-7": the key is not 32 hex digits') } })
+    expect(JSON.stringify(bad.body)).not.toContain(secret.slice(0, 20))
+    expect(await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'meter-keys', keys: {} })).toMatchObject({ status: 400 })
+    expect(await api('POST', '/v1/gateways/smgw-0404/commands', { type: 'meter-keys', keys })).toMatchObject({ status: 404, body: { code: 'GWA_GATEWAY_UNKNOWN' } })
+    const queued = await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'meter-keys', keys, replace: true })
+    expect(queued).toMatchObject({ status: 201, body: { keyIds: ['wmbus-7', 'wmbus-8'], command: { type: 'meter-keys', state: 'queued' } } })
+
+    const outcome = await tlsClient.session(reported, async (c) => {
+      if (c.type !== 'meter-keys') throw new Error(`unexpected ${c.type}`)
+      expect(c.replace).toBe(true)
+      const opened = await openMeterKeys(new Uint8Array(Buffer.from(c.keys, 'base64')), 'smgw-0002', createKeyObjectAgreer(encKey), encDer)
+      expect(opened.map((k) => [k.keyId, Buffer.from(k.key).toString('hex')])).toEqual([['wmbus-7', keys['wmbus-7']], ['wmbus-8', keys['wmbus-8'].toLowerCase()]])
+      return { keyIds: opened.map((k) => k.keyId) }
+    })
+    expect(outcome.commands.map((c) => c.type)).toEqual(['meter-keys'])
+    const stored = await api('GET', `/v1/commands/${String(queued.body.command.commandId)}`)
+    expect(stored.body.command).toMatchObject({ state: 'done', result: { keyIds: ['wmbus-7', 'wmbus-8'] } })
+    expect(Buffer.from(String(stored.body.command.cms), 'base64').includes(Buffer.from(keys['wmbus-7']))).toBe(false)
+  })
+
+  it('consumer requests: reported → listed per gateway and fleet-wide → answered (404 unknown, 400 bad state or note) → shown with the answer', async () => {
+    const requests = [
+      { id: 11, consumer: 'anna', kind: 'objection' as const, state: 'received' as const, createdAt: '2026-11-29T10:00:00.000Z', text: 'Widerspruch gegen TAF 7' },
+      { id: 12, consumer: 'anna', kind: 'tariff-choice' as const, state: 'pending' as const, createdAt: '2026-11-29T10:05:00.000Z', text: 'tariff-night' },
+    ]
+    const client = gateway('gateways/smgw-0002', 'tls')
+    await client.session({ requests }, () => ({}))
+    const listed = await api('GET', '/v1/gateways/smgw-0002/requests')
+    expect(listed.body.requests).toEqual([
+      expect.objectContaining({ gatewayId: 'smgw-0002', requestId: 11, kind: 'objection', state: 'received', text: 'Widerspruch gegen TAF 7', inLastReport: true, answer: null }),
+      expect.objectContaining({ requestId: 12, kind: 'tariff-choice', state: 'pending' }),
+    ])
+    const fleet = await api('GET', '/v1/requests?open=true')
+    expect(fleet.body.requests.map((r: { gatewayId: string; requestId: number }) => `${r.gatewayId}#${String(r.requestId)}`)).toEqual(['smgw-0002#11', 'smgw-0002#12'])
+    expect(await api('GET', '/v1/requests?open=maybe')).toMatchObject({ status: 400 })
+    expect(await api('GET', '/v1/gateways/smgw-0404/requests')).toMatchObject({ status: 404, body: { code: 'GWA_GATEWAY_UNKNOWN' } })
+    expect(await api('GET', '/v1/requests', undefined, null)).toMatchObject({ status: 401 })
+
+    const answer = (body: Record<string, unknown>) => api('POST', '/v1/gateways/smgw-0002/commands', { type: 'answer-request', ...body })
+    expect(await answer({ requestId: 99, state: 'done', note: 'ok' })).toMatchObject({ status: 404, body: { code: 'GWA_NOT_FOUND' } })
+    expect(await answer({ requestId: 11, state: 'received', note: 'ok' })).toMatchObject({ status: 400, body: { code: 'GWA_REQUEST_INVALID' } })
+    expect(await answer({ requestId: 11, state: 'done', note: 'x'.repeat(1001) })).toMatchObject({ status: 400 })
+    expect(await answer({ requestId: 11, state: 'done', note: 'line\nbreak' })).toMatchObject({ status: 400 })
+    expect(await answer({ requestId: 11, state: 'rejected', note: 'TAF 7 ist für Ihren Vertrag nötig.' })).toMatchObject({ status: 201, body: { command: { type: 'answer-request' } } })
+
+    await client.session({ requests }, (c) => {
+      if (c.type !== 'answer-request') throw new Error(`unexpected ${c.type}`)
+      return { requestId: c.requestId, state: c.state }
+    })
+    const after = await api('GET', '/v1/gateways/smgw-0002/requests?open=false')
+    expect(after.body.requests[0]).toMatchObject({ requestId: 11, state: 'rejected', answer: { state: 'rejected', note: 'TAF 7 ist für Ihren Vertrag nötig.' } })
+    expect((await api('GET', '/v1/requests?open=true')).body.requests.map((r: { requestId: number }) => r.requestId)).toEqual([12])
+    const openapi = await api('GET', '/openapi.json', undefined, null)
+    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/requests', '/v1/gateways/{id}/requests']))
   })
 })

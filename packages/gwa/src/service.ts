@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { MAX_COMMANDS_PER_ANSWER } from '@smgw/admin-protocol'
+import { MAX_COMMANDS_PER_ANSWER, MAX_SESSION_ROUNDS } from '@smgw/admin-protocol'
 import { createTlsContext, type TlsContext } from '@smgw/pki'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -15,6 +15,7 @@ import { createGwaOperations, type GwaOperations } from './operations.js'
 import { openRepository } from './repository/open.js'
 import type { GwaRepository } from './repository/types.js'
 import { createAdminSessions } from './session.js'
+import { createSessionRateLimiter } from './session-rate.js'
 import { createWakeUpSender, type DatagramSend } from './wakeup.js'
 
 export interface GwaDeps {
@@ -28,6 +29,8 @@ export interface GwaDeps {
   readonly apiToken?: string
   /** How wake-up datagrams leave (default: UDP). */
   readonly sendDatagram?: DatagramSend
+  /** Monotonic milliseconds for the session rate limit (default: performance.now). */
+  readonly monotonicNow?: () => number
 }
 
 export interface GwaPorts {
@@ -109,7 +112,13 @@ export function createGwa(config: GwaConfig, deps: GwaDeps): GwaService {
         repository, issuer, ...(ca === undefined ? {} : { ca }), now, logger: deps.logger.child({ component: 'gwa-session' }),
         maxCommandsPerAnswer: Math.min(config.maxCommandsPerAnswer, MAX_COMMANDS_PER_ANSWER),
       })
-      adminApp = createAdminServer({ tls: () => tlsContext, sessions, logger: deps.logger.child({ component: 'gwa-session' }), maxBodyBytes: config.maxBodyBytes })
+      const monotonicNow = deps.monotonicNow ?? (() => performance.now())
+      const { perMinute, burst } = config.sessionRateLimit
+      const rateLimit = {
+        sessions: createSessionRateLimiter({ perMinute, ...(burst === undefined ? {} : { burst }), now: monotonicNow }),
+        results: createSessionRateLimiter({ perMinute: perMinute * MAX_SESSION_ROUNDS, burst: (burst ?? perMinute) * MAX_SESSION_ROUNDS, now: monotonicNow }),
+      }
+      adminApp = createAdminServer({ tls: () => tlsContext, sessions, logger: deps.logger.child({ component: 'gwa-session' }), maxBodyBytes: config.maxBodyBytes, rateLimit })
       await adminApp.listen({ host: config.listen.host, port: config.listen.port })
       const a = adminApp
       undo.push(() => a.close())

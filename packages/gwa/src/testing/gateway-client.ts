@@ -26,7 +26,7 @@ export interface ScriptedGatewayOptions {
   readonly now: () => Date
 }
 
-export interface HttpAnswer { readonly status: number; readonly body: unknown }
+export interface HttpAnswer { readonly status: number; readonly body: unknown; readonly headers: Readonly<Record<string, string | string[] | undefined>> }
 
 export type CommandScript = (command: AdminCommand) => Promise<Record<string, unknown>> | Record<string, unknown>
 
@@ -72,7 +72,7 @@ export function createScriptedGateway(o: ScriptedGatewayOptions): ScriptedGatewa
         const text = Buffer.concat(chunks).toString('utf8')
         let parsed: unknown = text
         try { parsed = JSON.parse(text) } catch { /* not JSON: kept as text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed })
+        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers })
       })
       res.on('error', reject)
     })
