@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { request, type ClientRequest } from 'node:https'
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import { request } from 'node:https'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseGatewayConfig } from '../config.js'
