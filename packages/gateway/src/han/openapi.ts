@@ -54,7 +54,7 @@ export const HAN_OPENAPI = {
         200: json(obj({ quantity: str, unit: str, scaler: int, resolution: str, points: arr(obj({ time: str, value: { type: ['string', 'null'] }, status: int })) })), ...errors(400, 404),
       }, { parameters: [p('id'), q('quantity', str, true), q('resolution', { enum: ['15min', 'day', 'month'] }), q('from'), q('to')] }),
     },
-    '/api/v1/live': { get: op('Server-Sent Events: event "reading", data { meterId, quantity, value, scaler, unit, time }', { 200: { description: 'event stream', content: { 'text/event-stream': {} } } }) },
+    '/api/v1/live': { get: op('Server-Sent Events: first event "hello", data { heartbeatMs }; event "reading", data { meterId, quantity, value, scaler, unit, time } for each committed reading of own meters; event "heartbeat", data {} every heartbeatMs. Readings committed while no stream is open are not sent later: after a reconnection read /meters/{id}/current once', { 200: { description: 'event stream', content: { 'text/event-stream': {} } } }) },
     '/api/v1/log': {
       get: op('the caller\'s consumer log, newest first', { 200: json(obj({ entries: arr(obj({ seq: int, time: str, type: str, fields: { type: 'object' } })), next: int }, ['entries'])), ...errors(400) }, {
         parameters: [q('type'), q('from'), q('to'), q('q'), q('limit', int), q('before', int)],
