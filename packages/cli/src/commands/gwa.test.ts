@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createGwa, readGwaConfig, type GwaService } from '@smgw/gwa'
+import { decodeCertificate } from '@smgw/pki'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCaptured } from '../testing.js'
@@ -87,6 +89,51 @@ describe('smgw gwa', () => {
     expect((await runCaptured(['gwa', 'status', '--config', join(dir, 'broken.json')])).stderr).toContain('GWA_CONFIG_INVALID')
     const help = await runCaptured(['gwa', '--help'])
     expect(help.stdout).toContain('smgw gwa serve --config gwa.json')
+  })
+
+  it('meter-keys: the keys file must be 0600 (KEYS_PERMISSIONS), its keys valid; without an ENC certificate GWA_NO_ENC_CERTIFICATE; then queued by key ID', async () => {
+    await runCaptured(['gwa', 'register', 'smgw-0005', '--config', configPath])
+    const keys = { 'wmbus-1': '000102030405060708090a0b0c0d0e0f', 'wmbus-2': 'F0E0D0C0B0A090807060504030201000' }
+    const open = join(dir, 'keys-open.json')
+    writeFileSync(open, JSON.stringify(keys), { mode: 0o644 })
+    const refused = await runCaptured(['gwa', 'meter-keys', 'smgw-0005', '--keys', open, '--config', configPath])
+    expect(refused).toMatchObject({ status: 2, stderr: expect.stringMatching(/^smgw gwa: KEYS_PERMISSIONS: .*mode 644/) })
+    const file = join(dir, 'keys.json')
+    writeFileSync(file, JSON.stringify(keys), { mode: 0o600 })
+    expect(await runCaptured(['gwa', 'meter-keys', 'smgw-0005', '--keys', file, '--config', configPath])).toMatchObject({ status: 1, stderr: expect.stringContaining('GWA_NO_ENC_CERTIFICATE') })
+    // The gateway reports an ENC certificate this GWA issued (recorded here directly; service.test.ts issues one from a CSR).
+    const der = new Uint8Array(new X509Certificate(readFileSync(join(dir, 'pki/gateways/smgw-0001/enc.cert.pem'))).raw)
+    const enc = decodeCertificate(der)
+    await gwa.repository().saveIssuedCertificate({ gatewayId: 'smgw-0005', kind: 'enc', serial: enc.serialHex, der, issuedAt: new Date() })
+    await gwa.repository().recordContact({
+      gatewayId: 'smgw-0005', at: new Date(), tlsSubject: 'CN=smgw-0005', report: {}, firmwareVersion: '1.0.0', profileVersion: 0, lastExecutedSequence: 0,
+      certificates: [{ kind: 'enc', serial: enc.serialHex, notAfter: enc.notAfter, source: 'operational' }],
+      requests: [{ id: 7, consumer: 'anna', kind: 'deletion', state: 'received', createdAt: new Date('2026-11-29T10:00:00.000Z'), text: 'Bitte löschen' }],
+    })
+    const bad = join(dir, 'keys-bad.json')
+    writeFileSync(bad, JSON.stringify({ 'wmbus-1': 'nothex-but-secret-0123456789abcd' }), { mode: 0o600 })
+    const badRun = await runCaptured(['gwa', 'meter-keys', 'smgw-0005', '--keys', bad, '--config', configPath])
+    expect(badRun).toMatchObject({ status: 1, stderr: expect.stringContaining('"wmbus-1": the key is not 32 hex digits') })
+    expect(badRun.stderr).not.toContain('nothex-but-secret')
+    const ok = await runCaptured(['gwa', 'meter-keys', 'smgw-0005', '--keys', file, '--replace', '--config', configPath])
+    expect(ok).toMatchObject({ status: 0, stdout: expect.stringMatching(/^meter-keys queued for sequence 1 \(command [0-9a-f-]+\)\nkey IDs: wmbus-1, wmbus-2\n$/) })
+    expect(ok.stdout).not.toContain(keys['wmbus-1'])
+    const help = await runCaptured(['gwa', 'meter-keys', '--help'])
+    expect(help.stdout).toContain('GWA_NO_ENC_CERTIFICATE')
+
+    // The same gateway's consumer request: listed, answered.
+    const listed = await runCaptured(['gwa', 'requests', '--open', '--config', configPath])
+    expect(listed).toMatchObject({ status: 0, stdout: 'smgw-0005\t7\tdeletion\treceived\tanna\t2026-11-29T10:00:00.000Z\tBitte löschen\n' })
+    const json = await runCaptured(['gwa', 'requests', 'smgw-0005', '--config', configPath, '--json'])
+    expect(JSON.parse(json.stdout)).toMatchObject({ requests: [{ gatewayId: 'smgw-0005', requestId: 7, inLastReport: true, answer: null }] })
+    expect((await runCaptured(['gwa', 'requests', 'smgw-0001', '--open', '--config', configPath])).stdout).toBe('no open requests\n')
+    expect((await runCaptured(['gwa', 'requests', 'smgw-0404', '--config', configPath])).stderr).toContain('GWA_GATEWAY_UNKNOWN')
+    expect((await runCaptured(['gwa', 'answer', 'smgw-0005', '7', '--state', 'closed', '--note', 'x', '--config', configPath])).status).toBe(2)
+    expect((await runCaptured(['gwa', 'answer', 'smgw-0005', 'seven', '--state', 'done', '--note', 'x', '--config', configPath])).status).toBe(2)
+    expect((await runCaptured(['gwa', 'answer', 'smgw-0005', '7', '--state', 'done', '--config', configPath])).status).not.toBe(0)
+    expect(await runCaptured(['gwa', 'answer', 'smgw-0005', '8', '--state', 'done', '--note', 'x', '--config', configPath])).toMatchObject({ status: 1, stderr: expect.stringContaining('GWA_NOT_FOUND') })
+    const answered = await runCaptured(['gwa', 'answer', 'smgw-0005', '7', '--state', 'done', '--note', 'Ihre Daten sind gelöscht.', '--config', configPath])
+    expect(answered).toMatchObject({ status: 0, stdout: expect.stringContaining('answer-request queued for sequence 2') })
   })
 
   it('serve runs as a process: prints its ports, answers the API, stops on SIGTERM', async () => {

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { GwaConfig } from '@smgw/gwa'
 import type { CliIo } from '../io.js'
@@ -53,6 +53,8 @@ Examples:
   smgw gwa firmware add pkg.json --config gwa.json && smgw gwa firmware rollout smgw-0001 1.3.0 --config gwa.json
   smgw gwa log pull smgw-0001 --wake --config gwa.json; smgw gwa log get 1 --out system.log --config gwa.json
   smgw gwa status --config gwa.json --json
+  smgw gwa meter-keys smgw-0001 --keys meter-keys.json --wake --config gwa.json
+  smgw gwa requests --open --config gwa.json; smgw gwa answer smgw-0001 3 --state done --note "Deleted." --config gwa.json
 `
 
 type GwaModule = typeof import('@smgw/gwa')
@@ -117,7 +119,7 @@ async function call(o: Connection, method: string, path: string, body?: unknown,
 
 export function register(program: Command, io: CliIo, run: CommandRun): void {
   const gwa = program.command('gwa')
-    .description('the gateway administrator\'s head-end: mutual-TLS admin sessions, signed commands and wake-ups, certificates, firmware, REST API')
+    .description('the gateway administrator\'s head-end: mutual-TLS admin sessions, signed commands and wake-ups, certificates, firmware, meter keys, consumer requests, REST API')
     .addHelpText('after', HELP)
 
   /** Runs an operator action; prints its text or JSON; maps failures to the exit status. */
@@ -306,6 +308,75 @@ Examples:
       return { json: r, text: r.commands.map((c) => `${String(c.sequence)}\t${c.type}\t${c.state}\t${c.commandId}${c.result === null ? '' : `\t${JSON.stringify(c.result).slice(0, 200)}`}\n`).join('') || 'no commands\n' }
     }))
 
+  withConnection(gwa.command('meter-keys'))
+    .description('send wireless meters\' AES keys to the gateway, sealed to its ENC certificate (only its security module can open them)')
+    .argument('<id>', 'gateway ID')
+    .requiredOption('--keys <file>', 'JSON {"keyId": "32 hex digits", …} — the shape of the gateway\'s --keys file; mode 0600 or stricter')
+    .option('--replace', 'the gateway may overwrite key IDs it holds already (else it refuses them: KEYS_INVALID)')
+    .option('--wake', 'wake the gateway right away')
+    .addHelpText('after', `
+The GWA seals the keys (CMS, AES-128-GCM) to the ENC certificate it issued for the serial the
+gateway last reported and signs the command; it keeps no key in clear. A gateway without such
+a certificate is refused with GWA_NO_ENC_CERTIFICATE: renew it first (smgw gwa renew ID --kinds enc).
+Key IDs: 1–64 characters A–Z a–z 0–9 . _ - (not "pseudonym", the gateway's own secret).
+A keys file readable by group or others is refused (KEYS_PERMISSIONS), as the gateway does.
+
+Examples:
+  smgw gwa meter-keys smgw-0001 --keys meter-keys.json --wake --config gwa.json
+`)
+    .action((id: string, o: Connection & WakeOption & { keys: string; replace?: boolean }) => act(o, async () => {
+      let text: string
+      try {
+        // The keys are secret: refuse a file others can read, as the gateway's --keys does (KEYS_PERMISSIONS).
+        const st = await stat(o.keys)
+        if ((st.mode & 0o077) !== 0) throw new CliFailure('KEYS_PERMISSIONS', `the key file ${o.keys} has mode ${(st.mode & 0o777).toString(8)}; it must not be readable by group or others (chmod 600)`, true)
+        text = await readFile(o.keys, 'utf8')
+      } catch (err) {
+        if (err instanceof CliFailure) throw err
+        throw new CliFailure('GWA_REQUEST_INVALID', `cannot read the key file ${o.keys}: ${err instanceof Error ? err.message : String(err)}`, true)
+      }
+      let keys: unknown
+      try { keys = JSON.parse(text) } catch { throw new CliFailure('GWA_REQUEST_INVALID', `the key file ${o.keys} is not JSON`, true) }
+      const r = await call(o, 'POST', `/v1/gateways/${encodeURIComponent(id)}/commands`, {
+        type: 'meter-keys', keys, ...(o.replace === true ? { replace: true } : {}), ...(o.wake === true ? { wake: true } : {}),
+      }) as Parameters<typeof queueText>[0] & { keyIds: string[] }
+      return { json: r, text: `${queueText(r)}key IDs: ${r.keyIds.join(', ')}\n` }
+    }))
+
+  withConnection(gwa.command('requests'))
+    .description('the consumers\' requests (deletion, rectification, objection, tariff choice) the gateways reported')
+    .argument('[id]', 'one gateway (default: the whole fleet)')
+    .option('--open', 'only requests still open (received, pending, in-progress)')
+    .addHelpText('after', `
+Requests come with each admin session's report and are kept when they leave it, with their last
+known state; an answer shows once the gateway confirmed it. Answer with smgw gwa answer.
+
+Examples:
+  smgw gwa requests --open --config gwa.json
+  smgw gwa requests smgw-0001 --config gwa.json --json
+`)
+    .action((id: string | undefined, o: Connection & { open?: boolean }) => act(o, async () => {
+      const query = o.open === true ? '?open=true' : ''
+      const r = await call(o, 'GET', id === undefined ? `/v1/requests${query}` : `/v1/gateways/${encodeURIComponent(id)}/requests${query}`) as { requests: RequestJson[] }
+      const lines = r.requests.map((q) => `${q.gatewayId}\t${String(q.requestId)}\t${q.kind}\t${q.state}\t${q.consumer}\t${q.createdAt}\t${q.text}` +
+        `${q.answer === null ? '' : `\tanswered ${q.answer.at}: ${q.answer.note}`}${q.inLastReport ? '' : '\t(no longer reported)'}\n`)
+      return { json: r, text: lines.length === 0 ? (o.open === true ? 'no open requests\n' : 'no requests\n') : lines.join('') }
+    }))
+
+  withConnection(gwa.command('answer'))
+    .description('answer a consumer\'s request: the gateway sets its state and shows the note to the consumer')
+    .argument('<id>', 'gateway ID')
+    .argument('<request>', 'the request ID (smgw gwa requests)')
+    .requiredOption('--state <state>', 'done, rejected or in-progress')
+    .requiredOption('--note <text>', 'one line for the consumer (at most 1000 characters)')
+    .option('--wake', 'wake the gateway right away')
+    .addHelpText('after', '\nExamples:\n  smgw gwa answer smgw-0001 3 --state done --note "Your data is deleted." --wake --config gwa.json\n')
+    .action((id: string, request: string, o: Connection & WakeOption & { state: string; note: string }) => {
+      if (!/^[1-9]\d{0,15}$/.test(request)) return run(() => { io.stderr('smgw gwa: request: a positive integer (smgw gwa requests lists them)\n'); return EXIT_USAGE })
+      if (!['done', 'rejected', 'in-progress'].includes(o.state)) return run(() => { io.stderr(`smgw gwa: --state: done, rejected or in-progress, not ${o.state}\n`); return EXIT_USAGE })
+      return queue(o, id, { type: 'answer-request', requestId: Number(request), state: o.state, note: o.note })
+    })
+
   const firmware = gwa.command('firmware').description('firmware packages (signed by the manufacturer; the gateway verifies them)')
   withConnection(firmware.command('add'))
     .description('add a package file (smgw firmware pack makes one)')
@@ -357,6 +428,11 @@ Examples:
       await writeFile(o.out, bytes)
       return { json: { exportId: Number(exportId), bytes: bytes.length, out: o.out }, text: `${String(bytes.length)} bytes written to ${o.out}\n` }
     }))
+}
+
+interface RequestJson {
+  gatewayId: string; requestId: number; kind: string; state: string; consumer: string; createdAt: string; text: string; inLastReport: boolean
+  answer: { state: string; note: string; at: string } | null
 }
 
 interface GatewayJson {
