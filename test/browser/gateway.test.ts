@@ -167,7 +167,7 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
       await page.getByText('No entries.').waitFor()
       await page.getByRole('link', { name: 'Tariffs' }).click()
       await page.getByRole('button', { name: 'Choose Dynamic 24' }).click()
-      await page.getByText('Your request for Dynamic 24: pending').waitFor()
+      await page.getByText('Your request for Dynamic 24: received').waitFor()
     })
     await page.close()
   })

@@ -15,10 +15,25 @@ export interface HistoryPoint { readonly time: string; readonly value: string | 
 export interface History { readonly quantity: string; readonly unit: string; readonly scaler: number; readonly resolution: string; readonly points: readonly HistoryPoint[] }
 export interface LogPage { readonly entries: readonly { seq: number; time: string; type: string; fields: Record<string, unknown> }[]; readonly next?: string | number }
 export interface UseCase { readonly profileId: string; readonly useCase: string; readonly text: string; readonly recipients: readonly { id: string; role: string }[]; readonly legalBasis: string }
-export interface Tariffs { readonly useCases: readonly UseCase[]; readonly offered: readonly { id: string; name: string; description: string }[]; readonly choice?: { tariffId: string; state: string } }
+export interface Tariffs {
+  readonly useCases: readonly UseCase[]
+  readonly offered: readonly { id: string; name: string; description: string }[]
+  readonly choice?: { tariffId: string; state: string; requestId?: number; note?: string | null; answeredAt?: string | null }
+}
 export interface Consent { readonly purpose: string; readonly useCase: string; readonly legalBasis: string; readonly granted: boolean; readonly since: string | null; readonly withdrawable?: boolean }
 export type RequestKind = 'deletion' | 'rectification' | 'objection'
-export interface RightsRequest { readonly id: string | number; readonly kind: RequestKind; readonly state: string; readonly text: string; readonly createdAt: string; readonly updatedAt: string }
+/** A request; `forwardedAt`, `answeredAt` and `note` (the gateway administrator's side) are null until that happened. */
+export interface RightsRequest {
+  readonly id: string | number
+  readonly kind: RequestKind
+  readonly state: string
+  readonly text: string
+  readonly createdAt: string
+  readonly updatedAt: string
+  readonly forwardedAt?: string | null
+  readonly answeredAt?: string | null
+  readonly note?: string | null
+}
 export interface Device {
   readonly gateway: { readonly state: string; readonly time: string; readonly store: { readonly schemaVersion: number; readonly sizeBytes: number } }
   readonly meters: readonly { id: string; kind: string; state: string; lastReadingAt: string | null; keyRejected: number | boolean; garbageBytes: number }[]

@@ -2,7 +2,7 @@
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import './app.css'
-import { createApi, ApiError, type Api, type Meter, type RequestKind, type Session } from './api.js'
+import { createApi, ApiError, type Api, type Meter, type RequestKind, type RightsRequest, type Session, type Tariffs } from './api.js'
 import { chartSeries, statusRuns } from './series.js'
 import { displayUnit, formatBytes, formatTime, formatValue, purposeLabel, statusWords } from './format.js'
 import { LANGUAGES, pickLanguage, translate, type Language, type MessageKey } from './i18n.js'
@@ -379,16 +379,24 @@ async function renderTariffs(main: HTMLElement): Promise<void> {
         h('p', {}, u.text),
         h('p', {}, `${t('tariffs.recipients')}: ${u.recipients.map((r) => `${r.id} (${r.role})`).join(', ')}`),
         h('p', { class: 'hint' }, t('tariffs.legalBasis', { basis: basisWord(u.legalBasis) }))))))
-    const state = h('p', { role: 'status', id: 'tariff-state' }, tariffs.choice ? t('tariffs.chosen', { tariff: tariffName(tariffs, tariffs.choice.tariffId), state: stateWord(tariffs.choice.state) }) : '')
-    main.append(h('h2', {}, t('tariffs.offered')), state)
+    // The choice is a request: its state in plain words and the administrator's note, kept current after a new choice.
+    const state = h('p', { role: 'status', id: 'tariff-state' })
+    const explained = h('p', { class: 'state' })
+    const note = h('div')
+    const showChoice = (now: Tariffs): void => {
+      state.textContent = now.choice ? t('tariffs.chosen', { tariff: tariffName(now, now.choice.tariffId), state: stateWord(now.choice.state) }) : ''
+      explained.textContent = now.choice ? explainState(now.choice.state) : ''
+      note.replaceChildren(...(now.choice ? [adminNote(now.choice) ?? ''] : []))
+    }
+    showChoice(tariffs)
+    main.append(h('h2', {}, t('tariffs.offered')), state, explained, note)
     if (tariffs.offered.length === 0) { main.append(h('p', {}, t('tariffs.none'))); return }
     main.append(h('ul', { class: 'cards' }, ...tariffs.offered.map((o) => {
       const button = h('button', { type: 'button' }, t('tariffs.choose', { name: o.name }))
       button.addEventListener('click', () => {
         button.disabled = true
         api.chooseTariff(o.id).then(async () => {
-          const now = await api.tariffs()
-          state.textContent = now.choice ? t('tariffs.chosen', { tariff: tariffName(now, now.choice.tariffId), state: stateWord(now.choice.state) }) : ''
+          showChoice(await api.tariffs())
         }).catch((err: unknown) => { showAlert(main, errorText(err)) }).finally(() => { button.disabled = false })
       })
       return h('li', { class: 'card' }, h('h3', {}, o.name), h('p', {}, o.description), button)
@@ -412,6 +420,14 @@ const STATE_KEYS: Readonly<Record<string, MessageKey>> = {
 function stateWord(state: string): string {
   const key = STATE_KEYS[state]
   return key === undefined ? state : t(key)
+}
+const STATE_EXPLANATIONS: Readonly<Record<string, MessageKey>> = {
+  received: 'state.explain.received', pending: 'state.explain.pending', 'in-progress': 'state.explain.in-progress', done: 'state.explain.done', rejected: 'state.explain.rejected',
+}
+/** What a request's state means for the consumer: where it is and who acts next. */
+function explainState(state: string): string {
+  const key = STATE_EXPLANATIONS[state]
+  return key === undefined ? stateWord(state) : t(key)
 }
 
 // ---- Consent ---------------------------------------------------------------------------
@@ -451,8 +467,7 @@ async function renderRights(main: HTMLElement): Promise<void> {
   main.append(h('h1', {}, t('rights.heading')), h('p', {}, t('rights.intro')), alertBox(), form, done, h('h2', {}, t('rights.list')), list)
   const load = async (): Promise<void> => {
     const { requests } = await api.requests()
-    list.replaceChildren(...(requests.length === 0 ? [h('li', {}, t('rights.none'))] : requests.map((r) =>
-      h('li', { class: 'card' }, h('h3', {}, `${t(`rights.kind.${r.kind}`)} — ${stateWord(r.state)}`), h('p', {}, r.text), h('p', { class: 'hint' }, formatTime(r.createdAt, lang))))))
+    list.replaceChildren(...(requests.length === 0 ? [h('li', {}, t('rights.none'))] : requests.map(requestCard)))
   }
   form.addEventListener('submit', (event) => {
     event.preventDefault()
@@ -460,6 +475,22 @@ async function renderRights(main: HTMLElement): Promise<void> {
       (err: unknown) => { showAlert(main, errorText(err)) })
   })
   try { await load() } catch (err) { showAlert(main, errorText(err)) }
+}
+
+/** One request: what was asked, its state in plain words and, once answered, the administrator's note. */
+function requestCard(r: RightsRequest): HTMLElement {
+  return h('li', { class: 'card', 'data-request': String(r.id) },
+    h('h3', {}, `${t(`rights.kind.${r.kind}`)} — ${stateWord(r.state)}`),
+    h('p', {}, r.text),
+    h('p', { class: 'hint' }, formatTime(r.createdAt, lang)),
+    h('p', { class: 'state' }, explainState(r.state)),
+    adminNote(r))
+}
+
+/** The administrator's answer, word for word, with its time; nothing before an answer or for an empty note. */
+function adminNote(r: { readonly note?: string | null; readonly answeredAt?: string | null }): HTMLElement | null {
+  if (r.note === undefined || r.note === null || r.note === '' || r.answeredAt === undefined || r.answeredAt === null) return null
+  return h('p', { class: 'note' }, t('rights.note', { time: formatTime(r.answeredAt, lang), note: r.note }))
 }
 
 // ---- Technician ------------------------------------------------------------------------

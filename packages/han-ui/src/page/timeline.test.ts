@@ -34,6 +34,17 @@ describe('describeLogEntry', () => {
     expect(describeLogEntry({ seq: 11, time, type: 'request-received', fields: { kind: 'tariff-choice', request: 4, text: 't' } }, 'en').title).toBe('Request received: Tariff choice')
   })
 
+  it('words the administrator\'s side of a request: passed on, answered with its state and note (the note word for word)', () => {
+    expect(describeLogEntry({ seq: 12, time, type: 'request-forwarded', fields: { kind: 'deletion', request: 3, text: 'Your deletion request (request 3) was passed on to the gateway administrator.' } }, 'de'))
+      .toMatchObject({ kind: 'request', title: 'Anliegen weitergegeben: Löschung', detail: 'Your deletion request (request 3) was passed on to the gateway administrator.' })
+    const answered = { seq: 13, time, type: 'request-answered', fields: { kind: 'objection', request: 5, state: 'rejected', note: 'TAF 1 rests on your supply contract.', text: 'The gateway administrator answered your objection (request 5): rejected. Note: TAF 1 rests on your supply contract.' } }
+    expect(describeLogEntry(answered, 'en')).toMatchObject({ kind: 'request', title: 'Request answered: Objection — rejected', detail: 'Answer of the gateway administrator: TAF 1 rests on your supply contract.' })
+    expect(describeLogEntry(answered, 'de')).toMatchObject({ title: 'Anliegen beantwortet: Widerspruch — abgelehnt', detail: 'Antwort des Gateway-Administrators: TAF 1 rests on your supply contract.' })
+    // Without a note the state is explained in the page's language.
+    expect(describeLogEntry({ seq: 14, time, type: 'request-answered', fields: { kind: 'tariff-choice', request: 6, state: 'in-progress', note: '', text: 'x' } }, 'de'))
+      .toMatchObject({ title: 'Anliegen beantwortet: Tarifwahl — in Bearbeitung', detail: 'Der Gateway-Administrator bearbeitet es.' })
+  })
+
   it('shows an entry type it does not know with all its fields, never drops it', () => {
     expect(describeLogEntry({ seq: 5, time, type: 'meter-swapped', fields: { meterId: 'm-1', ok: false } }, 'en'))
       .toMatchObject({ kind: 'other', title: 'meter-swapped', detail: 'meterId: m-1; ok: false' })

@@ -54,11 +54,21 @@ export function describeLogEntry(entry: LogEntry, lang: Language): TimelineItem 
     case 'consent-changed':
       return { ...base, kind: 'consent', title: translate(lang, f['granted'] === true ? 'log.consent.granted' : 'log.consent.withdrawn', { purpose: str(f['purpose']) }),
         detail: text, badges: [] }
-    case 'request-received': {
-      const kind = str(f['kind'])
-      const kindKey = REQUEST_KINDS.find((k) => k === kind)
-      return { ...base, kind: 'request', title: translate(lang, 'log.request.title', { kind: kindKey === undefined ? kind : translate(lang, `rights.kind.${kindKey}`) }),
-        detail: text, badges: [] }
+    case 'request-received':
+      return { ...base, kind: 'request', title: translate(lang, 'log.request.title', { kind: requestKindWord(str(f['kind']), lang) }), detail: text, badges: [] }
+    case 'request-forwarded':
+      return { ...base, kind: 'request', title: translate(lang, 'log.forwarded.title', { kind: requestKindWord(str(f['kind']), lang) }), detail: text, badges: [] }
+    case 'request-answered': {
+      // The note is the administrator's own words; the rest is said in the page's language.
+      const state = str(f['state'])
+      const stateKey = ANSWER_STATES.find((s) => s === state)
+      const note = str(f['note'])
+      return {
+        ...base, kind: 'request',
+        title: translate(lang, 'log.answered.title', { kind: requestKindWord(str(f['kind']), lang), state: stateKey === undefined ? state : translate(lang, `state.${stateKey}`) }),
+        detail: note !== '' ? translate(lang, 'log.answered.note', { note }) : stateKey === undefined ? text : translate(lang, `state.explain.${stateKey}`),
+        badges: [],
+      }
     }
     default:
       return { ...base, kind: 'other', title: translate(lang, 'log.other.title', { type: entry.type }),
@@ -67,6 +77,12 @@ export function describeLogEntry(entry: LogEntry, lang: Language): TimelineItem 
 }
 
 const REQUEST_KINDS = ['deletion', 'rectification', 'objection', 'tariff-choice'] as const
+const ANSWER_STATES = ['in-progress', 'done', 'rejected'] as const
+
+function requestKindWord(kind: string, lang: Language): string {
+  const key = REQUEST_KINDS.find((k) => k === kind)
+  return key === undefined ? kind : translate(lang, `rights.kind.${key}`)
+}
 
 /** The log entry types the filter offers (the consumer log's types). */
-export const LOG_TYPES = ['data-sent', 'data-processed', 'data-deleted', 'data-viewed', 'profile-changed', 'consent-changed', 'request-received'] as const
+export const LOG_TYPES = ['data-sent', 'data-processed', 'data-deleted', 'data-viewed', 'profile-changed', 'consent-changed', 'request-received', 'request-forwarded', 'request-answered'] as const
