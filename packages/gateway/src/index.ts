@@ -21,7 +21,7 @@ export { createGatewayLogs } from './log/writer.js'
 export type { GatewayLogs, GatewayLogsDeps, LogEntryRecord } from './log/writer.js'
 export { verifyLog, verifyStoreLogs, readLogChain } from './log/verify.js'
 export type { LogVerifyReason, LogVerifyResult, LogChainInput, VerifyLogOptions, StoreVerifyResult } from './log/verify.js'
-export { exportLog, formatLogExport, decodeLogExport, EXPORT_FORMAT } from './log/export.js'
+export { exportLog, exportLogSince, chainSince, formatLogExport, decodeLogExport, EXPORT_FORMAT } from './log/export.js'
 export { detectLogSource } from './log/source.js'
 
 export {

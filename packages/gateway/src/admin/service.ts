@@ -7,7 +7,7 @@ import type { AdminConfig, GatewayConfig } from '../config.js'
 import { parseGatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
 import type { SystemLogEntry } from '../log/entries.js'
-import { exportLog } from '../log/export.js'
+import { exportLog, exportLogSince } from '../log/export.js'
 import { messageOf } from '../store/store.js'
 import type { Store } from '../store/types.js'
 import { parseTariffProfiles } from '../taf/profile.js'
@@ -222,7 +222,9 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
       // The access table refused every other log before this runs; asked again here so no other path can export one.
       assertAuthorized('gwa', c.log === 'system' ? 'log.system.read' : c.log === 'calibration' ? 'log.calibration.read' : 'log.consumer.read.own')
       if (c.log !== 'system') throw new GatewayError('FORBIDDEN', `the GWA reads the system log only, not the ${c.log} log`)
-      return Promise.resolve({ export: Buffer.from(exportLog(store, 'system', '')).toString('base64') })
+      // sinceSeq: what the GWA has not read yet, as whole legal days anchored on a signed head (log/export.ts chainSince).
+      const text = c.sinceSeq === undefined ? exportLog(store, 'system', '') : exportLogSince(store, 'system', '', c.sinceSeq)
+      return Promise.resolve({ export: Buffer.from(text).toString('base64') })
     },
     'taf-request': async (c) => {
       const taf = deps.taf()

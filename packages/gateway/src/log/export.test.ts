@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import { createTempDir, createTestSig, type TestSig } from '../testing.js'
-import { decodeLogExport, exportLog } from './export.js'
+import { chainSince, decodeLogExport, exportLog, exportLogSince } from './export.js'
 import { writeTestLogs } from './fixture.js'
 import { detectLogSource } from './source.js'
 import { verifyLog, type LogVerifyResult } from './verify.js'
@@ -12,6 +12,8 @@ let tmp: { dir: string; remove: () => Promise<void> }
 let sig: TestSig
 let exported: string
 let exportedSystem: string
+/** The system chain as range exports by sinceSeq (8 entries: days 28 (1–3, head 3), 29 (4–6, head 6), 30 (7–8, not signed yet)). */
+let since: Map<number, string>
 
 beforeAll(async () => {
   tmp = await createTempDir('smgw-export-')
@@ -19,6 +21,7 @@ beforeAll(async () => {
   const store = await writeTestLogs(join(tmp.dir, 'gateway.db'), sig)
   exported = exportLog(store, 'consumer', 'c-1')
   exportedSystem = exportLog(store, 'system', '')
+  since = new Map([0, 2, 3, 4, 6, 8, 100].map((n) => [n, exportLogSince(store, 'system', '', n)]))
   store.close()
 })
 afterAll(async () => { await tmp.remove() })
@@ -108,3 +111,75 @@ function canonicalize(v: unknown): string {
   const o = v as Record<string, unknown>
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalize(o[k])}`).join(',')}}`
 }
+
+describe('range exports (read-log sinceSeq)', () => {
+  const seqs = (text: string) => decodeLogExport(text).entries.map((e) => e.seq)
+  const headSeqs = (text: string) => decodeLogExport(text).heads.map((h) => h.seq)
+
+  it('sinceSeq 0 is the whole chain, byte for byte', () => {
+    expect(since.get(0)).toBe(exportedSystem)
+    expect(check(since.get(0)!)).toMatchObject({ ok: true, entries: 8 })
+    expect(check(since.get(0)!)).not.toHaveProperty('firstSeq')
+  })
+
+  it('in the middle: whole legal days from the day of the next unread entry, anchored on the signed head of the day before, verifying offline', () => {
+    // Unread from entry 3 (day 28): day 28 starts the chain, so the whole chain.
+    expect(since.get(2)).toBe(exportedSystem)
+    // Unread from entry 4 or 5 (day 29): entries 4–8, the head of day 28 (seq 3) as anchor, then day 29's.
+    for (const n of [3, 4]) {
+      const text = since.get(n)!
+      expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ firstSeq: 4 })
+      expect(seqs(text)).toEqual([4, 5, 6, 7, 8])
+      expect(headSeqs(text)).toEqual([3, 6])
+      expect(check(text)).toEqual({ ok: true, log: 'system', stream: '', entries: 5, heads: 2, signedThrough: 6, trust: 'given', firstSeq: 4 })
+      expect(check(text, false)).toMatchObject({ ok: true, trust: 'carried', firstSeq: 4 })
+    }
+    expect(seqs(since.get(6)!)).toEqual([7, 8])
+    expect(headSeqs(since.get(6)!)).toEqual([6])
+    expect(check(since.get(6)!)).toMatchObject({ ok: true, entries: 2, firstSeq: 7 })
+  })
+
+  it('at and beyond the end: the days not signed yet again (they may still grow), nothing older', () => {
+    for (const n of [8, 100]) {
+      expect(since.get(n)).toBe(since.get(6))
+      expect(check(since.get(n)!)).toMatchObject({ ok: true, entries: 2, firstSeq: 7 })
+    }
+  })
+
+  it('when the last day is signed, reading past the end is the anchor alone and still verifies', () => {
+    const chain = decodeLogExport(exportedSystem)
+    const signedThrough6 = { ...chain, entries: chain.entries.filter((e) => Number(e.seq) <= 6) }
+    const empty = chainSince(signedThrough6, 6)
+    expect(empty.firstSeq).toBe(7)
+    expect(empty.entries).toEqual([])
+    expect(empty.heads.map((h) => h.seq)).toEqual([6])
+    expect(verifyLog(empty, { certificate: sig.certificate })).toEqual({ ok: true, log: 'system', stream: '', entries: 0, heads: 1, signedThrough: 6, trust: 'given', firstSeq: 7 })
+    expect(() => chainSince(chain, -1)).toThrow(GatewayError)
+  })
+
+  it('a range without its anchor, with another first entry, a forged anchor or a moved firstSeq does not verify', () => {
+    const text = since.get(4)!
+    const lines = text.trimEnd().split('\n')
+    const anchorLine = lines.findIndex((l) => l.startsWith('{"certRef"'))
+    const without = [...lines.slice(0, anchorLine), ...lines.slice(anchorLine + 1)]
+    expect(check(without.join('\n') + '\n')).toMatchObject({ ok: false, seq: 4, reason: 'HEAD_MISSING' })
+    const anchor = JSON.parse(lines[anchorLine]!) as { hash: string; signature: string }
+    const forgedHash = lines[anchorLine]!.replace(anchor.hash, anchor.hash.replace(/^./, (c) => (c === '0' ? '1' : '0')))
+    expect(check([...lines.slice(0, anchorLine), forgedHash, ...lines.slice(anchorLine + 1)].join('\n') + '\n')).toMatchObject({ ok: false })
+    const moved = [lines[0]!.replace('"firstSeq":4', '"firstSeq":5'), ...lines.slice(1)].join('\n') + '\n'
+    expect(check(moved)).toMatchObject({ ok: false })
+    const first = JSON.parse(lines[1]!) as Record<string, unknown>
+    const changed = [lines[0], lines[1]!.replace(String(first.time), '2026-03-29T00:00:00.001Z'), ...lines.slice(2)].join('\n') + '\n'
+    expect(check(changed)).toMatchObject({ ok: false, seq: 4, reason: 'HASH_MISMATCH' })
+  })
+
+  it('property: any single-byte change of a range export never verifies and throws nothing but GatewayError', () => {
+    const bytes = new TextEncoder().encode(since.get(4))
+    fc.assert(fc.property(fc.integer({ min: 0, max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, delta) => {
+      const copy = bytes.slice()
+      copy[at] = (copy[at]! + delta) % 256
+      const r = check(copy)
+      return r instanceof GatewayError || !r.ok
+    }), { numRuns: 300 })
+  })
+})

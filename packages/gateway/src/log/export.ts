@@ -2,7 +2,8 @@ import { z } from 'zod'
 import { formatCanonicalJson } from '../canonical-json.js'
 import { GatewayError } from '../errors.js'
 import { decodeHex, encodeHex } from '../hex.js'
-import type { LogName, Store } from '../store/types.js'
+import type { LogName, RawRow, Store } from '../store/types.js'
+import { legalDayOf } from './legal-day.js'
 import { readLogChain, type LogChainInput } from './verify.js'
 
 /*
@@ -17,6 +18,12 @@ import { readLogChain, type LogChainInput } from './verify.js'
  * the SIG certificates they refer to (only those). Hex is lower-case. Decoding is strict —
  * a line that is not exactly the canonical encoding of its content is refused — so no
  * byte of a file can change without changing what is verified.
+ *
+ * A range export (`read-log` with `sinceSeq`, exportLogSince) has `"firstSeq":F` in its header:
+ * its entries start at F, the first entry of a legal day, and its first head line is the signed
+ * head of the day before (seq F - 1, the anchor): entry F's `prev` must be that head's hash, so
+ * the range is tied to the signed chain without the entries before it. F = last + 1 with only
+ * the anchor: nothing new.
  */
 export const EXPORT_FORMAT = 'smgw-log-export/1'
 
@@ -26,6 +33,7 @@ const Header = z.strictObject({
   log: z.enum(['system', 'consumer', 'calibration']),
   stream: z.string().max(64),
   certificates: z.array(z.strictObject({ ref: hexText, der: hexText })),
+  firstSeq: z.int().min(2).optional(),
 })
 const EntryLine = z.strictObject({
   kind: z.literal('entry'),
@@ -51,11 +59,54 @@ export function exportLog(store: Store, log: LogName, stream: string): string {
   return formatLogExport(readLogChain(store, log, stream))
 }
 
+/** Formats what a reader who has read through entry `sinceSeq` lacks (chainSince) as a range export; 0: the whole chain. */
+export function exportLogSince(store: Store, log: LogName, stream: string, sinceSeq: number): string {
+  return formatLogExport(chainSince(readLogChain(store, log, stream), sinceSeq))
+}
+
+/**
+ * The part of a chain after entry `sinceSeq`, as `smgw log verify` can still check it: whole
+ * legal days from the day of entry `sinceSeq + 1`, reaching back further while the day before
+ * has no signed head (its head is the anchor the range starts from), and with the heads of
+ * those days. The whole chain when that reaches entry 1 or `sinceSeq` is 0. Past the end: the
+ * anchor alone if the last entry's day is signed, else the last unsigned days. Pure.
+ */
+export function chainSince(chain: LogChainInput, sinceSeq: number): LogChainInput {
+  if (!Number.isSafeInteger(sinceSeq) || sinceSeq < 0) throw new GatewayError('LOG_EXPORT_MALFORMED', `sinceSeq ${String(sinceSeq)} is not a non-negative integer`)
+  const entries = chain.entries
+  const seqOf = (row: RawRow): number => Number(row.seq)
+  const last = entries.length === 0 ? 0 : seqOf(entries[entries.length - 1]!)
+  const indexOf = new Map(entries.map((e, i) => [seqOf(e), i]))
+  const headAt = new Map(chain.heads.map((h) => [Number(h.seq), h]))
+  const dayOf = (seq: number): string | undefined => {
+    const row = entries[indexOf.get(seq) ?? -1]
+    return typeof row?.time === 'string' ? legalDayOf(new Date(row.time)) : undefined
+  }
+  /** The first entry of the legal day of entry `seq`. */
+  const dayStart = (seq: number): number => {
+    const day = dayOf(seq)
+    let s = seq
+    while (s > 1 && day !== undefined && dayOf(s - 1) === day) s--
+    return s
+  }
+  let from = Math.min(sinceSeq + 1, last + 1)
+  if (from <= last) from = dayStart(from)
+  while (from > 1 && !headAt.has(from - 1)) from = dayStart(from - 1)
+  if (from <= 1) return chain
+  const anchor = headAt.get(from - 1)!
+  return {
+    ...chain,
+    firstSeq: from,
+    entries: entries.filter((e) => seqOf(e) >= from),
+    heads: [anchor, ...chain.heads.filter((h) => Number(h.seq) >= from)],
+  }
+}
+
 /** Formats a chain as read (unchecked: a tampered store exports as it is, and fails verification). */
 export function formatLogExport(chain: LogChainInput): string {
   const used = new Set(chain.heads.map((h) => h.cert_ref))
   const certificates = [...chain.certificates].filter(([ref]) => used.has(ref)).map(([ref, der]) => ({ ref, der: encodeHex(der) }))
-  const lines = [formatCanonicalJson({ format: EXPORT_FORMAT, log: chain.log, stream: chain.stream, certificates })]
+  const lines = [formatCanonicalJson({ format: EXPORT_FORMAT, log: chain.log, stream: chain.stream, certificates, ...(chain.firstSeq === undefined || chain.firstSeq <= 1 ? {} : { firstSeq: chain.firstSeq }) })]
   for (const e of chain.entries) {
     let fields: unknown = e.fields
     try {
@@ -114,7 +165,7 @@ export function decodeLogExport(input: Uint8Array | string): LogChainInput {
     if (!used.has(c.ref) || certificates.has(c.ref)) throw malformed(1, `certificate ${c.ref.slice(0, 16)}… is not referred to by a head, or listed twice`)
     certificates.set(c.ref, decodeHex(c.der) ?? new Uint8Array())
   }
-  return { log: header.log, stream: header.stream, entries, heads, certificates }
+  return { log: header.log, stream: header.stream, entries, heads, certificates, ...(header.firstSeq === undefined ? {} : { firstSeq: header.firstSeq }) }
 }
 
 function parseLine<T>(line: string, n: number, schema: z.ZodType<T>): T {

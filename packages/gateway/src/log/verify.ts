@@ -45,6 +45,11 @@ export interface LogChainInput {
   readonly heads: readonly RawRow[]
   /** Certificates by reference (SHA-256 of the DER, hex) as carried by the source. */
   readonly certificates: ReadonlyMap<string, Uint8Array>
+  /**
+   * A range (export.ts chainSince): the entries start at this seq (> 1), and the head at
+   * `firstSeq - 1` (the signed head of the day before) anchors the first entry's `prev`.
+   */
+  readonly firstSeq?: number
 }
 
 export interface VerifyLogOptions {
@@ -67,6 +72,8 @@ export type LogVerifyResult =
     readonly signedThrough: number
     /** 'path': certificate validated to a root; 'given': the certificate was given; 'carried': only the certificate in the source. */
     readonly trust: 'path' | 'given' | 'carried' | 'none'
+    /** A range: the first entry's seq (its predecessor's hash is in the signed anchor head). */
+    readonly firstSeq?: number
   }
   | {
     readonly ok: false
@@ -100,12 +107,26 @@ export function verifyLog(chain: LogChainInput, options: VerifyLogOptions = {}):
   const first = failures.sort((a, b) => a.seq - b.seq)[0]
   if (first !== undefined) return { ok: false, log, stream, ...first }
   const h = headResult as HeadSummary
-  return { ok: true, log, stream, entries: checked.length, heads: chain.heads.length, signedThrough: h.signedThrough, trust: h.trust }
+  return {
+    ok: true, log, stream, entries: checked.length, heads: chain.heads.length, signedThrough: h.signedThrough, trust: h.trust,
+    ...(chain.firstSeq === undefined || chain.firstSeq <= 1 ? {} : { firstSeq: chain.firstSeq }),
+  }
 }
 
 function verifyEntries(chain: LogChainInput, out: Entry[]): Failure | undefined {
   let expected = 1
   let prevHash = GENESIS
+  const firstSeq = chain.firstSeq ?? 1
+  if (!Number.isSafeInteger(firstSeq) || firstSeq < 1) return { seq: 1, reason: 'ENTRY_MALFORMED', detail: `firstSeq ${String(firstSeq)} is not a positive integer` }
+  if (firstSeq > 1) {
+    // A range: entry firstSeq follows the entry the anchor head signed (its signature is checked with the heads).
+    const anchor = chain.heads.find((h) => h.seq === firstSeq - 1)
+    if (anchor === undefined || typeof anchor.hash !== 'string' || !HASH.test(anchor.hash)) {
+      return { seq: firstSeq, reason: 'HEAD_MISSING', detail: `the range starts at entry ${firstSeq}, but there is no signed day head at entry ${firstSeq - 1} to anchor it` }
+    }
+    expected = firstSeq
+    prevHash = anchor.hash
+  }
   const prevEntries: Entry[] = out
   for (const row of chain.entries) {
     const seq = row.seq
@@ -140,7 +161,8 @@ interface HeadSummary { readonly signedThrough: number; readonly trust: 'path' |
 
 function verifyHeads(chain: LogChainInput, entries: readonly Entry[], options: VerifyLogOptions): HeadSummary | { failure: Failure } {
   const bySeq = new Map(entries.map((e) => [e.seq, e]))
-  const lastSeq = entries.at(-1)?.seq ?? 0
+  const anchorSeq = (chain.firstSeq ?? 1) - 1
+  const lastSeq = entries.at(-1)?.seq ?? Math.max(0, anchorSeq)
   const headSeqs = new Set<number>()
   let signedThrough = 0
   const certs = new Map<string, CertificateInfo>()
@@ -158,12 +180,14 @@ function verifyHeads(chain: LogChainInput, entries: readonly Entry[], options: V
     if (headSeqs.has(seq)) return fail(seq, 'HEAD_MALFORMED', `two day heads at seq ${seq}`)
     headSeqs.add(seq)
     const entry = bySeq.get(seq)
-    if (entry === undefined) {
+    // A range's anchor signs an entry the range does not hold: its hash is the first entry's prev (verifyEntries), its signature is checked below.
+    const isAnchor = entry === undefined && anchorSeq >= 1 && seq === anchorSeq
+    if (entry === undefined && !isAnchor) {
       if (seq > lastSeq) return fail(lastSeq + 1, 'TRUNCATED', `the day head ${day} covers entry ${seq}, the chain ends at ${lastSeq}`)
       continue // a missing entry inside the chain is reported by the entry check
     }
-    if (entry.hash !== hash) return fail(seq, 'HEAD_MISMATCH', `the day head ${day} holds another hash than entry ${seq}`)
-    if (entry.day !== day) return fail(seq, 'HEAD_MISMATCH', `the day head says ${day}, entry ${seq} is of ${entry.day}`)
+    if (entry !== undefined && entry.hash !== hash) return fail(seq, 'HEAD_MISMATCH', `the day head ${day} holds another hash than entry ${seq}`)
+    if (entry !== undefined && entry.day !== day) return fail(seq, 'HEAD_MISMATCH', `the day head says ${day}, entry ${seq} is of ${entry.day}`)
     const next = bySeq.get(seq + 1)
     if (next !== undefined && next.day <= day) return fail(seq, 'HEAD_MISMATCH', `the day head ${day} is at entry ${seq}, but entry ${seq + 1} is of the same day`)
 
