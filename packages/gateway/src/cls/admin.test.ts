@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -39,18 +39,36 @@ afterAll(async () => {
   await tmp.remove()
 })
 
+/** An EMT CLS endpoint and a TCP device, both real, both closed after the tests. */
+async function startEmtAndDevice(): Promise<{ endpoint: string; devicePort: number; emtSockets: TLSSocket[]; deviceSockets: Socket[] }> {
+  const emtSockets: TLSSocket[] = []
+  const emt = createTlsServer(createTlsContext({ identity: { key: t.key('emt-1/tls'), cert: t.cert('emt-1/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] } }), {
+    onConnection: (s) => { emtSockets.push(s) },
+  })
+  await new Promise<void>((resolve) => { emt.listen(0, '127.0.0.1', resolve) })
+  closers.push(() => { for (const s of emtSockets) s.destroy(); emt.close() })
+  const deviceSockets: Socket[] = []
+  const device = createServer((s) => { deviceSockets.push(s) })
+  await new Promise<void>((resolve) => { device.listen(0, '127.0.0.1', resolve) })
+  closers.push(() => { for (const s of deviceSockets) s.destroy(); device.close() })
+  return { endpoint: `https://127.0.0.1:${String((emt.address() as AddressInfo).port)}`, devicePort: (device.address() as AddressInfo).port, emtSockets, deviceSockets }
+}
+
 function file(label: string): string {
   return join(tmp.dir, `${label.replaceAll('/', '-')}.pem`)
 }
 
-/** A GWA that answers the start-up session with `commands` and records the results. */
-async function startGwa(commands: Uint8Array[]): Promise<{ endpoint: string; results: AdminResult[][] }> {
+/**
+ * A GWA that answers the start-up session with `commands` and records the results; each later
+ * request (results post, next session) is answered with the next batch of `later`, then none.
+ */
+async function startGwa(commands: Uint8Array[], later: Uint8Array[][] = []): Promise<{ endpoint: string; results: AdminResult[][] }> {
   const ctx = createTlsContext({
     identity: { key: t.key('gwa/tls'), cert: t.cert('gwa/tls'), chain: [t.cert('sub-ca-emt')] },
     trust: { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw'), t.cert('sub-ca-gs')] },
   })
   const results: AdminResult[][] = []
-  let queue: Uint8Array[][] = [commands]
+  let queue: Uint8Array[][] = [commands, ...later]
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -79,19 +97,7 @@ function command(fields: Record<string, unknown>): Promise<Uint8Array> {
 
 describe('cls-open through the admin session', () => {
   it('the GWA\'s cls-open opens the channel (result {channelId}); a device the EMT is not paired with is refused with CLS_FAILED', async () => {
-    // The EMT's CLS endpoint and the device.
-    const emtSockets: TLSSocket[] = []
-    const emt = createTlsServer(createTlsContext({ identity: { key: t.key('emt-1/tls'), cert: t.cert('emt-1/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] } }), {
-      onConnection: (s) => { emtSockets.push(s) },
-    })
-    await new Promise<void>((resolve) => { emt.listen(0, '127.0.0.1', resolve) })
-    closers.push(() => { for (const s of emtSockets) s.destroy(); emt.close() })
-    const deviceSockets: Socket[] = []
-    const device = createServer((s) => { deviceSockets.push(s) })
-    await new Promise<void>((resolve) => { device.listen(0, '127.0.0.1', resolve) })
-    closers.push(() => { for (const s of deviceSockets) s.destroy(); device.close() })
-    const endpoint = `https://127.0.0.1:${String((emt.address() as AddressInfo).port)}`
-
+    const { endpoint, devicePort, emtSockets, deviceSockets } = await startEmtAndDevice()
     const gwa = await startGwa([
       await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
       await command({ type: 'cls-open', deviceId: 'wb-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
@@ -115,8 +121,8 @@ describe('cls-open through the admin session', () => {
       },
       cls: {
         devices: [
-          { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: (device.address() as AddressInfo).port } },
-          { id: 'wb-1', consumer: 'c-2', address: { host: '127.0.0.1', port: (device.address() as AddressInfo).port } },
+          { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } },
+          { id: 'wb-1', consumer: 'c-2', address: { host: '127.0.0.1', port: devicePort } },
         ],
         emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }],
       },
@@ -142,5 +148,54 @@ describe('cls-open through the admin session', () => {
     } finally {
       store.close()
     }
+  })
+})
+
+describe('cls-open and a cls section that comes with a reconfiguration', () => {
+  it('without a cls section cls-open is CLS_FAILED; after Gateway.reconfigure adds one, the next session\'s cls-open opens the channel', async () => {
+    const { endpoint, devicePort, emtSockets, deviceSockets } = await startEmtAndDevice()
+    const gwa = await startGwa(
+      [await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 })],
+      [[], [await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 })]],
+    )
+    const dir = join(tmp.dir, 'later')
+    await mkdir(dir)
+    const base = {
+      gatewayId: GATEWAY,
+      store: { path: 'gateway.db' },
+      logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
+      meters: [],
+      wan: {
+        tls: { key: file(`${GW}/tls.key`), certificate: file(`${GW}/tls`), chain: [file('sub-ca-gw')] },
+        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt')] },
+        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: file('emt-1/enc') }],
+      },
+      admin: {
+        endpoint: gwa.endpoint, gwaCertificate: file('gwa/sig'),
+        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
+        initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
+        stateDir: 'state', wakeUp: { host: '127.0.0.1', port: 0 }, pollIntervalS: 0,
+      },
+    }
+    await writeFile(join(dir, 'gateway.json'), JSON.stringify(base))
+    await writeFile(join(dir, 'gateway-cls.json'), JSON.stringify({
+      ...base,
+      cls: { devices: [{ id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } }], emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1'] }] },
+    }))
+    const gateway = createGateway(await readGatewayConfig(join(dir, 'gateway.json')), { hanUi: false })
+    closers.push(() => gateway.close())
+    await gateway.start()
+    await expect.poll(() => gwa.results.length, { timeout: 30_000 }).toBeGreaterThan(0)
+    expect(gwa.results.flat()).toMatchObject([{ ok: false, error: { code: 'CLS_FAILED', message: expect.stringContaining('no cls section') as unknown } }])
+    expect(gateway.cls()).toBeUndefined()
+    expect(emtSockets).toHaveLength(0)
+
+    await gateway.reconfigure(await readGatewayConfig(join(dir, 'gateway-cls.json')))
+    await gateway.admin()!.runSession('schedule')
+    expect(gwa.results.flat()[1]).toMatchObject({ ok: true, data: { channelId: expect.any(String) as unknown, timeoutS: 600 } })
+    expect(gateway.cls()!.channels()).toMatchObject([{ deviceId: 'hp-1', emtId: 'emt-1' }])
+    expect(emtSockets).toHaveLength(1)
+    expect(deviceSockets).toHaveLength(1)
+    await gateway.close()
   })
 })
