@@ -207,8 +207,9 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
         [input.at.getTime(), JSON.stringify(RESULT_LOST), input.gatewayId, input.lastExecutedSequence])
       if (input.requests !== undefined) {
         await c.query('UPDATE consumer_requests SET in_report = 0 WHERE gateway_id = $1 AND in_report = 1', [input.gatewayId])
-        const rs = input.requests
-        // One statement for up to 256 requests (unnest of one array per column).
+        // One statement for up to 256 requests (unnest of one array per column); a request ID the
+        // report repeats counts once, its last entry (ON CONFLICT cannot touch a row twice).
+        const rs = [...new Map(input.requests.map((r) => [r.id, r])).values()]
         if (rs.length > 0) {
           await c.query(`INSERT INTO consumer_requests (gateway_id, request_id, consumer, kind, state, created_ms, text, first_reported_ms, last_reported_ms, in_report)
             SELECT $1, r.id, r.consumer, r.kind, r.state, r.created_ms, r.text, $2, $2, 1

@@ -224,6 +224,10 @@ describe.each(implementations)('inventory (%s)', (name, open) => {
     expect((await repo.listRequests({ open: true })).map((r) => [r.gatewayId, r.requestId])).toEqual([['smgw-0001', 2], ['smgw-0002', 1]])
     expect((await repo.listRequests({ gatewayId: 'smgw-0001', open: true })).map((r) => r.requestId)).toEqual([2])
     expect(await repo.listRequests({ limit: 1 })).toHaveLength(1)
+    // A report that repeats a request ID: its last entry counts.
+    await contact('smgw-0002', 50, [{ ...r2, text: 'first' }, { ...r2, text: 'second' }])
+    expect(await repo.getRequest('smgw-0002', 2)).toMatchObject({ text: 'second', inLastReport: true })
+    expect(await repo.getRequest('smgw-0002', 1)).toMatchObject({ inLastReport: false })
   }))
 
   test('a closed inventory refuses with GWA_STORAGE_FAILED; close is idempotent', async () => {
