@@ -209,6 +209,13 @@ describe('meter keys', () => {
     expect(command).toMatchObject({ gatewayId: 'smgw-0001', replace: true, sequence: 1 })
     const opened = await openMeterKeys(new Uint8Array(Buffer.from(command.keys, 'base64')), 'smgw-0001', createKeyObjectAgreer(pki.key('gateways/smgw-0001/enc')), der)
     expect(opened.map((k) => [k.keyId, Buffer.from(k.key).toString('hex')])).toEqual([['wmbus-1', '000102030405060708090a0b0c0d0e0f'], ['wmbus-2', KEYS['wmbus-2']]])
+    // The most one command carries: 256 keys, one envelope.
+    const many = Object.fromEntries(Array.from({ length: 256 }, (_, i) => [`m-${String(i)}`, i.toString(16).padStart(32, '0')]))
+    const big = await openCommand((await w.ops.assignMeterKeys('smgw-0001', many)).command.cms, verifier, new Date())
+    if (big.type !== 'meter-keys') throw new Error('not meter-keys')
+    const all = await openMeterKeys(new Uint8Array(Buffer.from(big.keys, 'base64')), 'smgw-0001', createKeyObjectAgreer(pki.key('gateways/smgw-0001/enc')), der)
+    expect(all.map((k) => [k.keyId, Buffer.from(k.key).toString('hex')])).toEqual(Object.entries(many))
+    expect(big.replace).toBe(false)
     // Neither the hex nor the key bytes are anywhere in the inventory file.
     await w.repo.close()
     const path = join(dir, `s${String(counter)}.db`)

@@ -33,8 +33,10 @@ The gateway administrator's head-end (GWA, TR-03109-1/-6; docs/admin-protocol.md
 connect to its mutual-TLS admin server (TLS 1.2, SM-PKI; with their operational TLS or their
 Gütesiegel certificate) after a signed UDP wake-up or on their own schedule; each session
 hands them the signed commands queued for them and takes their results. CSRs in a result are
-signed with the gateway sub-CA ("ca") and installed in the same session. The inventory is
-SQLite ("storage": {"sqlite": FILE}) or PostgreSQL ({"postgres": "postgres://…"}).
+signed with the gateway sub-CA ("ca") and installed in the same session. A gateway opening
+sessions faster than "sessionRateLimit" allows (default 12 a minute) is answered 429 with
+Retry-After. The inventory is SQLite ("storage": {"sqlite": FILE}) or PostgreSQL
+({"postgres": "postgres://…"}).
 
 The operator commands below talk to the running service's REST API ("api", loopback by
 default, bearer token from "api.tokenFile" or ${TOKEN_ENV}); --url overrides the address.
