@@ -88,11 +88,12 @@ async function makePki(n: number, log: (line: string) => void): Promise<CachedPk
   }
 }
 
-function message(id: string, now: Date): MeterDataMessage {
-  const start = Math.floor(now.getTime() / 86_400_000) * 86_400_000 - 86_400_000 - 3_600_000
+/** The TAF 7 day `daysBack` days before today's (legal) day: 2 for the first contact, 1 for the next day's delivery. */
+function message(id: string, now: Date, daysBack: number): MeterDataMessage {
+  const start = Math.floor(now.getTime() / 86_400_000) * 86_400_000 - daysBack * 86_400_000 - 3_600_000
   let register = 12_345_678n
   return {
-    format: 'smgw-meter-data', version: 1, messageId: `${id}:taf7:1`, gatewayId: id, recipient: 'emt-1', useCase: 'taf7',
+    format: 'smgw-meter-data', version: 1, messageId: `${id}:taf7:${String(daysBack)}`, gatewayId: id, recipient: 'emt-1', useCase: 'taf7',
     createdAt: new Date(start + 86_400_000 + 60_000).toISOString(), meteringPoint: { kind: 'pseudonym', id: `p-${id}` },
     period: { start: new Date(start).toISOString(), end: new Date(start + 86_400_000).toISOString() },
     series: [{
@@ -127,21 +128,35 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticks + children.reduce((sum, c) => sum + processCpuSeconds(c), 0)
 }
 
-/** Delivers each prepared message over its own connection, `concurrency` at a time; counts the answers' statuses (0: no answer). */
-async function deliverAll(items: readonly { ctx: TlsContext; body: Uint8Array; key: string }[], port: number, concurrency: number, statuses: Map<number, number>): Promise<void> {
+interface SessionHolder { session: Buffer | undefined }
+interface Delivery { readonly ctx: TlsContext; readonly body: Uint8Array; readonly key: string; readonly session: SessionHolder }
+
+/**
+ * Delivers each prepared message over its own connection, `concurrency` at a time; counts the
+ * answers' statuses (0: no answer). With `resume`, a gateway offers the TLS session of its last
+ * delivery (as the gateway's delivery service does); returns how many connections resumed one.
+ */
+async function deliverAll(items: readonly Delivery[], port: number, concurrency: number, statuses: Map<number, number>, resume = false): Promise<number> {
   let next = 0
+  let resumed = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {
     for (let i = next++; i < items.length; i = next++) {
       const p = items[i]
       if (p === undefined) break
-      const status = await post(p.ctx, port, p.body, p.key).catch(() => 0)
+      const status = await post(p, port, resume, () => { resumed++ }).catch(() => 0)
       statuses.set(status, (statuses.get(status) ?? 0) + 1)
     }
   }))
+  return resumed
 }
 
-async function post(ctx: TlsContext, port: number, body: Uint8Array, key: string): Promise<number> {
-  const socket = await connectTls(ctx, { host: '127.0.0.1', port })
+async function post(d: Delivery, port: number, resume: boolean, onResumed: () => void): Promise<number> {
+  const { ctx, body, key } = d
+  const offered = resume ? d.session.session : undefined
+  const socket = await connectTls(ctx, { host: '127.0.0.1', port, ...(offered === undefined ? {} : { session: offered }) })
+  if (socket.isSessionReused()) onResumed()
+  // TLS 1.2: the ticket came in the handshake; kept for the next delivery.
+  d.session.session = socket.getSession() ?? d.session.session
   try {
     return await new Promise<number>((resolve, reject) => {
       const req = httpRequest({ createConnection: () => socket, method: 'POST', path: METER_DATA_PATH, headers: { 'content-type': METER_DATA_CONTENT_TYPE, [IDEMPOTENCY_HEADER]: key, 'content-length': String(body.length) } }, (res) => {
@@ -202,13 +217,18 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const encryptor = createCmsEncryptor({ recipients: [der(pki.emtEncCert)] })
   const root = der(pki.root)
   const subCaGw = der(pki.subCaGw)
-  const prepared: { ctx: TlsContext; body: Uint8Array; key: string }[] = []
+  const prepared: Delivery[] = []
+  const nextDay: Delivery[] = []
   for (const g of pki.gateways) {
-    const m = message(g.id, now)
     const signer = createCmsSigner({ signer: createKeyObjectSigner(createPrivateKey(g.sigKey)), certificate: der(g.sigCert), chain: [subCaGw] })
-    const body = await encryptor.encrypt(await signer.sign(encodeMeterData(m), { signingTime: now }))
+    const seal = async (m: MeterDataMessage) => encryptor.encrypt(await signer.sign(encodeMeterData(m), { signingTime: now }))
     const ctx = createTlsContext({ identity: { key: g.tlsKey, cert: der(g.tlsCert), chain: [subCaGw] }, trust: { roots: [root] } })
-    prepared.push({ ctx, body, key: m.messageId })
+    // One TLS session per gateway: the first contact stores it, the next day's delivery resumes it.
+    const session: SessionHolder = { session: undefined }
+    const first = message(g.id, now, 2)
+    const second = message(g.id, now, 1)
+    prepared.push({ ctx, body: await seal(first), key: first.messageId, session })
+    nextDay.push({ ctx, body: await seal(second), key: second.messageId, session })
   }
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
@@ -263,9 +283,20 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     verify('sha256', content.subarray(0, 600), a.publicKey, signature)
     return 1
   })
+  // The next day (resumed TLS session, certificates remembered): the CMS part only — 1 import of
+  // the originator's ephemeral key + 1 ECDH, 1 ECDSA verify of the SignerInfo.
+  const NEXT_DAY_OPS = 3
+  const nextDayRate = await measureCpuRate(2, () => {
+    diffieHellman({ privateKey: a.privateKey, publicKey: createPublicKey({ key: bSpki, format: 'der', type: 'spki' }) })
+    verify('sha256', content, a.publicKey, signature)
+    return 1
+  })
+  log(`bare crypto of a returning gateway: ${String(NEXT_DAY_OPS)} raw operations = ${(1000 / nextDayRate).toFixed(2)} ms`)
   log(`receiver crypto as built: ${String(RECEIVER_OPS_AS_BUILT)} raw operations (+ OpenSSL's sub-CA verify, our second leaf verify, the SIG key import) = ${(1000 / asBuiltRate).toFixed(2)} ms`)
 
-  const profDir = args.includes('--cpu-prof') ? join(dir, 'prof') : undefined
+  // Kept after the run (the bench's own folder is removed): .cpuprofile files for DevTools or speedscope.
+  const profDir = args.includes('--cpu-prof') ? join(process.cwd(), '.tmp', `wan-prof-${String(process.pid)}`) : undefined
+  if (profDir !== undefined) log(`receiver CPU profiles go to ${profDir}`)
   const child = spawn(process.execPath, [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', join(dir, 'emt.json'), '--workers', String(workers), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const startedAt = performance.now()
   let stderr = ''
@@ -309,10 +340,27 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     const targetWall = (TARGET_GATEWAYS * wall) / timed
     const targetReceiverAlone = (TARGET_GATEWAYS * emtCpuPerMessageMs) / 1000 / receiverCores
     log(`10,000 gateways: ${n >= TARGET_GATEWAYS + warmup ? 'measured' : 'extrapolated'} ${targetWall.toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${targetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
+
+    // The next day: the same gateways deliver their next TAF 7 day. Each offers the TLS session of
+    // yesterday's delivery (within the 48 h session lifetime, TR-03116-3), and the receiver has
+    // seen their certificates (certificateCache): the daily steady state of a fleet.
+    log(`next day: the same ${String(n)} gateways deliver again, resuming their TLS sessions`)
+    const warmStatuses = new Map<number, number>()
+    const warmCpu0 = processCpuSeconds(pid)
+    const warmClientCpu0 = process.cpuUsage()
+    const tw = performance.now()
+    const resumed = await deliverAll(nextDay, port, concurrency, warmStatuses, true)
+    const warmWall = (performance.now() - tw) / 1000
+    const warmCpuPerMessageMs = ((processCpuSeconds(pid) - warmCpu0) * 1000) / n
+    const warmClient = process.cpuUsage(warmClientCpu0)
+    log(`answers: ${[...warmStatuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}; ${String(resumed)} of ${String(n)} sessions resumed`)
+    const warmTargetReceiverAlone = (TARGET_GATEWAYS * warmCpuPerMessageMs) / 1000 / receiverCores
+    log(`next day, 10,000 gateways: extrapolated ${(TARGET_GATEWAYS * warmWall / n).toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${warmTargetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
     const e2e = await runE2e(pki, now, port, dir, arg('--e2e-gateways', 8), arg('--e2e-messages', 400), log)
     const floorCount = Math.min(n, 500)
-    const floorMs = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency)
-    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways); for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
+    const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency)
+    const floorMs = floor.full
+    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
     return {
       figures: {
         emt_gateways: n,
@@ -331,6 +379,16 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
         raw_protocol_crypto_ops: RAW_PROTOCOL_OPS,
         raw_protocol_crypto_ms: rawProtocolMs,
         tls_http_floor_ms: floorMs,
+        tls_http_floor_resumed_ms: floor.resumed,
+        emt_next_day_wall_s: warmWall,
+        emt_next_day_gateways_per_s: n / warmWall,
+        emt_next_day_stored: warmStatuses.get(201) ?? 0,
+        emt_next_day_sessions_resumed: resumed,
+        emt_next_day_cpu_ms_per_message: warmCpuPerMessageMs,
+        emt_next_day_client_cpu_ms_per_message: (warmClient.user + warmClient.system) / 1000 / n,
+        emt_next_day_10000_wall_s: (TARGET_GATEWAYS * warmWall) / n,
+        emt_next_day_10000_receiver_alone_s: warmTargetReceiverAlone,
+        raw_next_day_crypto_ms: 1000 / nextDayRate,
         raw_receiver_ops_as_built: RECEIVER_OPS_AS_BUILT,
         raw_receiver_as_built_ms: 1000 / asBuiltRate,
         e2e_messages: e2e.messages,
@@ -345,6 +403,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
         emt_vs_as_built_crypto_ratio: emtCpuPerMessageMs / (1000 / asBuiltRate),
         emt_vs_tls_http_floor_ratio: emtCpuPerMessageMs / floorMs,
         emt_vs_ecdh_verify_ratio: emtCpuPerMessageMs / rawMs,
+        emt_next_day_vs_crypto_ratio: warmCpuPerMessageMs / (1000 / nextDayRate),
+        emt_next_day_vs_tls_http_floor_ratio: warmCpuPerMessageMs / floor.resumed,
       },
     }
   } finally {
@@ -359,7 +419,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
  * 201 — no path validation, no CMS, no store. Its CPU per connection is what any node receiver
  * with these certificates pays before doing its own work. Plain JavaScript (-e), no tsx.
  */
-async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly { ctx: TlsContext; body: Uint8Array; key: string }[], concurrency: number): Promise<number> {
+async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[], concurrency: number): Promise<{ full: number; resumed: number }> {
   const server = createTlsContext({ profile: 'wan', identity: { key: pki.emtTlsKey, cert: der(pki.emtTlsCert), chain: [der(pki.subCaEmt)] }, trust: { roots: [der(pki.root)] } }).serverOptions
   const code = `
     const https = require('node:https')
@@ -379,12 +439,18 @@ async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly { ctx: Tls
     // Warmed up like the receiver: the first tenth untimed.
     const warmup = Math.floor(prepared.length / 10)
     const statuses = new Map<number, number>()
-    await deliverAll(prepared.slice(0, warmup), port, concurrency, statuses)
+    // Own session holders: the receiver's sessions stay with the deliveries.
+    const items = prepared.map((p) => ({ ...p, session: { session: undefined } }))
+    await deliverAll(items.slice(0, warmup), port, concurrency, statuses)
     const cpu0 = processCpuSeconds(pid)
-    await deliverAll(prepared.slice(warmup), port, concurrency, statuses)
-    const cpu = processCpuSeconds(pid) - cpu0
-    if (statuses.get(201) !== prepared.length) throw new Error(`the floor server answered ${JSON.stringify([...statuses])}`)
-    return (cpu * 1000) / (prepared.length - warmup)
+    await deliverAll(items.slice(warmup), port, concurrency, statuses)
+    const cpu1 = processCpuSeconds(pid)
+    // The next day: every client resumes the session of its first connection (RFC 5077 tickets).
+    const resumed = await deliverAll(items, port, concurrency, statuses, true)
+    const cpu2 = processCpuSeconds(pid)
+    if (statuses.get(201) !== 2 * items.length) throw new Error(`the floor server answered ${JSON.stringify([...statuses])}`)
+    if (resumed !== items.length) throw new Error(`the floor server resumed ${String(resumed)} of ${String(items.length)} sessions`)
+    return { full: ((cpu1 - cpu0) * 1000) / (items.length - warmup), resumed: ((cpu2 - cpu1) * 1000) / items.length }
   } finally {
     child.kill('SIGTERM')
   }
@@ -410,7 +476,7 @@ async function runE2e(pki: CachedPki, now: Date, port: number, dir: string, gate
     const logs = createGatewayLogs({ store, signer: sigSigner, certificate: der(g.sigCert), now: () => new Date() })
     const cmsSigner = createCmsSigner({ signer: sigSigner, certificate: der(g.sigCert), chain: [subCaGw] })
     for (let k = 0; k < perGateway; k++) {
-      const m = { ...message(g.id, now), messageId: `${g.id}:taf7:e2e-${String(now.getTime())}-${String(k)}` }
+      const m = { ...message(g.id, now, 1), messageId: `${g.id}:taf7:e2e-${String(now.getTime())}-${String(k)}` }
       store.enqueueOutbox({ recipient: 'emt-1', purpose: 'taf7', payload: await encryptor.encrypt(await cmsSigner.sign(encodeMeterData(m), { signingTime: now })), messageId: m.messageId })
     }
     const service = createDeliveryService({

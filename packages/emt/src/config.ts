@@ -68,6 +68,20 @@ export const EmtConfig = z.strictObject({
    * connection (SQLite WAL with busy_timeout, or PostgreSQL); this process keeps the REST API.
    */
   workers: z.int().min(1).max(64).default(1),
+  /**
+   * How many gateway certificates (TLS and SIG leaves) each receiver process keeps decoded with
+   * their verified signatures: a gateway returning the next day costs no certificate signature
+   * check while it is remembered (validity and CRLs are checked on every message). Two per
+   * gateway of the fleet; about 3 kB each.
+   */
+  certificateCache: z.int().min(0).max(1_000_000).default(20_000),
+  /**
+   * TLS 1.2 session resumption with session tickets (RFC 5077): a gateway that delivered within
+   * the session lifetime (48 h, TR-03116-3) resumes without the six elliptic-curve operations of
+   * a full handshake. Ticket keys are random per receiver start, shared by its workers, never
+   * written anywhere; the client certificate is validated again on every connection.
+   */
+  sessionTickets: z.boolean().default(true),
 })
 export type EmtConfig = z.infer<typeof EmtConfig>
 export type EmtConfigInput = z.input<typeof EmtConfig>

@@ -83,8 +83,15 @@ function gatewayTls(p: TestPki, gw: string) {
   }, { now: () => NOW })
 }
 
-async function post(port: number, gw: string, body: Uint8Array, idempotencyKey: string | undefined, from: TestPki = pki): Promise<Answer> {
-  const socket = await connectTls(gatewayTls(from, gw), { host: '127.0.0.1', port })
+/** `session`: offered when set (TLS 1.2 resumption), replaced by the connection's; `resumed` tells whether the server took it. */
+interface SessionHolder { session?: Buffer; resumed?: boolean }
+
+async function post(port: number, gw: string, body: Uint8Array, idempotencyKey: string | undefined, from: TestPki = pki, holder?: SessionHolder): Promise<Answer> {
+  const socket = await connectTls(gatewayTls(from, gw), { host: '127.0.0.1', port, ...(holder?.session === undefined ? {} : { session: holder.session }) })
+  if (holder !== undefined) {
+    holder.resumed = socket.isSessionReused()
+    holder.session = socket.getSession()
+  }
   try {
     return await httpOver(socket, body, idempotencyKey === undefined ? {} : { [IDEMPOTENCY_HEADER]: idempotencyKey })
   } finally {
@@ -215,6 +222,33 @@ describe.each(storages)('receiver (%s)', (storage) => {
       await receiver.reloadCrls()
       const m = sampleTaf7Message({ gatewayId: 'smgw-0003', messageId: nextId('smgw-0003') })
       await expectRefused(await post(port, 'smgw-0003', await seal(m), m.messageId), 'SIGNER_CERTIFICATE_INVALID', m.messageId)
+    } finally {
+      await pki.revoke('sub-ca-gw', [], at)
+      await receiver.reloadCrls()
+    }
+  })
+
+  test('a returning gateway resumes its TLS session (RFC 5077) and is stored; once its TLS certificate is revoked, the resumed session is refused before any request', async () => {
+    const holder: SessionHolder = {}
+    const first = sampleTaf7Message({ gatewayId: 'smgw-0002', messageId: nextId('smgw-0002') })
+    expect((await post(port, 'smgw-0002', await seal(first), first.messageId, pki, holder)).status).toBe(201)
+    expect(holder.resumed).toBe(false)
+    const next = sampleTaf7Message({ gatewayId: 'smgw-0002', messageId: nextId('smgw-0002') })
+    expect((await post(port, 'smgw-0002', await seal(next), next.messageId, pki, holder)).status).toBe(201)
+    expect(holder.resumed).toBe(true)
+    const serial = Buffer.from(decodeCertificate(pki.participant('gateways/smgw-0002').tls.cert).serialHex, 'hex')
+    const at = new Date(NOW.getTime() - 3_600_000)
+    await pki.revoke('sub-ca-gw', [{ serialNumber: new Uint8Array(serial), revocationDate: at, reason: 'keyCompromise' }], at)
+    try {
+      await receiver.reloadCrls()
+      const refusedBefore = logs.filter((l) => l.event === 'tls-refused' && l.reason === 'REVOKED').length
+      const revoked = sampleTaf7Message({ gatewayId: 'smgw-0002', messageId: nextId('smgw-0002') })
+      const offered = holder.session
+      await expect(post(port, 'smgw-0002', await seal(revoked), revoked.messageId, pki, holder)).rejects.toThrow()
+      expect(holder.resumed).toBe(true)
+      expect(offered).toBeDefined()
+      expect(logs.filter((l) => l.event === 'tls-refused' && l.reason === 'REVOKED').length).toBe(refusedBefore + 1)
+      expect(await storedIds()).not.toContain(revoked.messageId)
     } finally {
       await pki.revoke('sub-ca-gw', [], at)
       await receiver.reloadCrls()

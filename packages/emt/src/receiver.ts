@@ -1,8 +1,9 @@
-import type { X509Certificate } from 'node:crypto'
+import { randomBytes, type X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
+import { constants as cryptoConstants } from 'node:crypto'
 import { createCmsDecryptor, createCmsVerifier } from '@smgw/crypto'
 import { IDEMPOTENCY_HEADER, METER_DATA_PATH } from '@smgw/meter-data'
 import { createPathValidator, createTlsContext, OPENSSL_VERIFY_REASONS, toTlsRejection, type PathValidator, type TlsContext, type ValidationResult } from '@smgw/pki'
@@ -25,6 +26,11 @@ export interface EmtReceiverDeps {
   readonly now?: () => Date
   /** A repository to use instead of opening `config.storage` (not closed by the receiver). */
   readonly repository?: EmtRepository
+  /**
+   * The 48-byte TLS session ticket keys (node's `ticketKeys`): workers get their primary's, so
+   * a ticket issued by one worker resumes on another. Default: random per receiver start.
+   */
+  readonly ticketKeys?: Uint8Array
 }
 
 export interface EmtReceiverPorts {
@@ -74,9 +80,13 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   const peers = new WeakMap<object, string | undefined>()
   let pool: WorkerPool | undefined
 
-  const buildValidator = (t: TrustMaterial): PathValidator => createPathValidator({
-    roots: t.roots, intermediates: t.intermediates, crls: t.crls, requireCrl: config.pki.requireCrl,
+  // `previous`: the validator being replaced (CRL reload) hands over the sub-CAs it learned, so
+  // resumed TLS sessions (leaf only) still find their path.
+  const buildValidator = (t: TrustMaterial, previous?: PathValidator): PathValidator => createPathValidator({
+    roots: t.roots, intermediates: [...t.intermediates, ...(previous?.learnedIntermediates() ?? [])], crls: t.crls,
+    requireCrl: config.pki.requireCrl, maxCached: config.certificateCache,
   })
+  const ticketKeys = config.sessionTickets ? (deps.ticketKeys ?? new Uint8Array(randomBytes(48))) : undefined
 
   const startApi = async (repository: EmtRepository): Promise<void> => {
     if (config.api === undefined) return
@@ -96,7 +106,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     const opened = await openRepository(config.storage)
     repo = opened
     undo.push(() => opened.close())
-    const p = await startWorkerPool(config, deps.logger.level, (pid, code) => {
+    const p = await startWorkerPool(config, deps.logger.level, ticketKeys, (pid, code) => {
       log.error({ event: 'worker-exited', pid: pid ?? null, code }, 'a receiver worker exited; the others keep serving')
     })
     pool = p
@@ -133,6 +143,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       }
       const decryptor = createCmsDecryptor({ agreer: enc.agreer, certificate: identity.encCertificate })
       const verifier = createCmsVerifier({
+        maxCachedCertificates: config.certificateCache,
         trust: (signerCertificate, carried) => {
           const validator = pathValidator
           if (validator === undefined) return Promise.reject(new Error('receiver closed'))
@@ -145,7 +156,12 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
         replayWindowMs: config.replayWindowDays * 86_400_000, now,
       })
 
-      const tlsOptions = tlsContext.serverOptions
+      const tlsOptions = {
+        ...tlsContext.serverOptions,
+        ...(ticketKeys === undefined
+          ? { secureOptions: (tlsContext.serverOptions.secureOptions ?? 0) | cryptoConstants.SSL_OP_NO_TICKET }
+          : { ticketKeys: Buffer.from(ticketKeys) }),
+      }
       gatewayApp = Fastify({
         logger: false,
         bodyLimit: config.maxBodyBytes,
@@ -223,7 +239,14 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     const result: ValidationResult = leaf === undefined || validator === undefined
       ? { ok: false, reason: 'NO_PATH', detail: 'the peer sent no certificate', chain: [] }
       : validator.validate({ leaf, intermediates: sent, at: now(), purpose: 'tls-client' })
-    if (!result.ok) { refuse(result.reason, `TLS client rejected: ${result.reason} (${result.detail})`); return }
+    if (!result.ok) {
+      // A resumed session carries the leaf only; a process that has not yet seen its sub-CA in a
+      // full handshake (nor has it in pki.intermediates) cannot build the path. The gateway's
+      // next attempt is a full handshake (it drops a session that failed).
+      const resumed = socket.isSessionReused() ? ' in a resumed TLS session' : ''
+      refuse(result.reason, `TLS client rejected${resumed}: ${result.reason} (${result.detail})`)
+      return
+    }
     if (!socket.authorized) {
       const code = String(socket.authorizationError)
       refuse(OPENSSL_VERIFY_REASONS[code], `TLS client rejected by OpenSSL: ${code}`)
@@ -288,7 +311,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       const crls = await readCrls(config)
       trust = { ...trust, crls }
       tlsContext = makeTlsContext(crls)
-      pathValidator = buildValidator(trust)
+      pathValidator = buildValidator(trust, pathValidator)
       log.info({ event: 'crls-reloaded', crls: crls.length }, 'CRLs reloaded')
     },
     repository: () => {

@@ -45,13 +45,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 }, 30_000)
 
-async function deliver(message: MeterDataMessage): Promise<{ status: number; json: Record<string, unknown> }> {
+async function deliver(message: MeterDataMessage, holder?: { session?: Buffer; resumed?: boolean }): Promise<{ status: number; json: Record<string, unknown> }> {
   const g = pki.participant(`gateways/${message.gatewayId}`)
   const subCa = pki.subCa('sub-ca-gw').certificate
   const body = await createCmsEncryptor({ recipients: [pki.participant('emt-1').enc.cert] })
     .encrypt(await createCmsSigner({ signer: g.sig.signer, certificate: g.sig.cert, chain: [subCa] }).sign(encodeMeterData(message), { signingTime: NOW }))
   const ctx = createTlsContext({ identity: { key: g.tls.key, cert: g.tls.cert, chain: [subCa] }, trust: { roots: [pki.root] } })
-  const socket = await connectTls(ctx, { host: '127.0.0.1', port: receiver.ports().gateway })
+  const socket = await connectTls(ctx, { host: '127.0.0.1', port: receiver.ports().gateway, ...(holder?.session === undefined ? {} : { session: holder.session }) })
+  if (holder !== undefined) {
+    holder.resumed = socket.isSessionReused()
+    holder.session = socket.getSession()
+  }
   try {
     return await new Promise((resolve, reject) => {
       const req = httpRequest({
@@ -76,13 +80,25 @@ const today = () => new Date(Math.floor(NOW.getTime() / 86_400_000) * 86_400_000
 describe('receiver with 2 worker processes', () => {
   it('stores concurrent deliveries through the shared port (each once), answers duplicates, and the REST API of the primary sees them', async () => {
     const messages = Array.from({ length: 8 }, (_, i) => sampleTaf7Message({ gatewayId: `smgw-000${String(1 + (i % 2))}`, messageId: `w-${String(i)}`, dayStart: today(), createdAt: NOW.toISOString() }))
-    const answers = await Promise.all(messages.map(deliver))
+    const answers = await Promise.all(messages.map((m) => deliver(m)))
     expect(answers.map((a) => a.status)).toEqual(messages.map(() => 201))
     expect((await deliver(messages[0] ?? sampleTaf7Message())).status).toBe(200)
     const stored = await receiver.repository().listMessages({})
     expect(stored.map((m) => m.messageId).sort()).toEqual(messages.map((m) => m.messageId).sort())
     const res = await fetch(`http://127.0.0.1:${String(receiver.ports().api)}/v1/messages`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(((await res.json()) as { messages: unknown[] }).messages).toHaveLength(8)
+  }, 60_000)
+
+  it('a TLS session started by one worker resumes on either (the primary hands both the same ticket keys)', async () => {
+    const holder: { session?: Buffer; resumed?: boolean } = {}
+    const resumed: boolean[] = []
+    // Round robin over two workers: six connections in a row reach both several times.
+    for (let i = 0; i < 6; i++) {
+      const m = sampleTaf7Message({ gatewayId: 'smgw-0001', messageId: `resumed-${String(i)}`, dayStart: today(), createdAt: NOW.toISOString() })
+      expect((await deliver(m, holder)).status).toBe(201)
+      resumed.push(holder.resumed === true)
+    }
+    expect(resumed).toEqual([false, true, true, true, true, true])
   }, 60_000)
 
   it('reloadCrls reaches every worker: a revoked SIG certificate is refused by whichever worker takes the connection', async () => {

@@ -16,10 +16,14 @@ import { EmtError } from './errors.js'
 export const WORKER_CONFIG_ENV = 'SMGW_EMT_WORKER_CONFIG'
 export const WORKER_LOG_LEVEL_ENV = 'SMGW_EMT_WORKER_LOG_LEVEL'
 
-/** Primary → worker. */
-export type WorkerMessage = { readonly type: 'reload-crls'; readonly id: number } | { readonly type: 'close' }
+/** Primary → worker. `start` answers `ready` (secrets travel over the IPC channel, not the environment). */
+export type WorkerMessage =
+  | { readonly type: 'start'; readonly ticketKeys?: string }
+  | { readonly type: 'reload-crls'; readonly id: number }
+  | { readonly type: 'close' }
 /** Worker → primary. */
 export type WorkerReport =
+  | { readonly type: 'ready' }
   | { readonly type: 'listening'; readonly port: number }
   | { readonly type: 'failed'; readonly error: string }
   | { readonly type: 'crls-reloaded'; readonly id: number; readonly error?: string }
@@ -35,8 +39,12 @@ export interface WorkerPool {
 const START_TIMEOUT_MS = 120_000
 const CLOSE_TIMEOUT_MS = 10_000
 
-/** Forks `config.workers` receiver workers and resolves once every one listens on the shared port. */
-export async function startWorkerPool(config: EmtConfig, logLevel: string, onExit: (pid: number | undefined, code: number | null) => void): Promise<WorkerPool> {
+/**
+ * Forks `config.workers` receiver workers and resolves once every one listens on the shared
+ * port. `ticketKeys` (TLS session tickets) go to every worker, so that any worker resumes a
+ * session another one started (the cluster hands connections round robin).
+ */
+export async function startWorkerPool(config: EmtConfig, logLevel: string, ticketKeys: Uint8Array | undefined, onExit: (pid: number | undefined, code: number | null) => void): Promise<WorkerPool> {
   if (!cluster.isPrimary) throw new EmtError('EMT_START_FAILED', 'receiver workers cannot start workers')
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
@@ -69,6 +77,7 @@ export async function startWorkerPool(config: EmtConfig, logLevel: string, onExi
       workers.push(w)
       const timer = setTimeout(() => { reject(new Error(`a worker did not start within ${String(START_TIMEOUT_MS / 1000)} s`)) }, START_TIMEOUT_MS)
       const onMessage = (m: WorkerReport) => {
+        if (m.type === 'ready') w.send({ type: 'start', ...(ticketKeys === undefined ? {} : { ticketKeys: Buffer.from(ticketKeys).toString('base64') }) } satisfies WorkerMessage)
         if (m.type === 'listening') { clearTimeout(timer); resolve(m.port) }
         if (m.type === 'failed') { clearTimeout(timer); reject(new Error(m.error)) }
       }

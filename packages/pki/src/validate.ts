@@ -107,6 +107,12 @@ export interface PathValidatorConfig {
   readonly maxIntermediates?: number
   /** How many presented (leaf and intermediate) certificates to remember decoded; default 256. */
   readonly maxCached?: number
+  /**
+   * How many CA certificates of accepted paths to keep as candidate intermediates for later
+   * calls (default 32): a resumed TLS session (RFC 5077) carries the peer's leaf but not the
+   * chain it sent at the full handshake. Candidates are untrusted like any presented one.
+   */
+  readonly maxLearned?: number
 }
 
 /** What varies per validation: the certificate, what the peer sent with it, the time and the purpose. */
@@ -122,6 +128,8 @@ export interface PathValidationRequest {
 /** A path validator with its trust material prepared; `validate` has the semantics of {@link validatePath}. */
 export interface PathValidator {
   validate(request: PathValidationRequest): ValidationResult
+  /** The CA certificates learned from accepted paths (DER), e.g. for the validator that replaces this one after a CRL update. */
+  learnedIntermediates(): readonly Uint8Array[]
 }
 
 /**
@@ -142,11 +150,12 @@ export function validatePath(o: ValidatePathOptions): ValidationResult {
  * Prepares path validation against fixed trust material (a service creates one at start-up):
  * roots, configured intermediates and CRLs are decoded once; presented certificates (leaves
  * and intermediates) are decoded once per exact DER bytes (a bounded LRU map, `maxCached`); a
- * verified signature of a CA certificate or CRL is remembered for that decoded certificate or
- * CRL (its exact bytes) and the issuer certificate (its exact key), and issuer keys are
- * imported once. Everything that depends on the time (validity of every certificate and CRL,
- * revocation) and every rule about the certificates is checked on every call; the leaf's
- * signature is always verified. What is remembered belongs to this validator only.
+ * verified signature of a certificate (leaf or CA) or CRL is remembered for that decoded
+ * certificate or CRL (its exact bytes) and the issuer certificate (its exact key), and issuer
+ * keys are imported once; the CA certificates of accepted paths stay candidates (`maxLearned`).
+ * Everything that depends on the time (validity of every certificate and CRL, revocation) and
+ * every rule about the certificates is checked on every call. What is remembered belongs to
+ * this validator only.
  */
 export function createPathValidator(config: PathValidatorConfig): PathValidator {
   const maxCached = config.maxCached ?? 256
@@ -190,11 +199,17 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
     return ok
   }
   const verifiers: Verifiers = {
-    // The leaf's signature is verified on every call; a CA certificate's once per issuer.
-    certificate: (child, issuer, hash, isLeaf) => (isLeaf
-      ? check(issuer, hash, child.tbs, child.signature)
-      : remembered(child, issuer, () => check(issuer, hash, child.tbs, child.signature))),
+    // Whether these exact bytes verify under that exact key never changes: a returning peer's
+    // leaf (yesterday's gateway, its SIG certificate) costs no signature check while it is
+    // remembered decoded (maxCached). Validity and revocation are not remembered.
+    certificate: (child, issuer, hash) => remembered(child, issuer, () => check(issuer, hash, child.tbs, child.signature)),
     crl: (crl, issuer, hash) => remembered(crl, issuer, () => check(issuer, hash, crl.tbs, crl.signature)),
+  }
+  const maxLearned = config.maxLearned ?? 32
+  let learned: readonly DecodedCertificate[] = []
+  const learn = (path: readonly DecodedCertificate[]): void => {
+    const cas = path.slice(1).filter((c) => !learned.includes(c) && !configured.includes(c) && !roots.includes(c))
+    if (cas.length > 0 && maxLearned > 0) learned = [...cas, ...learned].slice(0, maxLearned)
   }
   // Decoding is a pure function of the bytes: a certificate seen before (a returning peer's
   // leaf, the sub-CA it sends along) is not decoded again. Its signature and every rule are
@@ -222,13 +237,15 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
   const decodePresented = (ders: readonly Uint8Array[]): DecodedCertificate[] => ders.map(decodeOnce).filter((d) => typeof d !== 'string')
 
   return {
+    learnedIntermediates: () => learned.map((c) => c.der),
     validate(o) {
       const leaf = decodeOnce(o.leaf)
       if (typeof leaf === 'string') return { ok: false, reason: 'MALFORMED', detail: leaf, chain: [] }
       const at = Math.floor(o.at.getTime() / 1000) * 1000
       if (crlFailure !== undefined) return { ok: false, reason: 'CRL_INVALID', detail: crlFailure, chain: [leaf] }
       const extra = o.intermediates ?? []
-      const intermediates = extra.length === 0 ? configured : [...decodePresented(extra), ...configured]
+      const known = learned.length === 0 ? configured : [...configured, ...learned]
+      const intermediates = extra.length === 0 ? known : [...decodePresented(extra), ...known]
       const ctx: Context = {
         at, roots, intermediates, crls, purpose: o.purpose, requireCrl: config.requireCrl ?? false,
         maxIntermediates: config.maxIntermediates ?? DEFAULT_MAX_INTERMEDIATES, budget: PATH_BUILDING_BUDGET, best: undefined, verify: verifiers,
@@ -240,7 +257,10 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
       // A trust anchor validated for purpose 'ca' is its own path (its own checks passed above).
       if (o.purpose === 'ca' && roots.some((r) => bytesEqual(r.der, leaf.der))) return { ok: true, chain: [leaf] }
       const found = extend([leaf], ctx)
-      if (found !== undefined) return { ok: true, chain: found }
+      if (found !== undefined) {
+        learn(found)
+        return { ok: true, chain: found }
+      }
       const best = ctx.best ?? { failure: { reason: 'NO_PATH', detail: `no issuer found for ${leaf.issuer}` }, path: [leaf] }
       return { ok: false, ...best.failure, chain: best.path }
     },
@@ -249,7 +269,7 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
 
 /** How signatures are checked: the validator's (remembering) verifiers. */
 interface Verifiers {
-  certificate(child: DecodedCertificate, issuer: DecodedCertificate, hash: HashName, isLeaf: boolean): boolean
+  certificate(child: DecodedCertificate, issuer: DecodedCertificate, hash: HashName): boolean
   crl(crl: DecodedCrl, issuer: DecodedCertificate, hash: HashName): boolean
 }
 
@@ -356,7 +376,7 @@ function checkIssuer(path: readonly DecodedCertificate[], issuer: DecodedCertifi
   if (child === undefined) return { reason: 'NO_PATH', detail: 'empty path' }
   const alg = signatureAlgorithmByOid(child.signatureAlgorithm)
   if (alg === undefined) return { reason: 'ALGORITHM_NOT_ALLOWED', detail: `signature algorithm ${child.signatureAlgorithm}` }
-  if (!ctx.verify.certificate(child, issuer, alg.hash, path.length === 1)) {
+  if (!ctx.verify.certificate(child, issuer, alg.hash)) {
     return { reason: 'BAD_SIGNATURE', detail: `signature of ${child.subject} does not verify with the key of ${issuer.subject}` }
   }
   // RFC 5280 §4.2.1.9 / §6.1.4 (l)(m): pathLenConstraint counts the non-self-issued intermediates below.

@@ -82,7 +82,8 @@ describe('createPathValidator: what it remembers never lets a bad path through',
   })
 
   it('a tampered sub-CA certificate (same subject, one signature bit flipped) is not accepted after the genuine one was', () => {
-    const v = createPathValidator({ roots: [t.cert('root')] })
+    // maxLearned 0: the genuine sub-CA, learned from the first path, would otherwise complete the path itself.
+    const v = createPathValidator({ roots: [t.cert('root')], maxLearned: 0 })
     const leaf = t.cert(`${GW}/sig`)
     const genuine = t.cert('sub-ca-gw')
     expect(reason(v.validate({ leaf, intermediates: [genuine], at: t.now, purpose: 'sig' }))).toBe('ok')
@@ -112,6 +113,23 @@ describe('createPathValidator: what it remembers never lets a bad path through',
     expect(reason(v.validate({ leaf: forgedLeaf, at: t.now, purpose: 'sig' }))).toBe('BAD_SIGNATURE')
     // A leaf of the genuine sub-CA presented with the forged CA first still finds the genuine path.
     expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), intermediates: [forgedCa], at: t.now, purpose: 'sig' }))).toBe('ok')
+  })
+
+  it('a leaf sent alone (a resumed TLS session) validates through the sub-CA of an accepted path, never through a refused one', () => {
+    const v = createPathValidator({ roots: [t.cert('root')] })
+    const leaf = t.cert(`${GW}/tls`)
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'tls-client' }))).toBe('NO_PATH')
+    const tampered = t.cert('sub-ca-gw').slice()
+    tampered[tampered.length - 3] = (tampered[tampered.length - 3] ?? 0) ^ 0x01
+    expect(reason(v.validate({ leaf, intermediates: [tampered], at: t.now, purpose: 'tls-client' }))).toBe('BAD_SIGNATURE')
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'tls-client' }))).toBe('NO_PATH')
+    expect(v.learnedIntermediates()).toEqual([])
+    expect(reason(v.validate({ leaf, intermediates: [t.cert('sub-ca-gw')], at: t.now, purpose: 'tls-client' }))).toBe('ok')
+    expect(v.learnedIntermediates()).toEqual([t.cert('sub-ca-gw')])
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'tls-client' }))).toBe('ok')
+    // Learned, not trusted: time and purpose rules still apply on every call.
+    expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'tls-client' }))).not.toBe('ok')
+    expect(reason(v.validate({ leaf, at: new Date(t.now.getTime() + 20 * 365 * DAY), purpose: 'tls-client' }))).toBe('EXPIRED')
   })
 
   it('with no presented certificate remembered (maxCached 0) the verdicts are the same', () => {

@@ -251,6 +251,31 @@ describe('createDeliveryService', () => {
     expect(f.entries('consumer', 'c-1')).toHaveLength(2)
   })
 
+  it('the next connection resumes the TLS session of the last one; a refused resumption is retried with a full handshake', async () => {
+    const f = await setup()
+    const service = f.service()
+    await service.start()
+    const [day0] = await f.enqueue(1, 0)
+    await service.kick()
+    expect([f.receiver.connections(), f.receiver.resumedConnections()]).toEqual([1, 0])
+    // The next day: the kept-alive connection is gone (idle timeout), the session is not.
+    f.receiver.dropConnections()
+    const [day1] = await f.enqueue(1, 1)
+    await service.kick()
+    expect([f.receiver.connections(), f.receiver.resumedConnections()]).toEqual([2, 1])
+    // A receiver that cannot accept the resumed session cuts it: the item stays pending, the
+    // session is forgotten, and the retry is a full handshake that delivers it.
+    f.receiver.dropConnections()
+    f.receiver.refuseResumed = true
+    const [day2] = await f.enqueue(1, 2)
+    await service.kick()
+    expect(f.outbox().find((i) => i.messageId === day2)).toMatchObject({ state: 'pending', attempts: 1 })
+    await runUntil(f, service, START + DAY)
+    expect(f.outbox().map((i) => [i.messageId, i.state])).toEqual([[day0, 'delivered'], [day1, 'delivered'], [day2, 'delivered']])
+    expect([f.receiver.connections(), f.receiver.resumedConnections()]).toEqual([4, 2])
+    expect(f.receiver.requests.map((r) => r.status)).toEqual([201, 201, 201])
+  })
+
   it('no answer within the request timeout: the connection is cut, the item retried, then a duplicate', async () => {
     const f = await setup()
     const [id] = await f.enqueue(1)

@@ -163,6 +163,8 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
   const retry: RetryPolicy = config.retry
 
   let state: 'new' | 'running' | 'closed' = 'new'
+  /** The last TLS session per recipient (in memory): each pass opens its own connection and resumes it (post.ts). */
+  const sessions = new Map<string, Buffer>()
   let loop: Promise<void> | undefined
   let requested = false
   let cancelWake: (() => void) | undefined
@@ -205,7 +207,8 @@ export function createDeliveryService(input: DeliveryConfigInput, deps: Delivery
   }
 
   const deliverTo = async (target: RecipientTarget, items: readonly OutboxItem[]): Promise<void> => {
-    const connection = createRecipientConnection(target, { context, setTimer, requestTimeoutMs: config.requestTimeoutMs, onSocket })
+    const session = { get: () => sessions.get(target.id), set: (s: Buffer | undefined) => { if (s === undefined) sessions.delete(target.id); else sessions.set(target.id, s) } }
+    const connection = createRecipientConnection(target, { context, setTimer, requestTimeoutMs: config.requestTimeoutMs, onSocket, session })
     try {
       for (let i = 0; i < items.length; i++) {
         if (state !== 'running') return

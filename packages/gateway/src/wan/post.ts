@@ -48,6 +48,14 @@ export interface RecipientConnectionDeps {
   readonly maxAnswerBytes?: number
   /** Called with every socket opened, so the owner can destroy it on close. */
   readonly onSocket?: (socket: TLSSocket) => void
+  /** Where the recipient's TLS session is kept between connections (the delivery service keeps one per recipient). */
+  readonly session?: TlsSessionSlot
+}
+
+/** One remembered TLS session (node's serialized session, RFC 5077 ticket included); undefined forgets it. */
+export interface TlsSessionSlot {
+  get(): Buffer | undefined
+  set(session: Buffer | undefined): void
 }
 
 export interface RecipientConnection {
@@ -74,16 +82,28 @@ class RequestTimeout extends Error {
 
 export function createRecipientConnection(target: RecipientTarget, deps: RecipientConnectionDeps): RecipientConnection {
   const maxAnswerBytes = deps.maxAnswerBytes ?? 64 * 1024
+  // TLS 1.2 session resumption (RFC 5077): the next connection to this recipient (the next
+  // day's delivery) offers the session of the last one, which spares both sides the key
+  // exchange and the signatures of a full handshake while the recipient keeps it (at most 48 h,
+  // TR-03116-3: its session timeout). A session is dropped after any failure on a connection
+  // that used it, so the next attempt is a full handshake.
+  let own: Buffer | undefined
+  const slot: TlsSessionSlot = deps.session ?? { get: () => own, set: (s) => { own = s } }
   const open = async (): Promise<TLSSocket> => {
     let socket: TLSSocket
+    const session = slot.get()
     try {
-      socket = await connectTls(deps.context, { host: target.host, port: target.port })
+      socket = await connectTls(deps.context, { host: target.host, port: target.port, ...(session === undefined ? {} : { session }) })
     } catch (err) {
+      slot.set(undefined)
       throw new ConnectFailure(classifyConnectError(err), `connection to ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
+    slot.set(socket.getSession())
+    socket.on('session', (s: Buffer) => { slot.set(s) })
     deps.onSocket?.(socket)
     const mismatch = target.serverSubject === undefined ? undefined : peerSubjectMismatch(socket, target.serverSubject)
     if (mismatch !== undefined) {
+      slot.set(undefined)
       socket.destroy()
       throw new ConnectFailure('certificate-invalid', `server of ${target.id}: ${mismatch}`)
     }
@@ -105,7 +125,10 @@ export function createRecipientConnection(target: RecipientTarget, deps: Recipie
       headers: { 'content-type': METER_DATA_CONTENT_TYPE, 'content-length': String(payload.length), [IDEMPOTENCY_HEADER]: messageId },
     })
     cancelTimeout = deps.setTimer(deps.requestTimeoutMs, () => { req.destroy(new RequestTimeout(`no answer within ${String(deps.requestTimeoutMs)} ms`)) })
-    req.on('error', (err) => { settle(outcomeOfError(err)) })
+    req.on('error', (err) => {
+      slot.set(undefined)
+      settle(outcomeOfError(err))
+    })
     req.on('response', (res) => {
       const chunks: Buffer[] = []
       let size = 0

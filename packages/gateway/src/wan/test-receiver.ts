@@ -45,8 +45,13 @@ export interface TestReceiver {
   readonly requests: readonly ReceivedRequest[]
   /** TLS clients the server refused. */
   readonly rejections: readonly PkiError[]
-  /** TLS connections accepted so far. */
+  /** TLS connections accepted so far, and how many of them resumed a session (RFC 5077). */
   readonly connections: () => number
+  readonly resumedConnections: () => number
+  /** When true, a connection that resumes a session is cut right after the handshake (a receiver that cannot build the client's path from the leaf alone). */
+  refuseResumed: boolean
+  /** Cuts every open connection and keeps listening (an idle timeout; the session stays resumable). */
+  dropConnections(): void
   /** Resolves once `count` messages are committed. */
   committed(count: number): Promise<void>
   /** Listens on 127.0.0.1 (port 0: any free port); returns the port. */
@@ -63,6 +68,7 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
   const sockets = new Set<TLSSocket>()
   const waiters: { count: number; resolve: () => void }[] = []
   let connections = 0
+  let resumed = 0
   const decryptor = createCmsDecryptor({ agreer: createKeyObjectAgreer(o.encKey), certificate: o.encCertificate })
   const verifier = createCmsVerifier({
     trust: (leaf, carried) => {
@@ -72,7 +78,8 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
   })
   const context = createTlsContext({ identity: o.identity, trust: o.trust }, { now: o.now })
   const self: TestReceiver = {
-    behaviour: 'normal', stored, messages, requests, rejections, connections: () => connections,
+    behaviour: 'normal', stored, messages, requests, rejections, connections: () => connections, resumedConnections: () => resumed, refuseResumed: false,
+    dropConnections: () => { for (const socket of sockets) socket.destroy() },
     committed: (count) => new Promise((resolve) => {
       if (stored.size >= count) resolve()
       else waiters.push({ count, resolve })
@@ -81,6 +88,10 @@ export function createTestReceiver(o: TestReceiverOptions): TestReceiver {
       server = createTlsServer(context, {
         onConnection: (socket) => {
           connections++
+          if (socket.isSessionReused()) {
+            resumed++
+            if (self.refuseResumed) { socket.destroy(); return }
+          }
           sockets.add(socket)
           socket.once('close', () => sockets.delete(socket))
           http.emit('connection', socket)
