@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { TLSSocket } from 'node:tls'
-import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
-import { createFirmwarePackage, decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
+import { createCmsSigner, createSoftwareSecurityModule, encodePem, type CmsSigner } from '@smgw/crypto'
+import { createFirmwarePackage, decodeAdminReport, decodeAdminResults, encodeCommandsAnswer, sealMeterKeys, signAdminObject, type AdminReport, type AdminResult } from '@smgw/admin-protocol'
 import { createTlsContext, createTlsServer, decodeCertificate, parseName, signRenewalRequest } from '@smgw/pki'
-import { createNtpServer } from '@smgw/sim'
+import { createNtpServer, createWmbusMeterFromConfig, parseWmbusMeterConfig } from '@smgw/sim'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { decodeLogExport } from '../log/export.js'
 import { readLogChain, verifyLog } from '../log/verify.js'
@@ -384,3 +384,71 @@ describe('the administered gateway', () => {
 function decodeCertificateCn(der: Uint8Array): string {
   return parseName(decodeCertificate(der).subject).CN ?? ''
 }
+
+describe('meter keys and log ranges through the session', () => {
+  it('generate-csr enc → the GWA issues → install → meter-keys sealed to that ENC certificate: a wM-Bus meter key-rejected before reads after; the same envelope again is KEYS_INVALID; read-log with sinceSeq verifies', async () => {
+    const KEY = '000102030405060708090a0b0c0d0e0f'
+    const module = await createSoftwareSecurityModule({ dir: join(tmp.dir, 'meter-keys-sm'), passphrase: 'test passphrase', scryptLogN: 10 })
+    cleanups.push(() => module.close())
+    const gwa = await startGwa()
+    const f = await configFile('meter-keys', gwa.endpoint, { contactAtStart: false })
+    const raw = JSON.parse(await readFile(f, 'utf8')) as Record<string, unknown>
+    await writeFile(f, JSON.stringify({ ...raw, meters: [{ ...gas('heat-1', '22222222'), keyId: 'wm.heat' }] }))
+    const { config } = await readEffectiveConfig(f)
+    // The security module holds the ENC key the certificate manager generates and the meter keys.
+    const gw = createGateway(config, { now: () => new Date(), sigModule: module, keyModule: module })
+    cleanups.push(() => gw.close())
+    await gw.start()
+    const heat = () => gw.status().meters.find((m) => m.id === 'heat-1')!
+    const telegram = async (seed: number) => {
+      const bytes = createWmbusMeterFromConfig(parseWmbusMeterConfig({ kind: 'heat', mode: 5, key: KEY, id: '22222222', seed, crc: 'none' })).next(new Date()).bytes
+      const udp = createSocket('udp4')
+      await new Promise<void>((resolve, reject) => { udp.send(bytes, gw.status().ports[0], '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
+      udp.close()
+    }
+    await telegram(1)
+    await vi.waitFor(() => { expect(heat().keyRejected).toBe(1) }, { timeout: 10_000, interval: 20 })
+
+    const b64 = (d: Uint8Array) => Buffer.from(d).toString('base64')
+    let enc: Uint8Array | undefined
+    gwa.queue.push([await command({ type: 'generate-csr', kinds: ['enc'] })])
+    gwa.next = async (results) => {
+      const r = results[0]
+      if (r?.ok !== true) throw new Error('generate-csr failed')
+      const csr = new Uint8Array(Buffer.from(String((r.data.csrs as Record<string, string>).enc), 'base64'))
+      enc = await signRenewalRequest(csr, { roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gs')], at: new Date(), purpose: 'tls-client' }, {
+        ca: { signer: t.signer('sub-ca-gw'), certificate: t.cert('sub-ca-gw') }, profile: 'enc', allowSubjectChange: true,
+        serialNumber: new Uint8Array([0x23, ...randomBytes(9)]), notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * 86_400_000),
+      })
+      gwa.next = async (installed) => {
+        if (installed[0]?.ok !== true) throw new Error('install-certificates failed')
+        // The GWA's side: the keys sealed to the ENC certificate it issued, the envelope inside its signed command.
+        const envelope = b64(await sealMeterKeys({ format: 'smgw-meter-keys/1', gatewayId: GATEWAY, keys: [{ keyId: 'wm.heat', key: KEY }] }, { encCertificate: enc! }))
+        return [await command({ type: 'meter-keys', keys: envelope, replace: false }), await command({ type: 'meter-keys', keys: envelope, replace: false })]
+      }
+      return [await command({ type: 'install-certificates', certificates: { enc: b64(enc) }, chain: [b64(t.cert('sub-ca-gw'))] })]
+    }
+    await gw.admin()!.runSession('schedule')
+    expect(gwa.results.map(byCommand)).toEqual([
+      [{ ok: true, data: { csrs: { enc: expect.any(String) as unknown } } }],
+      [{ ok: true, data: { serials: { enc: decodeCertificate(enc!).serialHex } } }],
+      [{ ok: true, data: { keyIds: ['wm.heat'] } }, { ok: false, code: 'KEYS_INVALID' }],
+    ])
+    await telegram(2)
+    await vi.waitFor(() => { expect(heat().stored).toBeGreaterThan(0) }, { timeout: 10_000, interval: 20 })
+    expect(heat().keyRejected).toBe(1)
+
+    // read-log with sinceSeq: nothing of today is signed yet, so the range reaches back to entry 1 (the whole chain); it verifies and holds the installation.
+    gwa.queue.push([await command({ type: 'read-log', log: 'system', sinceSeq: 3 })])
+    await gw.admin()!.runSession('schedule')
+    const read = gwa.results.at(-1)![0]
+    if (read?.ok !== true) throw new Error('read-log failed')
+    const exported = decodeLogExport(Buffer.from(String(read.data.export), 'base64'))
+    expect(exported.firstSeq).toBeUndefined()
+    expect(verifyLog(exported, { certificate: t.cert(`${GW}/sig`) })).toMatchObject({ ok: true })
+    const installedEntry = exported.entries.find((e) => e.type === 'meter-keys-installed')
+    expect(installedEntry?.fields).toBe('{"keyIds":["wm.heat"],"replaced":[]}')
+    expect(Buffer.from(String(read.data.export), 'base64').toString()).not.toContain(KEY)
+    await gw.close()
+  }, 60_000)
+})
