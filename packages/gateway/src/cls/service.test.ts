@@ -467,7 +467,7 @@ describe('CLS reconfiguration (a new cls section while channels run)', () => {
     await cls.close()
   })
 
-  it('a channel being opened while the pairing is removed is refused (CLS_FAILED) and logs nothing; removing the section closes every channel (reconfigured)', async () => {
+  it('a channel being opened while the pairing is removed is refused (CLS_FAILED): before its opened entry nothing is logged, after it the closed entry follows; removing the section closes every channel (reconfigured)', async () => {
     const emt = await startEmt()
     const device = await startDevice()
     const entries: { consumer: string; entry: ConsumerLogEntry }[] = []
@@ -483,6 +483,27 @@ describe('CLS reconfiguration (a new cls section while channels run)', () => {
     expect(refused.message).toContain('emt-1 is no longer paired with hp-1')
     await Promise.all([ended(await emt.next()), ended(await device.next())])
     expect(entries).toEqual([])
+
+    // Removed while the opened entry is being written: the channel is logged closed (reconfigured) before a byte is relayed.
+    let releaseLog: () => void = () => undefined
+    const logGate = new Promise<void>((resolve) => { releaseLog = resolve })
+    let writingStarted: () => void = () => undefined
+    const started = new Promise<void>((resolve) => { writingStarted = resolve })
+    const late: { consumer: string; entry: ConsumerLogEntry }[] = []
+    const slow = createClsService(config(device.port), deps(late, {
+      logs: { consumer: async (consumer, entry) => { if (late.length === 0) { writingStarted(); await logGate } late.push({ consumer, entry }); return {} as never } },
+    }))
+    const writing = slow.open({ deviceId: 'hp-1', emtId: 'emt-1', endpoint })
+    const [e2, d2] = await Promise.all([emt.next(), device.next()])
+    await started
+    await slow.reconfigure({ ...config(device.port), devices: [config(device.port).devices[1]!], emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['wb-1'] }] })
+    releaseLog()
+    const refusedLate = await expectCode(writing, 'CLS_FAILED')
+    expect(refusedLate.message).toContain('the device hp-1 was removed')
+    await Promise.all([ended(e2), ended(d2)])
+    expect(reasonsOf(late)).toEqual([['c-1', 'hp-1', 'emt-1', 'opened', 'requested'], ['c-1', 'hp-1', 'emt-1', 'closed', 'reconfigured']])
+    expect(slow.channels()).toEqual([])
+    await slow.close()
 
     const c = await cls.open({ deviceId: 'wb-1', emtId: 'emt-1', endpoint })
     await Promise.all([emt.next(), device.next()])

@@ -320,6 +320,14 @@ export function createClsService(input: ClsConfigInput, deps: ClsServiceDeps): C
       closing: false, lastActivity: now().getTime(), cancelIdle: () => undefined, cancelDeadline: () => undefined,
     }
     channels.set(channelId, channel)
+    // close() or a reconfiguration while the opened entry was being written: the opening is in the
+    // consumer's log, so the channel closes the logged way (its closed entry), before a byte is relayed.
+    const changedMeanwhile = pairingChange(device, emt, devices, emts)
+    if (isClosed() || changedMeanwhile !== undefined) {
+      if (changedMeanwhile !== undefined) channel.reconfiguredBecause = changedMeanwhile
+      await closeChannel(channel, changedMeanwhile === undefined ? 'requested' : 'reconfigured')
+      throw refuse(changedMeanwhile === undefined ? 'the CLS service is closed' : `the cls configuration changed while the channel was being opened: ${changedMeanwhile}`)
+    }
     const finish = (reason: ClsCloseReason): void => { void closeChannel(channel, reason) }
 
     const e = emtSocket
