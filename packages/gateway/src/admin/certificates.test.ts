@@ -3,7 +3,7 @@
 // one SoftHSM2 token, the state folder on disk, a real TLS handshake, and openssl as the
 // independent judge of the CSRs.
 import { execFile, spawnSync } from 'node:child_process'
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
@@ -203,6 +203,9 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
       { kind: 'tls', renewal: false }, { kind: 'sig', renewal: false }, { kind: 'enc', renewal: false },
     ])
 
+    // Keys generated, nothing installed: no ENC identity to decrypt meter keys with.
+    expect(await s.manager.encIdentity()).toBeUndefined()
+
     // 2. The CA issues, the gateway installs all three together.
     const issued = { tls: await issueFor(csrs.tls, 'tls'), sig: await issueFor(csrs.sig, 'sig'), enc: await issueFor(csrs.enc, 'enc') }
     const { serials } = await s.manager.install({ certificates: { tls: b64(issued.tls), sig: b64(issued.sig), enc: b64(issued.enc) }, chain: [b64(w.cert('sub-ca-gw'))] })
@@ -212,6 +215,18 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     ])
     expect(s.manager.tlsIdentity().cert).toEqual(issued.tls)
     expect(s.manager.summary().map((i) => [i.kind, i.source])).toEqual([['gs', 'initial'], ['tls', 'operational'], ['sig', 'operational'], ['enc', 'operational']])
+    // The ENC identity in force: the module key (admin.enc.3) that agrees with the certificate's key.
+    const encIdentity = await s.manager.encIdentity()
+    expect(encIdentity?.certificate).toEqual(issued.enc)
+    expect(encIdentity?.agreer.publicKey).toEqual(decodeCertificate(issued.enc).publicKey)
+    const peer = generateKeyPairSync('ec', { namedCurve: CURVES[encIdentity!.agreer.curve].nodeName })
+    const shared = await encIdentity!.agreer.deriveSharedSecret(new Uint8Array(peer.publicKey.export({ format: 'der', type: 'spki' })))
+    expect(Buffer.from(shared)).toEqual(diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: Buffer.from(decodeCertificate(issued.enc).publicKey), format: 'der', type: 'spki' }) }))
+    // Past its validity (legal time): none.
+    const t0 = s.clock.t
+    s.clock.t = decodeCertificate(issued.enc).notAfter.getTime() + 1000
+    expect(await s.manager.encIdentity()).toBeUndefined()
+    s.clock.t = t0
     const o = s.manager.overrides()
     expect(o.logs?.sigKeyLabel).toBe('admin.sig.2')
     expect(new Uint8Array(await readFile(o.logs?.sigCertificate ?? ''))).toEqual(new TextEncoder().encode(encodePem('CERTIFICATE', issued.sig)))
@@ -253,6 +268,7 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     expect(again.overrides().logs?.sigKeyLabel).toBe('admin.sig.2')
     expect(again.overrides().crls).toHaveLength(4)
     expect(again.summary().map((i) => i.kind)).toEqual(['gs', 'sig', 'enc'])
+    expect((await again.encIdentity())?.certificate).toEqual(issued.enc) // only the TLS certificate was revoked
     expect(await handshakeCertificate(again, now)).toEqual(gs)
     // The same CRLs again: nothing newly revoked, nothing logged twice.
     const logged = s.entries.length
@@ -377,6 +393,28 @@ describe('refusals outside install', () => {
     }), { numRuns: 100 })
     expect(await readFile(join(s.stateDir, 'identity', 'state.json')).catch(() => undefined)).toEqual(before)
     expect(s.manager.crls()).toEqual(trust().crls)
+  })
+
+  it('an ENC certificate found on a CRL is no ENC identity any more (meter keys sealed to it are not opened); a restart agrees', async () => {
+    const module = await softwareModule()
+    const s = await createSubject(module)
+    const { csrs } = await s.manager.generateCsr({ kinds: ['enc'] })
+    const enc = await issueFor(csrs.enc, 'enc')
+    await s.manager.install({ certificates: { enc: b64(enc) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    expect((await s.manager.encIdentity())?.certificate).toEqual(enc)
+    const crl = await issueCrl({
+      issuer: w.ca('sub-ca-gw'), crlNumber: 3n, thisUpdate: start, nextUpdate: new Date(start.getTime() + 7 * DAY),
+      revoked: [{ serialNumber: decodeCertificate(enc).serialNumber, revocationDate: start, reason: 'keyCompromise' }],
+    })
+    expect(await s.manager.updateCrls({ crls: [...w.pki.crls.filter((c) => c.ca !== 'sub-ca-gw').map((c) => b64(c.der)), b64(crl)] })).toEqual({ revokedOwn: ['enc'] })
+    expect(await s.manager.encIdentity()).toBeUndefined()
+    expect(await (await s.open()).encIdentity()).toBeUndefined()
+    await module.close()
+  })
+
+  it('without a security module there is no ENC identity', async () => {
+    const s = await createSubject()
+    expect(await s.manager.encIdentity()).toBeUndefined()
   })
 
   it('generate-csr with a module that fails half-way: nothing kept, nothing logged as requested', async () => {
