@@ -137,7 +137,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   })
   app.get<{ Params: { id: string } }>('/v1/gateways/:id', async (request) => {
     const d = await ops.gateway(request.params.id)
-    return { gateway: gatewayJson(d.gateway), profiles: d.profiles.map(profileJson), pendingCommands: d.pendingCommands }
+    return { gateway: gatewayJson(d.gateway), profiles: d.profiles.map(profileJson), pendingCommands: d.pendingCommands, openRequests: d.openRequests }
   })
   app.patch<{ Params: { id: string } }>('/v1/gateways/:id', async (request) => {
     const body = parse(PatchBody, request.body, 'body')

@@ -108,7 +108,7 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/v1/gateways/{id}': {
-      get: { summary: 'one gateway: record, kept profile versions, pending commands', parameters: [idParam], responses: { 200: { description: '{ gateway, profiles, pendingCommands }' }, ...gatewayErrors } },
+      get: { summary: 'one gateway: record, kept profile versions, pending commands', parameters: [idParam], responses: { 200: { description: '{ gateway, profiles, pendingCommands, openRequests }' }, ...gatewayErrors } },
       patch: {
         summary: 'change wake-up address or note; revoke (sessions refused) or re-admit',
         parameters: [idParam],

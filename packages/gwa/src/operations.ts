@@ -41,6 +41,8 @@ export interface GatewayDetail {
   readonly gateway: GatewayRecord
   readonly profiles: readonly ProfileVersionRecord[]
   readonly pendingCommands: number
+  /** Consumer requests in an open state (received, pending, in-progress). */
+  readonly openRequests: number
 }
 
 export interface GwaOperationsDeps {
@@ -75,7 +77,7 @@ export interface GwaOperations {
    * command; the keys are kept nowhere else. `replace`: the gateway may overwrite key IDs it holds.
    * GWA_REQUEST_INVALID for bad keys, GWA_NO_ENC_CERTIFICATE without such a certificate.
    */
-  assignMeterKeys(id: string, keys: unknown, options?: QueueOptions & { readonly replace?: boolean }): Promise<Queued & { keyIds: string[] }>
+  assignMeterKeys(id: string, keys: Readonly<Record<string, unknown>>, options?: QueueOptions & { readonly replace?: boolean }): Promise<Queued & { keyIds: string[] }>
   /** The consumers' requests kept from the reports (one gateway, or the fleet). */
   requests(query: RequestQuery): Promise<ConsumerRequestRecord[]>
   /**
@@ -133,7 +135,8 @@ export function createGwaOperations(deps: GwaOperationsDeps): GwaOperations {
       const gateway = await mustGateway(id)
       const profiles = await repo.listProfileVersions(id)
       const pending = (await repo.listCommands({ gatewayId: id })).filter((c) => c.state === 'queued' || c.state === 'sent' || c.state === 'reserved').length
-      return { gateway, profiles, pendingCommands: pending }
+      const openRequests = (await repo.listRequests({ gatewayId: id, open: true })).length
+      return { gateway, profiles, pendingCommands: pending, openRequests }
     },
     deployProfile: async (id, parts, options) => {
       const gateway = await mustGateway(id)

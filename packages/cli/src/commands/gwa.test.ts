@@ -118,6 +118,7 @@ describe('smgw gwa', () => {
     const ok = await runCaptured(['gwa', 'meter-keys', 'smgw-0005', '--keys', file, '--replace', '--config', configPath])
     expect(ok).toMatchObject({ status: 0, stdout: expect.stringMatching(/^meter-keys queued for sequence 1 \(command [0-9a-f-]+\)\nkey IDs: wmbus-1, wmbus-2\n$/) })
     expect(ok.stdout).not.toContain(keys['wmbus-1'])
+    expect((await runCaptured(['gwa', 'status', 'smgw-0005', '--config', configPath])).stdout).toContain('  open consumer requests: 1\n')
     const help = await runCaptured(['gwa', 'meter-keys', '--help'])
     expect(help.stdout).toContain('GWA_NO_ENC_CERTIFICATE')
 

@@ -210,13 +210,14 @@ Examples:
         const lines = r.gateways.map((g) => `${g.id}\t${g.state}\tfirmware ${g.firmwareVersion ?? '-'}\tprofile v${String(g.profileVersion)}\tlast contact ${g.lastContactAt ?? 'never'}\n`)
         return { json: r, text: lines.length === 0 ? 'no gateways registered\n' : lines.join('') }
       }
-      const r = await call(o, 'GET', `/v1/gateways/${encodeURIComponent(id)}`) as { gateway: GatewayJson; pendingCommands: number; profiles: { version: number; state: string }[] }
+      const r = await call(o, 'GET', `/v1/gateways/${encodeURIComponent(id)}`) as { gateway: GatewayJson; pendingCommands: number; openRequests: number; profiles: { version: number; state: string }[] }
       const g = r.gateway
       return {
         json: r,
         text: `${g.id}: ${g.state}, firmware ${g.firmwareVersion ?? '-'}, profile v${String(g.profileVersion)}, last contact ${g.lastContactAt ?? 'never'}, wake-up ${g.wakeUpAddress ?? '-'}\n` +
           g.certificates.map((c) => `  ${c.kind} ${c.source} serial ${c.serial} until ${c.notAfter}\n`).join('') +
-          `  profile versions: ${r.profiles.map((p) => `v${String(p.version)} ${p.state}`).join(', ') || 'none'}\n  pending commands: ${String(r.pendingCommands)}\n`,
+          `  profile versions: ${r.profiles.map((p) => `v${String(p.version)} ${p.state}`).join(', ') || 'none'}\n  pending commands: ${String(r.pendingCommands)}\n` +
+          `  open consumer requests: ${String(r.openRequests)}\n`,
       }
     }))
 
