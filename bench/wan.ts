@@ -208,6 +208,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     enc: { certificate: 'emt-enc.pem', key: { file: 'emt-enc.key' } },
     pki: { roots: ['root.pem'], crls: ['root.crl.pem', 'gw.crl.pem', 'emt.crl.pem'] },
     storage: { sqlite: db },
+    // Every gateway's TLS and SIG certificate stays remembered until the next day's delivery.
+    certificateCache: 2 * n + 64,
   }))
   const repo = openSqliteRepository(db)
   for (const g of pki.gateways) await repo.addGateway(g.id, null, now)

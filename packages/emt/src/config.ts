@@ -72,9 +72,9 @@ export const EmtConfig = z.strictObject({
    * How many gateway certificates (TLS and SIG leaves) each receiver process keeps decoded with
    * their verified signatures: a gateway returning the next day costs no certificate signature
    * check while it is remembered (validity and CRLs are checked on every message). Two per
-   * gateway of the fleet; about 3 kB each.
+   * gateway of the fleet; about 5 kB of memory each, per worker.
    */
-  certificateCache: z.int().min(0).max(1_000_000).default(20_000),
+  certificateCache: z.int().min(0).max(1_000_000).default(10_000),
   /**
    * TLS 1.2 session resumption with session tickets (RFC 5077): a gateway that delivered within
    * the session lifetime (48 h, TR-03116-3) resumes without the six elliptic-curve operations of
