@@ -2,12 +2,16 @@
 // gateway's operational ENC certificate for a key generated in the software security module
 // (generate-csr → install, as through the GWA), envelopes sealed with sealMeterKeys, the keys
 // imported into that module, and a running gateway whose wireless meter reads with them.
+import { execFile } from 'node:child_process'
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { sealMeterKeys } from '@smgw/admin-protocol'
-import { CURVES, createKeyObjectSigner, createSoftwareSecurityModule, type SecretKeyModule, type SecurityModule } from '@smgw/crypto'
+import { CURVES, createKeyObjectSigner, createPkcs11SecurityModule, createSoftwareSecurityModule, findPkcs11Library, type SecretKeyModule, type SecurityModule } from '@smgw/crypto'
 import { createDemoPki, signRenewalRequest, type DemoPki } from '@smgw/pki'
-import { createSimulator, type SimulatorSent } from '@smgw/sim'
+import { createSimulator, createWmbusMeterFromConfig, parseWmbusMeterConfig, type SimulatorSent } from '@smgw/sim'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseGatewayConfig } from '../config.js'
@@ -16,6 +20,9 @@ import type { SystemLogEntry } from '../log/entries.js'
 import { exportLog } from '../log/export.js'
 import { createGateway } from '../service.js'
 import { openStore } from '../store/store.js'
+import { resolveModuleMeterKeys } from '../lmn/wmbus/keys.js'
+import { createWmbusReader } from '../lmn/wmbus/reader.js'
+import type { ReadingInput } from '../store/types.js'
 import { createManualWorld, createTempDir, createTestSig } from '../testing.js'
 import { createCertificateManager, type CertificateManager } from './certificates.js'
 import { installMeterKeys, type InstallMeterKeysDeps } from './meter-keys.js'
@@ -70,9 +77,9 @@ interface Subject {
 }
 
 /** A gateway's certificate manager and security module; with `enc`, the operational ENC certificate installed (generate-csr, the sub-CA issues, install). */
-async function createSubject(o: { enc: boolean }): Promise<Subject> {
+async function createSubject(o: { enc: boolean; module?: SecurityModule }): Promise<Subject> {
   const n = ++counter
-  const module = await createSoftwareSecurityModule({ dir: join(tmp.dir, `sm-${n}`), passphrase: 'test passphrase', scryptLogN: 10 })
+  const module = o.module ?? await createSoftwareSecurityModule({ dir: join(tmp.dir, `sm-${n}`), passphrase: 'test passphrase', scryptLogN: 10 })
   const entries: SystemLogEntry[] = []
   const certificates = createCertificateManager({
     stateDir: join(tmp.dir, `state-${n}`), gatewayId: GATEWAY,
@@ -293,4 +300,42 @@ describe('meter-keys: refusals import nothing', () => {
     expect(handed).toHaveLength(2)
     expect(handed.every((k) => k.every((b) => b === 0))).toBe(true)
   })
+})
+
+const softhsm = findPkcs11Library(existsSync)
+const exec = promisify(execFile)
+
+describe.skipIf(softhsm === undefined)('meter-keys on a PKCS#11 token (SoftHSM2): the ENC key and the meter keys on the token', () => {
+  it('the envelope opens with the token\'s ENC key, the keys land on the token and decode a mode 5 telegram; a held key without replace imports nothing', async () => {
+    const conf = join(tmp.dir, 'softhsm2.conf')
+    await mkdir(join(tmp.dir, 'tokens'), { recursive: true })
+    await writeFile(conf, `directories.tokendir = ${join(tmp.dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+    // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize; this test file runs in its own process (vitest pool: forks).
+    process.env.SOFTHSM2_CONF = conf
+    await exec('softhsm2-util', ['--init-token', '--free', '--label', 'gateway', '--pin', '4321', '--so-pin', '8765'], { env: { ...process.env, SOFTHSM2_CONF: conf } })
+    const module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway', pin: '4321' })
+    try {
+      const s = await createSubject({ enc: true, module })
+      expect((await module.listKeys()).map((k) => k.label)).toContain('admin.enc.1')
+      expect(await installMeterKeys({ keys: await sealed(s.enc!, { keys: { 'wm.heat': KEY_HEAT, 'wm.gas': KEY_GAS } }), replace: false }, s.deps())).toEqual({ keyIds: ['wm.heat', 'wm.gas'] })
+      expect(await labels(module)).toEqual(['wm.gas', 'wm.heat'])
+      expect(await refusal(installMeterKeys({ keys: await sealed(s.enc!, { keys: { 'wm.new': KEY_HEAT, 'wm.gas': KEY_HEAT } }), replace: false }, s.deps()), 'KEYS_INVALID')).toBe('KEYS_INVALID')
+      expect(await labels(module)).toEqual(['wm.gas', 'wm.heat'])
+
+      // The wM-Bus reader with the token's key operations (as the gateway resolves them) decodes the meter's telegram.
+      const config = parseGatewayConfig({
+        gatewayId: GATEWAY, store: { path: 'x.db' }, logs: { sigKey: 'k', sigCertificate: 'c' },
+        meters: [{ id: 'heat-1', kind: 'wmbus', mbusId: '22222222', keyId: 'wm.heat', transport: { udp: { port: 0 } }, intervalS: 16 }],
+      })
+      const { keys: ops, missing } = await resolveModuleMeterKeys(module, config)
+      expect(missing).toEqual([])
+      const got: ReadingInput[] = []
+      const reader = createWmbusReader([{ id: 'heat-1', mbusId: '22222222', key: ops.get('wm.heat')! }], 'wmbus-udp', { readings: (_id, b) => { got.push(...b) }, event: () => undefined }, () => new Date())
+      const t = createWmbusMeterFromConfig(parseWmbusMeterConfig({ kind: 'heat', mode: 5, key: KEY_HEAT, id: '22222222', seed: 5, crc: 'none' })).next(new Date())
+      reader.telegram(t.bytes)
+      expect(got.find((r) => r.quantity === 'energy')).toBeDefined()
+    } finally {
+      await module.close()
+    }
+  }, 60_000)
 })
