@@ -275,6 +275,22 @@ describe('meter-keys: refusals import nothing', () => {
     expect(s.entries).toEqual([])
   })
 
+  it('with replace, new key IDs go first: a failure at the replacement undoes the new key and leaves the held one as it was', async () => {
+    const before = await fingerprint(s.module, 'wm.a')
+    const tried: string[] = []
+    const failing: SecretKeyModule = {
+      importSecretKey: (label, key, options) => { tried.push(label); return label === 'wm.a' ? Promise.reject(new Error('token full')) : s.module.importSecretKey(label, key, options) },
+      secretKey: (label) => s.module.secretKey(label),
+      listSecretKeys: () => s.module.listSecretKeys(),
+      deleteSecretKey: (label) => s.module.deleteSecretKey(label),
+    }
+    const p = installMeterKeys({ keys: await sealed(s.enc!, { keys: { 'wm.a': KEY_HEAT, 'wm.d': KEY_HEAT } }), replace: true }, s.deps({ module: failing }))
+    expect(await refusal(p, 'KEY_MODULE_FAILED')).toBe('KEY_MODULE_FAILED')
+    expect(tried).toEqual(['wm.d', 'wm.a'])
+    expect(await labels(s.module)).toEqual(['wm.a'])
+    expect(await fingerprint(s.module, 'wm.a')).toBe(before)
+  })
+
   it('property: arbitrary bytes as the envelope are refused (KEYS_UNREADABLE) and import nothing', async () => {
     await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 512 }), async (bytes) => {
       expect(await refusal(installMeterKeys({ keys: Buffer.from(bytes).toString('base64'), replace: false }, s.deps()), 'ADMIN_REFUSED')).toBe('KEYS_UNREADABLE')

@@ -56,7 +56,8 @@ function refused(reason: AdminProtocolErrorCode, message: string, cause?: unknow
  * command created are deleted again (KEY_MODULE_FAILED).
  *
  * LIMIT: a key replaced (`replace: true`) before a later import failed stays replaced — the
- * module never shows the old key, so it cannot be put back; the message names it.
+ * module never shows the old key, so it cannot be put back; the message names it. New key IDs
+ * are imported before replacements, so only a failure among the replacements can leave one.
  */
 export async function installMeterKeys(command: MeterKeysCommand, deps: InstallMeterKeysDeps): Promise<{ keyIds: string[] }> {
   const module = deps.module
@@ -91,7 +92,9 @@ async function importAll(opened: readonly OpenedMeterKeys[], replace: boolean, m
   if (existing.length > 0 && !replace) throw new GatewayError('KEYS_INVALID', `meter-keys: the security module holds ${existing.join(', ')} already and the command does not say replace; nothing imported`)
   const created: string[] = []
   const replaced: string[] = []
-  for (const k of opened) {
+  // New key IDs first: a failure among them is undone completely; replacements (which cannot be undone) come last.
+  const order = [...opened.filter((k) => !held.has(k.keyId)), ...opened.filter((k) => held.has(k.keyId))]
+  for (const k of order) {
     try {
       await module.importSecretKey(k.keyId, k.key, { replace })
     } catch (err) {

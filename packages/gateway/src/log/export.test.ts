@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import { createTempDir, createTestSig, type TestSig } from '../testing.js'
-import { chainSince, decodeLogExport, exportLog, exportLogSince } from './export.js'
+import { chainSince, decodeLogExport, exportLog, exportLogSince, formatLogExport } from './export.js'
 import { writeTestLogs } from './fixture.js'
 import { detectLogSource } from './source.js'
 import { verifyLog, type LogVerifyResult } from './verify.js'
@@ -171,6 +171,19 @@ describe('range exports (read-log sinceSeq)', () => {
     const first = JSON.parse(lines[1]!) as Record<string, unknown>
     const changed = [lines[0], lines[1]!.replace(String(first.time), '2026-03-29T00:00:00.001Z'), ...lines.slice(2)].join('\n') + '\n'
     expect(check(changed)).toMatchObject({ ok: false, seq: 4, reason: 'HASH_MISMATCH' })
+  })
+
+  it('property: for any sinceSeq the range verifies, holds every entry after sinceSeq, and starts at a day boundary with its anchor', () => {
+    const chain = decodeLogExport(exportedSystem)
+    fc.assert(fc.property(fc.integer({ min: 0, max: 20 }), (n) => {
+      const range = decodeLogExport(formatLogExport(chainSince(chain, n)))
+      const r = verifyLog(range, { certificate: sig.certificate })
+      expect(r.ok).toBe(true)
+      const got = range.entries.map((e) => Number(e.seq))
+      expect(got).toEqual(chain.entries.map((e) => Number(e.seq)).filter((s) => s >= (range.firstSeq ?? 1)))
+      expect(got.filter((s) => s > n)).toEqual(chain.entries.map((e) => Number(e.seq)).filter((s) => s > n))
+      if (range.firstSeq !== undefined) expect(range.heads[0]?.seq).toBe(range.firstSeq - 1)
+    }), { numRuns: 50 })
   })
 
   it('property: any single-byte change of a range export never verifies and throws nothing but GatewayError', () => {
