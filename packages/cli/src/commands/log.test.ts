@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { createKeyObjectSigner, decodeCertificates, decodePrivateKey } from '@smgw/crypto'
-import { createGatewayLogs, openStore } from '@smgw/gateway'
+import { createGatewayLogs, exportLogSince, openStore } from '@smgw/gateway'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCaptured } from '../testing.js'
 
@@ -50,6 +50,19 @@ describe('smgw log verify', () => {
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/^consumer log of consumer c-1: ok, 6 entries, 2 signed day heads, signed under the given certificate; entry 6 not signed yet$/m)
     expect(r.stdout).toMatch(/^system log: ok, 6 entries/m)
+  })
+
+  it('a range export (what the GWA reads with read-log sinceSeq) names its first and last entry and the unsigned tail', async () => {
+    const store = openStore(p('gateway.db'), { now: () => start })
+    try {
+      writeFileSync(p('range.json'), exportLogSince(store, 'consumer', 'c-1', 3))
+    } finally {
+      store.close()
+    }
+    const r = await runCaptured(['log', 'verify', p('range.json'), '--cert', p(GW, 'sig.cert.pem')])
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^consumer log of consumer c-1: ok, \d+ entries \(entries (\d+)…6, anchored by the signed head before them\), \d+ signed day heads?, signed under the given certificate; entry 6 not signed yet$/m)
   })
 
   it('--root/--chain validates the certificate path; --json reports each chain', async () => {

@@ -179,9 +179,14 @@ function chainName(r: LogVerifyResult): string {
 function formatResult(r: LogVerifyResult): string {
   if (!r.ok) return `${chainName(r)}: FAILED at entry ${r.seq}: ${r.reason}: ${r.detail}`
   const trust = { path: 'certificate path validated', given: 'signed under the given certificate', carried: 'signed under the certificate in the file (not checked against a trust anchor)', none: 'no signed day yet' }[r.trust]
-  const unsigned = r.entries - r.signedThrough
-  const tail = unsigned === 0 ? '' : unsigned === 1 ? `; entry ${r.entries} not signed yet` : `; entries ${r.signedThrough + 1}…${r.entries} not signed yet`
-  return `${chainName(r)}: ok, ${r.entries} entries, ${r.heads} signed day heads, ${trust}${tail}`
+  // A range export (read-log sinceSeq) starts at firstSeq; its anchor head covers what came before.
+  const first = r.firstSeq ?? 1
+  const last = first + r.entries - 1
+  const signed = Math.max(r.signedThrough, first - 1)
+  const unsigned = last - signed
+  const tail = unsigned <= 0 ? '' : unsigned === 1 ? `; entry ${last} not signed yet` : `; entries ${signed + 1}…${last} not signed yet`
+  const range = first === 1 ? '' : ` (entries ${first}…${last}, anchored by the signed head before them)`
+  return `${chainName(r)}: ok, ${r.entries} entries${range}, ${r.heads} signed day heads, ${trust}${tail}`
 }
 
 function formatFields(fields: unknown): string {
