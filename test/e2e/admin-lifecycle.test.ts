@@ -11,16 +11,15 @@
 // processes (a replayed wake-up, one for another gateway, an EMT-signed profile and a GWA asking
 // for the consumer log) → `smgw log verify` and the system log holding each step in order.
 import { createPrivateKey } from 'node:crypto'
-import { createSocket } from 'node:dgram'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createFirmwarePackage, signCommand, type AdminReport } from '@smgw/admin-protocol'
 import { createCmsSigner, createKeyObjectSigner, decodeCertificates, type CmsSigner } from '@smgw/crypto'
-import { openStore, readLogChain } from '@smgw/gateway'
 import { createTlsContext, parseName } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDir } from '../../packages/gateway/src/testing.js'
 import { startAdminFront, type AdminFront } from './harness/admin-front.js'
+import { adminSection, connectGwa, createTimeline, freeUdpPort, smgwOk as smgw, systemLog, writeGwaConfig } from './harness/admin.js'
 import { startWakeUpRelay, type WakeUpRelay } from './harness/admin-relay.js'
 import { repoRoot, runSmgw, startGatewayProcess, startSmgwProcess, type GatewayProcess, type SmgwProcess } from './harness/processes.js'
 
@@ -53,13 +52,6 @@ function track<P extends SmgwProcess | GatewayProcess>(p: P): P {
   return p
 }
 
-/** `smgw ARGS…` must exit 0; its standard output. */
-async function smgw(args: readonly string[]): Promise<string> {
-  const r = await runSmgw(args)
-  expect(r.status, `smgw ${args.join(' ')}\n${r.stderr}`).toBe(0)
-  return r.stdout
-}
-
 interface GatewayView {
   readonly gateway: {
     readonly tlsSubject: string | null
@@ -70,43 +62,12 @@ interface GatewayView {
   }
 }
 
-interface GwaLine {
-  readonly event?: string
-  readonly gateway?: string
-  readonly type?: string
-  readonly ok?: boolean
-  readonly code?: string | null
-  readonly reason?: string
-}
-
 const pemDer = async (file: string): Promise<Uint8Array> => decodeCertificates(new Uint8Array(await readFile(file)))[0]!.der
 const cmsSigner = async (pki: string, who: string, chain: string): Promise<CmsSigner> => createCmsSigner({
   signer: createKeyObjectSigner(createPrivateKey(await readFile(join(pki, who, 'sig.key.pem')))),
   certificate: await pemDer(join(pki, who, 'sig.cert.pem')),
   chain: [await pemDer(join(pki, chain, 'ca.cert.pem'))],
 })
-
-/** The system log entries of a stopped gateway's store, in chain order. */
-function systemLog(file: string): { type: string; fields: Record<string, unknown> }[] {
-  const store = openStore(file, { now: () => new Date() }, { readonly: true })
-  try {
-    return readLogChain(store, 'system', '').entries.map((e) => ({
-      type: String(e.type), fields: (typeof e.fields === 'string' ? JSON.parse(e.fields) : e.fields) as Record<string, unknown>,
-    }))
-  } finally {
-    store.close()
-  }
-}
-
-/** Wall-clock marks of the steps (printed at the end: where the time of a slow run went). */
-function createTimeline(): { mark(step: string): void; text(): string } {
-  const start = Date.now()
-  const marks: string[] = []
-  return {
-    mark(step) { marks.push(`${((Date.now() - start) / 1000).toFixed(1).padStart(6)} s  ${step}`) },
-    text: () => marks.join('\n'),
-  }
-}
 
 describe('gateway administration (issue 7), as real processes', () => {
   it('takes a fresh gateway from its Gütesiegel certificate to operational certificates, profiles, readings, renewal and firmware with rollback, and refuses the attacks', async () => {
@@ -143,43 +104,20 @@ describe('gateway administration (issue 7), as real processes', () => {
     const emt = track(startSmgwProcess(['emt', 'serve', '--config', join(emtDir, 'emt.json'), '--json'], 'emt serve'))
 
     // The head-end with the demo PKI: gateway sub-CA for the CSRs, the manufacturer's sub-CA as an intermediate.
-    const gwaDir = join(tmp.dir, 'gwa')
-    await mkdir(gwaDir)
-    await writeFile(join(gwaDir, 'api-token'), GWA_TOKEN, { mode: 0o600 })
-    const gwaConfig = join(gwaDir, 'gwa.json')
-    await writeFile(gwaConfig, JSON.stringify({
-      gwaId: 'gwa',
-      listen: { host: '127.0.0.1', port: 0 },
-      tls: { certificate: '../pki/gwa/tls.cert.pem', key: '../pki/gwa/tls.key.pem', chain: ['../pki/sub-ca-emt/ca.cert.pem'] },
-      sig: { certificate: '../pki/gwa/sig.cert.pem', key: '../pki/gwa/sig.key.pem', chain: ['../pki/sub-ca-emt/ca.cert.pem'] },
-      ca: { certificate: '../pki/sub-ca-gw/ca.cert.pem', key: '../pki/sub-ca-gw/ca.key.pem' },
-      pki: { roots: ['../pki/root-ca/ca.cert.pem'], intermediates: ['../pki/chain.pem'], crls: ['../pki/crl/sub-ca-gw.crl.pem'] },
-      storage: { sqlite: 'gwa.db' },
-      api: { host: '127.0.0.1', port: 0, tokenFile: 'api-token' },
-    }))
-    const gwa = track(startSmgwProcess(['gwa', 'serve', '--config', gwaConfig, '--json'], 'gwa serve'))
-    await Promise.all([
-      gwa.waitFor(() => gwa.json.some((l) => l.event === 'listening'), WAIT_MS, 'listening line'),
+    const gwaConfig = await writeGwaConfig(join(tmp.dir, 'gwa'), { pkiFromDir: join('..', 'pki'), token: GWA_TOKEN })
+    const [gwaHeadEnd] = await Promise.all([
+      connectGwa(track(startSmgwProcess(['gwa', 'serve', '--config', gwaConfig, '--json'], 'gwa serve')), { config: gwaConfig, token: GWA_TOKEN, waitMs: WAIT_MS }),
       emt.waitFor(() => emt.json.some((l) => l.event === 'listening'), WAIT_MS, 'listening line'),
       meter.waitFor(() => meter.stderr.some((l) => /listening on port \d+/.test(l)), WAIT_MS, 'listening line'),
     ])
-    const gwaPorts = gwa.json.find((l) => l.event === 'listening')!
     const emtPorts = emt.json.find((l) => l.event === 'listening')!
     const meterPort = Number(/listening on port (\d+)/.exec(meter.stderr.find((l) => /listening on port/.test(l))!)![1])
     // The operator commands reach the REST API at the bound port (the configuration says 0).
-    const gwaUrl = `http://127.0.0.1:${String(gwaPorts.apiPort)}`
-    const op = (args: readonly string[]) => smgw(['gwa', ...args, '--url', gwaUrl, '--config', gwaConfig])
-    const gwaApi = async (path: string, init?: RequestInit): Promise<{ status: number; body: unknown }> => {
-      const res = await fetch(`${gwaUrl}${path}`, { ...init, headers: { authorization: `Bearer ${GWA_TOKEN}`, 'content-type': 'application/json' } })
-      return { status: res.status, body: await res.json() }
-    }
-    const post = async (path: string, body: unknown): Promise<void> => {
-      const r = await gwaApi(path, { method: 'POST', body: JSON.stringify(body) })
-      expect(r.status, `POST ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300)
-    }
+    const gwaUrl = gwaHeadEnd.url
+    const { op, post } = gwaHeadEnd
+    const gwaApi = gwaHeadEnd.api
     const view = async (): Promise<GatewayView['gateway']> => ((await gwaApi(`/v1/gateways/${GATEWAY_ID}`)).body as GatewayView).gateway
-    const commandsOf = async (): Promise<{ type: string; state: string; result: Record<string, unknown> | null }[]> =>
-      ((await gwaApi(`/v1/gateways/${GATEWAY_ID}/commands`)).body as { commands: { type: string; state: string; result: Record<string, unknown> | null }[] }).commands
+    const commandsOf = () => gwaHeadEnd.commands(GATEWAY_ID)
 
     // Where the GWA believes the gateways' wake-up ports and admin server are: a relay that
     // records and forwards each datagram, and a front that passes the sessions through.
@@ -189,7 +127,7 @@ describe('gateway administration (issue 7), as real processes', () => {
       identity: { key: createPrivateKey(await readFile(join(pki, 'gwa', 'tls.key.pem'))), cert: await pemDer(join(pki, 'gwa', 'tls.cert.pem')), chain: [await pemDer(join(pki, 'sub-ca-emt', 'ca.cert.pem'))] },
       trust: { roots: [await pemDer(join(pki, 'root-ca', 'ca.cert.pem'))], intermediates: [await pemDer(join(pki, 'sub-ca-gw', 'ca.cert.pem')), await pemDer(join(pki, 'sub-ca-gs', 'ca.cert.pem'))] },
     })
-    const front: AdminFront = await startAdminFront({ upstreamPort: gwaPorts.adminPort as number, gwaTls })
+    const front: AdminFront = await startAdminFront({ upstreamPort: gwaHeadEnd.adminPort, gwaTls })
     closers.push(() => front.close())
 
     // The operator registers both gateways (smgw-0002 only exists to have a wake-up addressed to it).
@@ -217,42 +155,20 @@ describe('gateway administration (issue 7), as real processes', () => {
         recipients: [{ id: 'emt-1', url: `https://127.0.0.1:${String(emtPorts.gatewayPort)}`, encCertificate: p('emt-1', 'enc.cert.pem') }],
         retry: { initialMs: 200, maxMs: 1000 },
       },
-      admin: {
-        endpoint: `https://127.0.0.1:${String(front.port)}`,
-        gwaCertificate: p('gwa', 'sig.cert.pem'),
-        manufacturerCertificate: p('manufacturer', 'sig.cert.pem'),
-        trust: { roots: [p('root-ca', 'ca.cert.pem')], intermediates: [p('sub-ca-emt', 'ca.cert.pem'), p('sub-ca-gw', 'ca.cert.pem'), p('sub-ca-gs', 'ca.cert.pem')] },
-        initialIdentity: { key: join(gsDir, 'gs.key.pem'), certificate: join(gsDir, 'gs.cert.pem'), chain: [p('sub-ca-gs', 'ca.cert.pem')] },
-        stateDir: 'admin-state',
-        wakeUp: { host: '127.0.0.1', port: wakeUpPort },
-        pollIntervalS: 0,
-        contactAtStart: false,
-        firmware: { dir: 'firmware', healthTimeoutS: 30 },
-      },
+      admin: adminSection({ pkiFromDir: join('..', 'pki'), gatewayId: GATEWAY_ID, endpoint: `https://127.0.0.1:${String(front.port)}`, wakeUpPort }),
     }))
     const gateway = track(startGatewayProcess(join(gwDir, 'gateway.json')))
     await gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running'), WAIT_MS, 'running line')
     relay.forwardTo(wakeUpPort)
     timeline.mark('gateway running')
 
-    const gwaLines = () => gwa.json as readonly GwaLine[]
-    const results = (type: string) => gwaLines().filter((l) => l.event === 'result' && l.gateway === GATEWAY_ID && l.type === type)
-    const contacts = () => gwaLines().filter((l) => l.event === 'contact' && l.gateway === GATEWAY_ID)
-    const waitResult = async (type: string, n: number): Promise<void> => {
-      try {
-        await gwa.waitFor(() => results(type).length >= n, WAIT_MS, `${String(n)} ${type} result(s)`)
-      } catch (err) {
-        const recent = (lines: readonly Record<string, unknown>[]) => lines.slice(-12).map((l) => JSON.stringify(l).slice(0, 400)).join('\n')
-        const commands = (await commandsOf()).map((c) => `${c.type} ${c.state} ${JSON.stringify(c.result).slice(0, 200)}`).join('\n')
-        const admin = gateway.lines.filter((l) => typeof l.msg === 'string' && /wake|admin|session|firmware/.test(l.msg))
-        throw new Error(`${(err as Error).message}\nGWA commands:\n${commands}\nGWA:\n${recent(gwa.json)}\ngateway (administration):\n${recent(admin)}`, { cause: err })
-      }
-    }
+    const contacts = () => gwaHeadEnd.contacts(GATEWAY_ID)
+    const waitResult = (type: string, n: number): Promise<void> => gwaHeadEnd.waitResult(GATEWAY_ID, type, n, WAIT_MS, () => {
+      const admin = gateway.lines.filter((l) => typeof l.msg === 'string' && /wake|admin|session|firmware/.test(l.msg))
+      return `gateway (administration):\n${admin.slice(-12).map((l) => JSON.stringify(l).slice(0, 400)).join('\n')}`
+    })
     /** The n-th (0-based) result of `type` succeeded; otherwise the GWA's record of it names why. */
-    const expectOk = async (type: string, n: number): Promise<void> => {
-      if (results(type)[n]?.ok === true) return
-      expect.fail(`${type} #${String(n)} failed: ${JSON.stringify((await commandsOf()).filter((c) => c.type === type)[n])}`)
-    }
+    const expectOk = (type: string, n: number): Promise<void> => gwaHeadEnd.expectOk(GATEWAY_ID, type, n)
 
     // 1. First certificates: wake-up → session with the Gütesiegel identity → generate-csr → the GWA
     //    signs the CSRs with the gateway sub-CA and queues install-certificates in the same session.
@@ -418,12 +334,3 @@ describe('gateway administration (issue 7), as real processes', () => {
     timeline.mark('logs verified')
   }, 420_000) // measured: 40 s at load average 3, 94–160 s at 15–20 on 2 cores (mostly process starts through tsx); the rest is headroom
 })
-
-/** A free UDP port on 127.0.0.1 (bound, read, released). */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => { socket.bind(0, '127.0.0.1', resolve) })
-  const port = socket.address().port
-  await new Promise<void>((resolve) => { socket.close(resolve) })
-  return port
-}

@@ -43,21 +43,21 @@ export interface GwaHeadEnd {
   /** The REST API's base URL (the configuration says port 0; this is the bound one). */
   readonly url: string
   /** `smgw gwa ARGS… --url URL --config FILE` must exit 0; its standard output. */
-  op(args: readonly string[]): Promise<string>
+  readonly op: (args: readonly string[]) => Promise<string>
   /** A REST call with the bearer token; the JSON answer. */
-  api(path: string, init?: RequestInit): Promise<{ status: number; body: unknown }>
+  readonly api: (path: string, init?: RequestInit) => Promise<{ status: number; body: unknown }>
   /** A REST POST that must succeed (2xx). */
-  post(path: string, body: unknown): Promise<void>
-  commands(gatewayId: string): Promise<GwaCommand[]>
+  readonly post: (path: string, body: unknown) => Promise<void>
+  readonly commands: (gatewayId: string) => Promise<GwaCommand[]>
   readonly lines: () => readonly GwaLine[]
   /** The `result` events of the gateway's commands of `type`, in arrival order. */
-  results(gatewayId: string, type: string): GwaLine[]
+  readonly results: (gatewayId: string, type: string) => GwaLine[]
   /** The `contact` events (one per admin session) of the gateway. */
-  contacts(gatewayId: string): GwaLine[]
+  readonly contacts: (gatewayId: string) => GwaLine[]
   /** Resolves once `n` results of `type` arrived; on a timeout the error shows the GWA's commands and lines and `diagnostics()`. */
-  waitResult(gatewayId: string, type: string, n: number, timeoutMs: number, diagnostics?: () => string): Promise<void>
+  readonly waitResult: (gatewayId: string, type: string, n: number, timeoutMs: number, diagnostics?: () => string) => Promise<void>
   /** The n-th (0-based) result of `type` succeeded; otherwise the GWA's record of it names why. */
-  expectOk(gatewayId: string, type: string, n: number): Promise<void>
+  readonly expectOk: (gatewayId: string, type: string, n: number) => Promise<void>
 }
 
 /**
