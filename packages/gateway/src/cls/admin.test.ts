@@ -1,10 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { TLSSocket } from 'node:tls'
-import { createCmsSigner, encodePem, type CmsSigner } from '@smgw/crypto'
+import { createCmsSigner, type CmsSigner } from '@smgw/crypto'
 import { decodeAdminResults, encodeCommandsAnswer, signAdminObject, type AdminResult } from '@smgw/admin-protocol'
 import { createTlsContext, createTlsServer } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +12,7 @@ import { createGateway } from '../service.js'
 import { openStore } from '../store/store.js'
 import { createTempDir } from '../testing.js'
 import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+import { gatewayTestConfig, pemFileIn, startTestDevice, startTestEmt, writeTestPkiFiles } from './testing.js'
 
 // `cls-open` through the real administration path: a test GWA (mutual TLS, the session
 // protocol, GWA-signed commands) answers the gateway's start-up session with cls-open
@@ -31,8 +30,10 @@ beforeAll(async () => {
   tmp = await createTempDir('smgw-cls-admin-')
   t = await createWanTestPki({ gateways: 1, emts: 1 }, new Date(NOW.getTime() - 86_400_000))
   gwaSigner = createCmsSigner({ signer: t.signer('gwa/sig'), certificate: t.cert('gwa/sig'), chain: [t.cert('sub-ca-emt')] })
-  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', `${GW}/gs`, `${GW}/sig`, `${GW}/tls`, 'emt-1/enc']) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
-  for (const label of [`${GW}/gs`, `${GW}/sig`, `${GW}/tls`]) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+  await writeTestPkiFiles(t, tmp.dir, {
+    certificates: ['root', 'sub-ca-emt', 'sub-ca-gw', 'sub-ca-gs', 'gwa/sig', `${GW}/gs`, `${GW}/sig`, `${GW}/tls`, 'emt-1/enc'],
+    keys: [`${GW}/gs`, `${GW}/sig`, `${GW}/tls`],
+  })
 }, 60_000)
 afterAll(async () => {
   for (const c of closers.reverse()) await c()
@@ -40,23 +41,23 @@ afterAll(async () => {
 })
 
 /** An EMT CLS endpoint and a TCP device, both real, both closed after the tests. */
-async function startEmtAndDevice(): Promise<{ endpoint: string; devicePort: number; emtSockets: TLSSocket[]; deviceSockets: Socket[] }> {
-  const emtSockets: TLSSocket[] = []
-  const emt = createTlsServer(createTlsContext({ identity: { key: t.key('emt-1/tls'), cert: t.cert('emt-1/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] } }), {
-    onConnection: (s) => { emtSockets.push(s) },
-  })
-  await new Promise<void>((resolve) => { emt.listen(0, '127.0.0.1', resolve) })
-  closers.push(() => { for (const s of emtSockets) s.destroy(); emt.close() })
-  const deviceSockets: Socket[] = []
-  const device = createServer((s) => { deviceSockets.push(s) })
-  await new Promise<void>((resolve) => { device.listen(0, '127.0.0.1', resolve) })
-  closers.push(() => { for (const s of deviceSockets) s.destroy(); device.close() })
-  return { endpoint: `https://127.0.0.1:${String((emt.address() as AddressInfo).port)}`, devicePort: (device.address() as AddressInfo).port, emtSockets, deviceSockets }
+async function startEmtAndDevice(): Promise<{ endpoint: string; devicePort: number; emtSockets: readonly unknown[]; deviceSockets: readonly unknown[] }> {
+  const emt = await startTestEmt(t)
+  closers.push(() => { emt.close() })
+  const device = await startTestDevice()
+  closers.push(() => { device.close() })
+  return { endpoint: `https://127.0.0.1:${String(emt.port)}`, devicePort: device.port, emtSockets: emt.all, deviceSockets: device.all }
 }
 
-function file(label: string): string {
-  return join(tmp.dir, `${label.replaceAll('/', '-')}.pem`)
-}
+const file = (label: string): string => pemFileIn(tmp.dir)(label)
+
+/** The admin section: the test GWA at `endpoint`, the gateway's initial GS identity, no polling. */
+const adminSection = (endpoint: string): Record<string, unknown> => ({
+  endpoint, gwaCertificate: file('gwa/sig'),
+  trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
+  initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
+  stateDir: 'state', wakeUp: { host: '127.0.0.1', port: 0 }, pollIntervalS: 0,
+})
 
 /**
  * A GWA that answers the start-up session with `commands` and records the results; each later
@@ -104,21 +105,8 @@ describe('cls-open through the admin session', () => {
     ])
     const configPath = join(tmp.dir, 'gateway.json')
     await writeFile(configPath, JSON.stringify({
-      gatewayId: GATEWAY,
-      store: { path: 'gateway.db' },
-      logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
-      meters: [],
-      wan: {
-        tls: { key: file(`${GW}/tls.key`), certificate: file(`${GW}/tls`), chain: [file('sub-ca-gw')] },
-        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt')] },
-        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: file('emt-1/enc') }],
-      },
-      admin: {
-        endpoint: gwa.endpoint, gwaCertificate: file('gwa/sig'),
-        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
-        initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
-        stateDir: 'state', wakeUp: { host: '127.0.0.1', port: 0 }, pollIntervalS: 0,
-      },
+      ...gatewayTestConfig(GATEWAY, file),
+      admin: adminSection(gwa.endpoint),
       cls: {
         devices: [
           { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } },
@@ -160,23 +148,7 @@ describe('cls-open and a cls section that comes with a reconfiguration', () => {
     )
     const dir = join(tmp.dir, 'later')
     await mkdir(dir)
-    const base = {
-      gatewayId: GATEWAY,
-      store: { path: 'gateway.db' },
-      logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
-      meters: [],
-      wan: {
-        tls: { key: file(`${GW}/tls.key`), certificate: file(`${GW}/tls`), chain: [file('sub-ca-gw')] },
-        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt')] },
-        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: file('emt-1/enc') }],
-      },
-      admin: {
-        endpoint: gwa.endpoint, gwaCertificate: file('gwa/sig'),
-        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt'), file('sub-ca-gw'), file('sub-ca-gs')] },
-        initialIdentity: { key: file(`${GW}/gs.key`), certificate: file(`${GW}/gs`), chain: [file('sub-ca-gs')] },
-        stateDir: 'state', wakeUp: { host: '127.0.0.1', port: 0 }, pollIntervalS: 0,
-      },
-    }
+    const base = { ...gatewayTestConfig(GATEWAY, file), admin: adminSection(gwa.endpoint) }
     await writeFile(join(dir, 'gateway.json'), JSON.stringify(base))
     await writeFile(join(dir, 'gateway-cls.json'), JSON.stringify({
       ...base,

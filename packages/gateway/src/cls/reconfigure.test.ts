@@ -1,10 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { createServer, type Socket } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { TLSSocket } from 'node:tls'
-import { encodePem } from '@smgw/crypto'
-import { createTlsContext, createTlsServer } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readGatewayConfig, type GatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
@@ -12,6 +7,7 @@ import { createGateway } from '../service.js'
 import { openStore } from '../store/store.js'
 import { createTempDir } from '../testing.js'
 import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
+import { ended, gatewayTestConfig, pemFileIn, readLine, startTestDevice, startTestEmt, writeTestPkiFiles } from './testing.js'
 
 // Gateway.reconfigure with a changed `cls` section: a real gateway (SQLite store, signed
 // logs, its WAN TLS identity from files), a real EMT CLS endpoint (mutual TLS 1.2) and a real
@@ -26,75 +22,23 @@ const closers: (() => unknown)[] = []
 beforeAll(async () => {
   tmp = await createTempDir('smgw-cls-reconfigure-')
   t = await createWanTestPki({ gateways: 1, emts: 2 }, new Date(Date.now() - 86_400_000))
-  for (const label of ['root', 'sub-ca-emt', 'sub-ca-gw', `${GW}/sig`, `${GW}/tls`, 'emt-1/enc']) await writeFile(file(label), encodePem('CERTIFICATE', t.cert(label)))
-  for (const label of [`${GW}/sig`, `${GW}/tls`]) await writeFile(file(`${label}.key`), t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+  await writeTestPkiFiles(t, tmp.dir, { certificates: ['root', 'sub-ca-emt', 'sub-ca-gw', `${GW}/sig`, `${GW}/tls`, 'emt-1/enc'], keys: [`${GW}/sig`, `${GW}/tls`] })
 }, 60_000)
 afterAll(async () => {
   for (const c of closers.reverse()) await c()
   await tmp.remove()
 })
 
-function file(label: string): string {
-  return join(tmp.dir, `${label.replaceAll('/', '-')}.pem`)
-}
-
-/** A listener that hands on every connection it accepts. */
-function queueOf<S>(): { push: (s: S) => void; next: () => Promise<S>; all: S[] } {
-  const waiting: ((s: S) => void)[] = []
-  const arrived: S[] = []
-  const all: S[] = []
-  return {
-    all,
-    push: (s) => { all.push(s); const w = waiting.shift(); if (w !== undefined) w(s); else arrived.push(s) },
-    next: () => { const s = arrived.shift(); return s !== undefined ? Promise.resolve(s) : new Promise((resolve) => { waiting.push(resolve) }) },
-  }
-}
-
-function readLine(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let text = ''
-    const onData = (c: Buffer): void => {
-      text += c.toString('utf8')
-      const nl = text.indexOf('\n')
-      if (nl < 0) return
-      socket.off('data', onData)
-      resolve(text.slice(0, nl))
-    }
-    socket.on('data', onData)
-  })
-}
-
-const ended = (socket: Socket): Promise<void> => new Promise((resolve) => {
-  if (socket.readableEnded || socket.destroyed) resolve()
-  else { socket.once('end', () => { resolve() }); socket.once('close', () => { resolve() }); socket.resume() }
-})
-
 describe('Gateway.reconfigure with a new cls section', () => {
   it('closes only the channels whose pairing went (reconfigured, in the signed consumer log), keeps the others relaying; the section can go and come back without a restart', async () => {
-    const emtSockets = queueOf<TLSSocket>()
-    const emt = createTlsServer(createTlsContext({ identity: { key: t.key('emt-1/tls'), cert: t.cert('emt-1/tls'), chain: [t.cert('sub-ca-emt')] }, trust: { roots: [t.cert('root')] } }), {
-      onConnection: (s) => { emtSockets.push(s) },
-    })
-    await new Promise<void>((resolve) => { emt.listen(0, '127.0.0.1', resolve) })
-    closers.push(() => { for (const s of emtSockets.all) s.destroy(); emt.close() })
-    const deviceSockets = queueOf<Socket>()
-    const device = createServer((s) => { deviceSockets.push(s) })
-    await new Promise<void>((resolve) => { device.listen(0, '127.0.0.1', resolve) })
-    closers.push(() => { for (const s of deviceSockets.all) s.destroy(); device.close() })
-    const endpoint = `https://127.0.0.1:${String((emt.address() as AddressInfo).port)}`
-    const at = { host: '127.0.0.1', port: (device.address() as AddressInfo).port }
+    const emt = await startTestEmt(t)
+    closers.push(() => { emt.close() })
+    const device = await startTestDevice()
+    closers.push(() => { device.close() })
+    const endpoint = `https://127.0.0.1:${String(emt.port)}`
+    const at = { host: '127.0.0.1', port: device.port }
 
-    const base = {
-      gatewayId: GATEWAY,
-      store: { path: 'gateway.db' },
-      logs: { sigKey: file(`${GW}/sig.key`), sigCertificate: file(`${GW}/sig`) },
-      meters: [],
-      wan: {
-        tls: { key: file(`${GW}/tls.key`), certificate: file(`${GW}/tls`), chain: [file('sub-ca-gw')] },
-        trust: { roots: [file('root')], intermediates: [file('sub-ca-emt')] },
-        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: file('emt-1/enc') }],
-      },
-    }
+    const base = gatewayTestConfig(GATEWAY, pemFileIn(tmp.dir))
     const version = async (name: string, cls: unknown): Promise<GatewayConfig> => {
       const path = join(tmp.dir, `${name}.json`)
       await writeFile(path, JSON.stringify({ ...base, ...(cls === undefined ? {} : { cls }) }))
@@ -117,7 +61,7 @@ describe('Gateway.reconfigure with a new cls section', () => {
     await gateway.start()
     const open = async (deviceId: string) => {
       const opened = await gateway.cls()!.open({ deviceId, emtId: 'emt-1', endpoint, requestedBy: 'gwa' })
-      const [e, d] = await Promise.all([emtSockets.next(), deviceSockets.next()])
+      const [e, d] = await Promise.all([emt.next(), device.next()])
       await readLine(e)
       return { ...opened, e, d }
     }

@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { createServer as createTlsDeviceServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { createTlsContext, createTlsServer } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { ConsumerLogEntry } from '../log/entries.js'
@@ -13,6 +12,7 @@ import { createManualWorld, createTempDir } from '../testing.js'
 import { createWanTestPki, openssl, type WanTestPki } from '../wan/testing.js'
 import type { ClsConfigInput } from './config.js'
 import { CLS_PREAMBLE_FORMAT, createClsService, type ClsServiceDeps } from './service.js'
+import { ended, readLine, startTestDevice, startTestEmt, type TestEndpoint } from './testing.js'
 
 // Real sockets throughout: an EMT CLS endpoint (mutual TLS 1.2 with @smgw/pki's server), a
 // device as a TCP server on 127.0.0.1, the service in between. Time moves only by hand.
@@ -25,51 +25,21 @@ beforeAll(async () => {
   other = await createWanTestPki({ gateways: 0, emts: 1 }, new Date(Date.now() - DAY))
 })
 
-const servers: (Server | { close: () => void })[] = []
+const servers: { close: () => void }[] = []
 afterAll(() => { for (const s of servers) s.close() })
 
 /** An EMT CLS endpoint: accepts the gateway (SM-PKI client certificate), hands each socket on. */
-async function startEmt(label = 'emt-1', trustFrom: WanTestPki = pki, identityFrom: WanTestPki = pki): Promise<{ port: number; next: () => Promise<TLSSocket> }> {
-  const context = createTlsContext({ identity: { key: identityFrom.key(`${label}/tls`), cert: identityFrom.cert(`${label}/tls`), chain: [identityFrom.cert('sub-ca-emt')] }, trust: { roots: [trustFrom.cert('root')] } })
-  const waiting: ((s: TLSSocket) => void)[] = []
-  const arrived: TLSSocket[] = []
-  const server = createTlsServer(context, {
-    onConnection: (socket) => {
-      const w = waiting.shift()
-      if (w !== undefined) w(socket)
-      else arrived.push(socket)
-    },
-  })
-  servers.push(server)
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  return {
-    port: (server.address() as AddressInfo).port,
-    next: () => {
-      const s = arrived.shift()
-      return s !== undefined ? Promise.resolve(s) : new Promise((resolve) => { waiting.push(resolve) })
-    },
-  }
+async function startEmt(label = 'emt-1', trustFrom: WanTestPki = pki, identityFrom: WanTestPki = pki): Promise<TestEndpoint<TLSSocket>> {
+  const emt = await startTestEmt(identityFrom, label, trustFrom)
+  servers.push(emt)
+  return emt
 }
 
 /** A device on the HAN: every connection handed on. */
-async function startDevice(): Promise<{ port: number; next: () => Promise<Socket>; server: Server }> {
-  const waiting: ((s: Socket) => void)[] = []
-  const arrived: Socket[] = []
-  const server = createServer((socket) => {
-    const w = waiting.shift()
-    if (w !== undefined) w(socket)
-    else arrived.push(socket)
-  })
-  servers.push(server)
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  return {
-    port: (server.address() as AddressInfo).port,
-    server,
-    next: () => {
-      const s = arrived.shift()
-      return s !== undefined ? Promise.resolve(s) : new Promise((resolve) => { waiting.push(resolve) })
-    },
-  }
+async function startDevice(): Promise<TestEndpoint<Socket>> {
+  const device = await startTestDevice()
+  servers.push(device)
+  return device
 }
 
 /** Reads from `socket` until `n` bytes arrived (or the end). */
@@ -91,27 +61,6 @@ function readBytes(socket: Socket, n: number): Promise<Buffer> {
     socket.on('end', done)
   })
 }
-
-function readLine(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let text = ''
-    const onData = (c: Buffer): void => {
-      text += c.toString('utf8')
-      const nl = text.indexOf('\n')
-      if (nl < 0) return
-      socket.off('data', onData)
-      const rest = text.slice(nl + 1)
-      if (rest.length > 0) socket.unshift(Buffer.from(rest))
-      resolve(text.slice(0, nl))
-    }
-    socket.on('data', onData)
-  })
-}
-
-const ended = (socket: Socket): Promise<void> => new Promise((resolve) => {
-  if (socket.readableEnded || socket.destroyed) resolve()
-  else { socket.once('end', () => { resolve() }); socket.once('close', () => { resolve() }); socket.resume() }
-})
 
 function config(devicePort: number, extra: Partial<ClsConfigInput> = {}): ClsConfigInput {
   return {
