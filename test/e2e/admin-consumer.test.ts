@@ -149,6 +149,9 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     await gwa.expectOk(GATEWAY_ID, 'profile', 0)
     const reported = ((await gwa.api(`/v1/gateways/${GATEWAY_ID}`)).body as { gateway: { certificates: { kind: string; source: string; serial: string }[] } }).gateway.certificates
     expect(reported.filter((c) => c.source === 'operational').map((c) => c.kind).sort()).toEqual(['enc', 'sig', 'tls'])
+    // The ENC serial it reports is the one installed from the GWA's certificate (what the GWA will seal to).
+    const installed = (await gwa.commands(GATEWAY_ID)).find((c) => c.type === 'install-certificates')?.result as { serials: Record<string, string> } | undefined
+    expect(reported.find((c) => c.kind === 'enc' && c.source === 'operational')?.serial).toBe(installed?.serials.enc)
     timeline.mark('water meter deployed')
 
     // The meter's telegram arrives and is key-rejected: no key under that ID in the module.
@@ -287,6 +290,11 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
       for (const spelling of keySpellings(WATER_KEY)) expect(bytes.includes(spelling), `gateway store holds ${spelling.toString('hex')}`).toBe(false)
     }
     const log = systemLog(storeFile)
+    // Installed while running: one start, one running line; the module holds the key under its ID.
+    expect([log.filter((e) => e.type === 'gateway-started').length, gateway.lines.filter((l) => l.event === 'running').length]).toEqual([1, 1])
+    const held = await smgwOk(['gateway', 'keys', 'list', '--config', gatewayConfig, '--json'])
+    expect(JSON.parse(held)).toMatchObject({ keys: expect.arrayContaining([KEY_ID]) as unknown, missing: [] })
+    expect(held.toLowerCase()).not.toContain(WATER_KEY)
     const steps: [string, Record<string, unknown>][] = [
       ['certificate-installed', { kind: 'enc' }],
       ['config-changed', { version: 1, by: 'gwa' }],
