@@ -1,38 +1,31 @@
-import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors.js'
-import { createTempDir, createTestClock } from '../testing.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createTestClock } from '../testing.js'
 import { MAX_REPORTED_REQUESTS } from './han.js'
 import { MIGRATIONS } from './migrations.js'
 import { openStore } from './store.js'
+import { codeOf, useStoreFile } from './testing.js'
 import type { Store } from './types.js'
 
 // Consumer requests on their way to the administrator and back (migration 6; docs/admin-protocol.md
 // the report's `requests`, `answer-request`), on real SQLite files.
 
-let tmp: { dir: string; remove: () => Promise<void> }
-let path: string
+const file = useStoreFile('smgw-store-requests-')
 const clock = createTestClock('2026-11-30T10:00:00.000Z')
-const open = (): Store => openStore(path, { now: clock.now })
+const open = (): Store => openStore(file.path, { now: clock.now })
 
-beforeEach(async () => {
-  clock.set('2026-11-30T10:00:00.000Z')
-  tmp = await createTempDir('smgw-store-requests-')
-  path = join(tmp.dir, 'gateway.db')
-})
-afterEach(async () => { await tmp.remove() })
-
-function codeOf(fn: () => unknown): string {
+/** Runs `use` on the store and closes it again, also when an assertion in `use` fails. */
+function withStore(use: (s: Store) => void): void {
+  const s = open()
   try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return (err as GatewayError).code
+    use(s)
+  } finally {
+    s.close()
   }
-  return 'no error'
 }
+
+beforeEach(() => { clock.set('2026-11-30T10:00:00.000Z') })
 
 const add = (s: Store, consumer: string, kind: 'deletion' | 'rectification' | 'objection' | 'tariff-choice', text = `${kind} please`, state: 'received' | 'pending' = 'received') =>
   s.han.addRequest({ consumer, kind, state, text, at: clock.now() })
@@ -40,7 +33,7 @@ const add = (s: Store, consumer: string, kind: 'deletion' | 'rectification' | 'o
 describe('migration 5 → 6', () => {
   it('keeps the requests of a version-5 file; they read as not forwarded and not answered, and are reported', () => {
     // A file as the version-5 gateway wrote it: its own migrations, its own code path.
-    const v5 = openStore(path, { now: clock.now }, { migrations: MIGRATIONS.slice(0, 5) })
+    const v5 = openStore(file.path, { now: clock.now }, { migrations: MIGRATIONS.slice(0, 5) })
     expect(v5.schemaVersion).toBe(5)
     const a = add(v5, 'c-1', 'deletion', 'Delete my 2025 data')
     clock.advance(1000)
@@ -48,25 +41,22 @@ describe('migration 5 → 6', () => {
     clock.advance(1000)
     const c = add(v5, 'c-1', 'objection', 'No TAF 7 please')
     v5.close()
-    const closed = new Database(path)
+    const closed = new Database(file.path)
     closed.prepare("UPDATE han_requests SET state = 'done' WHERE id = ?").run(c.id)
     closed.close()
 
-    const s = open()
-    try {
+    withStore((s) => {
       expect(s.schemaVersion).toBe(MIGRATIONS.length)
       expect(s.han.requests('c-1')).toEqual([
         { id: c.id, consumer: 'c-1', kind: 'objection', state: 'done', text: 'No TAF 7 please', createdAt: c.createdAt, updatedAt: c.updatedAt, forwardedAt: undefined, answeredAt: undefined, note: undefined },
         { id: a.id, consumer: 'c-1', kind: 'deletion', state: 'received', text: 'Delete my 2025 data', createdAt: a.createdAt, updatedAt: a.updatedAt, forwardedAt: undefined, answeredAt: undefined, note: undefined },
       ])
       expect(s.han.openRequests().map((r) => [r.id, r.consumer, r.state])).toEqual([[a.id, 'c-1', 'received'], [b.id, 'c-2', 'pending']])
-    } finally {
-      s.close()
-    }
+    })
   })
 
   it('a version-5 store has the old functions and refuses the new ones with a clear error', () => {
-    const v5 = openStore(path, { now: clock.now }, { migrations: MIGRATIONS.slice(0, 5) })
+    const v5 = openStore(file.path, { now: clock.now }, { migrations: MIGRATIONS.slice(0, 5) })
     try {
       add(v5, 'c-1', 'deletion')
       expect(codeOf(() => v5.han.openRequests())).toBe('STORE_WRITE_FAILED')
@@ -81,8 +71,7 @@ describe('migration 5 → 6', () => {
 
 describe('open requests', () => {
   it('of every consumer, oldest first, only received / pending / in-progress, at most 256', () => {
-    const s = open()
-    try {
+    withStore((s) => {
       const ids: number[] = []
       for (let i = 0; i < MAX_REPORTED_REQUESTS + 10; i++) ids.push(add(s, i % 2 === 0 ? 'c-1' : 'c-2', 'rectification', `line ${String(i)}`).id)
       // Close the first five: they are no longer reported, the next ones move up.
@@ -94,14 +83,12 @@ describe('open requests', () => {
       expect(new Set(open.map((r) => r.consumer))).toEqual(new Set(['c-1', 'c-2']))
       expect(open[0]).toMatchObject({ state: 'in-progress', note: 'working on it' })
       expect(s.han.openRequests(3).map((r) => r.id)).toEqual(ids.slice(5, 8))
-    } finally {
-      s.close()
-    }
+    })
   })
 
   it('are read through the partial index of open requests (closed ones are not scanned)', () => {
     open().close()
-    const db = new Database(path, { readonly: true })
+    const db = new Database(file.path, { readonly: true })
     try {
       const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM han_requests WHERE state IN ('received', 'pending', 'in-progress') ORDER BY id LIMIT 256").all() as { detail: string }[]
       expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING INDEX han_requests_open/)
@@ -113,8 +100,7 @@ describe('open requests', () => {
 
 describe('forwarding', () => {
   it('turns only received requests pending, once, with the time the GWA accepted the report', () => {
-    const s = open()
-    try {
+    withStore((s) => {
       const a = add(s, 'c-1', 'deletion')
       const b = add(s, 'c-2', 'objection')
       const c = add(s, 'c-1', 'rectification')
@@ -131,16 +117,13 @@ describe('forwarding', () => {
       expect(s.han.markRequestsForwarded([a.id, b.id], clock.now())).toEqual([])
       expect(s.han.requests('c-1').find((r) => r.id === a.id)?.forwardedAt).toEqual(at)
       expect(s.han.markRequestsForwarded([], clock.now())).toEqual([])
-    } finally {
-      s.close()
-    }
+    })
   })
 })
 
 describe('answers', () => {
   it('set state, note and the answer time; in-progress may be answered again, done and rejected are closed', () => {
-    const s = open()
-    try {
+    withStore((s) => {
       const r = add(s, 'c-1', 'deletion')
       s.han.markRequestsForwarded([r.id], clock.now())
       clock.advance(3_600_000)
@@ -159,22 +142,17 @@ describe('answers', () => {
       expect(codeOf(() => s.han.answerRequest(rejected.id, { state: 'done', note: '', at: clock.now() }))).toBe('REQUEST_CLOSED')
       expect(codeOf(() => s.han.answerRequest(rejected.id + 1, { state: 'done', note: '', at: clock.now() }))).toBe('REQUEST_UNKNOWN')
       expect(s.han.openRequests()).toEqual([])
-    } finally {
-      s.close()
-    }
+    })
   })
 
   it('keeps any one-line note exactly as the administrator wrote it', () => {
-    const s = open()
-    try {
+    withStore((s) => {
       const line = fc.string({ unit: 'grapheme', maxLength: 1000 }).filter((n) => /^[^\p{Cc}]*$/u.test(n) && n.length <= 1000)
       fc.assert(fc.property(line, (note) => {
         const r = add(s, 'c-1', 'rectification')
         expect(s.han.answerRequest(r.id, { state: 'done', note, at: clock.now() }).note).toBe(note)
         expect(s.han.requests('c-1')[0]!.note).toBe(note)
       }), { numRuns: 100 })
-    } finally {
-      s.close()
-    }
+    })
   })
 })

@@ -1,34 +1,17 @@
-import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors.js'
-import { createTempDir, createTestClock } from '../testing.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createTestClock } from '../testing.js'
 import { MIGRATIONS } from './migrations.js'
 import { STORE_APPLICATION_ID, openStore } from './store.js'
+import { codeOf, useStoreFile } from './testing.js'
 import type { ExpiryCutoffs, IntervalValueInput, OutboxInput, ReadingInput } from './types.js'
 
-let tmp: { dir: string; remove: () => Promise<void> }
-let path: string
+const file = useStoreFile('smgw-store-v2-')
 const clock = createTestClock('2026-11-30T10:00:00.000Z')
 const deps = { now: clock.now }
 
-beforeEach(async () => {
-  clock.set('2026-11-30T10:00:00.000Z')
-  tmp = await createTempDir('smgw-store-v2-')
-  path = join(tmp.dir, 'gateway.db')
-})
-afterEach(async () => { await tmp.remove() })
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return (err as GatewayError).code
-  }
-  return 'no error'
-}
+beforeEach(() => { clock.set('2026-11-30T10:00:00.000Z') })
 
 const payload = new Uint8Array([1, 2, 3])
 const item = (extra: Partial<OutboxInput> = {}): OutboxInput => ({ recipient: 'EMT-1', purpose: 'taf7', payload, ...extra })
@@ -42,7 +25,7 @@ const reading = (time: string, extra: Partial<ReadingInput> = {}): ReadingInput 
 describe('migration 1 → 2 → 3', () => {
   it('migrates a version-1 file with data, keeping every row, and the old rows read with the new fields undefined', () => {
     // A file exactly as the version-1 gateway wrote it: migration 1 only, by hand.
-    const db = new Database(path)
+    const db = new Database(file.path)
     db.pragma('journal_mode = WAL')
     db.exec(MIGRATIONS[0]!.sql)
     db.pragma(`application_id = ${STORE_APPLICATION_ID}`)
@@ -53,7 +36,7 @@ describe('migration 1 → 2 → 3', () => {
     db.prepare("INSERT INTO outbox (recipient, purpose, payload, state, attempts, next_attempt_ms, created_ms) VALUES ('EMT-1', 'taf7', x'03', 'pending', 0, 5, 8)").run()
     db.close()
 
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     expect(store.schemaVersion).toBe(MIGRATIONS.length)
     expect(store.readReadings()).toMatchObject([{ id: 1, meterId: 'M1', mantissa: 42n, scaler: -1 }])
     const old = store.readOutbox()
@@ -65,7 +48,7 @@ describe('migration 1 → 2 → 3', () => {
     expect(store.tafWatermark('taf7-M1')).toBeUndefined()
     expect(store.integrityCheck()).toEqual(['ok'])
     store.close()
-    const check = new Database(path, { readonly: true })
+    const check = new Database(file.path, { readonly: true })
     expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'outbox_%' ORDER BY name").pluck().all()).toEqual(['outbox_due', 'outbox_message_id'])
     // Version 3: readings are indexed by time first (ingest touches the index tail only).
@@ -74,12 +57,12 @@ describe('migration 1 → 2 → 3', () => {
   })
 
   it('a store opened at version 1 only (migrations option) refuses the version-2 calls', () => {
-    const store = openStore(path, deps, { migrations: [MIGRATIONS[0]!] })
+    const store = openStore(file.path, deps, { migrations: [MIGRATIONS[0]!] })
     expect(store.schemaVersion).toBe(1)
     expect(codeOf(() => store.enqueueOutbox(item()))).toBe('STORE_WRITE_FAILED')
     store.close()
     // …and the next normal open migrates it.
-    const again = openStore(path, deps)
+    const again = openStore(file.path, deps)
     expect(again.schemaVersion).toBe(MIGRATIONS.length)
     again.close()
   })
@@ -87,7 +70,7 @@ describe('migration 1 → 2 → 3', () => {
 
 describe('outbox message IDs and delivery time', () => {
   it('keeps the message ID, refuses duplicates and bad IDs, records the delivery time', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const a = store.enqueueOutbox(item({ messageId: 'urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e' }))
     expect(codeOf(() => store.enqueueOutbox(item({ messageId: 'urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e' })))).toBe('STORE_INPUT_INVALID')
     for (const bad of ['', 'x'.repeat(129), 'tab\there', 'ümlaut']) expect(codeOf(() => store.enqueueOutbox(item({ messageId: bad })))).toBe('STORE_INPUT_INVALID')
@@ -108,7 +91,7 @@ describe('outbox message IDs and delivery time', () => {
 
 describe('TAF watermarks and commitTafRun', () => {
   it('commits interval values, outbox items and the watermark together', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const r = store.commitTafRun({
       profile: 'taf7-M1', until: new Date('2026-11-30T09:30:00Z'),
       intervalValues: [value('2026-11-30T09:15:00Z'), value('2026-11-30T09:30:00Z', { mantissa: 20n })],
@@ -127,7 +110,7 @@ describe('TAF watermarks and commitTafRun', () => {
   })
 
   it('STORE_INPUT_INVALID and nothing written: watermark going back, duplicate message ID, bad value or item', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.commitTafRun({ profile: 'p', until: new Date('2026-11-30T09:30:00Z'), outbox: [item({ messageId: 'taken' })] })
     const attempts = [
       { profile: 'p', until: new Date('2026-11-30T09:15:00Z'), intervalValues: [value('2026-11-30T09:15:00Z')], outbox: [item({ messageId: 'x1' })] },
@@ -147,7 +130,7 @@ describe('TAF watermarks and commitTafRun', () => {
   })
 
   it('property: the watermark is the maximum of the accepted runs and never moves back', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     let n = 0
     fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 1, maxLength: 20 }), (times) => {
       const profile = `prop-${n++}`
@@ -168,7 +151,7 @@ describe('TAF watermarks and commitTafRun', () => {
 
 describe('readings validation cache', () => {
   it('applies the same rules to strings it has seen and to new ones', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading('2026-11-30T09:00:00Z')])
     // Known meter and quantity: the other fields are still checked on every reading.
     for (const bad of [{ mantissa: 1 }, { scaler: 128 }, { scaler: 0.5 }, { time: new Date(Number.NaN) }, { status: -1n }, { unit: '' }, { unit: 'x'.repeat(17) }, { meterId: 'a b' }, { quantity: 5 }]) {
@@ -179,7 +162,7 @@ describe('readings validation cache', () => {
   })
 
   it('property: many distinct meter IDs (beyond the cache bound) are each checked', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const ids = Array.from({ length: 5000 }, (_, i) => `M${i}`)
     expect(store.appendReadings(ids.map((meterId) => reading('2026-11-30T09:00:00Z', { meterId }))).count).toBe(5000)
     fc.assert(fc.property(fc.string({ maxLength: 70 }), (meterId) => {
@@ -194,7 +177,7 @@ describe('deleteExpired', () => {
   const cutoffs = (at: string, extra: Partial<ExpiryCutoffs> = {}): ExpiryCutoffs => ({ readings: new Date(at), intervalValues: new Date(at), deliveredOutbox: new Date(at), ...extra })
 
   it('deletes readings and interval values before the cutoffs and counts them per meter', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([
       reading('2026-11-01T00:00:00Z'), reading('2026-11-02T00:00:00Z'), reading('2026-11-01T00:00:00Z', { meterId: 'M2' }),
       reading('2026-11-20T00:00:00Z'), reading('2026-11-20T00:00:00Z', { meterId: 'M2' }),
@@ -216,7 +199,7 @@ describe('deleteExpired', () => {
   })
 
   it('keeps readings and interval values at or after keepFrom (not yet processed by a tariff profile)', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading('2026-11-01T00:00:00Z'), reading('2026-11-05T00:00:00Z'), reading('2026-11-10T00:00:00Z')])
     store.putIntervalValues([value('2026-11-01T00:15:00Z'), value('2026-11-05T00:00:00Z')])
     const r = store.deleteExpired(cutoffs('2026-11-15T00:00:00Z'), { keepFrom: new Date('2026-11-05T00:00:00Z') })
@@ -228,7 +211,7 @@ describe('deleteExpired', () => {
   })
 
   it('deletes delivered outbox items only, by delivery time, with per-purpose cutoffs', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     clock.set('2026-11-01T00:00:00Z')
     const ids = ['taf7', 'taf7', 'taf9', 'taf14', 'taf7', 'taf7'].map((purpose, i) => store.enqueueOutbox(item({ purpose, messageId: `m${i}` })))
     clock.set('2026-11-02T00:00:00Z')
@@ -252,9 +235,9 @@ describe('deleteExpired', () => {
   })
 
   it('a reader on another connection blocks the WAL reset: compacted false, the delete stands, the next call compacts', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading('2026-11-01T00:00:00Z'), reading('2026-11-20T00:00:00Z')])
-    const other = new Database(path, { readonly: true })
+    const other = new Database(file.path, { readonly: true })
     other.exec('BEGIN')
     expect(other.prepare('SELECT count(*) FROM readings').pluck().get()).toBe(2)
     const first = store.deleteExpired(cutoffs('2026-11-15T00:00:00Z'))
@@ -269,7 +252,7 @@ describe('deleteExpired', () => {
   })
 
   it('STORE_INPUT_INVALID for invalid cutoffs, nothing deleted', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading('2026-11-01T00:00:00Z')])
     expect(codeOf(() => store.deleteExpired(cutoffs('2026-11-15T00:00:00Z', { intervalValues: new Date(Number.NaN) })))).toBe('STORE_INPUT_INVALID')
     expect(codeOf(() => store.deleteExpired(cutoffs('2026-11-15T00:00:00Z'), { keepFrom: new Date(Number.NaN) }))).toBe('STORE_INPUT_INVALID')

@@ -1,44 +1,27 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors.js'
-import { createTempDir, createTestClock } from '../testing.js'
+import { describe, expect, it } from 'vitest'
+import { createTestClock } from '../testing.js'
 import { MIGRATIONS, type Migration } from './migrations.js'
 import { STORE_APPLICATION_ID, openStore } from './store.js'
+import { codeOf, useStoreFile } from './testing.js'
 import type { ReadingInput } from './types.js'
 
-let tmp: { dir: string; remove: () => Promise<void> }
-let path: string
+const file = useStoreFile('smgw-store-')
 const clock = createTestClock('2026-11-30T10:00:00.000Z')
 const deps = { now: clock.now }
-
-beforeEach(async () => {
-  tmp = await createTempDir('smgw-store-')
-  path = join(tmp.dir, 'gateway.db')
-})
-afterEach(async () => { await tmp.remove() })
 
 function reading(i: number, extra: Partial<ReadingInput> = {}): ReadingInput {
   return { meterId: '1EMH0012345678', quantity: '1-0:1.8.0*255', time: new Date(Date.UTC(2026, 10, 30, 9, 0, i)), mantissa: BigInt(i) * 1000n + 7n, scaler: -1, unit: 'Wh', status: 0x182n, ...extra }
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return (err as GatewayError).code
-  }
-  return 'no error'
-}
-
 describe('openStore', () => {
   it('creates the schema in WAL mode with synchronous FULL, marked as a gateway store', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     expect(store.schemaVersion).toBe(MIGRATIONS.length)
     store.close()
-    const db = new Database(path, { readonly: true })
+    const db = new Database(file.path, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.pragma('application_id', { simple: true })).toBe(STORE_APPLICATION_ID)
@@ -46,57 +29,57 @@ describe('openStore', () => {
     expect(tables).toEqual(['admin_state', 'certificates', 'config_versions', 'han_accounts', 'han_consents', 'han_requests', 'han_sessions', 'han_tokens', 'interval_values', 'log_entries', 'log_heads', 'outbox', 'readings', 'taf_watermarks'])
     expect(db.pragma('secure_delete', { simple: true })).toBe(0) // per connection: ours sets it, this one does not
     db.close()
-    const again = openStore(path, deps)
+    const again = openStore(file.path, deps)
     // synchronous is per connection: FULL (2) on ours.
     expect(again.integrityCheck()).toEqual(['ok'])
     again.close()
   })
 
   it('applies a new migration on reopen and leaves applied ones alone', () => {
-    openStore(path, deps).close()
+    openStore(file.path, deps).close()
     const extra: Migration[] = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'meters', sql: 'CREATE TABLE meters (id TEXT PRIMARY KEY)' }]
-    const store = openStore(path, deps, { migrations: extra })
+    const store = openStore(file.path, deps, { migrations: extra })
     expect(store.schemaVersion).toBe(MIGRATIONS.length + 1)
     store.close()
-    const db = new Database(path, { readonly: true })
+    const db = new Database(file.path, { readonly: true })
     expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meters'").pluck().get()).toBe(1)
     db.close()
   })
 
   it('STORE_MIGRATION_FAILED: a failing migration is rolled back completely', () => {
-    openStore(path, deps).close()
+    openStore(file.path, deps).close()
     const next = MIGRATIONS.length + 1
     const broken: Migration[] = [...MIGRATIONS, { version: next, name: 'broken', sql: 'CREATE TABLE half (a); INSERT INTO no_such_table VALUES (1);' }]
-    expect(codeOf(() => openStore(path, deps, { migrations: broken }))).toBe('STORE_MIGRATION_FAILED')
-    const db = new Database(path, { readonly: true })
+    expect(codeOf(() => openStore(file.path, deps, { migrations: broken }))).toBe('STORE_MIGRATION_FAILED')
+    const db = new Database(file.path, { readonly: true })
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get()).toBe(0)
     db.close()
-    expect(codeOf(() => openStore(path, deps, { migrations: [{ version: 2, name: 'gap', sql: '' }] }))).toBe('STORE_MIGRATION_FAILED')
+    expect(codeOf(() => openStore(file.path, deps, { migrations: [{ version: 2, name: 'gap', sql: '' }] }))).toBe('STORE_MIGRATION_FAILED')
   })
 
   it('STORE_SCHEMA_TOO_NEW: a file from a newer gateway is not touched', () => {
-    openStore(path, deps, { migrations: [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'future', sql: 'CREATE TABLE future (a)' }] }).close()
-    expect(codeOf(() => openStore(path, deps))).toBe('STORE_SCHEMA_TOO_NEW')
+    openStore(file.path, deps, { migrations: [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'future', sql: 'CREATE TABLE future (a)' }] }).close()
+    expect(codeOf(() => openStore(file.path, deps))).toBe('STORE_SCHEMA_TOO_NEW')
   })
 
-  it('STORE_OPEN_FAILED: not SQLite, a foreign SQLite file, a missing file read-only, an unopenable path', async () => {
-    await writeFile(path, 'these are not the bytes of a database, but long enough to look like a header at first sight...')
-    expect(codeOf(() => openStore(path, deps))).toBe('STORE_OPEN_FAILED')
-    const foreign = join(tmp.dir, 'foreign.db')
+  it('STORE_OPEN_FAILED: not SQLite, a foreign SQLite file, a missing file read-only, an unopenable file.path', async () => {
+    await writeFile(file.path, 'these are not the bytes of a database, but long enough to look like a header at first sight...')
+    expect(codeOf(() => openStore(file.path, deps))).toBe('STORE_OPEN_FAILED')
+    const foreign = join(file.dir, 'foreign.db')
     const db = new Database(foreign)
     db.exec('CREATE TABLE t (a); PRAGMA user_version = 1')
     db.close()
     expect(codeOf(() => openStore(foreign, deps))).toBe('STORE_OPEN_FAILED')
-    expect(codeOf(() => openStore(join(tmp.dir, 'missing.db'), deps, { readonly: true }))).toBe('STORE_OPEN_FAILED')
-    expect(codeOf(() => openStore(join(tmp.dir, 'no', 'such', 'dir.db'), deps))).toBe('STORE_OPEN_FAILED')
-    const empty = join(tmp.dir, 'empty.db')
+    expect(codeOf(() => openStore(join(file.dir, 'missing.db'), deps, { readonly: true }))).toBe('STORE_OPEN_FAILED')
+    expect(codeOf(() => openStore(join(file.dir, 'no', 'such', 'dir.db'), deps))).toBe('STORE_OPEN_FAILED')
+    const empty = join(file.dir, 'empty.db')
     new Database(empty).close()
     expect(codeOf(() => openStore(empty, deps, { readonly: true }))).toBe('STORE_OPEN_FAILED')
   })
 
   it('STORE_CLOSED after close; close is idempotent', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.close()
     store.close()
     expect(codeOf(() => store.appendReadings([reading(1)]))).toBe('STORE_CLOSED')
@@ -106,7 +89,7 @@ describe('openStore', () => {
 
 describe('readings', () => {
   it('stores values exactly: beyond 64 bits, negative, with scaler, unit and status word', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const big = 2n ** 64n + 5n
     const batch = [reading(1), reading(2, { mantissa: big, status: 2n ** 64n - 1n }), reading(3, { mantissa: -(2n ** 63n), scaler: 3 }), reading(4, { unit: undefined, status: undefined })]
     const r = store.appendReadings(batch)
@@ -120,13 +103,13 @@ describe('readings', () => {
     expect(back[0]).toMatchObject({ id: 1, meterId: '1EMH0012345678', quantity: '1-0:1.8.0*255', unit: 'Wh', status: 0x182n, time: batch[0]!.time, receivedAt: clock.now() })
     store.close()
     // The file holds the large value as decimal text, not a rounded REAL.
-    const db = new Database(path, { readonly: true })
+    const db = new Database(file.path, { readonly: true })
     expect(db.prepare('SELECT typeof(mantissa) || \':\' || mantissa FROM readings WHERE id = 2').pluck().get()).toBe(`text:${big}`)
     db.close()
   })
 
   it('queries by meter, quantity and time range, and pages by id', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading(1), reading(2, { quantity: '1-0:2.8.0*255' }), reading(3, { meterId: 'OTHER' }), reading(4), reading(5)])
     expect(store.readReadings({ meterId: '1EMH0012345678', quantity: '1-0:1.8.0*255' }).map((r) => r.id)).toEqual([1, 4, 5])
     expect(store.readReadings({ from: reading(2).time, to: reading(4).time }).map((r) => r.id)).toEqual([2, 3])
@@ -136,7 +119,7 @@ describe('readings', () => {
   })
 
   it('STORE_INPUT_INVALID: one bad reading and nothing of the batch is written', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const bad: unknown[] = [
       { ...reading(2), meterId: '' }, { ...reading(2), quantity: 'a b' }, { ...reading(2), mantissa: 5 }, { ...reading(2), scaler: 1.5 },
       { ...reading(2), scaler: 200 }, { ...reading(2), time: new Date(Number.NaN) }, { ...reading(2), status: -1n }, { ...reading(2), unit: '' },
@@ -147,10 +130,10 @@ describe('readings', () => {
   })
 
   it('STORE_WRITE_FAILED: a failure inside the transaction rolls back the whole batch', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     store.appendReadings([reading(1)])
     // Another connection adds a trigger that aborts on one meter, as a disk error would mid-batch.
-    const db = new Database(path)
+    const db = new Database(file.path)
     db.exec("CREATE TRIGGER boom BEFORE INSERT ON readings WHEN NEW.meter_id = 'BOOM' BEGIN SELECT RAISE(ABORT, 'boom'); END")
     db.close()
     expect(codeOf(() => store.appendReadings([reading(2), reading(3), reading(4, { meterId: 'BOOM' })]))).toBe('STORE_WRITE_FAILED')
@@ -160,10 +143,10 @@ describe('readings', () => {
   })
 
   it('a read-only store reads and refuses writes', () => {
-    const w = openStore(path, deps)
+    const w = openStore(file.path, deps)
     w.appendReadings([reading(1)])
     w.close()
-    const r = openStore(path, deps, { readonly: true })
+    const r = openStore(file.path, deps, { readonly: true })
     expect(r.readReadings()).toHaveLength(1)
     expect(codeOf(() => r.appendReadings([reading(2)]))).toBe('STORE_WRITE_FAILED')
     r.close()
@@ -172,7 +155,7 @@ describe('readings', () => {
 
 describe('interval values, outbox, config versions', () => {
   it('puts interval values, replacing the same interval', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const v = { meterId: 'M1', quantity: '1-0:1.8.0*255', periodSeconds: 900, end: new Date('2026-11-30T09:15:00Z'), mantissa: 12n, scaler: 0, unit: 'Wh', status: 0 }
     store.putIntervalValues([v, { ...v, end: new Date('2026-11-30T09:30:00Z'), mantissa: 20n }])
     store.putIntervalValues([{ ...v, mantissa: 13n, status: 4 }])
@@ -184,7 +167,7 @@ describe('interval values, outbox, config versions', () => {
   })
 
   it('queues outbox items and returns the due ones', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const a = store.enqueueOutbox({ recipient: 'EMT-1', purpose: 'taf7', payload: new Uint8Array([1, 2, 3]) })
     store.enqueueOutbox({ recipient: 'EMT-2', purpose: 'taf1', payload: new Uint8Array([4]), notBefore: new Date('2026-12-01T00:00:00Z') })
     expect(store.dueOutbox(clock.now()).map((i) => [i.id, i.recipient, [...i.payload], i.state, i.attempts])).toEqual([[a, 'EMT-1', [1, 2, 3], 'pending', 0]])
@@ -197,7 +180,7 @@ describe('interval values, outbox, config versions', () => {
   })
 
   it('keeps configuration versions as canonical JSON, a new version only on change', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     const v1 = store.saveConfigVersion({ meters: [{ id: 'M1' }], identity: 'gw' })
     expect(v1.version).toBe(1)
     expect(v1.config).toBe('{"identity":"gw","meters":[{"id":"M1"}]}')
@@ -209,7 +192,7 @@ describe('interval values, outbox, config versions', () => {
   })
 
   it('keeps administration state by key across a reopen; bad keys and values are refused and change nothing', () => {
-    const store = openStore(path, deps)
+    const store = openStore(file.path, deps)
     expect(store.getAdminState('wakeup.counter')).toBeUndefined()
     store.setAdminState('wakeup.counter', '17')
     store.setAdminState('wakeup.counter', '18')
@@ -220,10 +203,10 @@ describe('interval values, outbox, config versions', () => {
     expect(codeOf(() => store.getAdminState('x'.repeat(65)))).toBe('STORE_INPUT_INVALID')
     store.close()
     expect(codeOf(() => store.getAdminState('config.active'))).toBe('STORE_CLOSED')
-    const again = openStore(path, deps)
+    const again = openStore(file.path, deps)
     expect([again.getAdminState('wakeup.counter'), again.getAdminState('config.active'), again.getAdminState('big')]).toEqual(['18', '3', undefined])
     again.close()
-    const ro = openStore(path, deps, { readonly: true })
+    const ro = openStore(file.path, deps, { readonly: true })
     expect(ro.getAdminState('config.active')).toBe('3')
     expect(codeOf(() => { ro.setAdminState('config.active', '4') })).toBe('STORE_WRITE_FAILED')
     ro.close()
