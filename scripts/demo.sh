@@ -11,7 +11,10 @@
 #      start over mutual TLS and listens for signed UDP wake-ups) with two tariff profiles
 #      (samples/demo-tariff-profiles.json: TAF 7 quarter-hour values every hour to emt-1,
 #      TAF 10 power every 2 s to emt-2). The time server puts the gateway's legal time 25 s
-#      before a full hour, so an hourly TAF 7 message is due within the run,
+#      before a full hour, so an hourly TAF 7 message is due within the run. The GWA gives
+#      the gateway its wireless meters: an ENC certificate (renew --kinds enc), the meters
+#      (a profile) and their AES keys (`smgw gwa meter-keys`: sealed to that ENC certificate,
+#      opened into the gateway's security module — no key file on the gateway),
 #   4. prints each delivery as the participants' REST APIs show it; emt-2 is killed for
 #      10 s in the middle and its messages arrive after it is back; then the GWA renews the
 #      gateway's TLS certificate: a signed wake-up, the admin session, generate-csr, the CSR
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a folder}; shift 2 ;;
     --han-port) han_port=${2:?--han-port needs a number}; shift 2 ;;
     --no-setup) setup=0; shift ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -183,7 +186,8 @@ wait_for "$work/gwa/serve.out" '"listening"' 90 "the GWA"
 read -r gwa_admin gwa_api < <(json_line "$work/gwa/serve.out" event listening adminPort apiPort)
 gwa() { smgw gwa "$@" --url "http://127.0.0.1:$gwa_api" --config "$work/gwa/gwa.json"; }
 # The gateway's UDP wake-up port (the only port it listens on in the WAN): a free one, registered with the GWA.
-wake_port=$(node -e 'const s = require("dgram").createSocket("udp4"); s.bind(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
+free_udp_port() { node -e 'const s = require("dgram").createSocket("udp4"); s.bind(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })'; }
+wake_port=$(free_udp_port)
 gwa register smgw-0001 --wake-up "127.0.0.1:$wake_port" --note "demo gateway" > /dev/null
 say "GWA: gateways connect to https://127.0.0.1:$gwa_admin (mutual TLS), REST API http://127.0.0.1:$gwa_api; smgw-0001 registered, wake-up UDP 127.0.0.1:$wake_port"
 say "emt-1 (supplier):      gateways connect to https://127.0.0.1:$emt_1_gw (mutual TLS), REST API http://127.0.0.1:$emt_1_api"
@@ -206,21 +210,29 @@ say "time server:  UDP 127.0.0.1:$ntp_port, its clock $((offset / 1000)) s ahead
 gw="$work/gateway"
 mkdir -p "$gw"
 cp samples/demo-tariff-profiles.json "$gw/tariff-profiles.json"
+# The wireless meters' AES keys: the operator's file for `smgw gwa meter-keys` (the gateway gets them from the GWA).
 water_key=000102030405060708090A0B0C0D0E0F
 heat_key=F0E0D0C0B0A090807060504030201000
-printf '{ "water-1": "%s", "heat-1": "%s" }\n' "$water_key" "$heat_key" > "$gw/meter-keys.json"; chmod 600 "$gw/meter-keys.json"
+printf '{ "water-1": "%s", "heat-1": "%s" }\n' "$water_key" "$heat_key" > "$work/gwa/meter-keys.json"; chmod 600 "$work/gwa/meter-keys.json"
+# The gateway's security module (software, sealed under a passphrase) holds its ENC key and the meter keys.
+printf '%s\n' "demo security module $(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')" > "$gw/sm.pass"; chmod 600 "$gw/sm.pass"
+lmn_port=$(free_udp_port)
 node -e '
-  const [file, smlPort, ntpPort, emt1, emt2, hanPort, gwaPort, wakePort] = process.argv.slice(1)
+  const [file, profileFile, smlPort, ntpPort, emt1, emt2, hanPort, gwaPort, wakePort, lmnPort] = process.argv.slice(1)
   const pki = "../pki", gw = `${pki}/gateways/smgw-0001`
+  const ehz = { id: "ehz-1", kind: "sml", intervalS: 1, consumer: "c-1", transport: { tcp: { host: "127.0.0.1", port: Number(smlPort) } } }
+  const udp = { udp: { host: "127.0.0.1", port: Number(lmnPort) } }
+  // The wireless meters come from the GWA (a profile; the gateway would not start with a key ID its module lacks).
+  require("fs").writeFileSync(profileFile, JSON.stringify({ meters: [ehz,
+    { id: "water-1", kind: "wmbus", mbusId: "21000001", keyId: "water-1", intervalS: 16, consumer: "c-1", transport: udp },
+    { id: "heat-1", kind: "wmbus", mbusId: "31000001", keyId: "heat-1", intervalS: 16, consumer: "c-1", transport: udp },
+  ] }, null, 2))
   require("fs").writeFileSync(file, JSON.stringify({
     gatewayId: "smgw-0001",
     store: { path: "gateway.db" },
     logs: { sigKey: `${gw}/sig.key.pem`, sigCertificate: `${gw}/sig.cert.pem` },
-    meters: [
-      { id: "ehz-1", kind: "sml", intervalS: 1, consumer: "c-1", transport: { tcp: { host: "127.0.0.1", port: Number(smlPort) } } },
-      { id: "water-1", kind: "wmbus", mbusId: "21000001", keyId: "water-1", intervalS: 16, consumer: "c-1", transport: { udp: { host: "127.0.0.1", port: 0 } } },
-      { id: "heat-1", kind: "wmbus", mbusId: "31000001", keyId: "heat-1", intervalS: 16, consumer: "c-1", transport: { udp: { host: "127.0.0.1", port: 0 } } },
-    ],
+    meters: [ehz],
+    meterKeys: { securityModule: { software: { dir: "security-module", passphraseFile: "sm.pass" } } },
     time: { ntp: { host: "127.0.0.1", port: Number(ntpPort) }, pollIntervalS: 30 },
     tariffs: { profiles: "tariff-profiles.json" },
     wan: {
@@ -248,20 +260,30 @@ node -e '
       pollIntervalS: 0,
     },
   }, null, 2))
-' "$gw/gateway.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw" "$han_port" "$gwa_admin" "$wake_port"
+' "$gw/gateway.json" "$work/gwa/wireless-meters.json" "$sml_port" "$ntp_port" "$emt_1_gw" "$emt_2_gw" "$han_port" "$gwa_admin" "$wake_port" "$lmn_port"
 # The consumer's account on the HAN side (the password goes through a file, never the command line).
 han_password=demo-anna-2026
 printf '%s\n' "$han_password" > "$work/anna.pw"; chmod 600 "$work/anna.pw"
 smgw han user add anna --consumer c-1 --password-file "$work/anna.pw" --config "$gw/gateway.json" > /dev/null
-node "$smgw_js" gateway --config "$gw/gateway.json" --keys "$gw/meter-keys.json" --json --status-interval 0 --log-level warn 2> "$gw/gateway.log" &
+node "$smgw_js" gateway --config "$gw/gateway.json" --json --status-interval 0 --log-level warn 2> "$gw/gateway.log" &
 gateway_pid=$!
 pids+=("$gateway_pid")
 wait_for "$gw/gateway.log" '"event":"running"' 90 "the gateway"
-udp_port=$(json_line "$gw/gateway.log" event running ports | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8"))[0])')
-say "gateway smgw-0001: reads ehz-1 over TCP, wireless M-Bus on UDP 127.0.0.1:$udp_port; store $gw/gateway.db"
-node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter water --mode 5 --key "$water_key" --id 21000001 --interval 16 > /dev/null 2> "$work/water-sim.log" &
+say "gateway smgw-0001: reads ehz-1 over TCP; store $gw/gateway.db"
+# Each step waits for its result at the GWA; the next wake-up comes from a new `smgw gwa` process,
+# seconds after the session ended (a wake-up during a session is absorbed).
+say ">> the GWA gives the gateway its wireless meters: an ENC certificate (generate-csr → signed by the gateway sub-CA → installed),"
+say "   the meters (a profile, configuration version 1), then their keys sealed to that ENC certificate (meter-keys)"
+gwa renew smgw-0001 --kinds enc --wake > /dev/null
+wait_for "$work/gwa/serve.log" '"type":"install-certificates".*"ok":true' 90 "the ENC certificate's installation"
+gwa deploy smgw-0001 --profile "$work/gwa/wireless-meters.json" --wake > /dev/null
+wait_for "$work/gwa/serve.log" '"type":"profile".*"ok":true' 90 "the wireless meters' profile"
+gwa meter-keys smgw-0001 --keys "$work/gwa/meter-keys.json" --wake | sed 's/^/     /'
+wait_for "$work/gwa/serve.log" '"type":"meter-keys".*"ok":true' 90 "the meter keys' installation"
+say "   keys installed in the gateway's security module (no restart); wireless M-Bus on UDP 127.0.0.1:$lmn_port"
+node "$smgw_js" sim wmbus --udp "127.0.0.1:$lmn_port" --meter water --mode 5 --key "$water_key" --id 21000001 --interval 16 > /dev/null 2> "$work/water-sim.log" &
 pids+=($!)
-node "$smgw_js" sim wmbus --udp "127.0.0.1:$udp_port" --meter heat --mode 7 --key "$heat_key" --id 31000001 --interval 16 --seed 3 > /dev/null 2> "$work/heat-sim.log" &
+node "$smgw_js" sim wmbus --udp "127.0.0.1:$lmn_port" --meter heat --mode 7 --key "$heat_key" --id 31000001 --interval 16 --seed 3 > /dev/null 2> "$work/heat-sim.log" &
 pids+=($!)
 say "wireless M-Bus meters: water-1 (OMS mode 5) and heat-1 (mode 7), a telegram about every 16 s"
 say "tariff profiles: TAF 7 (1-0:1.8.0, quarter hours, sent hourly) → emt-1; TAF 10 (1-0:16.7.0, every 2 s) → emt-2"
@@ -330,9 +352,10 @@ fi
 say ">> the GWA renews the gateway's TLS certificate: a signed wake-up (UDP) → the gateway opens the admin session (mutual TLS)"
 say "   → generate-csr → the GWA signs the CSR with the gateway sub-CA → install-certificates, in the same session"
 gwa renew smgw-0001 --kinds tls --wake | sed 's/^/     /'
-wait_for "$work/gwa/serve.log" '"type":"install-certificates".*"ok":true' 60 "the certificate installation"
+wait_count "$work/gwa/serve.log" '"type":"install-certificates".*"ok":true' 2 60 "the certificate installation" # the first was the ENC certificate
 gwa wake smgw-0001 > /dev/null # one more session: the gateway reports its certificates, connecting with the new one
-wait_count "$work/gwa/serve.log" '"event":"contact".*"reason":"wake-up"' 2 60 "the second admin session"
+# Wake-up sessions so far: ENC certificate, meters, keys, this renewal, this wake-up.
+wait_count "$work/gwa/serve.log" '"event":"contact".*"reason":"wake-up"' 5 60 "the admin session after the renewal"
 gwa status smgw-0001 | sed 's/^/     /'
 sleep $(( seconds - ($(date +%s) - started) > 0 ? seconds - ($(date +%s) - started) : 0 ))
 say ">> stopping the gateway (SIGTERM)"
@@ -373,7 +396,7 @@ fi
 step "8. the gateway's logs (system, consumer, calibration): hash chains and signed day heads"
 smgw log verify "$gw/gateway.db" --cert "$gwpki/sig.cert.pem" | sed 's/^/  /'
 say "administration in the system log:"
-smgw log show "$gw/gateway.db" --log system 2>/dev/null | grep -E '^ *[0-9]+  [^ ]+  (wake-up|admin-session|admin-command|certificate-[a-z]+)  ' | cut -c1-160 | sed 's/^/    /' || true
+smgw log show "$gw/gateway.db" --log system 2>/dev/null | grep -E '^ *[0-9]+  [^ ]+  (wake-up|admin-session|admin-command|certificate-[a-z]+|config-changed|meter-keys-installed)  ' | cut -c1-160 | sed 's/^/    /' || true
 smgw log show "$gw/gateway.db" --log consumer --consumer c-1 2>/dev/null | grep -E 'data-sent' | tail -n 3 | cut -c1-160 | sed 's/^/  /' || true
 
 step "summary"
