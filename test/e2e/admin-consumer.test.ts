@@ -205,7 +205,11 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     const byQuantity = Object.fromEntries(current.values.map((v) => [v.quantity, numberOf(v)]))
     expect(byQuantity).toEqual({ volume: Number(third.volumeM3), volume_flow: Number(third.flowM3h) })
 
-    // A deletion request; the next admin session carries it to the GWA.
+    // A deletion request; the next admin session carries it to the GWA. Without the session's
+    // CSRF token (a forged cross-site POST) it is refused and nothing is filed.
+    const forged = await han.post('/api/v1/requests', { kind: 'deletion', text: 'forged' }, { csrf: false })
+    expect([forged.status, (forged.body as { code?: string } | null)?.code]).toEqual([403, 'CSRF_INVALID'])
+    expect(((await han.get('/api/v1/requests')).body as { requests: unknown[] }).requests).toEqual([])
     const filed = await han.post('/api/v1/requests', { kind: 'deletion', text: 'Please delete my readings from before 2026.' })
     expect(filed.status, filed.text).toBe(201)
     const requestId = (filed.body as { request: { id: number; state: string } }).request.id
@@ -225,6 +229,9 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     await vi.waitFor(async () => { expect((await hanRequest())?.state).toBe('pending') }, { timeout: WAIT_MS, interval: 250 })
     timeline.mark('request filed and reported')
 
+    // The GWA queues answers only for requests the gateway reported.
+    const unknown = await gwa.api(`/v1/gateways/${GATEWAY_ID}/commands`, { method: 'POST', body: JSON.stringify({ type: 'answer-request', requestId: requestId + 1, state: 'done', note: 'no such request' }) })
+    expect([unknown.status, (unknown.body as { code: string }).code]).toEqual([404, 'GWA_NOT_FOUND'])
     await gwa.op(['answer', GATEWAY_ID, String(requestId), '--state', 'done', '--note', NOTE, '--wake'])
     await waitResult('answer-request', 1)
     await gwa.expectOk(GATEWAY_ID, 'answer-request', 0)
@@ -239,7 +246,11 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     ])
     expect(requestEntries[2]!.fields).toMatchObject({ state: 'done', note: NOTE })
     const atGwa = (JSON.parse(await gwa.op(['requests', GATEWAY_ID, '--json'])) as { requests: GwaRequest[] }).requests
-    expect(atGwa).toEqual([expect.objectContaining({ requestId, answer: expect.objectContaining({ state: 'done', note: NOTE }) as unknown })])
+    expect(atGwa).toEqual([expect.objectContaining({ requestId, state: 'done', answer: expect.objectContaining({ state: 'done', note: NOTE }) as unknown })])
+    // Closed: a second answer is refused at the GWA, nothing queued.
+    const again = await gwa.api(`/v1/gateways/${GATEWAY_ID}/commands`, { method: 'POST', body: JSON.stringify({ type: 'answer-request', requestId, state: 'rejected', note: 'too late' }) })
+    expect([again.status, (again.body as { code: string }).code]).toEqual([400, 'GWA_REQUEST_INVALID'])
+    expect((await gwa.commands(GATEWAY_ID)).filter((c) => c.type === 'answer-request')).toHaveLength(1)
     expect((JSON.parse(await gwa.op(['requests', '--open', '--json'])) as { requests: GwaRequest[] }).requests).toEqual([])
     timeline.mark('request answered, shown to the consumer')
 

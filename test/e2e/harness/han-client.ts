@@ -16,8 +16,8 @@ export interface HanConsumer {
   /** POST /api/v1/session; throws unless 200. */
   login(username: string, password: string): Promise<void>
   get(path: string): Promise<HanAnswer>
-  /** A POST with the session cookie and `x-csrf-token`. */
-  post(path: string, body: unknown): Promise<HanAnswer>
+  /** A POST with the session cookie and `x-csrf-token` (left out with `csrf: false`: a forged cross-site request). */
+  post(path: string, body: unknown, o?: { readonly csrf?: boolean }): Promise<HanAnswer>
 }
 
 /**
@@ -29,12 +29,12 @@ export function createHanConsumer(o: { readonly port: number; readonly ca: strin
   let csrf: string | undefined
   const checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined =>
     cert.subject.CN === o.gatewayId ? undefined : new Error(`HAN certificate CN ${String(cert.subject.CN)}, not ${o.gatewayId}`)
-  const call = (method: string, path: string, body?: unknown): Promise<HanAnswer & { setCookie: string[] }> => new Promise((resolve, reject) => {
+  const call = (method: string, path: string, body?: unknown, withCsrf = true): Promise<HanAnswer & { setCookie: string[] }> => new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const headers: Record<string, string> = {}
     if (payload !== undefined) headers['content-type'] = 'application/json'
     if (cookie !== undefined) headers.cookie = cookie
-    if (csrf !== undefined && method !== 'GET') headers['x-csrf-token'] = csrf
+    if (csrf !== undefined && withCsrf && method !== 'GET') headers['x-csrf-token'] = csrf
     const req = request({ host: '127.0.0.1', port: o.port, method, path, headers, ca: o.ca, checkServerIdentity, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => { chunks.push(c) })
@@ -59,6 +59,6 @@ export function createHanConsumer(o: { readonly port: number; readonly ca: strin
       csrf = (r.body as { csrfToken: string }).csrfToken
     },
     get: (path) => call('GET', path),
-    post: (path, body) => call('POST', path, body),
+    post: (path, body, o) => call('POST', path, body, o?.csrf ?? true),
   }
 }
