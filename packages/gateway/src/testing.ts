@@ -1,9 +1,12 @@
 // Test support (not exported from the package index): a demo SM-PKI with in-memory keys,
-// the gateway's SIG key and certificate, and a clock the test moves.
+// the gateway's SIG key and certificate, a clock the test moves, temporary folders and a
+// fresh SoftHSM2 token.
+import { execFile } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { createKeyObjectSigner, type Signer } from '@smgw/crypto'
 import { createDemoPki, type DemoPki } from '@smgw/pki'
 
@@ -77,6 +80,19 @@ export function createManualWorld(startMs: number): { now: () => Date; setTimer:
 export async function createTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * Initialises a fresh SoftHSM2 token `label` (user PIN 4321, SO PIN 8765) with its token
+ * folder and config in `dir`. SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so it is set for
+ * the whole process: only for test files that run in their own process (vitest pool: forks).
+ */
+export async function initSoftHsmToken(dir: string, label: string): Promise<void> {
+  const conf = join(dir, 'softhsm2.conf')
+  await mkdir(join(dir, 'tokens'), { recursive: true })
+  await writeFile(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+  process.env.SOFTHSM2_CONF = conf
+  await promisify(execFile)('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', '4321', '--so-pin', '8765'], { env: { ...process.env, SOFTHSM2_CONF: conf } })
 }
 
 /**

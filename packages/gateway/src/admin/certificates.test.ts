@@ -2,67 +2,44 @@
 // CAs sign what the gateway requests (signRenewalRequest), the software security module and
 // one SoftHSM2 token, the state folder on disk, a real TLS handshake, and openssl as the
 // independent judge of the CSRs.
-import { execFile, spawnSync } from 'node:child_process'
-import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
+import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
-import { CURVES, createKeyObjectSigner, createPkcs11SecurityModule, createSoftwareSecurityModule, encodePem, findPkcs11Library, type SecurityModule } from '@smgw/crypto'
+import { CURVES, createPkcs11SecurityModule, createSoftwareSecurityModule, encodePem, findPkcs11Library, type SecurityModule, type Signer } from '@smgw/crypto'
 import {
-  connectTls, createDemoPki, createTlsContext, createTlsServer, decodeCertificate, issueCertificate, issueCrl, signRenewalRequest, verifyRenewalRequest,
+  connectTls, createTlsContext, createTlsServer, decodeCertificate, issueCertificate, issueCrl, signRenewalRequest, verifyRenewalRequest,
   type CertificateProfile, type DemoPki, type RenewalTrust,
 } from '@smgw/pki'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { SystemLogEntry } from '../log/entries.js'
-import { createTempDir } from '../testing.js'
+import { createTempDir, initSoftHsmToken } from '../testing.js'
+import { createWanTestPki } from '../wan/testing.js'
 import { createCertificateManager, type CertificateManager, type CertificateManagerDeps, type OperationalKind } from './certificates.js'
 
-const exec = promisify(execFile)
 const DAY = 86_400_000
 // Real time: OpenSSL checks certificate validity against the system clock in the handshake.
 const start = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000)
 
 interface World {
   readonly pki: DemoPki
-  readonly keys: Map<string, KeyObject>
   readonly cert: (label: string) => Uint8Array
-  readonly ca: (label: string) => { signer: ReturnType<typeof createKeyObjectSigner>; certificate: Uint8Array }
+  readonly ca: (label: string) => { signer: Signer; certificate: Uint8Array }
   readonly pem: (label: string) => string
 }
 
 async function createWorld(organization = 'SMGW Test'): Promise<World> {
-  const keys = new Map<string, KeyObject>()
-  const pki = await createDemoPki({ gateways: 2, emts: 1, organization }, {
-    now: start,
-    serialNumber: () => new Uint8Array([0x10, ...randomBytes(15)]),
-    newKey: (curve, label) => {
-      const key = generateKeyPairSync('ec', { namedCurve: CURVES[curve].nodeName }).privateKey
-      keys.set(label, key)
-      return Promise.resolve(createKeyObjectSigner(key))
-    },
-  })
-  const cert = (label: string): Uint8Array => {
-    const ca = pki.cas.find((c) => c.label === label)
-    if (ca !== undefined) return ca.certificate
-    const c = pki.participants.flatMap((p) => p.certificates).find((x) => x.label === label)
-    if (c === undefined) throw new Error(`no certificate ${label}`)
-    return c.certificate
-  }
+  const t = await createWanTestPki({ gateways: 2, emts: 1, organization }, start)
   const ca = (label: string) => {
-    const c = pki.cas.find((x) => x.label === label)
+    const c = t.pki.cas.find((x) => x.label === label)
     if (c === undefined) throw new Error(`no CA ${label}`)
     return { signer: c.signer, certificate: c.certificate }
   }
-  const pem = (label: string): string => {
-    const key = keys.get(label)
-    if (key === undefined) throw new Error(`no key ${label}`)
-    return key.export({ format: 'pem', type: 'pkcs8' }).toString()
-  }
-  return { pki, keys, cert, ca, pem }
+  return { pki: t.pki, cert: (label) => t.cert(label), ca, pem: (label) => t.key(label).export({ format: 'pem', type: 'pkcs8' }).toString() }
 }
 
 let w: World
@@ -476,12 +453,7 @@ const softhsm = findPkcs11Library(existsSync)
 
 describe.skipIf(softhsm === undefined)('SIG key on a PKCS#11 token (SoftHSM2)', () => {
   it('generates the SIG key on the token; the CSR verifies with openssl and the sub-CA signs it; installed', async () => {
-    const conf = join(tmp.dir, 'softhsm2.conf')
-    await mkdir(join(tmp.dir, 'tokens'), { recursive: true })
-    await writeFile(conf, `directories.tokendir = ${join(tmp.dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
-    // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize; this test file runs in its own process (vitest pool: forks).
-    process.env.SOFTHSM2_CONF = conf
-    await exec('softhsm2-util', ['--init-token', '--free', '--label', 'gateway', '--pin', '4321', '--so-pin', '8765'], { env: { ...process.env, SOFTHSM2_CONF: conf } })
+    await initSoftHsmToken(tmp.dir, 'gateway')
     const module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway', pin: '4321' })
     try {
       const s = await createSubject(module)

@@ -2,15 +2,12 @@
 // gateway's operational ENC certificate for a key generated in the software security module
 // (generate-csr → install, as through the GWA), envelopes sealed with sealMeterKeys, the keys
 // imported into that module, and a running gateway whose wireless meter reads with them.
-import { execFile } from 'node:child_process'
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { sealMeterKeys } from '@smgw/admin-protocol'
-import { CURVES, createKeyObjectSigner, createPkcs11SecurityModule, createSoftwareSecurityModule, findPkcs11Library, type SecretKeyModule, type SecurityModule } from '@smgw/crypto'
-import { createDemoPki, signRenewalRequest, type DemoPki } from '@smgw/pki'
+import { createPkcs11SecurityModule, createSoftwareSecurityModule, findPkcs11Library, type SecretKeyModule, type SecurityModule } from '@smgw/crypto'
+import { signRenewalRequest } from '@smgw/pki'
 import { createSimulator, createWmbusMeterFromConfig, parseWmbusMeterConfig, type SimulatorSent } from '@smgw/sim'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -23,7 +20,8 @@ import { openStore } from '../store/store.js'
 import { resolveModuleMeterKeys } from '../lmn/wmbus/keys.js'
 import { createWmbusReader } from '../lmn/wmbus/reader.js'
 import type { ReadingInput } from '../store/types.js'
-import { createManualWorld, createTempDir, createTestSig } from '../testing.js'
+import { createManualWorld, createTempDir, createTestSig, initSoftHsmToken } from '../testing.js'
+import { createWanTestPki, type WanTestPki } from '../wan/testing.js'
 import { createCertificateManager, type CertificateManager } from './certificates.js'
 import { installMeterKeys, type InstallMeterKeysDeps } from './meter-keys.js'
 import { resultCodeOf } from './session.js'
@@ -35,36 +33,18 @@ const KEY_HEAT = '000102030405060708090a0b0c0d0e0f'
 const KEY_GAS = 'f0e0d0c0b0a090807060504030201000'
 const start = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000)
 
-let pki: DemoPki
-const keys = new Map<string, KeyObject>()
+let demo: WanTestPki
 let tmp: { dir: string; remove: () => Promise<void> }
 let counter = 0
 
 beforeAll(async () => {
   tmp = await createTempDir('smgw-meter-keys-')
-  pki = await createDemoPki({ gateways: 1, emts: 1 }, {
-    now: start,
-    serialNumber: () => new Uint8Array([0x10, ...randomBytes(15)]),
-    newKey: (curve, label) => {
-      const key = generateKeyPairSync('ec', { namedCurve: CURVES[curve].nodeName }).privateKey
-      keys.set(label, key)
-      return Promise.resolve(createKeyObjectSigner(key))
-    },
-  })
+  demo = await createWanTestPki({ gateways: 1, emts: 1 }, start)
 }, 60_000)
 afterAll(async () => { await tmp.remove() })
 
-function cert(label: string): Uint8Array {
-  const ca = pki.cas.find((c) => c.label === label)
-  if (ca !== undefined) return ca.certificate
-  const c = pki.participants.flatMap((p) => p.certificates).find((x) => x.label === label)
-  if (c === undefined) throw new Error(`no certificate ${label}`)
-  return c.certificate
-}
-
-function keyPem(label: string): string {
-  return keys.get(label)!.export({ format: 'pem', type: 'pkcs8' }).toString()
-}
+const cert = (label: string): Uint8Array => demo.cert(label)
+const keyPem = (label: string): string => demo.key(label).export({ format: 'pem', type: 'pkcs8' }).toString()
 
 interface Subject {
   readonly module: SecurityModule
@@ -83,7 +63,7 @@ async function createSubject(o: { enc: boolean; module?: SecurityModule }): Prom
   const entries: SystemLogEntry[] = []
   const certificates = createCertificateManager({
     stateDir: join(tmp.dir, `state-${n}`), gatewayId: GATEWAY,
-    trust: { roots: [cert('root')], intermediates: [cert('sub-ca-gw'), cert('sub-ca-gs'), cert('sub-ca-emt')], crls: pki.crls.map((c) => c.der) },
+    trust: { roots: [cert('root')], intermediates: [cert('sub-ca-gw'), cert('sub-ca-gs'), cert('sub-ca-emt')], crls: demo.pki.crls.map((c) => c.der) },
     initialIdentity: { key: keyPem(`${GW}/gs`), certificate: cert(`${GW}/gs`), chain: [cert('sub-ca-gs')] },
   }, { module, log: () => undefined, now: () => new Date() })
   await certificates.load()
@@ -106,7 +86,7 @@ async function installEnc(m: CertificateManager): Promise<Uint8Array> {
   const issued = await signRenewalRequest(new Uint8Array(Buffer.from(csrs.enc ?? '', 'base64')), {
     roots: [cert('root')], intermediates: [cert('sub-ca-gs')], at: new Date(), purpose: 'tls-client',
   }, {
-    ca: { signer: pki.cas.find((c) => c.label === 'sub-ca-gw')!.signer, certificate: cert('sub-ca-gw') }, profile: 'enc', allowSubjectChange: true,
+    ca: { signer: demo.pki.cas.find((c) => c.label === 'sub-ca-gw')!.signer, certificate: cert('sub-ca-gw') }, profile: 'enc', allowSubjectChange: true,
     serialNumber: new Uint8Array([0x22, ...randomBytes(9)]), notBefore: start, notAfter: new Date(start.getTime() + 365 * DAY),
   })
   await m.install({ certificates: { enc: Buffer.from(issued).toString('base64') }, chain: [Buffer.from(cert('sub-ca-gw')).toString('base64')] })
@@ -319,16 +299,10 @@ describe('meter-keys: refusals import nothing', () => {
 })
 
 const softhsm = findPkcs11Library(existsSync)
-const exec = promisify(execFile)
 
 describe.skipIf(softhsm === undefined)('meter-keys on a PKCS#11 token (SoftHSM2): the ENC key and the meter keys on the token', () => {
   it('the envelope opens with the token\'s ENC key, the keys land on the token and decode a mode 5 telegram; a held key without replace imports nothing', async () => {
-    const conf = join(tmp.dir, 'softhsm2.conf')
-    await mkdir(join(tmp.dir, 'tokens'), { recursive: true })
-    await writeFile(conf, `directories.tokendir = ${join(tmp.dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
-    // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize; this test file runs in its own process (vitest pool: forks).
-    process.env.SOFTHSM2_CONF = conf
-    await exec('softhsm2-util', ['--init-token', '--free', '--label', 'gateway', '--pin', '4321', '--so-pin', '8765'], { env: { ...process.env, SOFTHSM2_CONF: conf } })
+    await initSoftHsmToken(tmp.dir, 'gateway')
     const module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway', pin: '4321' })
     try {
       const s = await createSubject({ enc: true, module })
