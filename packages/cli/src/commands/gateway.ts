@@ -241,7 +241,9 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         version = effective.version
         keys = o.keys === undefined ? new Map() : await gw.readMeterKeys(o.keys)
         // With meterKeys the module must hold the meter keys (checked below); the file may still hold the pseudonym secret.
-        if (config.meterKeys === undefined) gw.checkMeterKeys(config, keys)
+        // An administered gateway starts without them: refusing would shut out the GWA, the one party that can
+        // send a key its profile named (meter-keys); until then the service reports the meter key-rejected MISSING_KEY.
+        if (config.meterKeys === undefined && config.admin === undefined) gw.checkMeterKeys(config, keys)
       } catch (err) {
         if (!(err instanceof gw.GatewayError)) throw err
         io.stderr(`smgw gateway: ${err.code}: ${err.message}\n`)
@@ -251,7 +253,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       if (config.meterKeys !== undefined) {
         try {
           keyModule = await gw.openMeterKeyModule(config.meterKeys, process.env)
-          await gw.checkModuleMeterKeys(keyModule, config)
+          if (config.admin === undefined) await gw.checkModuleMeterKeys(keyModule, config)
         } catch (err) {
           await keyModule?.close()
           if (!(err instanceof gw.GatewayError)) throw err
