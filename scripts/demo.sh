@@ -222,7 +222,7 @@ node -e '
   const pki = "../pki", gw = `${pki}/gateways/smgw-0001`
   const ehz = { id: "ehz-1", kind: "sml", intervalS: 1, consumer: "c-1", transport: { tcp: { host: "127.0.0.1", port: Number(smlPort) } } }
   const udp = { udp: { host: "127.0.0.1", port: Number(lmnPort) } }
-  // The wireless meters come from the GWA (a profile; the gateway would not start with a key ID its module lacks).
+  // The wireless meters come from the GWA: a profile naming their key IDs, the keys follow (meter-keys).
   require("fs").writeFileSync(profileFile, JSON.stringify({ meters: [ehz,
     { id: "water-1", kind: "wmbus", mbusId: "21000001", keyId: "water-1", intervalS: 16, consumer: "c-1", transport: udp },
     { id: "heat-1", kind: "wmbus", mbusId: "31000001", keyId: "heat-1", intervalS: 16, consumer: "c-1", transport: udp },

@@ -3,10 +3,10 @@
 // ← `smgw gateway` (a fresh gateway: Gütesiegel certificate, an `admin` section, a HAN service,
 // meter keys in the software security module) ← `smgw sim wmbus` (mode 5, a key the gateway
 // does not hold). Steps: register → renew (operational TLS, SIG and ENC certificates) → the GWA
-// deploys the water meter (the CLI refuses to start a gateway whose configuration names a key
-// its module lacks, so a meter without its key arrives by a profile) → its telegrams are
-// key-rejected (MISSING_KEY) → `smgw gwa meter-keys --wake` (sealed to the ENC certificate the
-// GWA issued): installed without a restart, the next telegrams decode; the GWA's database holds
+// deploys the water meter (a profile naming its key ID) → its telegrams are key-rejected
+// (MISSING_KEY), also after a restart (an administered gateway starts without a key its GWA has
+// yet to send) → `smgw gwa meter-keys --wake` (sealed to the ENC certificate the GWA issued):
+// installed without a restart, the next telegrams decode; the GWA's database holds
 // no key in clear → the same key ID again without --replace is KEYS_INVALID and the installed
 // key keeps decoding → a consumer files a deletion request on the HAN API (HTTPS, cookie + CSRF),
 // the next admin session carries it, `smgw gwa answer --wake` closes it; the consumer sees the
@@ -116,7 +116,7 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     ])
     await writeFile(gatewayConfig, gatewayJson(gwa.adminPort)) // now that the GWA's admin port is known
     await gwa.op(['register', GATEWAY_ID, '--wake-up', `127.0.0.1:${String(wakeUpPort)}`])
-    const gateway = track(startGatewayProcess(gatewayConfig))
+    let gateway = track(startGatewayProcess(gatewayConfig))
     const hanListening = () => gateway.lines.find((l) => l.msg === 'HAN service listening')
     await gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running') && hanListening() !== undefined, WAIT_MS, 'running and HAN listening lines')
     timeline.mark('GWA and gateway running, gateway registered')
@@ -140,7 +140,7 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     await gwa.expectOk(GATEWAY_ID, 'install-certificates', 0)
     timeline.mark('operational certificates installed')
 
-    // 2. The GWA configures the water meter (key ID only; the gateway's module has no such key).
+    // 2. The GWA configures the water meter (key ID only; the gateway's module has no such key yet).
     //    The session's report carries the operational ENC certificate's serial.
     const waterMeter = { id: 'water-1', kind: 'wmbus', mbusId: WATER_ID, keyId: KEY_ID, intervalS: 3600, consumer: 'c-1', transport: lmn }
     await writeFile(join(tmp.dir, 'profile-v1.json'), JSON.stringify({ meters: [gasMeter, waterMeter] }))
@@ -161,6 +161,19 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     expect(stored()).toBe(0)
     timeline.mark('telegram key-rejected (MISSING_KEY)')
 
+    // Restarted while the key is still missing (say, a power cut): the active version names a key
+    // ID the module lacks, and an administered gateway starts anyway — refusing would shut out the
+    // GWA, which alone can send the key. The meter stays key-rejected.
+    gateway.signal('SIGTERM')
+    expect(await gateway.exited).toEqual({ code: 0, signal: null })
+    gateway = track(startGatewayProcess(gatewayConfig))
+    await gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running') && hanListening() !== undefined, WAIT_MS, 'running and HAN listening lines after the restart')
+    expect(gateway.lines.find((l) => l.msg === 'meter keys not in the security module')).toMatchObject({ keyIds: [KEY_ID] })
+    await sendWater(12)
+    await gateway.waitFor(() => keyRejected().length > 0, WAIT_MS, 'the water meter key-rejected after the restart')
+    expect(keyRejected()[0]).toMatchObject({ code: 'MISSING_KEY' })
+    timeline.mark('restarted without the key; still key-rejected')
+
     // 3. The operator sends the key through the GWA. The keys file is 0600 (the CLI refuses others).
     const keysFile = join(tmp.dir, 'meter-keys.json')
     await writeFile(keysFile, JSON.stringify({ [KEY_ID]: WATER_KEY }), { mode: 0o600 })
@@ -180,7 +193,7 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
       for (const spelling of keySpellings(WATER_KEY)) expect(bytes.includes(spelling), `GWA database holds ${spelling.toString('hex')}`).toBe(false)
     }
     // Installed without a restart: the next telegram decodes and is stored (volume and flow).
-    const second = await sendWater(12)
+    const second = await sendWater(13)
     await gateway.waitFor(() => stored() >= 2, WAIT_MS, 'the water meter\'s readings stored')
     timeline.mark('meter key installed, readings stored')
 
@@ -189,7 +202,7 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     await waitResult('meter-keys', 2)
     expect(gwa.results(GATEWAY_ID, 'meter-keys').map((r) => [r.ok, r.code])).toEqual([[true, null], [false, 'KEYS_INVALID']])
     expect((await gwa.commands(GATEWAY_ID)).filter((c) => c.type === 'meter-keys').map((c) => [c.state, c.result?.code ?? null])).toEqual([['done', null], ['failed', 'KEYS_INVALID']])
-    const third = await sendWater(13)
+    const third = await sendWater(14)
     await gateway.waitFor(() => stored() >= 4, WAIT_MS, 'the next readings stored with the installed key')
     expect(keyRejected()).toHaveLength(1)
     timeline.mark('second meter-keys refused (KEYS_INVALID), key unchanged')
@@ -301,14 +314,19 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
       for (const spelling of keySpellings(WATER_KEY)) expect(bytes.includes(spelling), `gateway store holds ${spelling.toString('hex')}`).toBe(false)
     }
     const log = systemLog(storeFile)
-    // Installed while running: one start, one running line; the module holds the key under its ID.
-    expect([log.filter((e) => e.type === 'gateway-started').length, gateway.lines.filter((l) => l.event === 'running').length]).toEqual([1, 1])
+    // Installed while running: no start after the restart above, one running line of this process; the module holds the key under its ID.
+    expect(log.filter((e) => e.type === 'gateway-started')).toHaveLength(2)
+    expect(log.findLastIndex((e) => e.type === 'gateway-started')).toBeLessThan(log.findIndex((e) => e.type === 'meter-keys-installed'))
+    expect(gateway.lines.filter((l) => l.event === 'running')).toHaveLength(1)
     const held = await smgwOk(['gateway', 'keys', 'list', '--config', gatewayConfig, '--json'])
     expect(JSON.parse(held)).toMatchObject({ keys: expect.arrayContaining([KEY_ID]) as unknown, missing: [] })
     expect(held.toLowerCase()).not.toContain(WATER_KEY)
     const steps: [string, Record<string, unknown>][] = [
       ['certificate-installed', { kind: 'enc' }],
       ['config-changed', { version: 1, by: 'gwa' }],
+      ['meter-key-rejected', { meterId: 'water-1' }],
+      ['gateway-stopped', { reason: 'sigterm' }],
+      ['gateway-started', {}],
       ['meter-key-rejected', { meterId: 'water-1' }],
       ['meter-keys-installed', {}],
       ['admin-command', { type: 'meter-keys', result: 'executed' }],
