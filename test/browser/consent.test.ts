@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDir, createTestClock, createTestSig } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, withScreenshotOnFailure, type Browser } from './chromium.js'
+import { signIn } from './han-page.js'
 
 const PASSWORD = 'correct horse battery'
 const HOUR = 3_600_000
@@ -82,12 +83,7 @@ describe.runIf(browserTestsEnabled())('consent and deliveries on the page (real 
     await tmp?.remove()
   })
 
-  async function login(page: Page): Promise<void> {
-    await page.getByLabel('User name').fill('alice')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Sign out' }).waitFor()
-  }
+  const login = (page: Page): Promise<void> => signIn(page, 'alice', PASSWORD)
 
   it('reads the delivery in the log, withdraws consent (asked once), the next period sends nothing; an idle session ends at the login form', async () => {
     if (!browser) throw new Error('no browser')

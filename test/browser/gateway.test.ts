@@ -5,39 +5,31 @@
 import { join } from 'node:path'
 import { createGateway, createHanAccounts, openStore, parseGatewayConfig, type Gateway } from '@smgw/gateway'
 import { buildHanUi } from '@smgw/han-ui'
-import { createSimulator, type Simulator } from '@smgw/sim'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTempDir, createTestSig } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility, overflowsHorizontally } from './a11y.js'
 import { browserTestsEnabled, launchChromium, saveScreenshot, withScreenshotOnFailure, type Browser } from './chromium.js'
+import { createDrivenSmlMeter, type DrivenSmlMeter } from './driven-meter.js'
+import { signIn } from './han-page.js'
 
 const PASSWORD = 'correct horse battery'
 
 describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium)', () => {
   let tmp: { dir: string; remove: () => Promise<void> } | undefined
-  let sim: Simulator | undefined
+  let meter: DrivenSmlMeter | undefined
   let gateway: Gateway | undefined
   let browser: Browser | undefined
   let url: string
-  let simNow = Date.now()
-  let simTimers: { at: number; fn: () => void }[] = []
   /** One meter file from the simulator: its clock moves on by the interval and the due timer fires. */
-  const sendReading = (): void => {
-    simNow += 2000
-    const due = simTimers.filter((t) => t.at <= simNow)
-    simTimers = simTimers.filter((t) => t.at > simNow)
-    for (const t of due) t.fn()
-  }
+  const sendReading = (): void => { meter!.sendReading() }
 
   beforeAll(async () => {
     tmp = await createTempDir('smgw-han-browser-')
     const sig = await createTestSig()
-    const meterSim = createSimulator({ kind: 'sml', output: { kind: 'listen', host: '127.0.0.1', port: 0 }, intervalS: 2, meter: { seed: 8, pvPeakW: 0 } }, {
-      now: () => new Date(simNow),
-      setTimer: (ms, fn) => { const t = { at: simNow + ms, fn }; simTimers.push(t); return () => { simTimers = simTimers.filter((x) => x !== t) } },
-    })
-    sim = meterSim
+    const driven = createDrivenSmlMeter()
+    meter = driven
+    const meterSim = driven.simulator
     await meterSim.start()
     const path = join(tmp.dir, 'gateway.db')
     const config = parseGatewayConfig({
@@ -80,7 +72,7 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
   afterAll(async () => {
     await browser?.close()
     await gateway?.close()
-    await sim?.close()
+    await meter?.simulator.close()
     await tmp?.remove()
   })
 
@@ -91,10 +83,7 @@ describe.runIf(browserTestsEnabled())('the page against a real gateway (Chromium
     await page.goto(url)
     await page.evaluate('localStorage.clear()')
     await page.reload()
-    await page.getByLabel('User name').fill(username)
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await signIn(page, username, PASSWORD)
   }
 
   it('consumer: logs in, sees the meter with a value, and the value changes live as the gateway commits readings', async () => {

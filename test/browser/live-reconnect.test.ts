@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createGateway, createHanAccounts, openStore, parseGatewayConfig, type Gateway, type GatewayConfig, type ReadingInput } from '@smgw/gateway'
 import { buildHanUi } from '@smgw/han-ui'
-import { createSimulator, type Simulator } from '@smgw/sim'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTempDir, createTestSig } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, saveScreenshot, withScreenshotOnFailure, type Browser } from './chromium.js'
+import { createDrivenSmlMeter, type DrivenSmlMeter } from './driven-meter.js'
 
 const PASSWORD = 'correct horse battery'
 const IMPORT = '1-0:1.8.0*255'
@@ -65,22 +65,15 @@ const INSTRUMENT = `(() => {
 
 describe.runIf(browserTestsEnabled())('the live view reconnects (Chromium, real gateway)', () => {
   let tmp: { dir: string; remove: () => Promise<void> } | undefined
-  let sim: Simulator | undefined
+  let meter: DrivenSmlMeter | undefined
   let gateway: Gateway | undefined
   let relay: Relay | undefined
   let browser: Browser | undefined
   let config: GatewayConfig
   let deps: Parameters<typeof createGateway>[1]
-  let simNow = Date.now()
-  let simTimers: { at: number; fn: () => void }[] = []
   /** The newest committed import register reading of ehz-a, as the gateway reports it. */
   let committed: ReadingInput | undefined
-  const sendReading = (): void => {
-    simNow += 2000
-    const due = simTimers.filter((t) => t.at <= simNow)
-    simTimers = simTimers.filter((t) => t.at > simNow)
-    for (const t of due) t.fn()
-  }
+  const sendReading = (): void => { meter!.sendReading() }
   const startGateway = async (): Promise<Gateway> => {
     const gw = createGateway(config, deps)
     gw.onReadings((batch) => { for (const r of batch) if (r.meterId === 'ehz-a' && r.quantity === IMPORT) committed = r })
@@ -102,11 +95,9 @@ describe.runIf(browserTestsEnabled())('the live view reconnects (Chromium, real 
   beforeAll(async () => {
     tmp = await createTempDir('smgw-han-live-browser-')
     const sig = await createTestSig()
-    const meterSim = createSimulator({ kind: 'sml', output: { kind: 'listen', host: '127.0.0.1', port: 0 }, intervalS: 2, meter: { seed: 8, pvPeakW: 0 } }, {
-      now: () => new Date(simNow),
-      setTimer: (ms, fn) => { const t = { at: simNow + ms, fn }; simTimers.push(t); return () => { simTimers = simTimers.filter((x) => x !== t) } },
-    })
-    sim = meterSim
+    const driven = createDrivenSmlMeter()
+    meter = driven
+    const meterSim = driven.simulator
     await meterSim.start()
     const path = join(tmp.dir, 'gateway.db')
     config = parseGatewayConfig({
@@ -129,7 +120,7 @@ describe.runIf(browserTestsEnabled())('the live view reconnects (Chromium, real 
     await browser?.close()
     await relay?.close()
     await gateway?.close()
-    await sim?.close()
+    await meter?.simulator.close()
     await tmp?.remove()
   })
 

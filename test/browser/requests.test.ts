@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDir, createTestClock, createTestSig } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, saveScreenshot, withScreenshotOnFailure, type Browser } from './chromium.js'
+import { signIn } from './han-page.js'
 
 const PASSWORD = 'correct horse battery'
 const NOTE = 'Your supplier still needs these readings for the 2025 bill; they are deleted in January 2029.'
@@ -63,10 +64,7 @@ describe.runIf(browserTestsEnabled())('a request answered by the gateway adminis
 
   async function login(page: Page): Promise<void> {
     await page.goto(url)
-    await page.getByLabel('User name').fill('alice')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await signIn(page, 'alice', PASSWORD)
   }
 
   it('files a deletion request and a tariff choice, sees them passed on, then the rejection with the administrator\'s note and the choice carried out — in English and German', async () => {
