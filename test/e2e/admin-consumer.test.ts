@@ -13,7 +13,7 @@
 // note and request-received, -forwarded, -answered in order → the gateway's exports (the
 // consumer's HAN export, the GWA's read-log, the store) verify, the system log has
 // meter-keys-installed with key IDs only.
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openStore } from '@smgw/gateway'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -174,9 +174,15 @@ describe('the GWA assigns a wireless meter key and answers a consumer request (i
     expect(keyRejected()[0]).toMatchObject({ code: 'MISSING_KEY' })
     timeline.mark('restarted without the key; still key-rejected')
 
-    // 3. The operator sends the key through the GWA. The keys file is 0600 (the CLI refuses others).
+    // 3. The operator sends the key through the GWA. A keys file others can read is refused
+    //    before anything is queued (KEYS_PERMISSIONS, exit 2, no key printed); 0600 goes.
     const keysFile = join(tmp.dir, 'meter-keys.json')
-    await writeFile(keysFile, JSON.stringify({ [KEY_ID]: WATER_KEY }), { mode: 0o600 })
+    await writeFile(keysFile, JSON.stringify({ [KEY_ID]: WATER_KEY }), { mode: 0o644 })
+    const readable = await runSmgw(['gwa', 'meter-keys', GATEWAY_ID, '--keys', keysFile, '--wake', '--url', gwa.url, '--config', gwa.config])
+    expect([readable.status, readable.stderr.includes('KEYS_PERMISSIONS')], readable.stderr).toEqual([2, true])
+    expect(`${readable.stdout}${readable.stderr}`.toLowerCase()).not.toContain(WATER_KEY)
+    expect((await gwa.commands(GATEWAY_ID)).filter((c) => c.type === 'meter-keys')).toEqual([])
+    await chmod(keysFile, 0o600)
     const queued = await gwa.op(['meter-keys', GATEWAY_ID, '--keys', keysFile, '--wake', '--json'])
     expect((JSON.parse(queued) as { keyIds: string[] }).keyIds).toEqual([KEY_ID])
     await waitResult('meter-keys', 1)
