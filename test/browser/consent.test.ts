@@ -5,18 +5,18 @@
 // words; the consumer reads it, withdraws consent on the page, and the next period sends
 // nothing. The gateway's clock is a test clock: moving it past the idle timeout ends the
 // session, and the page goes back to its login form.
-import { join } from 'node:path'
 import {
-  createGatewayLogs, createHanAccounts, createHanService, createTafService, formatDeliveryText, isConsentGranted, openStore,
-  parseGatewayConfig, parseTariffProfiles, type HanService, type Store, type TafService,
+  createHanService, createTafService, formatDeliveryText, isConsentGranted, parseGatewayConfig, parseTariffProfiles,
+  type HanService, type Store, type TafService,
 } from '@smgw/gateway'
 import { buildHanUi } from '@smgw/han-ui'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTempDir, createTestClock, createTestSig } from '../../packages/gateway/src/testing.js'
+import { createTestClock } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, withScreenshotOnFailure, type Browser } from './chromium.js'
 import { signIn } from './han-page.js'
+import { gatewayConfigBase, openHanTestStore, type HanTestStore } from './han-store.js'
 
 const PASSWORD = 'correct horse battery'
 const HOUR = 3_600_000
@@ -25,7 +25,7 @@ const IMPORT = '1-0:1.8.0*255'
 describe.runIf(browserTestsEnabled())('consent and deliveries on the page (real HAN and TAF services, Chromium)', () => {
   const clock = createTestClock('2026-05-01T08:00:00Z')
   const consumerOf = new Map([['m-a', 'c-a']])
-  let tmp: { dir: string; remove: () => Promise<void> } | undefined
+  let world: HanTestStore | undefined
   let store: Store | undefined
   let han: HanService | undefined
   let taf: TafService | undefined
@@ -41,18 +41,14 @@ describe.runIf(browserTestsEnabled())('consent and deliveries on the page (real 
   const consumerLog = () => db().logRows.entries('consumer', 'c-a').map((r) => ({ type: String(r.type), fields: JSON.parse(String(r.fields)) as Record<string, unknown> }))
 
   beforeAll(async () => {
-    tmp = await createTempDir('smgw-han-consent-')
-    const sig = await createTestSig()
-    const path = join(tmp.dir, 'gateway.db')
-    const s = openStore(path, { now: clock.now })
+    world = await openHanTestStore('smgw-han-consent-', clock.now, PASSWORD)
+    const { store: s, logs } = world
     store = s
-    const logs = createGatewayLogs({ store: s, signer: sig.signer, certificate: sig.certificate, now: clock.now })
     const config = parseGatewayConfig({
-      gatewayId: 'smgw-0001', store: { path }, logs: { sigKey: 'unused.key', sigCertificate: 'unused.pem' },
+      ...gatewayConfigBase(world.path),
       meters: [{ id: 'm-a', kind: 'sml', intervalS: 2, consumer: 'c-a', transport: { file: 'a.bin' } }],
       han: { port: 0 },
     })
-    await createHanAccounts(s, new Set(['c-a'])).add({ username: 'alice', role: 'consumer', consumer: 'c-a', password: PASSWORD })
     // Register readings of m-a every quarter hour from 06:00 to 10:00 (the periods the TAF seals below).
     s.appendReadings(Array.from({ length: 17 }, (_, i) => ({
       meterId: 'm-a', quantity: IMPORT, time: new Date(Date.parse('2026-05-01T06:00:00Z') + i * 900_000 - 2000), mantissa: 10_000n + BigInt(i * 37), scaler: -1, unit: 'Wh',
@@ -79,8 +75,7 @@ describe.runIf(browserTestsEnabled())('consent and deliveries on the page (real 
     await browser?.close()
     await han?.close()
     await taf?.close()
-    store?.close()
-    await tmp?.remove()
+    await world?.close()
   })
 
   const login = (page: Page): Promise<void> => signIn(page, 'alice', PASSWORD)

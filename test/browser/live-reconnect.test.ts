@@ -15,6 +15,7 @@ import { createTempDir, createTestSig } from '../../packages/gateway/src/testing
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, saveScreenshot, withScreenshotOnFailure, type Browser } from './chromium.js'
 import { createDrivenSmlMeter, type DrivenSmlMeter } from './driven-meter.js'
+import { gatewayConfigBase } from './han-store.js'
 
 const PASSWORD = 'correct horse battery'
 const IMPORT = '1-0:1.8.0*255'
@@ -95,13 +96,12 @@ describe.runIf(browserTestsEnabled())('the live view reconnects (Chromium, real 
   beforeAll(async () => {
     tmp = await createTempDir('smgw-han-live-browser-')
     const sig = await createTestSig()
-    const driven = createDrivenSmlMeter()
-    meter = driven
-    const meterSim = driven.simulator
+    meter = createDrivenSmlMeter()
+    const meterSim = meter.simulator
     await meterSim.start()
     const path = join(tmp.dir, 'gateway.db')
     config = parseGatewayConfig({
-      gatewayId: 'smgw-0001', store: { path }, logs: { sigKey: 'unused.key', sigCertificate: 'unused.pem' },
+      ...gatewayConfigBase(path),
       batch: { maxReadings: 100, maxDelayMs: 0 },
       meters: [{ id: 'ehz-a', kind: 'sml', transport: { tcp: { host: '127.0.0.1', port: meterSim.port() } }, intervalS: 2, consumer: 'c-a' }],
       han: { port: 0 },

@@ -5,25 +5,22 @@
 // consumer files a deletion request and chooses a tariff on the page; the administrator rejects
 // the one with a note and carries out the other; the page shows each state in plain words and
 // the note, in English and German, and the log says so too.
-import { join } from 'node:path'
-import {
-  createConsumerRequests, createGatewayLogs, createHanAccounts, createHanService, openStore, parseGatewayConfig,
-  type ConsumerRequests, type HanService, type Store,
-} from '@smgw/gateway'
+import { createConsumerRequests, createHanService, parseGatewayConfig, type ConsumerRequests, type HanService, type Store } from '@smgw/gateway'
 import { buildHanUi } from '@smgw/han-ui'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTempDir, createTestClock, createTestSig } from '../../packages/gateway/src/testing.js'
+import { createTestClock } from '../../packages/gateway/src/testing.js'
 import { checkAccessibility } from './a11y.js'
 import { browserTestsEnabled, launchChromium, saveScreenshot, withScreenshotOnFailure, type Browser } from './chromium.js'
 import { signIn } from './han-page.js'
+import { gatewayConfigBase, openHanTestStore, type HanTestStore } from './han-store.js'
 
 const PASSWORD = 'correct horse battery'
 const NOTE = 'Your supplier still needs these readings for the 2025 bill; they are deleted in January 2029.'
 
 describe.runIf(browserTestsEnabled())('a request answered by the gateway administrator on the page (real HAN service and admin side, Chromium)', () => {
   const clock = createTestClock('2026-11-30T09:00:00Z')
-  let tmp: { dir: string; remove: () => Promise<void> } | undefined
+  let world: HanTestStore | undefined
   let store: Store | undefined
   let han: HanService | undefined
   let requests: ConsumerRequests | undefined
@@ -36,18 +33,14 @@ describe.runIf(browserTestsEnabled())('a request answered by the gateway adminis
   })
 
   beforeAll(async () => {
-    tmp = await createTempDir('smgw-han-requests-')
-    const sig = await createTestSig()
-    const path = join(tmp.dir, 'gateway.db')
-    const s = openStore(path, { now: clock.now })
+    world = await openHanTestStore('smgw-han-requests-', clock.now, PASSWORD)
+    const { store: s, logs } = world
     store = s
-    const logs = createGatewayLogs({ store: s, signer: sig.signer, certificate: sig.certificate, now: clock.now })
     const config = parseGatewayConfig({
-      gatewayId: 'smgw-0001', store: { path }, logs: { sigKey: 'unused.key', sigCertificate: 'unused.pem' },
+      ...gatewayConfigBase(world.path),
       meters: [{ id: 'm-a', kind: 'sml', intervalS: 2, consumer: 'c-a', transport: { file: 'a.bin' } }],
       han: { port: 0, tariffs: [{ id: 'dyn-1', name: 'Dynamic 24', description: 'hourly prices from the day-ahead market' }] },
     })
-    await createHanAccounts(s, new Set(['c-a'])).add({ username: 'alice', role: 'consumer', consumer: 'c-a', password: PASSWORD })
     requests = createConsumerRequests({ store: s, consumerLog: (c, e) => logs.consumer(c, e), now: clock.now })
     const service = createHanService(config, { store: s, logs, now: clock.now, ui: await buildHanUi() })
     han = service
@@ -58,8 +51,7 @@ describe.runIf(browserTestsEnabled())('a request answered by the gateway adminis
   afterAll(async () => {
     await browser?.close()
     await han?.close()
-    store?.close()
-    await tmp?.remove()
+    await world?.close()
   })
 
   async function login(page: Page): Promise<void> {
