@@ -9,6 +9,9 @@
 // raw node:crypto operations, listed where they are measured, same run); for a run smaller than
 // 10,000 gateways, the 10,000-gateway wall time extrapolated from its rate, and the receiver's
 // CPU for 10,000 spread over its workers (the wall time if the gateways ran elsewhere).
+// Then the next day (emt_next_day_*): the same gateways deliver their next TAF 7 day, each
+// offering the TLS session of its first delivery (RFC 5077, as the gateway's delivery service
+// does), against the CMS crypto of a returning gateway and a bare server resuming the same sessions.
 // Then end to end: real gateway stores whose delivery services empty their outboxes into the
 // same receiver (e2e_messages_per_s; --e2e-gateways G, --e2e-messages M).
 //
