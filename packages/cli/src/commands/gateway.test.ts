@@ -73,6 +73,13 @@ describe('smgw gateway --check', () => {
       ok: true, gatewayId: 'smgw-0001', meters: 2, store: p('admin.json.db'),
       admin: { endpoint: 'https://gwa.test:8443', wakeUp: '0.0.0.0:8124', stateDir: p('admin-state'), activeVersion: 3, pollIntervalS: 86_400 },
     })
+    // `smgw han user add` knows the consumers of the version in force, not only the file's.
+    const add = await runCaptured(['han', 'user', 'add', 'bob', '--consumer', 'c-7', '--config', file], 'a long passphrase\n')
+    expect([add.status, add.stderr]).toEqual([1, expect.stringContaining('HAN_ACCOUNT_INVALID')])
+    await createConfigVersions({ stateDir: p('admin-state') }, { current: () => config, reconfigure: () => Promise.resolve(), log: () => Promise.resolve() })
+      .applyProfile({ version: 4, meters: [GAS, { ...GAS, id: 'gas-2', mbusId: '22222222', consumer: 'c-7' }] })
+    const added = await runCaptured(['han', 'user', 'add', 'bob', '--consumer', 'c-7', '--config', file], 'a long passphrase\n')
+    expect([added.status, added.stderr]).toEqual([0, ''])
   })
 
   it('--help shows an example configuration that is itself valid', async () => {

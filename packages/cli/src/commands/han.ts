@@ -127,7 +127,9 @@ async function withAccounts(io: CliIo, o: Common, what: string, fn: (accounts: H
   const gw: Gateway = await import('@smgw/gateway')
   let config: GatewayConfig
   try {
-    config = await gw.readGatewayConfig(o.config)
+    // The consumers of the configuration in force: for an administered gateway the version the
+    // GWA made active, whose meters may name consumers the file does not.
+    config = (await gw.readEffectiveConfig(o.config)).config
   } catch (err) {
     if (!(err instanceof gw.GatewayError)) throw err
     io.stderr(`smgw han user ${what}: ${err.code}: ${err.message}\n`)
