@@ -9,7 +9,8 @@ import { toJson } from '../json.js'
 const HELP = `
 Accounts of the gateway's HAN service (the consumer and service-technician API over HTTPS,
 packages/gateway/README.md "HAN service"). A consumer account is bound to one consumer ID
-(the "consumer" of meters in the configuration) and sees only that consumer's meters and
+(the "consumer" of meters in the configuration in force: for an administered gateway the
+version the GWA made active) and sees only that consumer's meters and
 log; a technician account sees the device state, never readings. Passwords are stored as
 scrypt hashes (N = 2^15, r = 8, p = 1, 16-byte salt). A password is read from standard
 input (first line) or --password-file, never from the command line (shell history, ps).
