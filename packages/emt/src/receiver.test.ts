@@ -336,6 +336,24 @@ describe.each(storages)('receiver (%s)', (storage) => {
 })
 
 describe('receiver storage failure and lifecycle', () => {
+  it('sessionTickets false: no TLS session is resumed, every connection is a full handshake', async () => {
+    const repo = openSqliteRepository(join(dir, 'no-tickets.db'))
+    await repo.addGateway('smgw-0001', null, NOW)
+    const receiver = createEmtReceiver(parseEmtConfig({ ...configFor({ sqlite: join(dir, 'unused.db') }), sessionTickets: false }), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
+    await receiver.start()
+    try {
+      const holder: SessionHolder = {}
+      for (const i of [1, 2]) {
+        const m = sampleTaf7Message({ messageId: `smgw-0001:taf7:no-tickets-${String(i)}` })
+        expect((await post(receiver.ports().gateway, 'smgw-0001', await seal(m), m.messageId, pki, holder)).status).toBe(201)
+        expect(holder.resumed).toBe(false)
+      }
+    } finally {
+      await receiver.close()
+      await repo.close()
+    }
+  })
+
   it('answers 503 (the gateway retries) when the store fails, and nothing is acknowledged', async () => {
     const repo = openSqliteRepository(join(dir, 'failing.db'))
     await repo.addGateway('smgw-0001', null, NOW)
