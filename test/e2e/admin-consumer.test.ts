@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTempDir } from '../../packages/gateway/src/testing.js'
 import { adminSection, connectGwa, createTimeline, freeUdpPort, smgwOk, systemLog, writeGwaConfig } from './harness/admin.js'
 import { createHanConsumer } from './harness/han-client.js'
-import { runSmgw, startGatewayProcess, startSmgwProcess, type GatewayProcess, type SmgwProcess } from './harness/processes.js'
+import { createProcessTracker, runSmgw, startGatewayProcess, startSmgwProcess } from './harness/processes.js'
 
 const GATEWAY_ID = 'smgw-0001'
 const WAIT_MS = 90_000
@@ -32,7 +32,7 @@ const PASSWORD = 'correct horse battery staple'
 const NOTE = 'Deleted: your readings before 2026 are gone from the gateway and our systems.'
 
 let tmp: { dir: string; remove: () => Promise<void> }
-const processes = new Set<SmgwProcess | GatewayProcess>()
+const { track, killAll } = createProcessTracker()
 const timeline = createTimeline()
 
 beforeAll(async () => {
@@ -40,16 +40,9 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   process.stderr.write(`admin-consumer timeline:\n${timeline.text()}\n`)
-  for (const p of processes) p.signal('SIGKILL')
-  await Promise.all([...processes].map((p) => p.exited))
+  await killAll()
   await tmp.remove()
 })
-
-function track<P extends SmgwProcess | GatewayProcess>(p: P): P {
-  processes.add(p)
-  void p.exited.then(() => { processes.delete(p) })
-  return p
-}
 
 /** What `smgw sim wmbus --json` reports of one water telegram. */
 interface WaterSent {

@@ -21,7 +21,7 @@ import { createTempDir } from '../../packages/gateway/src/testing.js'
 import { startAdminFront, type AdminFront } from './harness/admin-front.js'
 import { adminSection, connectGwa, createTimeline, freeUdpPort, smgwOk as smgw, systemLog, writeGwaConfig } from './harness/admin.js'
 import { startWakeUpRelay, type WakeUpRelay } from './harness/admin-relay.js'
-import { repoRoot, runSmgw, startGatewayProcess, startSmgwProcess, type GatewayProcess, type SmgwProcess } from './harness/processes.js'
+import { createProcessTracker, repoRoot, runSmgw, startGatewayProcess, startSmgwProcess } from './harness/processes.js'
 
 const GATEWAY_ID = 'smgw-0001'
 const OTHER_GATEWAY = 'smgw-0002'
@@ -31,7 +31,7 @@ const EMT_TOKEN = 'e2e-emt-token-0123456789abcdef'
 const GWA_TOKEN = 'e2e-gwa-token-0123456789abcdef'
 
 let tmp: { dir: string; remove: () => Promise<void> }
-const processes = new Set<SmgwProcess | GatewayProcess>()
+const { track, killAll } = createProcessTracker()
 const closers: (() => Promise<void>)[] = []
 const timeline = createTimeline()
 
@@ -40,17 +40,10 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   process.stderr.write(`admin-lifecycle timeline:\n${timeline.text()}\n`)
-  for (const p of processes) p.signal('SIGKILL')
-  await Promise.all([...processes].map((p) => p.exited))
+  await killAll()
   for (const c of closers.reverse()) await c().catch(() => undefined)
   await tmp.remove()
 })
-
-function track<P extends SmgwProcess | GatewayProcess>(p: P): P {
-  processes.add(p)
-  void p.exited.then(() => { processes.delete(p) })
-  return p
-}
 
 interface GatewayView {
   readonly gateway: {

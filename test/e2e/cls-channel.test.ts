@@ -13,14 +13,14 @@ import { join } from 'node:path'
 import { createGateway, openStore, readGatewayConfig, type Gateway, type GatewayError } from '@smgw/gateway'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDir } from '../../packages/gateway/src/testing.js'
-import { runSmgw, startSmgwProcess, type SmgwProcess } from './harness/processes.js'
+import { createProcessTracker, runSmgw, startSmgwProcess, type SmgwProcess } from './harness/processes.js'
 
 const GATEWAY_ID = 'smgw-0001'
 const WAIT_MS = 30_000
 const GRACE_S = 2
 
 let tmp: { dir: string; remove: () => Promise<void> }
-const processes = new Set<SmgwProcess>()
+const { track, killAll } = createProcessTracker()
 let gateway: Gateway | undefined
 
 beforeAll(async () => {
@@ -28,16 +28,9 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gateway?.close()
-  for (const p of processes) p.signal('SIGKILL')
-  await Promise.all([...processes].map((p) => p.exited))
+  await killAll()
   await tmp.remove()
 })
-
-function track(p: SmgwProcess): SmgwProcess {
-  processes.add(p)
-  void p.exited.then(() => { processes.delete(p) })
-  return p
-}
 
 /** `smgw emt cls …` of one EMT until its listening line; its port. */
 async function emtCls(args: readonly string[], emt: 'emt-1' | 'emt-2'): Promise<{ process: SmgwProcess; port: number }> {

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { openStore, type OutboxItem } from '@smgw/gateway'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDir } from '../../packages/gateway/src/testing.js'
-import { runSmgw, startGatewayProcess, startSmgwProcess, type GatewayProcess, type SmgwProcess } from './harness/processes.js'
+import { createProcessTracker, runSmgw, startGatewayProcess, startSmgwProcess, type SmgwProcess } from './harness/processes.js'
 
 const GATEWAY_ID = 'smgw-0001'
 const METERING_POINT = 'DE0001234567890000000000000000001'
@@ -31,7 +31,7 @@ const TOKEN = 'e2e-api-token-0123456789abcdef'
 const STATUS = { timeInvalid: 0x1, gap: 0x4 } as const
 
 let tmp: { dir: string; remove: () => Promise<void> }
-const processes = new Set<SmgwProcess | GatewayProcess>()
+const { track, killAll } = createProcessTracker()
 
 interface Emt {
   readonly id: 'emt-1' | 'emt-2'
@@ -74,16 +74,9 @@ beforeAll(async () => {
   tmp = await createTempDir('smgw-e2e-wan-')
 })
 afterAll(async () => {
-  for (const p of processes) p.signal('SIGKILL')
-  await Promise.all([...processes].map((p) => p.exited))
+  await killAll()
   await tmp.remove()
 })
-
-function track<P extends SmgwProcess | GatewayProcess>(p: P): P {
-  processes.add(p)
-  void p.exited.then(() => { processes.delete(p) })
-  return p
-}
 
 /** `smgw emt serve --json` until its `listening` line; the ports it bound. */
 async function serveEmt(config: string): Promise<{ process: SmgwProcess; gatewayPort: number; apiPort: number }> {

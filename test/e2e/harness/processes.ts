@@ -231,3 +231,25 @@ export function startSmgwProcess(args: readonly string[], name = args.slice(0, 2
     },
   }
 }
+
+/** The processes a test file started: `track` each as it starts, `killAll` in afterAll (SIGKILL, then every exit awaited). */
+export interface ProcessTracker {
+  readonly track: <P extends SmgwProcess | GatewayProcess>(p: P) => P
+  readonly killAll: () => Promise<void>
+}
+
+export function createProcessTracker(): ProcessTracker {
+  const running = new Set<SmgwProcess | GatewayProcess>()
+  return {
+    track: (p) => {
+      running.add(p)
+      void p.exited.then(() => { running.delete(p) })
+      return p
+    },
+    killAll: async () => {
+      const all = [...running]
+      for (const p of all) p.signal('SIGKILL')
+      await Promise.all(all.map((p) => p.exited))
+    },
+  }
+}
