@@ -24,6 +24,10 @@ let receiver: EmtReceiver
 const logs: Record<string, unknown>[] = []
 
 beforeAll(async () => {
+  // Round robin, so that consecutive connections reach both workers for certain (the receiver
+  // lets the workers accept themselves unless node's NODE_CLUSTER_SCHED_POLICY says otherwise).
+  process.env.NODE_CLUSTER_SCHED_POLICY = 'rr'
+  cluster.schedulingPolicy = cluster.SCHED_RR
   dir = mkdtempSync(join(tmpdir(), 'smgw-emt-workers-'))
   pki = await createTestPki(join(dir, 'pki'), { gateways: 2, emts: 1, now: new Date(NOW.getTime() - 86_400_000) })
   await writeFile(join(dir, 'token'), `${TOKEN}\n`)
