@@ -49,7 +49,7 @@ export interface RecipientConnectionDeps {
   /** Called with every socket opened, so the owner can destroy it on close. */
   readonly onSocket?: (socket: TLSSocket) => void
   /** Where the recipient's TLS session is kept between connections (the delivery service keeps one per recipient). */
-  readonly session?: TlsSessionSlot
+  readonly session: TlsSessionSlot
 }
 
 /** One remembered TLS session (node's serialized session, RFC 5077 ticket included); undefined forgets it. */
@@ -87,8 +87,7 @@ export function createRecipientConnection(target: RecipientTarget, deps: Recipie
   // exchange and the signatures of a full handshake while the recipient keeps it (at most 48 h,
   // TR-03116-3: its session timeout). A session is dropped after any failure on a connection
   // that used it, so the next attempt is a full handshake.
-  let own: Buffer | undefined
-  const slot: TlsSessionSlot = deps.session ?? { get: () => own, set: (s) => { own = s } }
+  const slot = deps.session
   const open = async (): Promise<TLSSocket> => {
     let socket: TLSSocket
     const session = slot.get()
