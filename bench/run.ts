@@ -14,6 +14,9 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   gwa: async () => (await import('./gwa.js')).benchmark,
 }
 
+/** Options of the benchmarks that take no value. */
+const FLAGS: ReadonlySet<string> = new Set(['--json', '--cpu-prof'])
+
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -26,7 +29,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const names = argv.filter((a) => !a.startsWith('-') && a in benchmarks)
   const rest = argv.filter((a) => a !== '--json' && !names.includes(a))
-  const unknown = rest.filter((a) => !a.startsWith('-') && !/^\d/.test(a))
+  // A word after an option that takes a value is that value (`--ecdh-curves prime256v1:…`), not a benchmark name.
+  const isValue = (i: number) => { const before = rest[i - 1]; return before !== undefined && before.startsWith('--') && !FLAGS.has(before) }
+  const unknown = rest.filter((a, i) => !a.startsWith('-') && !/^\d/.test(a) && !isValue(i))
   if (unknown.length > 0) {
     console.error(`unknown benchmark: ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`)
     return 2

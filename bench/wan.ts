@@ -19,7 +19,7 @@
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
 // The first tenth of the gateways (at most 500, --warmup K) warm the receiver up untimed.
-//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
+//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -31,7 +31,7 @@ import { CURVES, createCmsEncryptor, createCmsSigner, createKeyObjectSigner, dec
 import { openSqliteRepository } from '@smgw/emt'
 import { createDeliveryService, createGatewayLogs, formatDeliveryText, openStore } from '@smgw/gateway'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, VALUE_STATUS, type MeterDataMessage } from '@smgw/meter-data'
-import { connectTls, createDemoPki, createTlsContext, issueCertificate, issueCrl, type TlsContext } from '@smgw/pki'
+import { connectTls, createDemoPki, createTlsContext, issueCertificate, issueCrl, TLS_CURVE_NAMES, type TlsContext, type TlsCurve } from '@smgw/pki'
 import { measureRate, type Benchmark } from './types.js'
 
 const CURVE: CurveName = 'brainpoolP256r1'
@@ -139,25 +139,32 @@ interface Delivery { readonly ctx: TlsContext; readonly body: Uint8Array; readon
  * answers' statuses (0: no answer). With `resume`, a gateway offers the TLS session of its last
  * delivery (as the gateway's delivery service does); returns how many connections resumed one.
  */
-async function deliverAll(items: readonly Delivery[], port: number, concurrency: number, statuses: Map<number, number>, resume = false): Promise<number> {
+/** Delivers each item over its own connection; counts answers by status and full handshakes by ECDHE group (`groups`). */
+async function deliverAll(items: readonly Delivery[], port: number, concurrency: number, statuses: Map<number, number>, resume = false, groups = new Map<string, number>()): Promise<number> {
   let next = 0
   let resumed = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {
     for (let i = next++; i < items.length; i = next++) {
       const p = items[i]
       if (p === undefined) break
-      const status = await post(p, port, resume, () => { resumed++ }).catch(() => 0)
+      const status = await post(p, port, resume, () => { resumed++ }, groups).catch(() => 0)
       statuses.set(status, (statuses.get(status) ?? 0) + 1)
     }
   }))
   return resumed
 }
 
-async function post(d: Delivery, port: number, resume: boolean, onResumed: () => void): Promise<number> {
+async function post(d: Delivery, port: number, resume: boolean, onResumed: () => void, groups: Map<string, number>): Promise<number> {
   const { ctx, body, key } = d
   const offered = resume ? d.session.session : undefined
   const socket = await connectTls(ctx, { host: '127.0.0.1', port, ...(offered === undefined ? {} : { session: offered }) })
-  if (socket.isSessionReused()) onResumed()
+  if (socket.isSessionReused()) {
+    onResumed()
+  } else {
+    const group = socket.getEphemeralKeyInfo()
+    const name = group !== null && 'name' in group && typeof group.name === 'string' ? group.name : 'unknown'
+    groups.set(name, (groups.get(name) ?? 0) + 1)
+  }
   // TLS 1.2: the ticket came in the handshake; kept for the next delivery.
   d.session.session = socket.getSession() ?? d.session.session
   try {
@@ -180,6 +187,11 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const concurrency = arg('--concurrency', 64)
   // Receiver worker processes (node:cluster; default: one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
   const workers = arg('--workers', availableParallelism())
+  // The receiver's ECDHE groups in its order (tls.ecdhCurves); the simulated gateways offer all TR-03109-3 groups, brainpool first.
+  const curvesArg = args.indexOf('--ecdh-curves') >= 0 ? args[args.indexOf('--ecdh-curves') + 1] : undefined
+  const ecdhCurves = curvesArg === undefined ? undefined : curvesArg.split(':') as TlsCurve[]
+  if (ecdhCurves !== undefined && !ecdhCurves.every((c) => (TLS_CURVE_NAMES as readonly string[]).includes(c))) throw new Error(`--ecdh-curves: a colon-separated list of ${TLS_CURVE_NAMES.join(', ')}`)
+  const ecdheCurve = ecdhCurves?.[0] ?? TLS_CURVE_NAMES[0]
   const dir = fileURLToPath(new URL(`../.tmp/bench-wan-${String(n)}/`, import.meta.url))
   mkdirSync(dir, { recursive: true })
   const cacheFile = join(dir, 'pki.json')
@@ -207,7 +219,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const db = join(dir, `emt-${String(now.getTime())}.db`)
   writeFileSync(join(dir, 'emt.json'), JSON.stringify({
     participantId: 'emt-1', listen: { host: '127.0.0.1', port: 0 },
-    tls: { certificate: 'emt-tls.pem', key: 'emt-tls.key', chain: ['chain.pem'] },
+    tls: { certificate: 'emt-tls.pem', key: 'emt-tls.key', chain: ['chain.pem'], ...(ecdhCurves === undefined ? {} : { ecdhCurves }) },
     enc: { certificate: 'emt-enc.pem', key: { file: 'emt-enc.key' } },
     pki: { roots: ['root.pem'], crls: ['root.crl.pem', 'gw.crl.pem', 'emt.crl.pem'] },
     storage: { sqlite: db },
@@ -237,7 +249,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   }
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
-  // the protocol needs on the receiving side, on brainpoolP256r1 (RAW_PROTOCOL_OPS = 9):
+  // the protocol needs on the receiving side, on brainpoolP256r1 but for the ECDHE pair, which is
+  // on the group the receiver picks (ecdheCurve) (RAW_PROTOCOL_OPS = 9):
   //   TLS 1.2 mutual handshake (ECDHE-ECDSA): 1 ephemeral key generation + 1 ECDH (ECDHE),
   //     1 ECDSA sign (ServerKeyExchange), 1 ECDSA verify (the client's CertificateVerify),
   //     1 ECDSA verify (the client's TLS certificate, signed by the sub-CA);
@@ -251,6 +264,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const aSpki = a.publicKey.export({ format: 'der', type: 'spki' })
   const content = prepared[0]?.body ?? new Uint8Array(6000)
   const signature = sign('sha256', content, a.privateKey)
+  const ecdhePeer = generateKeyPairSync('ec', { namedCurve: ecdheCurve }).publicKey
   const rawRate = await measureCpuRate(2, () => {
     diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })
     verify('sha256', content, a.publicKey, signature)
@@ -258,8 +272,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   })
   const RAW_PROTOCOL_OPS = 9
   const rawProtocolRate = await measureCpuRate(2, () => {
-    const eph = generateKeyPairSync('ec', { namedCurve: CURVES[CURVE].nodeName })
-    diffieHellman({ privateKey: eph.privateKey, publicKey: b.publicKey })
+    const eph = generateKeyPairSync('ec', { namedCurve: ecdheCurve })
+    diffieHellman({ privateKey: eph.privateKey, publicKey: ecdhePeer })
     const ske = sign('sha256', content.subarray(0, 200), a.privateKey)
     verify('sha256', content.subarray(0, 200), a.publicKey, ske)
     verify('sha256', content.subarray(0, 600), a.publicKey, signature)
@@ -268,7 +282,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     verify('sha256', content.subarray(0, 600), a.publicKey, signature)
     return 1
   })
-  log(`bare crypto per gateway: ${String(RAW_PROTOCOL_OPS)} raw operations (1 keygen, 1 key import, 2 ECDH, 1 sign, 4 verify on ${CURVE}) = ${(1000 / rawProtocolRate).toFixed(2)} ms`)
+  log(`bare crypto per gateway: ${String(RAW_PROTOCOL_OPS)} raw operations (1 keygen, 1 key import, 2 ECDH, 1 sign, 4 verify on ${CURVE}; the ECDHE keygen and ECDH on ${ecdheCurve}) = ${(1000 / rawProtocolRate).toFixed(2)} ms`)
   // What the receiver as built does on top (each a check the protocol keeps): OpenSSL verifies
   // the client's whole chain in the handshake (the sub-CA's signature too: it caches nothing
   // between handshakes), our 'tls-client' path validation verifies the leaf's signature again
@@ -276,8 +290,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   // verify the SignerInfo. RECEIVER_OPS_AS_BUILT = 9 + 2 verify + 1 key import.
   const RECEIVER_OPS_AS_BUILT = 12
   const asBuiltRate = await measureCpuRate(2, () => {
-    const eph = generateKeyPairSync('ec', { namedCurve: CURVES[CURVE].nodeName })
-    diffieHellman({ privateKey: eph.privateKey, publicKey: b.publicKey })
+    const eph = generateKeyPairSync('ec', { namedCurve: ecdheCurve })
+    diffieHellman({ privateKey: eph.privateKey, publicKey: ecdhePeer })
     const ske = sign('sha256', content.subarray(0, 200), a.privateKey)
     verify('sha256', content.subarray(0, 200), a.publicKey, ske)
     verify('sha256', content.subarray(0, 600), a.publicKey, signature)
@@ -329,11 +343,12 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     const cpu0 = processCpuSeconds(pid)
     const clientCpu0 = process.cpuUsage()
     const t0 = performance.now()
-    await deliverAll(prepared.slice(warmup), port, concurrency, statuses)
+    const groups = new Map<string, number>()
+    await deliverAll(prepared.slice(warmup), port, concurrency, statuses, false, groups)
     const wall = (performance.now() - t0) / 1000
     const emtCpu = processCpuSeconds(pid) - cpu0
     const clientCpu = process.cpuUsage(clientCpu0)
-    log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}`)
+    log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}; ECDHE groups of the full handshakes: ${[...groups].map(([g, c]) => `${g}×${String(c)}`).join(', ')}`)
     const emtCpuPerMessageMs = (emtCpu * 1000) / timed
     const rawMs = 1000 / rawRate
     const rawProtocolMs = 1000 / rawProtocolRate
@@ -363,7 +378,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     log(`next day, 10,000 gateways: extrapolated ${(TARGET_GATEWAYS * warmWall / n).toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${warmTargetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
     const e2e = await runE2e(pki, now, port, dir, arg('--e2e-gateways', 8), arg('--e2e-messages', 400), log)
     const floorCount = Math.min(n, 500)
-    const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency)
+    const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency, ecdhCurves)
     const floorMs = floor.full
     log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
     return {
@@ -424,8 +439,8 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
  * 201 — no path validation, no CMS, no store. Its CPU per connection is what any node receiver
  * with these certificates pays before doing its own work. Plain JavaScript (-e), no tsx.
  */
-async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[], concurrency: number): Promise<{ full: number; resumed: number }> {
-  const server = createTlsContext({ profile: 'wan', identity: { key: pki.emtTlsKey, cert: der(pki.emtTlsCert), chain: [der(pki.subCaEmt)] }, trust: { roots: [der(pki.root)] } }).serverOptions
+async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[], concurrency: number, ecdhCurves: readonly TlsCurve[] | undefined): Promise<{ full: number; resumed: number }> {
+  const server = createTlsContext({ profile: 'wan', identity: { key: pki.emtTlsKey, cert: der(pki.emtTlsCert), chain: [der(pki.subCaEmt)] }, trust: { roots: [der(pki.root)] }, ...(ecdhCurves === undefined ? {} : { ecdhCurves }) }).serverOptions
   const code = `
     const https = require('node:https')
     const options = JSON.parse(process.env.SMGW_BENCH_FLOOR_TLS)

@@ -45,11 +45,20 @@ describe('EMT configuration', () => {
     expect(() => parseEmtConfig({ ...minimal, enc: { certificate: 'e.pem', key: { file: 'k', label: 'x' } } })).toThrow(/enc\.key/)
   })
 
+  it('tls.ecdhCurves: TR-03109-3 groups in the server\'s order, each once; absent means the default order', () => {
+    expect(parseEmtConfig(minimal).tls.ecdhCurves).toBeUndefined()
+    expect(parseEmtConfig({ ...minimal, tls: { ...minimal.tls, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] } }).tls.ecdhCurves).toEqual(['prime256v1', 'brainpoolP256r1'])
+    for (const bad of [['X25519'], [], ['prime256v1', 'prime256v1']]) {
+      expect(() => parseEmtConfig({ ...minimal, tls: { ...minimal.tls, ecdhCurves: bad } })).toThrow(/tls\.ecdhCurves/)
+    }
+  })
+
   it('readEmtConfig takes relative paths from the file\'s folder; bad JSON is EMT_CONFIG_INVALID', async () => {
     const path = join(dir, 'emt.json')
-    writeFileSync(path, JSON.stringify({ ...minimal, api: { tokenFile: 'token' } }))
+    writeFileSync(path, JSON.stringify({ ...minimal, tls: { ...minimal.tls, ecdhCurves: ['prime256v1'] }, api: { tokenFile: 'token' } }))
     const c = await readEmtConfig(path)
     expect(c.tls.certificate).toBe(join(dir, 'tls.cert.pem'))
+    expect(c.tls.ecdhCurves).toEqual(['prime256v1'])
     expect(c.pki.crls).toEqual([join(dir, 'sub.crl.pem')])
     expect(c.storage).toEqual({ sqlite: join(dir, 'emt.db') })
     expect(c.api).toEqual({ host: '127.0.0.1', port: 8444, tokenFile: join(dir, 'token') })

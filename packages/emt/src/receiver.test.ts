@@ -354,6 +354,28 @@ describe('receiver storage failure and lifecycle', () => {
     }
   })
 
+  it('tls.ecdhCurves with prime256v1 first: a gateway\'s full handshake exchanges its ephemeral key on P-256, the message is stored', async () => {
+    const repo = openSqliteRepository(join(dir, 'p256-ecdhe.db'))
+    await repo.addGateway('smgw-0001', null, NOW)
+    const base = configFor({ sqlite: join(dir, 'unused.db') })
+    const receiver = createEmtReceiver(parseEmtConfig({ ...base, tls: { ...base.tls, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] } }), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
+    await receiver.start()
+    try {
+      const m = sampleTaf7Message({ messageId: 'smgw-0001:taf7:p256-ecdhe' })
+      const socket = await connectTls(gatewayTls(pki, 'smgw-0001'), { host: '127.0.0.1', port: receiver.ports().gateway })
+      expect(socket.getEphemeralKeyInfo()).toMatchObject({ type: 'ECDH', name: 'prime256v1' })
+      try {
+        expect((await httpOver(socket, await seal(m), { [IDEMPOTENCY_HEADER]: m.messageId })).status).toBe(201)
+      } finally {
+        socket.destroy()
+      }
+      expect((await repo.listMessages({ gatewayId: 'smgw-0001' })).map((r) => r.messageId)).toEqual([m.messageId])
+    } finally {
+      await receiver.close()
+      await repo.close()
+    }
+  })
+
   it('answers 503 (the gateway retries) when the store fails, and nothing is acknowledged', async () => {
     const repo = openSqliteRepository(join(dir, 'failing.db'))
     await repo.addGateway('smgw-0001', null, NOW)

@@ -128,6 +128,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
         profile: 'wan',
         identity: { key: identity.tlsKeyPem, cert: identity.tlsCertificate, chain: identity.tlsChain },
         trust: { roots: t.roots, intermediates: t.intermediates, crls, requireCrl: config.pki.requireCrl },
+        ...(config.tls.ecdhCurves === undefined ? {} : { ecdhCurves: config.tls.ecdhCurves }),
       }, { now })
       tlsContext = makeTlsContext(trust.crls)
       pathValidator = buildValidator(trust)

@@ -14,7 +14,7 @@ import { decodeCertificate } from './certificate.js'
 import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
-import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsIdentity, type TlsTrust } from './tls.js'
+import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsCurve, type TlsIdentity, type TlsTrust } from './tls.js'
 
 let t: TestPki
 let other: TestPki
@@ -198,6 +198,32 @@ describe('TR-03109-3 TLS 1.2 between node endpoints', () => {
     if (b === undefined) throw new Error('fixture')
     const err = await firstRejection(run, connect(createTlsContext({ identity: b, trust: { roots: [t.cert('root')] } }), run.port))
     expect(err.code).toBe('PKI_TLS_PEER_REJECTED')
+  })
+
+  it('ECDHE group: brainpoolP256r1 by default; the server\'s ecdhCurves order decides among what the client offers', async () => {
+    const gateway = (ecdhCurves?: readonly TlsCurve[]) => createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] }, ...(ecdhCurves === undefined ? {} : { ecdhCurves }) })
+    const groupOf = async (server: TlsContext, client: TlsContext) => {
+      const run = await startServer(server)
+      const socket = await connect(client, run.port)
+      await run.accepted
+      return socket.getEphemeralKeyInfo()
+    }
+    expect(await groupOf(gwaServerContext(), gateway())).toMatchObject({ type: 'ECDH', name: 'brainpoolP256r1' })
+    const nistFirst = createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] })
+    expect(await groupOf(nistFirst, gateway())).toMatchObject({ type: 'ECDH', name: 'prime256v1' })
+    // A gateway that offers brainpool only still gets brainpool from that server; the certificates stay brainpool either way.
+    expect(await groupOf(nistFirst, gateway(['brainpoolP256r1', 'brainpoolP384r1']))).toMatchObject({ type: 'ECDH', name: 'brainpoolP256r1' })
+    // No group in common: the handshake fails (OpenSSL: no shared group), nothing outside TR-03109-3 is tried.
+    const nistOnly = createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, ecdhCurves: ['secp384r1'] })
+    await expect(groupOf(nistOnly, gateway(['brainpoolP256r1']))).rejects.toThrow()
+  })
+
+  it('ecdhCurves outside TR-03109-3, repeated or empty: PKI_BAD_ARGUMENT', () => {
+    const make = (ecdhCurves: readonly string[]) => () => createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, ecdhCurves: ecdhCurves as TlsCurve[] })
+    for (const bad of [['X25519'], ['secp521r1', 'prime256v1'], ['prime256v1', 'prime256v1'], []]) {
+      expect(make(bad)).toThrow(expect.objectContaining({ code: 'PKI_BAD_ARGUMENT' }) as Error)
+    }
+    expect(make(['secp384r1'])).not.toThrow()
   })
 
   it('the client rejects a server whose certificate is client-only (EKU) and a server from another PKI', async () => {

@@ -15,8 +15,11 @@ export const TLS_CIPHERS: Readonly<Record<TlsProfile, readonly string[]>> = {
   wan: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
   han: ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384'],
 }
-/** TR-03109-3 v1.1, ECDHE groups (brainpool first, then NIST). */
-export const TLS_CURVES = 'brainpoolP256r1:brainpoolP384r1:brainpoolP512r1:prime256v1:secp384r1'
+/** TR-03109-3 v1.1, the ECDHE groups allowed (OpenSSL names), in our default order: brainpool first, then NIST. */
+export const TLS_CURVE_NAMES = ['brainpoolP256r1', 'brainpoolP384r1', 'brainpoolP512r1', 'prime256v1', 'secp384r1'] as const
+export type TlsCurve = (typeof TLS_CURVE_NAMES)[number]
+/** {@link TLS_CURVE_NAMES} as OpenSSL's colon-separated list (node's `ecdhCurve`). */
+export const TLS_CURVES = TLS_CURVE_NAMES.join(':')
 /** TLS 1.2 signature_algorithms (RFC 5246 §7.4.1.4.1): ECDSA with SHA-256/384/512 only. */
 export const TLS_SIGALGS = 'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512'
 /** TR-03109-3 v1.1: a TLS session lasts at most 48 hours. */
@@ -43,6 +46,14 @@ export interface TlsContextConfig {
   readonly profile?: TlsProfile
   readonly identity: TlsIdentity
   readonly trust: TlsTrust
+  /**
+   * The ECDHE groups offered (client) or accepted (server, which picks the first of its list the
+   * client offers: `honorCipherOrder`), each one TR-03109-3 allows; default {@link TLS_CURVE_NAMES}.
+   * A server that lists prime256v1 first does the ephemeral key exchange of a full handshake on
+   * P-256 with every client that offers it (OpenSSL has a fast P-256, and its brainpool is generic
+   * code): the certificates and signatures stay brainpool.
+   */
+  readonly ecdhCurves?: readonly TlsCurve[]
 }
 
 export interface TlsContextDeps {
@@ -69,6 +80,11 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
   const now = deps.now ?? (() => new Date())
   if (config.trust.roots.length === 0) throw new PkiError('PKI_BAD_ARGUMENT', 'a TLS context needs at least one root')
   const profile = config.profile ?? 'wan'
+  const curves = config.ecdhCurves ?? TLS_CURVE_NAMES
+  const unknown = curves.filter((c) => !(TLS_CURVE_NAMES as readonly string[]).includes(c))
+  if (curves.length === 0 || unknown.length > 0 || new Set(curves).size !== curves.length) {
+    throw new PkiError('PKI_BAD_ARGUMENT', `ecdhCurves: one or more of ${TLS_CURVE_NAMES.join(', ')}, each once (TR-03109-3)${unknown.length > 0 ? `, not ${unknown.join(', ')}` : ''}`)
+  }
   const common: tls.SecureContextOptions & tls.CommonConnectionOptions = {
     key: typeof config.identity.key === 'string' ? config.identity.key : config.identity.key.export({ format: 'pem', type: 'pkcs8' }),
     cert: [config.identity.cert, ...(config.identity.chain ?? [])].map((d) => encodePem('CERTIFICATE', d)).join(''),
@@ -76,7 +92,7 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
     ciphers: TLS_CIPHERS[profile].join(':'),
-    ecdhCurve: TLS_CURVES,
+    ecdhCurve: curves.join(':'),
     sigalgs: TLS_SIGALGS,
     // No renegotiation (OpenSSL refuses it in both directions), no compression.
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION,
