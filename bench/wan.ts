@@ -19,7 +19,10 @@
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
 // The first tenth of the gateways (at most 500, --warmup K) warm the receiver up untimed.
+// --ab-ecdh-curves G1:G2… instead compares two receivers at first contact in alternating blocks
+// (compareReceivers): A as configured, B with those groups; ratio ab_b_vs_a_ratio.
 //   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
+//   npm run bench -- wan --gateways N --ab-ecdh-curves G1:G2… [--ab-block B] [--warmup K] [--workers W]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -32,7 +35,7 @@ import { openSqliteRepository } from '@smgw/emt'
 import { createDeliveryService, createGatewayLogs, formatDeliveryText, openStore } from '@smgw/gateway'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, VALUE_STATUS, type MeterDataMessage } from '@smgw/meter-data'
 import { connectTls, createDemoPki, createTlsContext, issueCertificate, issueCrl, TLS_CURVE_NAMES, type TlsContext, type TlsCurve } from '@smgw/pki'
-import { measureRate, type Benchmark } from './types.js'
+import { measureRate, type Benchmark, type BenchResult } from './types.js'
 
 const CURVE: CurveName = 'brainpoolP256r1'
 const CLI = fileURLToPath(new URL('../packages/cli/bin/smgw.js', import.meta.url))
@@ -188,9 +191,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   // Receiver worker processes (node:cluster; default: one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
   const workers = arg('--workers', availableParallelism())
   // The receiver's ECDHE groups in its order (tls.ecdhCurves); the simulated gateways offer all TR-03109-3 groups, brainpool first.
-  const curvesArg = args.indexOf('--ecdh-curves') >= 0 ? args[args.indexOf('--ecdh-curves') + 1] : undefined
-  const ecdhCurves = curvesArg === undefined ? undefined : curvesArg.split(':') as TlsCurve[]
-  if (ecdhCurves !== undefined && !ecdhCurves.every((c) => (TLS_CURVE_NAMES as readonly string[]).includes(c))) throw new Error(`--ecdh-curves: a colon-separated list of ${TLS_CURVE_NAMES.join(', ')}`)
+  const ecdhCurves = listArg(args, '--ecdh-curves')
   const ecdheCurve = ecdhCurves?.[0] ?? TLS_CURVE_NAMES[0]
   const dir = fileURLToPath(new URL(`../.tmp/bench-wan-${String(n)}/`, import.meta.url))
   mkdirSync(dir, { recursive: true })
@@ -316,23 +317,15 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   // Kept after the run (the bench's own folder is removed): .cpuprofile files for DevTools or speedscope.
   const profDir = args.includes('--cpu-prof') ? join(process.cwd(), '.tmp', `wan-prof-${String(process.pid)}`) : undefined
   if (profDir !== undefined) log(`receiver CPU profiles go to ${profDir}`)
-  const child = spawn(process.execPath, [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', join(dir, 'emt.json'), '--workers', String(workers), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const abCurves = listArg(args, '--ab-ecdh-curves')
+  if (abCurves !== undefined) {
+    return compareReceivers({ dir, prepared, workers, concurrency, warmup: arg('--warmup', Math.min(500, Math.floor(n / 10))), block: arg('--ab-block', 250), variant: abCurves, log })
+  }
   const startedAt = performance.now()
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const receiver = await startReceiver(join(dir, 'emt.json'), workers, profDir)
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = ''
-      const timer = setTimeout(() => { reject(new Error(`the receiver did not start: ${stderr}`)) }, 60_000)
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString()
-        const line = out.split('\n').find((l) => l.includes('"listening"'))
-        if (line !== undefined) { clearTimeout(timer); resolve((JSON.parse(line) as { gatewayPort: number }).gatewayPort) }
-      })
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the receiver exited (${String(code)}): ${stderr}`)) })
-    })
+    const { port, pid } = receiver
     const startupS = (performance.now() - startedAt) / 1000
-    const pid = child.pid ?? 0
     // The first gateways warm the receiver's JIT up (each worker compiles its hot paths on its
     // first messages); they are delivered and stored like the rest but not timed.
     const warmup = Math.min(prepared.length - 1, arg('--warmup', Math.min(500, Math.floor(n / 10))))
@@ -428,7 +421,81 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
       },
     }
   } finally {
+    receiver.stop()
+  }
+}
+
+/** A colon-separated list of TLS groups after `name` (`--ecdh-curves prime256v1:brainpoolP256r1`), checked against TR-03109-3's. */
+function listArg(args: readonly string[], name: string): TlsCurve[] | undefined {
+  const i = args.indexOf(name)
+  if (i < 0) return undefined
+  const list = (args[i + 1] ?? '').split(':')
+  if (!list.every((c) => (TLS_CURVE_NAMES as readonly string[]).includes(c))) throw new Error(`${name}: a colon-separated list of ${TLS_CURVE_NAMES.join(', ')}`)
+  return list as TlsCurve[]
+}
+
+interface RunningReceiver { readonly port: number; readonly pid: number; stop(): void }
+
+/** `smgw emt serve --config FILE --workers W` as a child process, once it prints its gateway port. */
+async function startReceiver(config: string, workers: number, profDir?: string): Promise<RunningReceiver> {
+  const child = spawn(process.execPath, [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', config, '--workers', String(workers), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => { reject(new Error(`the receiver did not start: ${stderr}`)) }, 60_000)
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString()
+        const line = out.split('\n').find((l) => l.includes('"listening"'))
+        if (line !== undefined) { clearTimeout(timer); resolve((JSON.parse(line) as { gatewayPort: number }).gatewayPort) }
+      })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the receiver exited (${String(code)}): ${stderr}`)) })
+    })
+    return { port, pid: child.pid ?? 0, stop: () => { child.kill('SIGTERM') } }
+  } catch (err) {
     child.kill('SIGTERM')
+    throw err
+  }
+}
+
+/**
+ * `--ab-ecdh-curves LIST`: the first contact of the prepared gateways against two receivers at
+ * once — A as configured, B the same with `tls.ecdhCurves` = LIST (same store) — in alternating
+ * blocks of `block` gateways (A, B, A, B …) after `warmup` untimed ones each, the CPU of each
+ * block from /proc. On a machine whose speed drifts by ±20 % between runs, the per-block ratio
+ * B/A (its median) tells a difference of a few per cent that two separate runs cannot.
+ */
+async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: readonly TlsCurve[]; log: (line: string) => void }): Promise<BenchResult> {
+  const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown> }
+  writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify({ ...base, tls: { ...base.tls, ecdhCurves: o.variant } }))
+  const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers), await startReceiver(join(o.dir, 'emt-b.json'), o.workers)] as const
+  try {
+    let at = 0
+    const statuses = new Map<number, number>()
+    for (const r of receivers) { await deliverAll(o.prepared.slice(at, at + o.warmup), r.port, o.concurrency, statuses); at += o.warmup }
+    const perBlock: [number[], number[]] = [[], []]
+    o.log(`A/B: receiver A as configured, B with tls.ecdhCurves ${o.variant.join(':')}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
+    while (at + 2 * o.block <= o.prepared.length) {
+      for (const [k, r] of receivers.entries()) {
+        const cpu0 = processCpuSeconds(r.pid)
+        await deliverAll(o.prepared.slice(at, at + o.block), r.port, o.concurrency, statuses)
+        perBlock[k as 0 | 1].push((processCpuSeconds(r.pid) - cpu0) * 1000 / o.block)
+        at += o.block
+      }
+    }
+    const [a, b] = perBlock
+    if (a.length === 0) throw new Error(`--ab-ecdh-curves: too few gateways for one block pair after the warm-up (${String(o.prepared.length)} gateways, --ab-block ${String(o.block)})`)
+    const median = (v: readonly number[]) => { const s = [...v].sort((x, y) => x - y); const m = s.length / 2; return Number.isInteger(m) ? ((s[m - 1] ?? Number.NaN) + (s[m] ?? Number.NaN)) / 2 : s[Math.floor(m)] ?? Number.NaN }
+    const ratios = a.map((x, i) => (b[i] ?? Number.NaN) / x)
+    o.log(`per block, receiver CPU ms per message — A: ${a.map((x) => x.toFixed(2)).join(' ')}; B: ${b.map((x) => x.toFixed(2)).join(' ')}; B/A: ${ratios.map((x) => x.toFixed(3)).join(' ')}`)
+    o.log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}`)
+    return {
+      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
+      ratios: { ab_b_vs_a_ratio: median(ratios) },
+    }
+  } finally {
+    for (const r of receivers) r.stop()
   }
 }
 
