@@ -218,6 +218,30 @@ describe('TR-03109-3 TLS 1.2 between node endpoints', () => {
     await expect(groupOf(nistOnly, gateway(['brainpoolP256r1']))).rejects.toThrow()
   })
 
+  it('a TLS session resumes within its lifetime, never after it — a resumption in between does not extend it (TR-03109-3: at most 48 h)', async () => {
+    // 3 s instead of 48 h; OpenSSL counts whole seconds from the full handshake.
+    const run = await startServer(createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, sessionTimeoutSeconds: 3 }))
+    const gateway = createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } })
+    const deliver = async (session: Buffer | undefined) => {
+      const socket = await connectTls(gateway, { host: '127.0.0.1', port: run.port, ...(session === undefined ? {} : { session }) })
+      sockets.push(socket)
+      await new Promise((r) => socket.once('data', r))
+      return { resumed: socket.isSessionReused(), session: socket.getSession() ?? session }
+    }
+    const started = Date.now()
+    const first = await deliver(undefined)
+    expect(first.resumed).toBe(false)
+    await new Promise((r) => setTimeout(r, started + 1500 - Date.now()))
+    const second = await deliver(first.session)
+    expect(second.resumed).toBe(true)
+    // 4.1 s after the full handshake (> 3 s), 2.6 s after the resumption (≤ 3 s: it would resume had the resumption renewed the lifetime).
+    await new Promise((r) => setTimeout(r, started + 4100 - Date.now()))
+    const third = await deliver(second.session)
+    expect(third.resumed).toBe(false)
+    expect((await deliver(third.session)).resumed).toBe(true)
+    expect(() => createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, sessionTimeoutSeconds: 48 * 3600 + 1 })).toThrow(expect.objectContaining({ code: 'PKI_BAD_ARGUMENT' }) as Error)
+  })
+
   it('ecdhCurves outside TR-03109-3, repeated or empty: PKI_BAD_ARGUMENT', () => {
     const make = (ecdhCurves: readonly string[]) => () => createTlsContext({ identity: identity('gwa/tls', 'sub-ca-emt'), trust: { roots: [t.cert('root')] }, ecdhCurves: ecdhCurves as TlsCurve[] })
     for (const bad of [['X25519'], ['secp521r1', 'prime256v1'], ['prime256v1', 'prime256v1'], []]) {

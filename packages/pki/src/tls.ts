@@ -54,6 +54,12 @@ export interface TlsContextConfig {
    * code): the certificates and signatures stay brainpool.
    */
   readonly ecdhCurves?: readonly TlsCurve[]
+  /**
+   * How long a server keeps a TLS session resumable, counted by OpenSSL from the full handshake
+   * (a resumption does not extend it): at most and by default {@link TLS_SESSION_TIMEOUT_SECONDS}
+   * (TR-03109-3: 48 h). Shorter for an operator who wants it, or a test.
+   */
+  readonly sessionTimeoutSeconds?: number
 }
 
 export interface TlsContextDeps {
@@ -80,6 +86,10 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
   const now = deps.now ?? (() => new Date())
   if (config.trust.roots.length === 0) throw new PkiError('PKI_BAD_ARGUMENT', 'a TLS context needs at least one root')
   const profile = config.profile ?? 'wan'
+  const sessionTimeout = config.sessionTimeoutSeconds ?? TLS_SESSION_TIMEOUT_SECONDS
+  if (!Number.isInteger(sessionTimeout) || sessionTimeout < 1 || sessionTimeout > TLS_SESSION_TIMEOUT_SECONDS) {
+    throw new PkiError('PKI_BAD_ARGUMENT', `sessionTimeoutSeconds: whole seconds from 1 to ${String(TLS_SESSION_TIMEOUT_SECONDS)} (48 h, TR-03109-3), not ${String(sessionTimeout)}`)
+  }
   const curves = config.ecdhCurves ?? TLS_CURVE_NAMES
   const unknown = curves.filter((c) => !(TLS_CURVE_NAMES as readonly string[]).includes(c))
   if (curves.length === 0 || unknown.length > 0 || new Set(curves).size !== curves.length) {
@@ -109,7 +119,7 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     return validator.validate({ leaf, intermediates: sent, at: now(), purpose })
   }
   return {
-    serverOptions: { ...common, requestCert: true, honorCipherOrder: true, sessionTimeout: TLS_SESSION_TIMEOUT_SECONDS },
+    serverOptions: { ...common, requestCert: true, honorCipherOrder: true, sessionTimeout },
     clientOptions: {
       ...common,
       // Called by node after OpenSSL accepted the chain; an Error return destroys the socket.
