@@ -73,8 +73,10 @@ const ProfileCommand = z.strictObject({
   tariffs: z.array(z.unknown()).optional(),
   communication: section.optional(),
   time: section.optional(),
-}).refine((c) => c.meters !== undefined || c.tariffs !== undefined || c.communication !== undefined || c.time !== undefined, {
-  error: 'a profile names at least one of meters, tariffs, communication, time',
+  /** The CLS channel section (controllable devices, paired EMTs); null removes it. */
+  cls: section.nullable().optional(),
+}).refine((c) => c.meters !== undefined || c.tariffs !== undefined || c.communication !== undefined || c.time !== undefined || c.cls !== undefined, {
+  error: 'a profile names at least one of meters, tariffs, communication, time, cls',
 })
 
 export const AdminCommand = z.discriminatedUnion('type', [

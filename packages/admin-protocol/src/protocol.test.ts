@@ -205,6 +205,8 @@ describe('commands', () => {
     const b64 = Buffer.from('x').toString('base64')
     const all: Record<string, unknown>[] = [
       { type: 'profile', version: 3, meters: [{ id: 'm1' }], tariffs: [], communication: { recipients: [] }, time: { servers: [] } },
+      { type: 'profile', version: 4, cls: { devices: [{ id: 'hp-1' }], emts: [] } },
+      { type: 'profile', version: 5, cls: null },
       { type: 'rollback-profile', version: 2 },
       { type: 'generate-csr', kinds: ['tls', 'sig', 'enc'] },
       { type: 'install-certificates', certificates: { tls: b64, sig: b64 }, chain: [b64] },
@@ -226,6 +228,7 @@ describe('commands', () => {
   it('refuses invalid fields as MALFORMED', async () => {
     const bad: Record<string, unknown>[] = [
       { type: 'profile', version: 3 }, // names nothing
+      { type: 'profile', version: 3, cls: [] }, // a section is an object (or null)
       { type: 'generate-csr', kinds: ['tls', 'tls'] },
       { type: 'generate-csr', kinds: ['gs'] },
       { type: 'install-certificates', certificates: {} },

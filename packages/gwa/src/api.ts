@@ -55,7 +55,7 @@ export const ClsBody = z.strictObject({
 })
 /** What an operator may queue; `install-certificates` is the GWA's own answer to CSRs and not queued by hand. */
 export const CommandBody = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('profile'), meters: z.array(z.unknown()).optional(), tariffs: z.array(z.unknown()).optional(), communication: section.optional(), time: section.optional(), ...wake }),
+  z.strictObject({ type: z.literal('profile'), meters: z.array(z.unknown()).optional(), tariffs: z.array(z.unknown()).optional(), communication: section.optional(), time: section.optional(), cls: section.nullable().optional(), ...wake }),
   z.strictObject({ type: z.literal('rollback-profile'), version: z.int().min(1), ...wake }),
   z.strictObject({ type: z.literal('generate-csr'), kinds: z.array(z.enum(['tls', 'sig', 'enc'])).min(1).max(3), ...wake }),
   z.strictObject({ type: z.literal('update-crls'), crls: z.array(base64).max(64).optional(), ...wake }),

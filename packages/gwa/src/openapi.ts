@@ -58,7 +58,7 @@ export const OPENAPI_DOCUMENT = {
       },
       CommandRequest: {
         oneOf: [
-          obj(['type'], { type: { const: 'profile' }, meters: { type: 'array' }, tariffs: { type: 'array' }, communication: { type: 'object' }, time: { type: 'object' }, ...wake }),
+          obj(['type'], { type: { const: 'profile' }, meters: { type: 'array' }, tariffs: { type: 'array' }, communication: { type: 'object' }, time: { type: 'object' }, cls: { type: ['object', 'null'] }, ...wake }),
           obj(['type', 'version'], { type: { const: 'rollback-profile' }, version: { type: 'integer', minimum: 1 }, ...wake }),
           obj(['type', 'kinds'], { type: { const: 'generate-csr' }, kinds: { type: 'array', items: { enum: ['tls', 'sig', 'enc'] } }, ...wake }),
           obj(['type'], { type: { const: 'update-crls' }, crls: { type: 'array', items: { type: 'string', contentEncoding: 'base64' }, description: 'default: the GWA\'s configured CRLs' }, ...wake }),

@@ -23,6 +23,8 @@ export interface ProfileParts {
   readonly tariffs?: readonly unknown[]
   readonly communication?: Readonly<Record<string, unknown>>
   readonly time?: Readonly<Record<string, unknown>>
+  /** The gateway's CLS section, device CA certificates inline (docs/admin-protocol.md); null removes it. */
+  readonly cls?: Readonly<Record<string, unknown>> | null
 }
 
 export interface QueueOptions {

@@ -115,6 +115,18 @@ describe('GWA service', () => {
     expect((await openWakeUp(new Uint8Array(await nextDatagram()), verifier, new Date())).counter).toBe(2)
   })
 
+  it('a cls part (the gateway\'s CLS section, device CAs inline) and null, which removes it, are queued like any part', async () => {
+    await api('POST', '/v1/gateways', { id: 'smgw-0009' })
+    const cls = { devices: [{ id: 'hp-1', consumer: 'c-1', address: { host: '192.168.1.20', port: 5020 } }], emts: [{ id: 'emt-1', tlsSubject: { CN: 'emt-1' }, allowedDevices: ['hp-1'] }] }
+    expect((await api('POST', '/v1/gateways/smgw-0009/commands', { type: 'profile', cls })).body.version).toBe(1)
+    expect((await api('POST', '/v1/gateways/smgw-0009/commands', { type: 'profile', cls: null })).body.version).toBe(2)
+    expect(await api('POST', '/v1/gateways/smgw-0009/commands', { type: 'profile', cls: 'off' })).toMatchObject({ status: 400 })
+    expect((await api('GET', '/v1/gateways/smgw-0009')).body.profiles).toEqual(expect.arrayContaining([
+      expect.objectContaining({ version: 1, state: 'queued', content: { cls } }),
+      expect.objectContaining({ version: 2, state: 'queued', content: { cls: null } }),
+    ]))
+  })
+
   it('CSRs in a result: the GWA issues the certificates and the same session installs them', async () => {
     await api('POST', '/v1/gateways', { id: 'smgw-0002' })
     expect((await api('POST', '/v1/gateways/smgw-0002/commands', { type: 'generate-csr', kinds: ['tls', 'sig'] })).status).toBe(201)

@@ -16,6 +16,8 @@ import { toJson } from '../json.js'
  */
 
 const TOKEN_ENV = 'SMGW_GWA_API_TOKEN'
+/** The parts a `profile` command may name (docs/admin-protocol.md). */
+const PROFILE_PARTS: readonly string[] = ['meters', 'tariffs', 'communication', 'time', 'cls']
 
 const EXAMPLE_CONFIG = `{
   "gwaId": "gwa",
@@ -238,15 +240,15 @@ Examples:
     }))
 
   withConnection(gwa.command('deploy'))
-    .description('deploy a profile: a new configuration version (meters, tariffs, communication, time)')
+    .description('deploy a profile: a new configuration version (meters, tariffs, communication, time, cls)')
     .argument('<id>', 'gateway ID')
-    .requiredOption('--profile <file>', 'JSON object with any of "meters", "tariffs", "communication", "time" (sections of the gateway configuration)')
+    .requiredOption('--profile <file>', 'JSON object with any of "meters", "tariffs", "communication", "time", "cls" (sections of the gateway configuration; "cls": null removes the CLS section)')
     .option('--wake', 'wake the gateway right away')
     .addHelpText('after', '\nParts not named stay as in the active version on the gateway.\n\nExamples:\n  smgw gwa deploy smgw-0001 --profile profile.json --wake --config gwa.json\n')
     .action((id: string, o: Connection & WakeOption & { profile: string }) => act(o, async () => {
       const profile = await readJsonFile(o.profile, 'profile')
-      const unknown = Object.keys(profile).filter((k) => !['meters', 'tariffs', 'communication', 'time'].includes(k))
-      if (unknown.length > 0) throw new CliFailure('GWA_REQUEST_INVALID', `profile ${o.profile}: unknown part(s) ${unknown.join(', ')}; allowed: meters, tariffs, communication, time`, true)
+      const unknown = Object.keys(profile).filter((k) => !PROFILE_PARTS.includes(k))
+      if (unknown.length > 0) throw new CliFailure('GWA_REQUEST_INVALID', `profile ${o.profile}: unknown part(s) ${unknown.join(', ')}; allowed: ${PROFILE_PARTS.join(', ')}`, true)
       const r = await call(o, 'POST', `/v1/gateways/${encodeURIComponent(id)}/commands`, { type: 'profile', ...profile, ...(o.wake === true ? { wake: true } : {}) }) as Parameters<typeof queueText>[0]
       return { json: r, text: queueText(r) }
     }))

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { decodeCertificates } from '@smgw/crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parseGatewayConfig, type GatewayConfig } from '../config.js'
 import type { SystemLogEntry } from '../log/entries.js'
@@ -146,6 +147,47 @@ describe('configuration versions', () => {
       .rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/recipients\[0\]\.encCertificate/) as unknown })
     await expect(v.applyProfile({ version: 2, communication: { recipients: [{ id: 'emt-8', url: 'http://x.test', encCertificate: enc }] } }))
       .rejects.toMatchObject({ code: 'CONFIG_INVALID' })
+  })
+
+  it('cls: a profile sets, keeps, refuses and removes the CLS section; device CA certificates become PEM files of the version', async () => {
+    const stateDir = join(tmp.dir, 'state-cls')
+    let current = parseGatewayConfig({
+      gatewayId: 'smgw-0001', store: { path: join(tmp.dir, 'cls.db') }, logs: { sigKey: 'k', sigCertificate: 'c' }, meters: [],
+      wan: { tls: { key: 'k.pem', certificate: 'c.pem' }, trust: { roots: ['root.pem'] }, recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: 'enc-1.pem' }] },
+    })
+    const v = createConfigVersions({ stateDir }, { current: () => current, reconfigure: (next) => { current = next; return Promise.resolve() }, log: () => Promise.resolve() })
+    const ca = Buffer.from(sig.certificate).toString('base64')
+    const cls = {
+      devices: [
+        { id: 'heat-pump', consumer: 'c-1', address: { host: '192.168.1.20', port: 5020 }, tls: { caCertificate: ca, serverName: 'hp.local' } },
+        { id: 'wallbox', consumer: 'c-1', address: { host: '192.168.1.21', port: 5021 } },
+      ],
+      emts: [{ id: 'emt-1', tlsSubject: { CN: 'emt-1' }, allowedDevices: ['heat-pump', 'wallbox'] }],
+      maxTimeoutS: 1800,
+    }
+    await v.applyProfile({ version: 1, cls })
+    const file = join(stateDir, 'config', 'v1', 'cls-ca-0.pem')
+    expect(current.cls?.devices).toEqual([
+      { id: 'heat-pump', consumer: 'c-1', address: { host: '192.168.1.20', port: 5020 }, tls: { ca: file, serverName: 'hp.local' } },
+      { id: 'wallbox', consumer: 'c-1', address: { host: '192.168.1.21', port: 5021 } },
+    ])
+    expect(current.cls?.maxTimeoutS).toBe(1800)
+    expect(decodeCertificates(new Uint8Array(await readFile(file))).map((c) => c.der)).toEqual([sig.certificate])
+    // A profile without cls keeps it; one that pairs an unknown device, or whose CA is not a certificate, changes nothing.
+    await v.applyProfile({ version: 2, time: { ntp: { host: 'ntp.test' } } })
+    expect(current.cls?.devices.map((d) => d.id)).toEqual(['heat-pump', 'wallbox'])
+    await expect(v.applyProfile({ version: 3, cls: { ...cls, emts: [{ id: 'emt-1', tlsSubject: { CN: 'emt-1' }, allowedDevices: ['boiler'] }] } }))
+      .rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/boiler is not in cls\.devices/) as unknown })
+    await expect(v.applyProfile({ version: 3, cls: { ...cls, devices: [{ ...cls.devices[0], tls: { caCertificate: Buffer.from('no').toString('base64') } }] } }))
+      .rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/devices\[0\]\.tls\.caCertificate/) as unknown })
+    await expect(v.applyProfile({ version: 3, cls: { ...cls, devices: [{ ...cls.devices[1], tls: { ca: '/etc/ca.pem' } }] } }))
+      .rejects.toMatchObject({ code: 'CONFIG_INVALID' })
+    expect(current.cls?.maxTimeoutS).toBe(1800)
+    // null removes the section; a rollback brings it back.
+    await v.applyProfile({ version: 3, cls: null })
+    expect(current.cls).toBeUndefined()
+    await v.rollback(1)
+    expect(current.cls?.devices[0]?.tls?.ca).toBe(file)
   })
 
   it('set-time-source is kept beside the versions and laid over the active one at restart', async () => {

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeCertificates } from '@smgw/crypto'
+import { decodeCertificates, encodePem } from '@smgw/crypto'
 import { z } from 'zod'
 import { formatCanonicalJson } from '../canonical-json.js'
+import { ClsDevice, ClsSection } from '../cls/config.js'
 import { parseGatewayConfig, readGatewayConfig, type GatewayConfig } from '../config.js'
 import { GatewayError, type GatewayErrorCode } from '../errors.js'
 import type { SystemLogEntry } from '../log/entries.js'
@@ -39,6 +40,8 @@ export type ProfileCommand = {
   readonly tariffs?: readonly unknown[]
   readonly communication?: Readonly<Record<string, unknown>>
   readonly time?: Readonly<Record<string, unknown>>
+  /** null: the version has no cls section. */
+  readonly cls?: Readonly<Record<string, unknown>> | null
 }
 
 /** Why a version was refused; the `code` of `config-rejected` in the system log. */
@@ -83,6 +86,18 @@ export const CommunicationProfile = z.strictObject({
     encCertificate: z.base64().max(16_384),
   })).min(1).max(256),
   contentEncryption: z.enum(['aes128-cbc', 'aes128-gcm', 'aes256-gcm']).optional(),
+})
+
+/**
+ * The `cls` part of a profile: the gateway's `cls` section (cls/config.ts) with each device's
+ * TLS CA certificate inline (`caCertificate`, base64 DER) instead of a file; the gateway writes
+ * it as `v<N>/cls-ca-<i>.pem`. The checks across devices and EMTs are the section's own, run
+ * when the merged configuration is parsed.
+ */
+export const ClsProfile = ClsSection.extend({
+  devices: z.array(ClsDevice.extend({
+    tls: z.strictObject({ caCertificate: z.base64().max(16_384), serverName: ClsDevice.shape.tls.unwrap().shape.serverName }).optional(),
+  })).min(1).max(256),
 })
 
 const VERSION_FILE = /^v([1-9]\d{0,15})\.json$/
@@ -309,19 +324,42 @@ async function mergeProfile(base: GatewayConfig, p: ProfileCommand, files: strin
     if (!c.success) throw new GatewayError('CONFIG_INVALID', `communication: ${c.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`)
     const recipients = []
     for (const [i, r] of c.data.recipients.entries()) {
-      const der = new Uint8Array(Buffer.from(r.encCertificate, 'base64'))
-      try {
-        if (decodeCertificates(der).length !== 1) throw new Error('not one certificate')
-      } catch (err) {
-        throw new GatewayError('CONFIG_INVALID', `communication.recipients[${i}].encCertificate: not a DER certificate: ${messageOf(err)}`, { cause: err })
-      }
+      const der = certificateOf(r.encCertificate, `communication.recipients[${i}].encCertificate`)
       const file = join(files, `enc-${i}.der`)
       await writeFileAtomic(file, der, 0o600)
       recipients.push({ id: r.id, url: r.url, ...(r.tlsSubject === undefined ? {} : { serverSubject: r.tlsSubject }), encCertificate: file })
     }
     next.wan = { ...plain(base.wan), recipients, ...(c.data.contentEncryption === undefined ? {} : { contentEncryption: c.data.contentEncryption }) }
   }
+  if (p.cls === null) {
+    delete next.cls
+  } else if (p.cls !== undefined) {
+    const c = ClsProfile.safeParse(p.cls)
+    if (!c.success) throw new GatewayError('CONFIG_INVALID', `cls: ${c.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`)
+    const devices = []
+    for (const [i, { tls, ...device }] of c.data.devices.entries()) {
+      if (tls === undefined) {
+        devices.push(device)
+        continue
+      }
+      const file = join(files, `cls-ca-${i}.pem`)
+      await writeFileAtomic(file, encodePem('CERTIFICATE', certificateOf(tls.caCertificate, `cls.devices[${i}].tls.caCertificate`)), 0o600)
+      devices.push({ ...device, tls: { ca: file, ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }) } })
+    }
+    next.cls = { ...c.data, devices }
+  }
   return parseGatewayConfig(next)
+}
+
+/** One DER certificate from base64 (a profile's inline certificates); CONFIG_INVALID naming `where` otherwise. */
+function certificateOf(base64: string, where: string): Uint8Array {
+  const der = new Uint8Array(Buffer.from(base64, 'base64'))
+  try {
+    if (decodeCertificates(der).length !== 1) throw new Error('not one certificate')
+  } catch (err) {
+    throw new GatewayError('CONFIG_INVALID', `${where}: not a DER certificate: ${messageOf(err)}`, { cause: err })
+  }
+  return der
 }
 
 /** A mutable deep copy (the parsed configuration is frozen). */

@@ -45,7 +45,8 @@ export const ClsEmt = z.strictObject({
 })
 export type ClsEmt = z.infer<typeof ClsEmt>
 
-export const ClsConfig = z.strictObject({
+/** The section's shape, before the checks across its lists (ClsConfig); a profile's `cls` part extends it. */
+export const ClsSection = z.strictObject({
   devices: z.array(ClsDevice).min(1).max(256),
   emts: z.array(ClsEmt).min(1).max(256),
   /** Longest a channel stays open when the command names no `timeoutS`. */
@@ -56,7 +57,9 @@ export const ClsConfig = z.strictObject({
   idleTimeoutS: z.int().min(1).max(86_400).default(300),
   /** TCP or TLS connection set-up to either side, ms. */
   connectTimeoutMs: z.int().min(100).max(120_000).default(10_000),
-}).superRefine((c, ctx) => {
+})
+
+export const ClsConfig = ClsSection.superRefine((c, ctx) => {
   const devices = new Set<string>()
   c.devices.forEach((d, i) => {
     if (devices.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `device ${d.id} configured twice` })

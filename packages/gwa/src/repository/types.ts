@@ -195,7 +195,7 @@ export interface ProfileVersionRecord {
   readonly version: number
   readonly commandId: string
   readonly state: ProfileState
-  /** The profile parts sent (meters, tariffs, communication, time). */
+  /** The profile parts sent (meters, tariffs, communication, time, cls). */
   readonly content: Readonly<Record<string, unknown>>
   /** SHA-256 of the complete configuration as the gateway reported it after applying. */
   readonly sha256: string | null
