@@ -17,6 +17,7 @@ import { gatewayTestConfig, pemFileIn, startTestDevice, startTestEmt, writeTestP
 // `cls-open` through the real administration path: a test GWA (mutual TLS, the session
 // protocol, GWA-signed commands) answers the gateway's start-up session with cls-open
 // commands; the gateway opens the channel to a real EMT CLS endpoint and a real TCP device.
+// The cls section itself comes from the configuration file, a reconfiguration, or a GWA profile.
 
 const NOW = new Date()
 const GATEWAY = 'smgw-0001'
@@ -169,5 +170,60 @@ describe('cls-open and a cls section that comes with a reconfiguration', () => {
     expect(emtSockets).toHaveLength(1)
     expect(deviceSockets).toHaveLength(1)
     await gateway.close()
+  })
+})
+
+describe('a cls section the GWA sends in a profile', () => {
+  it('profile with a cls part, then cls-open in the same session: the channel opens; a profile with cls null removes the section and cls-open is CLS_FAILED', async () => {
+    const { endpoint, devicePort, emtSockets, deviceSockets } = await startEmtAndDevice()
+    const cls = {
+      devices: [
+        { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } },
+        // A device on the HAN with TLS: its CA arrives inline and becomes a file of the version.
+        { id: 'wb-1', consumer: 'c-2', address: { host: '127.0.0.1', port: devicePort }, tls: { caCertificate: Buffer.from(t.cert('root')).toString('base64'), serverName: 'wb-1.local' } },
+      ],
+      emts: [{ id: 'emt-1', tlsSubject: { CN: 'EMT Demo 1' }, allowedDevices: ['hp-1', 'wb-1'] }],
+    }
+    const gwa = await startGwa(
+      [
+        await command({ type: 'profile', version: 1, cls }),
+        await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
+      ],
+      [[], [
+        await command({ type: 'profile', version: 2, cls: null }),
+        await command({ type: 'cls-open', deviceId: 'hp-1', emtId: 'emt-1', endpoint, timeoutS: 600 }),
+      ]],
+    )
+    const dir = join(tmp.dir, 'by-profile')
+    await mkdir(dir)
+    await writeFile(join(dir, 'gateway.json'), JSON.stringify({ ...gatewayTestConfig(GATEWAY, file), admin: adminSection(gwa.endpoint) }))
+    const gateway = createGateway(await readGatewayConfig(join(dir, 'gateway.json')), { hanUi: false })
+    closers.push(() => gateway.close())
+    await gateway.start()
+    await expect.poll(() => gwa.results.length, { timeout: 30_000 }).toBeGreaterThan(0)
+    expect(gwa.results.flat()).toMatchObject([
+      { ok: true, data: { version: 1 } },
+      { ok: true, data: { channelId: expect.any(String) as unknown, timeoutS: 600 } },
+    ])
+    expect(gateway.config().cls?.devices[1]?.tls).toEqual({ ca: expect.stringMatching(/v1[/\\]cls-ca-1\.pem$/) as unknown, serverName: 'wb-1.local' })
+    expect(gateway.cls()!.channels()).toMatchObject([{ deviceId: 'hp-1', emtId: 'emt-1' }])
+    expect(emtSockets).toHaveLength(1)
+    expect(deviceSockets).toHaveLength(1)
+
+    await gateway.admin()!.runSession('schedule')
+    expect(gwa.results.flat().slice(2)).toMatchObject([
+      { ok: true, data: { version: 2 } },
+      { ok: false, error: { code: 'CLS_FAILED', message: expect.stringContaining('no cls section') as unknown } },
+    ])
+    expect(gateway.cls()).toBeUndefined()
+    await gateway.close()
+    // The open channel was closed by the removal (reason reconfigured), in c-1's consumer log.
+    const store = openStore(join(dir, 'gateway.db'), { now: () => new Date() }, { readonly: true })
+    try {
+      const entries = store.logRows.entries('consumer', 'c-1').map((r) => JSON.parse(String(r.fields)) as { state: string; reason: string })
+      expect(entries.slice(-2).map((e) => [e.state, e.reason])).toEqual([['opened', 'requested'], ['closed', 'reconfigured']])
+    } finally {
+      store.close()
+    }
   })
 })
