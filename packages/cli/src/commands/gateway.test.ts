@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -80,6 +81,12 @@ describe('smgw gateway --check', () => {
       .applyProfile({ version: 4, meters: [GAS, { ...GAS, id: 'gas-2', mbusId: '22222222', consumer: 'c-7' }] })
     const added = await runCaptured(['han', 'user', 'add', 'bob', '--consumer', 'c-7', '--config', file], 'a long passphrase\n')
     expect([added.status, added.stderr]).toEqual([0, ''])
+    // Version 4's file damaged: the start says which version runs instead, --check --json carries it.
+    await truncate(join(p('admin-state'), 'config', 'v4.json'), 40)
+    const fell = await runCaptured(['gateway', '--config', file, '--keys', p('keys.json'), '--check', '--json'])
+    expect(fell.status).toBe(0)
+    expect(fell.stderr).toMatch(/warning: ACTIVE_VERSION_INVALID: .*; running configuration version 3 instead/)
+    expect(JSON.parse(fell.stdout)).toMatchObject({ admin: { activeVersion: 3, fallback: { rejected: 4, code: 'ACTIVE_VERSION_INVALID' } } })
   })
 
   it('--help shows an example configuration that is itself valid', async () => {

@@ -52,7 +52,9 @@ signed wake-up packets of its GWA on one UDP port, then calls the GWA over mutua
 start, on every accepted wake-up, every pollIntervalS) and executes its signed commands.
 Configuration versions the GWA applied live in admin.stateDir/config; while one is active,
 the gateway runs it (with this file's admin section) instead of this file's meters, tariffs,
-recipients and time source, and --check says which version it is.
+recipients and time source, and --check says which version it is. When the active version
+does not read (missing, truncated, invalid), the newest older one that does runs, else this
+file; a warning on standard error names both (--check --json: admin.fallback).
 
   "admin": { "endpoint": "https://gwa.example:8443",
              "gwaCertificate": "pki/gwa/sig.cert.pem",
@@ -233,12 +235,18 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       if (!['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(o.logLevel)) return usage(io, `--log-level: silent, error, warn, info or debug, not ${o.logLevel}`)
       let config: GatewayConfig
       let version: number
+      let fallback: Awaited<ReturnType<GatewayModule['readEffectiveConfig']>>['fallback']
       let keys: MeterKeys
       try {
         // With an admin section, the configuration version the GWA made active (README "Administration").
         const effective = await gw.readEffectiveConfig(o.config)
         config = effective.config
         version = effective.version
+        fallback = effective.fallback
+        // The version the GWA made active does not run (docs/admin-protocol.md "config-fallback"): say so before anything else.
+        if (fallback !== undefined) {
+          io.stderr(`smgw gateway: warning: ${fallback.code}: ${fallback.detail}; running ${version === 0 ? 'the configuration file' : `configuration version ${String(version)}`} instead\n`)
+        }
         keys = o.keys === undefined ? new Map() : await gw.readMeterKeys(o.keys)
         // With meterKeys the module must hold the meter keys (checked below); the file may still hold the pseudonym secret.
         // An administered gateway starts without them: refusing would shut out the GWA, the one party that can
@@ -262,7 +270,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
         }
       }
       try {
-        if (o.check === true) return check(io, config, version, o.json === true)
+        if (o.check === true) return check(io, config, version, fallback, o.json === true)
         return await runGateway(gw, config, keys, keyModule, io, o.json === true, interval, o.logLevel)
       } finally {
         await keyModule?.close()
@@ -271,10 +279,11 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
   registerKeys(gateway, io, run)
 }
 
-function check(io: CliIo, config: GatewayConfig, version: number, json: boolean): number {
+function check(io: CliIo, config: GatewayConfig, version: number, fallback: { readonly rejected: number; readonly code: string } | undefined, json: boolean): number {
   const a = config.admin
   const admin = a === undefined ? undefined : {
     endpoint: a.endpoint, wakeUp: `${a.wakeUp.host}:${String(a.wakeUp.port)}`, stateDir: a.stateDir, activeVersion: version, pollIntervalS: a.pollIntervalS,
+    ...(fallback === undefined ? {} : { fallback: { rejected: fallback.rejected, code: fallback.code } }),
   }
   const line = { ok: true, gatewayId: config.gatewayId, meters: config.meters.length, store: config.store.path, ...(admin === undefined ? {} : { admin }) }
   if (json) io.stdout(`${toJson(line)}\n`)
