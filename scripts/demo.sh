@@ -70,32 +70,23 @@ trap 'exit 130' INT TERM
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '  %s\n' "$*"; }
 
-# wait_for FILE REGEX SECONDS WHAT: until a line of FILE matches (bounded).
-wait_for() {
-  local tries=$(( $3 * 5 ))
-  until grep -qE "$2" "$1" 2>/dev/null; do
-    tries=$((tries - 1))
-    if [ "$tries" -le 0 ]; then
-      echo "demo: $4 did not come up within $3 s; the end of its output:" >&2
-      tail -n 8 "$1" >&2 || true
-      exit 1
-    fi
-    sleep 0.2
-  done
-}
 # wait_count FILE REGEX N SECONDS WHAT: until N lines of FILE match (bounded).
 wait_count() {
-  local tries=$(( $4 * 5 ))
-  until [ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ]; do
+  local tries=$(( $4 * 5 )) n
+  while :; do
+    n=$(grep -cE "$2" "$1" 2>/dev/null) || n=0 # no match: 0; no file yet: nothing printed
+    [ "$n" -ge "$3" ] && break
     tries=$((tries - 1))
     if [ "$tries" -le 0 ]; then
-      echo "demo: $5 did not happen within $4 s; the end of its output:" >&2
+      echo "demo: gave up waiting for $5 after $4 s; the end of its output:" >&2
       tail -n 8 "$1" >&2 || true
       exit 1
     fi
     sleep 0.2
   done
 }
+# wait_for FILE REGEX SECONDS WHAT: until a line of FILE matches (bounded).
+wait_for() { wait_count "$1" "$2" 1 "$3" "$4"; }
 # json_line FILE KEY VALUE FIELD…: fields of the first JSON line of FILE with KEY = VALUE, space-separated.
 json_line() {
   node -e '
