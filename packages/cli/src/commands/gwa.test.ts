@@ -135,6 +135,13 @@ describe('smgw gwa', () => {
     expect(await runCaptured(['gwa', 'answer', 'smgw-0005', '8', '--state', 'done', '--note', 'x', '--config', configPath])).toMatchObject({ status: 1, stderr: expect.stringContaining('GWA_NOT_FOUND') })
     const answered = await runCaptured(['gwa', 'answer', 'smgw-0005', '7', '--state', 'done', '--note', 'Ihre Daten sind gelöscht.', '--config', configPath])
     expect(answered).toMatchObject({ status: 0, stdout: expect.stringContaining('answer-request queued for sequence 2') })
+
+    // A market participant's CLS channel, through the operator: cls-open queued (and the gateway woken).
+    const cls = await runCaptured(['gwa', 'cls', 'smgw-0005', '--device', 'hp-1', '--emt', 'emt-1', '--endpoint', 'https://127.0.0.1:8445', '--timeout', '600', '--config', configPath, '--json'])
+    expect(cls.status, cls.stderr).toBe(0)
+    expect(JSON.parse(cls.stdout)).toMatchObject({ command: { sequence: 3, type: 'cls-open', state: 'queued' } })
+    expect((await runCaptured(['gwa', 'cls', 'smgw-0005', '--device', 'hp-1', '--emt', 'emt-1', '--endpoint', 'https://127.0.0.1:8445', '--timeout', '0', '--config', configPath])).status).toBe(2)
+    expect(await runCaptured(['gwa', 'cls', 'smgw-0005', '--device', 'hp-1', '--emt', 'emt-1', '--endpoint', 'http://127.0.0.1:8445', '--config', configPath])).toMatchObject({ status: 1, stderr: expect.stringContaining('endpoint') })
   })
 
   it('serve runs as a process: prints its ports, answers the API, stops on SIGTERM', async () => {

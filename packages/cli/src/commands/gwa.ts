@@ -382,6 +382,22 @@ Examples:
       return queue(o, id, { type: 'answer-request', requestId: Number(request), state: o.state, note: o.note })
     })
 
+  withConnection(gwa.command('cls'))
+    .description('open a CLS channel for a market participant: the gateway connects its controllable device to the EMT\'s CLS endpoint (cls-open, queued and the gateway woken)')
+    .argument('<id>', 'gateway ID')
+    .requiredOption('--device <id>', 'the device ID of the gateway\'s cls section')
+    .requiredOption('--emt <id>', 'the market participant the device is paired with')
+    .requiredOption('--endpoint <url>', 'the EMT\'s CLS endpoint, https://HOST:PORT (smgw emt cls serve|limit)')
+    .option('--timeout <s>', 'longest the channel stays open, seconds (the gateway cuts it to its maxTimeoutS)', '900')
+    .addHelpText('after', '\nThe gateway must have the device in its cls section (a profile\'s "cls" part, smgw gwa deploy).\n\nExamples:\n  smgw gwa cls smgw-0001 --device hp-1 --emt emt-1 --endpoint https://emt-1.example:8445 --timeout 600 --config gwa.json\n')
+    .action((id: string, o: Connection & { device: string; emt: string; endpoint: string; timeout: string }) => {
+      if (!/^[1-9]\d{0,4}$/.test(o.timeout) || Number(o.timeout) > 86_400) return run(() => { io.stderr(`smgw gwa: --timeout: whole seconds from 1 to 86400, not ${o.timeout}\n`); return EXIT_USAGE })
+      return act(o, async () => {
+        const r = await call(o, 'POST', `/v1/gateways/${encodeURIComponent(id)}/cls`, { deviceId: o.device, emtId: o.emt, endpoint: o.endpoint, timeoutS: Number(o.timeout) }) as Parameters<typeof queueText>[0]
+        return { json: r, text: queueText(r) }
+      })
+    })
+
   const firmware = gwa.command('firmware').description('firmware packages (signed by the manufacturer; the gateway verifies them)')
   withConnection(firmware.command('add'))
     .description('add a package file (smgw firmware pack makes one)')
