@@ -137,7 +137,8 @@ describe('round trips (fast-check)', () => {
 
   it('any valid command of a few types signs and peeks to itself, with any JSON in its configuration sections', async () => {
     const signer = t.cmsSigner('gwa/sig')
-    const arbJson = fc.jsonValue({ maxDepth: 3 }).filter((v) => { try { formatCanonicalJson(v); return true } catch { return false } })
+    // A member named __proto__ is refused on purpose (the next test); fc.jsonValue makes one now and then.
+    const arbJson = fc.jsonValue({ maxDepth: 3 }).filter((v) => { try { formatCanonicalJson(v); return !JSON.stringify(v).includes('"__proto__"') } catch { return false } })
     const arbFields = fc.oneof(
       fc.record({ type: fc.constant('profile'), version: arbCounter, meters: fc.array(arbJson, { maxLength: 3 }) }),
       fc.record({ type: fc.constant('set-time-source'), time: fc.dictionary(fc.string({ maxLength: 8 }), arbJson, { maxKeys: 4 }) }),
