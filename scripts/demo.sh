@@ -348,6 +348,33 @@ gwa wake smgw-0001 > /dev/null # one more session: the gateway reports its certi
 # Wake-up sessions so far: ENC certificate, meters, keys, this renewal, this wake-up.
 wait_count "$work/gwa/serve.log" '"event":"contact".*"reason":"wake-up"' 5 60 "the admin session after the renewal"
 gwa status smgw-0001 | sed 's/^/     /'
+say ">> a controllable device: the GWA gives the gateway its CLS section (a profile: heat pump hp-1 on the HAN, paired with emt-1);"
+say "   emt-1 asks for a channel (smgw gwa cls), the gateway connects the heat pump to emt-1's CLS endpoint, emt-1 limits it to 4.2 kW"
+node "$smgw_js" sim cls-device --port 0 --json > "$work/cls-device.out" 2> "$work/cls-device.log" &
+pids+=($!)
+node "$smgw_js" emt cls limit 4.2 --config "$work/emt-1/emt.json" --port 0 --gateway smgw-0001 --wait-s 120 --json > "$work/emt-1/cls.out" 2> "$work/emt-1/cls.log" &
+pids+=($!)
+wait_for "$work/cls-device.out" '"listening"' 90 "the heat pump (CLS device)"
+wait_for "$work/emt-1/cls.out" '"listening"' 90 "emt-1's CLS endpoint"
+device_port=$(json_line "$work/cls-device.out" event listening port)
+emt_1_cls=$(json_line "$work/emt-1/cls.out" event listening port)
+node -e '
+  const [file, port] = process.argv.slice(1)
+  require("fs").writeFileSync(file, JSON.stringify({ cls: {
+    devices: [{ id: "hp-1", consumer: "c-1", address: { host: "127.0.0.1", port: Number(port) } }],
+    emts: [{ id: "emt-1", tlsSubject: { CN: "EMT Demo 1" }, allowedDevices: ["hp-1"] }],
+    defaultTimeoutS: 60,
+  } }, null, 2))
+' "$work/gwa/cls.json" "$device_port"
+gwa deploy smgw-0001 --profile "$work/gwa/cls.json" --wake > /dev/null
+wait_count "$work/gwa/serve.log" '"type":"profile".*"ok":true' 2 60 "the CLS profile" # the first was the wireless meters'
+gwa cls smgw-0001 --device hp-1 --emt emt-1 --endpoint "https://127.0.0.1:$emt_1_cls" --timeout 60 | sed 's/^/     /'
+wait_count "$work/emt-1/cls.out" '"event":"answer"' 2 60 "emt-1's power limit"
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+  const limit = lines.find((l) => l.event === "answer")?.answer
+  console.log(`   heat pump hp-1 answered through the channel: mode ${limit?.mode}, limit ${limit?.limitKw} kW, drawing ${limit?.powerKw} kW`)
+' "$work/emt-1/cls.out"
 sleep $(( seconds - ($(date +%s) - started) > 0 ? seconds - ($(date +%s) - started) : 0 ))
 say ">> stopping the gateway (SIGTERM)"
 kill -TERM "$gateway_pid"; wait "$gateway_pid" || { echo "demo: the gateway did not stop cleanly" >&2; tail -n 8 "$gw/gateway.log" >&2; exit 1; }
@@ -389,6 +416,7 @@ smgw log verify "$gw/gateway.db" --cert "$gwpki/sig.cert.pem" | sed 's/^/  /'
 say "administration in the system log:"
 smgw log show "$gw/gateway.db" --log system 2>/dev/null | grep -E '^ *[0-9]+  [^ ]+  (wake-up|admin-session|admin-command|certificate-[a-z]+|config-changed|meter-keys-installed)  ' | cut -c1-160 | sed 's/^/    /' || true
 smgw log show "$gw/gateway.db" --log consumer --consumer c-1 2>/dev/null | grep -E 'data-sent' | tail -n 3 | cut -c1-160 | sed 's/^/  /' || true
+smgw log show "$gw/gateway.db" --log consumer --consumer c-1 2>/dev/null | grep -E 'cls-channel' | tail -n 2 | cut -c1-160 | sed 's/^/  /' || true
 
 step "summary"
 node -e '
