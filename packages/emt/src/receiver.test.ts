@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEmtConfig, type EmtConfigInput } from './config.js'
 import { createEmtReceiver, type EmtReceiver } from './receiver.js'
 import { openSqliteRepository } from './repository/sqlite.js'
+import type { EmtRepository } from './repository/types.js'
 import { sampleTaf7Message } from './testing/messages.js'
 import { createTestPki, type TestPki } from './testing/pki.js'
 import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '@smgw/sql/testing'
@@ -335,32 +336,34 @@ describe.each(storages)('receiver (%s)', (storage) => {
   })
 })
 
+/** A started receiver (configuration `configure`d from configFor) on its own SQLite file with smgw-0001 registered; closed after `fn`. */
+async function withReceiver(file: string, configure: (base: EmtConfigInput) => EmtConfigInput, fn: (receiver: EmtReceiver, repo: EmtRepository) => Promise<void>): Promise<void> {
+  const repo = openSqliteRepository(join(dir, file))
+  await repo.addGateway('smgw-0001', null, NOW)
+  const receiver = createEmtReceiver(parseEmtConfig(configure(configFor({ sqlite: join(dir, 'unused.db') }))), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
+  await receiver.start()
+  try {
+    await fn(receiver, repo)
+  } finally {
+    await receiver.close()
+    await repo.close()
+  }
+}
+
 describe('receiver storage failure and lifecycle', () => {
   it('sessionTickets false: no TLS session is resumed, every connection is a full handshake', async () => {
-    const repo = openSqliteRepository(join(dir, 'no-tickets.db'))
-    await repo.addGateway('smgw-0001', null, NOW)
-    const receiver = createEmtReceiver(parseEmtConfig({ ...configFor({ sqlite: join(dir, 'unused.db') }), sessionTickets: false }), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
-    await receiver.start()
-    try {
+    await withReceiver('no-tickets.db', (base) => ({ ...base, sessionTickets: false }), async (receiver) => {
       const holder: SessionHolder = {}
       for (const i of [1, 2]) {
         const m = sampleTaf7Message({ messageId: `smgw-0001:taf7:no-tickets-${String(i)}` })
         expect((await post(receiver.ports().gateway, 'smgw-0001', await seal(m), m.messageId, pki, holder)).status).toBe(201)
         expect(holder.resumed).toBe(false)
       }
-    } finally {
-      await receiver.close()
-      await repo.close()
-    }
+    })
   })
 
   it('tls.ecdhCurves with prime256v1 first: a gateway\'s full handshake exchanges its ephemeral key on P-256, the message is stored', async () => {
-    const repo = openSqliteRepository(join(dir, 'p256-ecdhe.db'))
-    await repo.addGateway('smgw-0001', null, NOW)
-    const base = configFor({ sqlite: join(dir, 'unused.db') })
-    const receiver = createEmtReceiver(parseEmtConfig({ ...base, tls: { ...base.tls, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] } }), { logger: pino({ level: 'silent' }), now: () => NOW, repository: repo })
-    await receiver.start()
-    try {
+    await withReceiver('p256-ecdhe.db', (base) => ({ ...base, tls: { ...base.tls, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] } }), async (receiver, repo) => {
       const m = sampleTaf7Message({ messageId: 'smgw-0001:taf7:p256-ecdhe' })
       const socket = await connectTls(gatewayTls(pki, 'smgw-0001'), { host: '127.0.0.1', port: receiver.ports().gateway })
       expect(socket.getEphemeralKeyInfo()).toMatchObject({ type: 'ECDH', name: 'prime256v1' })
@@ -370,10 +373,7 @@ describe('receiver storage failure and lifecycle', () => {
         socket.destroy()
       }
       expect((await repo.listMessages({ gatewayId: 'smgw-0001' })).map((r) => r.messageId)).toEqual([m.messageId])
-    } finally {
-      await receiver.close()
-      await repo.close()
-    }
+    })
   })
 
   it('answers 503 (the gateway retries) when the store fails, and nothing is acknowledged', async () => {
