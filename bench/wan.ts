@@ -139,10 +139,10 @@ interface Delivery { readonly ctx: TlsContext; readonly body: Uint8Array; readon
 
 /**
  * Delivers each prepared message over its own connection, `concurrency` at a time; counts the
- * answers' statuses (0: no answer). With `resume`, a gateway offers the TLS session of its last
- * delivery (as the gateway's delivery service does); returns how many connections resumed one.
+ * answers' statuses (0: no answer) and the full handshakes by ECDHE group (`groups`). With
+ * `resume`, a gateway offers the TLS session of its last delivery (as the gateway's delivery
+ * service does); returns how many connections resumed one.
  */
-/** Delivers each item over its own connection; counts answers by status and full handshakes by ECDHE group (`groups`). */
 async function deliverAll(items: readonly Delivery[], port: number, concurrency: number, statuses: Map<number, number>, resume = false, groups = new Map<string, number>()): Promise<number> {
   let next = 0
   let resumed = 0
@@ -248,6 +248,12 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     prepared.push({ ctx, body: await seal(first), key: first.messageId, session })
     nextDay.push({ ctx, body: await seal(second), key: second.messageId, session })
   }
+  // The first gateways warm the receiver's JIT up (each worker compiles its hot paths on its
+  // first messages); they are delivered and stored like the rest but not timed.
+  const warmup = Math.min(prepared.length - 1, arg('--warmup', Math.min(500, Math.floor(n / 10))))
+  // The A/B mode needs none of the baselines below: its baseline is receiver A, same run.
+  const abCurves = listArg(args, '--ab-ecdh-curves')
+  if (abCurves !== undefined) return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant: abCurves, log })
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
   // the protocol needs on the receiving side, on brainpoolP256r1 but for the ECDHE pair, which is
@@ -317,18 +323,11 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   // Kept after the run (the bench's own folder is removed): .cpuprofile files for DevTools or speedscope.
   const profDir = args.includes('--cpu-prof') ? join(process.cwd(), '.tmp', `wan-prof-${String(process.pid)}`) : undefined
   if (profDir !== undefined) log(`receiver CPU profiles go to ${profDir}`)
-  const abCurves = listArg(args, '--ab-ecdh-curves')
-  if (abCurves !== undefined) {
-    return compareReceivers({ dir, prepared, workers, concurrency, warmup: arg('--warmup', Math.min(500, Math.floor(n / 10))), block: arg('--ab-block', 250), variant: abCurves, log })
-  }
   const startedAt = performance.now()
   const receiver = await startReceiver(join(dir, 'emt.json'), workers, profDir)
   try {
     const { port, pid } = receiver
     const startupS = (performance.now() - startedAt) / 1000
-    // The first gateways warm the receiver's JIT up (each worker compiles its hot paths on its
-    // first messages); they are delivered and stored like the rest but not timed.
-    const warmup = Math.min(prepared.length - 1, arg('--warmup', Math.min(500, Math.floor(n / 10))))
     const timed = n - warmup
     log(`delivering: ${String(n)} gateways (the first ${String(warmup)} untimed, to warm the JIT up), ${String(concurrency)} connections at a time, to the receiver (pid ${String(pid)}) on port ${String(port)}`)
     const statuses = new Map<number, number>()

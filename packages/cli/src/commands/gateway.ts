@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { SecurityModule } from '@smgw/crypto'
-import type { GatewayConfig, GatewayStatus, MeterKeys } from '@smgw/gateway'
+import type { ActiveVersion, GatewayConfig, GatewayStatus, MeterKeys } from '@smgw/gateway'
 import type { CliIo } from '../io.js'
 import type { CommandRun } from '../program.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit.js'
@@ -235,7 +235,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
       if (!['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(o.logLevel)) return usage(io, `--log-level: silent, error, warn, info or debug, not ${o.logLevel}`)
       let config: GatewayConfig
       let version: number
-      let fallback: Awaited<ReturnType<GatewayModule['readEffectiveConfig']>>['fallback']
+      let fallback: ActiveVersion['fallback']
       let keys: MeterKeys
       try {
         // With an admin section, the configuration version the GWA made active (README "Administration").
@@ -279,7 +279,7 @@ export function register(program: Command, io: CliIo, run: CommandRun): void {
   registerKeys(gateway, io, run)
 }
 
-function check(io: CliIo, config: GatewayConfig, version: number, fallback: { readonly rejected: number; readonly code: string } | undefined, json: boolean): number {
+function check(io: CliIo, config: GatewayConfig, version: number, fallback: ActiveVersion['fallback'], json: boolean): number {
   const a = config.admin
   const admin = a === undefined ? undefined : {
     endpoint: a.endpoint, wakeUp: `${a.wakeUp.host}:${String(a.wakeUp.port)}`, stateDir: a.stateDir, activeVersion: version, pollIntervalS: a.pollIntervalS,
