@@ -96,6 +96,17 @@ describe('certificate reader', () => {
     }), { numRuns: 1000 })
   })
 
+  it('declines a GeneralizedTime before 2050 (RFC 5280 §4.1.2.5): asn1-schema re-encodes it as UTCTime', () => {
+    const far = samples[samples.length - 1] ?? new Uint8Array(0)
+    // The notAfter beyond 2049: tag 18, length 0f, "20…". Year 2059 → 0059 (a fuzzer's find: Date.UTC reads 59 as 1959).
+    const at = Buffer.from(far).indexOf(Buffer.from([0x18, 0x0f, 0x32, 0x30]))
+    expect(at).toBeGreaterThan(0)
+    const early = far.slice()
+    early[at + 2] = 0x30
+    expect(readCertificateDer(early)).toBeUndefined()
+    expect(readCertificateDer(far)).toBeDefined()
+  })
+
   it('declines what asn1-schema would re-encode differently: explicit critical FALSE, v1 written out, BER lengths', () => {
     const der = pkis[0]?.alice.certDer ?? new Uint8Array(0)
     // keyUsage critical TRUE (01 01 ff) → FALSE (01 01 00): DER leaves a FALSE default out.

@@ -305,6 +305,9 @@ function readTime(t: RawTlv | undefined): Date | undefined {
   if (m === null) return undefined
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
   const year = t.tag === TAG.UTC_TIME ? (y < 50 ? 2000 + y : 1900 + y) : y
+  // RFC 5280 §4.1.2.5: GeneralizedTime only from 2050 (earlier years are UTCTime, which is how
+  // asn1-schema re-encodes them); a year below that — 0059 read as 1959 by Date.UTC — is left to it.
+  if (t.tag === GENERALIZED_TIME && year < 2050) return undefined
   // Out-of-range fields (month 13, second 60) are left to asn1-schema rather than rolled over.
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return undefined
   const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s))
