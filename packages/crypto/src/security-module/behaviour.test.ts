@@ -111,6 +111,24 @@ function describeModuleBehaviour(name: string, open: () => Promise<SecurityModul
       await rejectsWith(sm.generateKey('P-256', '../escape'), 'KEY_LABEL_INVALID')
     })
 
+    it('deleteKey destroys both halves of one key pair and leaves the others', async () => {
+      const gone = await fresh('brainpoolP256r1')
+      const kept = await fresh('brainpoolP256r1')
+      const signer = await signerFromModule(sm, gone)
+      expect(await sm.deleteKey(gone)).toBe(true)
+      await rejectsWith(sm.publicKey(gone), 'KEY_NOT_FOUND')
+      await rejectsWith(signer.sign(data, 'SHA-256'), 'KEY_NOT_FOUND')
+      await rejectsWith(sm.deriveSharedSecret(gone, peerKeys('brainpoolP256r1').spki), 'KEY_NOT_FOUND')
+      const labels = (await sm.listKeys()).map((k) => k.label)
+      expect(labels).not.toContain(gone)
+      expect(labels).toContain(kept)
+      expect((await signerFromModule(sm, kept)).publicKey).toEqual((await sm.publicKey(kept)).publicKey)
+      expect(await sm.deleteKey(gone)).toBe(false)
+      await rejectsWith(sm.deleteKey('../escape'), 'KEY_LABEL_INVALID')
+      // The label is free again: a new key can take it.
+      expect((await sm.generateKey('P-256', gone)).curve).toBe('P-256')
+    })
+
     it('CURVE_UNSUPPORTED for a curve outside TR-03109-3', async () => {
       await rejectsWith(sm.generateKey('secp256k1' as CurveName, 'k1'), 'CURVE_UNSUPPORTED')
     })

@@ -241,6 +241,13 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
         .map(infoOf)
         .sort((a, b) => a.label.localeCompare(b.label))
     }),
+    deleteKey: (label) => attempt(() => {
+      live()
+      checkLabel(label)
+      const handles = [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY].flatMap((cls) => find([{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }, { type: pkcs11js.CKA_LABEL, value: label }]))
+      for (const handle of handles) call('C_DestroyObject', () => { p.C_DestroyObject(s, handle) })
+      return handles.length > 0
+    }),
     sign: (label, data, hash) => attempt(() => {
       live()
       const handle = requirePrivate(label)

@@ -86,6 +86,7 @@ function describeSecretKeys(name: string, open: () => Promise<SecurityModule>): 
       expect((await sm.listKeys()).map((k) => k.label)).not.toContain('meter.b')
       expect(await sm.deleteSecretKey('meter.b')).toBe(true)
       expect(await sm.deleteSecretKey('meter.b')).toBe(false)
+      await rejectsWith(sm.deleteSecretKey('../meter'), 'KEY_LABEL_INVALID')
       await rejectsWith(sm.secretKey('meter.b'), 'KEY_NOT_FOUND')
       const held = await sm.secretKey('meter.a')
       await sm.close()

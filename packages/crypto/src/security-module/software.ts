@@ -142,6 +142,17 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
       const names = (await readdir(keysDir)).filter((n) => n.endsWith('.json')).sort()
       return Promise.all(names.map(async (n) => toInfo(await loadKeyFile(n.slice(0, -'.json'.length)))))
     },
+    async deleteKey(label) {
+      live()
+      const path = keyPath(label)
+      try {
+        await unlink(path)
+        return true
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+        throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete key ${label}`, { cause: err })
+      }
+    },
     async importSecretKey(label, key, options) {
       live()
       const path = secretPath(label)
@@ -180,8 +191,9 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
     },
     async deleteSecretKey(label) {
       live()
+      const path = secretPath(label)
       try {
-        await unlink(secretPath(label))
+        await unlink(path)
         return true
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false

@@ -17,6 +17,11 @@ export interface SecurityModule extends SecretKeyModule {
   publicKey(label: string): Promise<KeyInfo>
   /** The EC keys (secret keys: listSecretKeys). */
   listKeys(): Promise<readonly KeyInfo[]>
+  /**
+   * Destroys the EC key pair `label` (private and public half); false when there was none.
+   * BSI-CC-PP-0073 FCS_CKM.4: a key the gateway no longer needs is destroyed, not left behind.
+   */
+  deleteKey(label: string): Promise<boolean>
   /** ECDSA over `data` hashed with `hash`; the signature is DER (ECDSA-Sig-Value). */
   sign(label: string, data: Uint8Array, hash: HashName): Promise<Uint8Array>
   /** ECDH with the peer's SubjectPublicKeyInfo (DER); returns the raw shared x-coordinate. */
