@@ -389,6 +389,77 @@ describe('refusals outside install', () => {
     await module.close()
   })
 
+  it('replaced module keys: a SIG key is destroyed at once, an ENC key opens for 7 days and is destroyed then; a restart agrees', async () => {
+    const module = await softwareModule()
+    const s = await createSubject(module)
+    const labels = async () => (await module.listKeys()).map((k) => k.label).sort()
+    const first = await s.manager.generateCsr({ kinds: ['sig', 'enc'] })
+    const old = { sig: await issueFor(first.csrs.sig, 'sig'), enc: await issueFor(first.csrs.enc, 'enc') }
+    await s.manager.install({ certificates: { sig: b64(old.sig), enc: b64(old.enc) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    expect(await labels()).toEqual(['admin.enc.2', 'admin.sig.1'])
+    // A request replaced by a newer one before anything was installed: its key is retired at once.
+    await s.manager.generateCsr({ kinds: ['sig'] })
+    const renewal = await s.manager.generateCsr({ kinds: ['sig', 'enc'] })
+    expect(await labels()).toEqual(['admin.enc.2', 'admin.enc.6', 'admin.sig.1', 'admin.sig.4', 'admin.sig.5'])
+    expect(await s.manager.destroyRetiredKeys()).toEqual(['admin.sig.4'])
+    const renewed = { sig: await issueFor(renewal.csrs.sig, 'sig', { trustPurpose: 'sig' }), enc: await issueFor(renewal.csrs.enc, 'enc', { trustPurpose: 'enc' }) }
+    await s.manager.install({ certificates: { sig: b64(renewed.sig), enc: b64(renewed.enc) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    expect(s.manager.overrides().logs?.sigKeyLabel).toBe('admin.sig.5')
+
+    // Installing destroys nothing by itself: the running configuration may still sign with the old SIG key.
+    expect(await labels()).toEqual(['admin.enc.2', 'admin.enc.6', 'admin.sig.1', 'admin.sig.5'])
+    // A label the caller says is in use is kept.
+    expect(await s.manager.destroyRetiredKeys(new Set(['admin.sig.1']))).toEqual([])
+    expect(await s.manager.destroyRetiredKeys()).toEqual(['admin.sig.1'])
+    expect(await labels()).toEqual(['admin.enc.2', 'admin.enc.6', 'admin.sig.5'])
+    expect(s.entries.filter((e) => e.type === 'key-destroyed').map((e) => e.fields)).toEqual([{ kind: 'sig', label: 'admin.sig.4' }, { kind: 'sig', label: 'admin.sig.1' }])
+
+    // The old ENC key still agrees, with its own certificate (what an envelope sealed before the renewal names).
+    expect((await s.manager.encIdentity())?.certificate).toEqual(renewed.enc)
+    const retired = await s.manager.retiredEncIdentities()
+    expect(retired.map((r) => r.certificate)).toEqual([old.enc])
+    expect(retired[0]?.agreer.publicKey).toEqual(decodeCertificate(old.enc).publicKey)
+    const restarted = await s.open()
+    expect((await restarted.retiredEncIdentities()).map((r) => r.certificate)).toEqual([old.enc])
+
+    // Six days on: still kept. Seven days on: no longer offered, and destroyed with its certificate file.
+    s.clock.t += 6 * DAY
+    expect(await restarted.destroyRetiredKeys()).toEqual([])
+    expect(await restarted.retiredEncIdentities()).toHaveLength(1)
+    s.clock.t += DAY
+    expect(await restarted.retiredEncIdentities()).toEqual([])
+    const certFiles = async () => (await readdir(join(s.stateDir, 'identity'))).filter((f) => f.startsWith('enc-')).length
+    expect(await certFiles()).toBe(2)
+    expect(await restarted.destroyRetiredKeys()).toEqual(['admin.enc.2'])
+    expect(await labels()).toEqual(['admin.enc.6', 'admin.sig.5'])
+    expect(await certFiles()).toBe(1)
+    expect(s.entries.at(-1)).toEqual({ type: 'key-destroyed', fields: { kind: 'enc', label: 'admin.enc.2' } })
+    expect(await (await s.open()).destroyRetiredKeys()).toEqual([])
+    expect((await restarted.encIdentity())?.certificate).toEqual(renewed.enc)
+    await module.close()
+  })
+
+  it('a retired key the module cannot destroy now stays retired and goes the next time', async () => {
+    const module = await softwareModule()
+    const s = await createSubject(module)
+    const first = await s.manager.generateCsr({ kinds: ['sig'] })
+    await s.manager.install({ certificates: { sig: b64(await issueFor(first.csrs.sig, 'sig')) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    const second = await s.manager.generateCsr({ kinds: ['sig'] })
+    await s.manager.install({ certificates: { sig: b64(await issueFor(second.csrs.sig, 'sig', { trustPurpose: 'sig' })) }, chain: [b64(w.cert('sub-ca-gw'))] })
+    const failing: SecurityModule = { ...module, deleteKey: () => Promise.reject(new Error('token removed')) }
+    // The same state folder, opened with a module whose deletion fails.
+    const m = createCertificateManager({
+      stateDir: s.stateDir, gatewayId: 'smgw-0001', trust: trust(),
+      initialIdentity: { key: w.pem(`${GW}/gs`), certificate: w.cert(`${GW}/gs`), chain: [w.cert('sub-ca-gs')] },
+    }, { log: () => undefined, now: () => new Date(s.clock.t), module: failing })
+    await m.load()
+    expect(await m.destroyRetiredKeys()).toEqual([])
+    expect((await module.listKeys()).map((k) => k.label)).toContain('admin.sig.1')
+    expect(await (await s.open()).destroyRetiredKeys()).toEqual(['admin.sig.1'])
+    expect((await module.listKeys()).map((k) => k.label)).toEqual([s.manager.overrides().logs?.sigKeyLabel])
+    await module.close()
+  })
+
   it('without a security module there is no ENC identity', async () => {
     const s = await createSubject()
     expect(await s.manager.encIdentity()).toBeUndefined()

@@ -30,11 +30,21 @@ import { syncDirectory, writeFileAtomic } from './bootloader.js'
  * State: `stateDir/identity/state.json` names every file and label; files are written under
  * fresh names first and the state file is replaced by one atomic rename, so a crash leaves
  * the old state or the new one. Old keys and certificates stay until new ones are installed.
+ *
+ * Replaced module keys are retired, then destroyed (BSI-CC-PP-0073 FCS_CKM.4: a key no longer
+ * needed is destroyed) by `destroyRetiredKeys`, which the admin service runs once the running
+ * configuration has taken over the new identity: a SIG key at once (nothing is signed with an
+ * old key), a key of a request a newer request replaced at once, and an ENC key after
+ * {@link RETIRED_ENC_KEY_MS} — until then it still opens `meter-keys` envelopes the GWA sealed
+ * to the old ENC certificate before it learned of the new one (it seals to the last reported
+ * serial).
  */
 
 export type OperationalKind = 'tls' | 'sig' | 'enc'
 export type CertificateKind = OperationalKind | 'gs'
 export const OPERATIONAL_KINDS: readonly OperationalKind[] = ['tls', 'sig', 'enc']
+/** How long a replaced ENC key still opens envelopes sealed to its certificate: 7 days, a few of the GWA's session cycles. */
+export const RETIRED_ENC_KEY_MS = 7 * 24 * 3600 * 1000
 
 /** Path-validation purpose of each kind: the gateway is always the TLS client (TR-03109-1). */
 const PURPOSE: Readonly<Record<CertificateKind, ValidationPurpose>> = { tls: 'tls-client', sig: 'sig', enc: 'enc', gs: 'tls-client' }
@@ -96,6 +106,18 @@ export interface CertificateManager {
    * undefined otherwise (none yet, expired, revoked, no module). `meter-keys` decrypts with it.
    */
   encIdentity(): Promise<EncIdentity | undefined>
+  /**
+   * The replaced ENC identities still kept (newest first): inside {@link RETIRED_ENC_KEY_MS}
+   * after their replacement and inside their certificate's validity. `meter-keys` tries them
+   * after the one in force.
+   */
+  retiredEncIdentities(): Promise<EncIdentity[]>
+  /**
+   * Destroys the retired module keys that are due (see the file comment), except `keep` (labels
+   * the running configuration still names); logs `key-destroyed` for each. A key the module
+   * cannot destroy now stays retired and is tried again next time. → the labels destroyed.
+   */
+  destroyRetiredKeys(keep?: ReadonlySet<string>): Promise<string[]>
 }
 
 /** The gateway's ENC key (in the security module) and its operational certificate. */
@@ -109,6 +131,8 @@ const fileName = z.string().regex(/^[a-z0-9.-]{1,64}$/)
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/)
 const PendingKey = z.strictObject({ key: fileName.optional(), label: z.string().min(1).max(64).optional(), publicKey: b64 })
 const InstalledCertificate = z.strictObject({ key: fileName.optional(), label: z.string().min(1).max(64).optional(), certificate: fileName, chain: z.array(fileName) })
+/** A replaced module key, destroyed from `until` on; an ENC key keeps its certificate (CMS recipient identification) until then. */
+const RetiredKey = z.strictObject({ kind: z.enum(['sig', 'enc']), label: z.string().min(1).max(64), certificate: fileName.optional(), until: z.iso.datetime() })
 const kindRecord = <T extends z.ZodType>(t: T) => z.strictObject({ tls: t.optional(), sig: t.optional(), enc: t.optional() })
 const IdentityState = z.strictObject({
   format: z.literal(STATE_FORMAT),
@@ -118,8 +142,10 @@ const IdentityState = z.strictObject({
   installed: kindRecord(InstalledCertificate),
   crls: z.array(fileName).optional(),
   revoked: z.array(z.enum(['tls', 'sig', 'enc', 'gs'])),
+  retired: z.array(RetiredKey).optional(),
 })
 type IdentityState = z.infer<typeof IdentityState>
+type Retired = z.infer<typeof RetiredKey>
 type Installed = z.infer<typeof InstalledCertificate>
 
 interface LoadedCertificate {
@@ -146,7 +172,21 @@ function filesOf(s: IdentityState): Set<string> {
     ...OPERATIONAL_KINDS.flatMap((k) => { const i = s.installed[k]; return i === undefined ? [] : [i.certificate, ...i.chain, ...(i.key === undefined ? [] : [i.key])] }),
     ...OPERATIONAL_KINDS.flatMap((k) => { const key = s.pending[k]?.key; return key === undefined ? [] : [key] }),
     ...(s.crls ?? []),
+    ...(s.retired ?? []).flatMap((r) => r.certificate === undefined ? [] : [r.certificate]),
   ])
+}
+
+/** Retired entries for module keys `from` had and `to` no longer names (installed or pending), due `until`. */
+function retire(from: Partial<Record<OperationalKind, { readonly label?: string | undefined; readonly certificate?: string }>>, to: IdentityState, until: (kind: 'sig' | 'enc') => Date): Retired[] {
+  const named = new Set(OPERATIONAL_KINDS.flatMap((k) => [to.installed[k]?.label, to.pending[k]?.label]))
+  const out: Retired[] = []
+  for (const kind of ['sig', 'enc'] as const) {
+    const old = from[kind]
+    if (old?.label === undefined || named.has(old.label)) continue
+    const keepsCertificate = kind === 'enc' && old.certificate !== undefined
+    out.push({ kind, label: old.label, ...(keepsCertificate ? { certificate: old.certificate } : {}), until: until(kind).toISOString() })
+  }
+  return out
 }
 
 /** Names this manager writes (and writeFileAtomic's temporary state files): anything else in the folder is left alone. */
@@ -374,6 +414,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       const pending: IdentityState['pending'] = { ...state.pending }
       const csrs: Partial<Record<OperationalKind, string>> = {}
       const written: string[] = []
+      const generatedLabels: string[] = []
       const renewals: [OperationalKind, boolean][] = []
       try {
         for (const kind of kinds) {
@@ -388,6 +429,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
             n++
           } else {
             const generated = await generateModuleKey(deps.module as SecurityModule, kind, n)
+            generatedLabels.push(generated.label)
             signer = await signerFromModule(deps.module as SecurityModule, generated.label)
             pending[kind] = { label: generated.label, publicKey: toBase64(signer.publicKey) }
             n = generated.next
@@ -401,11 +443,14 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
           renewals.push([kind, old.renewal])
         }
         const before = state
-        await commit({ ...state, next: n, pending })
-        // A pending TLS key a newer request replaced is never going to be installed.
+        const after: IdentityState = { ...state, next: n, pending }
+        // A pending key a newer request replaced is never going to be installed: its file goes now, a module key is retired.
+        await commit({ ...after, retired: [...(state.retired ?? []), ...retire(state.pending, after, () => deps.now())] })
         await removeUnreferenced(before, state)
       } catch (err) {
         for (const name of written) await rm(join(dir, name), { force: true })
+        // Module keys of this failed request: no state names them.
+        for (const label of generatedLabels) await deps.module?.deleteKey(label).catch(() => false)
         if (err instanceof GatewayError) throw err
         throw refused(`generate-csr failed: ${err instanceof Error ? err.message : String(err)}`, err)
       }
@@ -456,6 +501,8 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
           next.installed[a.kind] = { ...(pending?.key === undefined ? {} : { key: pending.key }), ...(pending?.label === undefined ? {} : { label: pending.label }), certificate: name, chain: chainFiles }
         }
         next.pending = Object.fromEntries(Object.entries(state.pending).filter(([k]) => !kinds.includes(k as OperationalKind)))
+        const now = deps.now()
+        next.retired = [...(state.retired ?? []), ...retire(state.installed, next, (k) => k === 'enc' ? new Date(now.getTime() + RETIRED_ENC_KEY_MS) : now)]
         await syncDirectory(dir)
         await commit(next)
       } catch (err) {
@@ -469,7 +516,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
         serials[a.kind] = a.decoded.serialHex
         await emit({ type: 'certificate-installed', fields: { kind: a.kind, serial: a.decoded.serialHex } })
       }
-      // TR-03109-4: the old keys stay until the new certificates are in; now they are.
+      // TR-03109-4: the old keys stay until the new certificates are in; now they are (module keys: retired, destroyRetiredKeys).
       await removeUnreferenced(before, state)
       log?.info({ kinds }, 'operational certificates installed')
       return { serials }
@@ -524,6 +571,43 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       if (enc?.entry.label === undefined || deps.module === undefined) return undefined
       return { agreer: await agreerFromModule(deps.module, enc.entry.label), certificate: enc.der }
     },
+
+    async retiredEncIdentities() {
+      const module = deps.module
+      if (module === undefined) return []
+      const now = deps.now().getTime()
+      const out: EncIdentity[] = []
+      for (const r of [...(state.retired ?? [])].reverse()) {
+        if (r.kind !== 'enc' || r.certificate === undefined || Date.parse(r.until) <= now) continue
+        const der = await readPem(r.certificate)
+        const c = decodeCertificate(der)
+        if (now < c.notBefore.getTime() || now > c.notAfter.getTime()) continue
+        out.push({ agreer: await agreerFromModule(module, r.label), certificate: der })
+      }
+      return out
+    },
+
+    destroyRetiredKeys: (keep = new Set()) => serialized(async () => {
+      const retired = state.retired ?? []
+      const now = deps.now().getTime()
+      const due = retired.filter((r) => Date.parse(r.until) <= now && !keep.has(r.label))
+      if (due.length === 0 || deps.module === undefined) return []
+      const destroyed: Retired[] = []
+      for (const r of due) {
+        try {
+          await deps.module.deleteKey(r.label) // false: gone already (an interrupted earlier run) — done all the same
+          destroyed.push(r)
+        } catch (err) {
+          log?.warn({ kind: r.kind, label: r.label, err: err instanceof Error ? err.message : String(err) }, 'retired key not destroyed: tried again next time')
+        }
+      }
+      if (destroyed.length === 0) return []
+      const before = state
+      await commit({ ...state, retired: retired.filter((r) => !destroyed.includes(r)) })
+      await removeUnreferenced(before, state)
+      for (const r of destroyed) await emit({ type: 'key-destroyed', fields: { kind: r.kind, label: r.label } })
+      return destroyed.map((r) => r.label)
+    }),
 
     summary() {
       const items: CertificateSummaryItem[] = [{ kind: 'gs', serial: initialCert.serialHex, notAfter: initialCert.notAfter.toISOString(), source: 'initial' }]

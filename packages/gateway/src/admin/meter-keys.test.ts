@@ -57,7 +57,7 @@ interface Subject {
 }
 
 /** A gateway's certificate manager and security module; with `enc`, the operational ENC certificate installed (generate-csr, the sub-CA issues, install). */
-async function createSubject(o: { enc: boolean; module?: SecurityModule }): Promise<Subject> {
+async function createSubject(o: { enc: boolean; module?: SecurityModule; now?: () => Date }): Promise<Subject> {
   const n = ++counter
   const module = o.module ?? await createSoftwareSecurityModule({ dir: join(tmp.dir, `sm-${n}`), passphrase: 'test passphrase', scryptLogN: 10 })
   const entries: SystemLogEntry[] = []
@@ -65,13 +65,13 @@ async function createSubject(o: { enc: boolean; module?: SecurityModule }): Prom
     stateDir: join(tmp.dir, `state-${n}`), gatewayId: GATEWAY,
     trust: { roots: [cert('root')], intermediates: [cert('sub-ca-gw'), cert('sub-ca-gs'), cert('sub-ca-emt')], crls: demo.pki.crls.map((c) => c.der) },
     initialIdentity: { key: keyPem(`${GW}/gs`), certificate: cert(`${GW}/gs`), chain: [cert('sub-ca-gs')] },
-  }, { module, log: () => undefined, now: () => new Date() })
+  }, { module, log: () => undefined, now: o.now ?? (() => new Date()) })
   await certificates.load()
   const installed: string[][] = []
   const s: Subject = {
     module, certificates, entries, installed,
     deps: (over = {}) => ({
-      gatewayId: GATEWAY, module, encIdentity: () => certificates.encIdentity(),
+      gatewayId: GATEWAY, module, encIdentity: () => certificates.encIdentity(), retiredEncIdentities: () => certificates.retiredEncIdentities(),
       log: (e) => { entries.push(e); return Promise.resolve() },
       keysInstalled: (ids) => { installed.push([...ids]); return Promise.resolve() },
       ...over,
@@ -81,10 +81,11 @@ async function createSubject(o: { enc: boolean; module?: SecurityModule }): Prom
   return s
 }
 
-async function installEnc(m: CertificateManager): Promise<Uint8Array> {
+/** generate-csr and install for ENC; a renewal's request is signed by the old ENC key (purpose 'enc'), the first by the Gütesiegel key. */
+async function installEnc(m: CertificateManager, purpose: 'tls-client' | 'enc' = 'tls-client'): Promise<Uint8Array> {
   const { csrs } = await m.generateCsr({ kinds: ['enc'] })
   const issued = await signRenewalRequest(new Uint8Array(Buffer.from(csrs.enc ?? '', 'base64')), {
-    roots: [cert('root')], intermediates: [cert('sub-ca-gs')], at: new Date(), purpose: 'tls-client',
+    roots: [cert('root')], intermediates: [cert('sub-ca-gs'), cert('sub-ca-gw')], at: new Date(), purpose,
   }, {
     ca: { signer: demo.pki.cas.find((c) => c.label === 'sub-ca-gw')!.signer, certificate: cert('sub-ca-gw') }, profile: 'enc', allowSubjectChange: true,
     serialNumber: new Uint8Array([0x22, ...randomBytes(9)]), notBefore: start, notAfter: new Date(start.getTime() + 365 * DAY),
@@ -178,6 +179,33 @@ describe('meter-keys: a running gateway reads a wireless meter with keys the GWA
       await s.module.close()
     }
   }, 60_000)
+})
+
+describe('meter-keys after an ENC renewal', () => {
+  it('an envelope sealed to the replaced ENC certificate still opens for 7 days, then its key is destroyed and it is KEYS_UNREADABLE', async () => {
+    const clock = { t: Date.now() }
+    const s = await createSubject({ enc: true, now: () => new Date(clock.t) })
+    try {
+      const old = s.enc!
+      const queued = await sealed(old, { keys: { 'wm.heat': KEY_HEAT } })
+      const renewed = await installEnc(s.certificates, 'enc')
+      expect((await s.certificates.encIdentity())?.certificate).toEqual(renewed)
+      // Sealed to the old certificate before the GWA saw the renewal: opens with the retired key.
+      expect(await installMeterKeys({ keys: queued, replace: false }, s.deps())).toEqual({ keyIds: ['wm.heat'] })
+      // Sealed to the new one: opens with the key in force.
+      expect(await installMeterKeys({ keys: await sealed(renewed, { keys: { 'wm.gas': KEY_GAS } }), replace: false }, s.deps())).toEqual({ keyIds: ['wm.gas'] })
+      expect(await fingerprint(s.module, 'wm.heat')).toBe(await fingerprintOf(KEY_HEAT))
+      // A refusal other than "not for this key" is not retried with the retired key.
+      expect(await refusal(installMeterKeys({ keys: await sealed(old, { gatewayId: 'smgw-0002', keys: { 'wm.x': KEY_HEAT } }), replace: false }, s.deps()), 'ADMIN_REFUSED')).toBe('NOT_ADDRESSED')
+      // Seven days on the retired key is no longer offered and is destroyed.
+      clock.t += 7 * DAY
+      expect(await s.certificates.destroyRetiredKeys()).toHaveLength(1)
+      expect(await refusal(installMeterKeys({ keys: await sealed(old, { keys: { 'wm.y': KEY_HEAT } }), replace: false }, s.deps()), 'ADMIN_REFUSED')).toBe('KEYS_UNREADABLE')
+      expect(await labels(s.module)).toEqual(['wm.gas', 'wm.heat'])
+    } finally {
+      await s.module.close()
+    }
+  })
 })
 
 describe('meter-keys: refusals import nothing', () => {

@@ -29,6 +29,8 @@ export interface InstallMeterKeysDeps {
   readonly module: SecretKeyModule | undefined
   /** The ENC identity in force (CertificateManager.encIdentity). */
   encIdentity(): Promise<EncIdentity | undefined>
+  /** Replaced ENC identities still kept (CertificateManager.retiredEncIdentities): an envelope sealed to one before the renewal still opens. */
+  retiredEncIdentities?(): Promise<readonly EncIdentity[]>
   /** System log (resolves after commit). */
   log(entry: SystemLogEntry): Promise<unknown>
   /**
@@ -63,11 +65,26 @@ export async function installMeterKeys(command: MeterKeysCommand, deps: InstallM
   const module = deps.module
   if (module === undefined) throw new GatewayError('KEY_MODULE_FAILED', 'meter-keys: this gateway has no meter key security module (meterKeys in its configuration); keys can only be installed into one')
   const enc = await deps.encIdentity()
-  if (enc === undefined) throw refused('KEYS_UNREADABLE', 'meter-keys: no operational ENC certificate yet (or it expired or was revoked): generate-csr and install-certificates with enc first, then seal the keys to that certificate')
-  let opened: readonly OpenedMeterKeys[]
-  try {
-    opened = await openMeterKeys(new Uint8Array(Buffer.from(command.keys, 'base64')), deps.gatewayId, enc.agreer, enc.certificate)
-  } catch (err) {
+  const retired = await deps.retiredEncIdentities?.() ?? []
+  if (enc === undefined && retired.length === 0) throw refused('KEYS_UNREADABLE', 'meter-keys: no operational ENC certificate yet (or it expired or was revoked): generate-csr and install-certificates with enc first, then seal the keys to that certificate')
+  const envelope = new Uint8Array(Buffer.from(command.keys, 'base64'))
+  let opened: readonly OpenedMeterKeys[] | undefined
+  let error: unknown
+  // The key in force first; a replaced one only after KEYS_UNREADABLE (an envelope sealed to its
+  // certificate before the renewal). An envelope one key opened but that failed a later check
+  // (NOT_ADDRESSED, MALFORMED) is answered with that reason.
+  for (const identity of enc === undefined ? retired : [enc, ...retired]) {
+    try {
+      opened = await openMeterKeys(envelope, deps.gatewayId, identity.agreer, identity.certificate)
+      break
+    } catch (err) {
+      const unreadable = isAdminProtocolError(err) && err.code === 'KEYS_UNREADABLE'
+      if (error === undefined || !unreadable) error = err
+      if (!unreadable) break
+    }
+  }
+  if (opened === undefined) {
+    const err = error
     if (isAdminProtocolError(err)) throw refused(err.code, `meter-keys: ${err.message}`, err)
     throw new GatewayError('KEY_MODULE_FAILED', `meter-keys: the envelope could not be opened: ${messageOf(err)}`, { cause: err })
   }

@@ -202,6 +202,22 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
     if (JSON.stringify(next) !== JSON.stringify(current)) await deps.reconfigure(next)
   }
 
+  /**
+   * Destroys the replaced module keys that are due (certificates.ts destroyRetiredKeys) — only
+   * after the running configuration took over the new identity, and never the SIG key it still
+   * names for its logs. A failure is logged; the keys are tried again after the next session.
+   */
+  const destroyRetiredKeys = async (): Promise<void> => {
+    if (deps.certificates === undefined) return
+    const logs = deps.config().logs
+    const inUse = new Set('sigKeyLabel' in logs ? [logs.sigKeyLabel] : [])
+    try {
+      await deps.certificates.destroyRetiredKeys(inUse)
+    } catch (err) {
+      log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'retired keys not destroyed: tried again after the next session')
+    }
+  }
+
   const handlers: CommandHandlers = {
     profile: async (c) => {
       const r = await deps.versions.applyProfile(c)
@@ -245,6 +261,7 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
       'install-certificates': async (c) => {
         const r = await deps.certificates!.install({ certificates: c.certificates, chain: c.chain ?? [] })
         await takeOverIdentity()
+        await destroyRetiredKeys()
         return r
       },
       'update-crls': async (c) => {
@@ -260,6 +277,7 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
     'meter-keys': (c) => installMeterKeys(c, {
       gatewayId: deps.gatewayId, module: deps.meterKeyModule, log: deps.system,
       encIdentity: () => deps.certificates?.encIdentity() ?? Promise.resolve(undefined),
+      retiredEncIdentities: () => deps.certificates?.retiredEncIdentities() ?? Promise.resolve([]),
       keysInstalled: deps.meterKeysInstalled ?? (() => Promise.resolve()),
       ...(deps.logger === undefined ? {} : { logger: deps.logger }),
     }),
@@ -303,7 +321,8 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
       log?.info({ reason }, 'admin session already running: absorbed')
       return Promise.resolve(undefined)
     }
-    const run = session(reason).finally(() => { running = undefined })
+    // After each session: a retired ENC key whose grace ran out goes (certificates.ts RETIRED_ENC_KEY_MS).
+    const run = session(reason).finally(destroyRetiredKeys).finally(() => { running = undefined })
     running = run
     return run
   }
