@@ -523,7 +523,7 @@ describe('refusals outside install', () => {
 const softhsm = findPkcs11Library(existsSync)
 
 describe.skipIf(softhsm === undefined)('SIG key on a PKCS#11 token (SoftHSM2)', () => {
-  it('generates the SIG key on the token; the CSR verifies with openssl and the sub-CA signs it; installed', async () => {
+  it('generates the SIG key on the token; the CSR verifies with openssl and the sub-CA signs it; installed; renewed, the old key destroyed on the token', async () => {
     await initSoftHsmToken(tmp.dir, 'gateway')
     const module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway', pin: '4321' })
     try {
@@ -541,6 +541,11 @@ describe.skipIf(softhsm === undefined)('SIG key on a PKCS#11 token (SoftHSM2)', 
       // The installed SIG key signs in the token: a renewal request for SIG is signed by it.
       const renewal = await s.manager.generateCsr({ kinds: ['sig'] })
       expect((await verifyRenewalRequest(der(renewal.csrs.sig))).oldCertificate.der).toEqual(cert)
+      // Installed, the renewed key takes over and the old one is destroyed on the token.
+      await s.manager.install({ certificates: { sig: b64(await issueFor(renewal.csrs.sig, 'sig', { trustPurpose: 'sig' })) }, chain: [b64(w.cert('sub-ca-gw'))] })
+      const renewedLabel = s.manager.overrides().logs?.sigKeyLabel
+      expect(await s.manager.destroyRetiredKeys()).toEqual(['admin.sig.1'])
+      expect((await module.listKeys()).map((k) => k.label)).toEqual([renewedLabel])
     } finally {
       await module.close()
     }
