@@ -416,6 +416,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       const written: string[] = []
       const generatedLabels: string[] = []
       const renewals: [OperationalKind, boolean][] = []
+      const before = state
       try {
         for (const kind of kinds) {
           let signer: Signer
@@ -442,11 +443,9 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
           csrs[kind] = toBase64(request)
           renewals.push([kind, old.renewal])
         }
-        const before = state
         const after: IdentityState = { ...state, next: n, pending }
-        // A pending key a newer request replaced is never going to be installed: its file goes now, a module key is retired.
+        // A pending key a newer request replaced is never going to be installed: its file goes below, a module key is retired.
         await commit({ ...after, retired: [...(state.retired ?? []), ...retire(state.pending, after, () => deps.now())] })
-        await removeUnreferenced(before, state)
       } catch (err) {
         for (const name of written) await rm(join(dir, name), { force: true })
         // Module keys of this failed request: no state names them.
@@ -454,6 +453,8 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
         if (err instanceof GatewayError) throw err
         throw refused(`generate-csr failed: ${err instanceof Error ? err.message : String(err)}`, err)
       }
+      // After the switch, outside the undo above: what the new state names must stay.
+      await removeUnreferenced(before, state)
       for (const [kind, renewal] of renewals) await emit({ type: 'certificate-requested', fields: { kind, renewal } })
       log?.info({ kinds }, 'certificate requests generated')
       return { csrs }
