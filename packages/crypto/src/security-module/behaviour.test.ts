@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto'
-import * as pkcs11js from 'pkcs11js'
+import pkcs11js from 'pkcs11js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CURVES, type CurveName } from '../curves.js'
 import { CryptoError, type CryptoErrorCode } from '../errors.js'
@@ -209,6 +209,21 @@ describe.skipIf(softhsmLibrary === undefined)('PKCS#11 security module on SoftHS
   afterAll(async () => { await tmp.remove() })
 
   describeModuleBehaviour('pkcs11', () => createPkcs11SecurityModule({ library, tokenLabel: 't', pin: '1234' }))
+
+  it('opens the token under plain node as the smgw command runs it (node ESM + tsx, not vitest\'s module interop)', async () => {
+    // Regression: a namespace import of the CommonJS pkcs11js left every CK* constant undefined
+    // under node's ESM loader (C_OpenSession with flags 0: CKR_SESSION_PARALLEL_NOT_SUPPORTED),
+    // which vitest's interop hid from every other test here.
+    const script = `
+      const { createPkcs11SecurityModule } = await import('@smgw/crypto')
+      const sm = await createPkcs11SecurityModule({ library: ${JSON.stringify(library)}, tokenLabel: 't', pin: '1234' })
+      const key = await sm.generateKey('brainpoolP256r1', 'plain-node-key')
+      const signature = await sm.sign('plain-node-key', new Uint8Array([1, 2, 3]), 'SHA-256')
+      console.log(JSON.stringify({ label: key.label, deleted: await sm.deleteKey('plain-node-key'), signatureBytes: signature.length > 60 }))
+      await sm.close()`
+    const { stdout } = await exec(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: process.env })
+    expect(JSON.parse(stdout)).toEqual({ label: 'plain-node-key', deleted: true, signatureBytes: true })
+  })
 
   it('keeps private keys on the token: sensitive, not extractable, CKA_VALUE unreadable', async () => {
     const sm = await createPkcs11SecurityModule({ library, tokenLabel: 't', pin: '1234' })

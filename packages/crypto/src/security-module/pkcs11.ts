@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto'
-import * as pkcs11js from 'pkcs11js'
+// The default import: pkcs11js is CommonJS, and node's ESM loader does not see its constants as
+// named exports, so on a namespace import (`import * as`) every CK* constant is undefined under
+// node — the CLI opened no token at all (C_OpenSession with flags 0) while vitest's interop hid it.
+import pkcs11js from 'pkcs11js'
+import type { Mechanism, Template } from 'pkcs11js'
 import { CURVES, isCurveName, type CurveName } from '../curves.js'
 import { CryptoError } from '../errors.js'
 import { decodeEcPublicKey, encodeEcSpki, encodeOid } from '../primitives/ec-public-key.js'
@@ -78,7 +82,7 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
   const live = (): void => {
     if (closed) throw new CryptoError('MODULE_CLOSED', 'the security module is closed')
   }
-  const find = (template: pkcs11js.Template): Buffer[] => call('C_FindObjects', () => {
+  const find = (template: Template): Buffer[] => call('C_FindObjects', () => {
     p.C_FindObjectsInit(s, template)
     try {
       return p.C_FindObjects(s, 1000)
@@ -112,7 +116,7 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
     ...(label === undefined ? [] : [{ type: pkcs11js.CKA_LABEL, value: label }]),
   ])
   const secretOps = (handle: Buffer): SecretKeyOps => {
-    const encrypt = (mechanism: pkcs11js.Mechanism, data: Uint8Array, what: string): Uint8Array => {
+    const encrypt = (mechanism: Mechanism, data: Uint8Array, what: string): Uint8Array => {
       live()
       if (data.length === 0) return new Uint8Array(0)
       return new Uint8Array(call(what, () => {
