@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # postgresql: the server binaries for the EMT PostgreSQL test suite (packages/emt/src/testing/postgres.ts)
 # chromium: the browser the HAN page tests drive with playwright-core (test/browser)
-debian_packages=(openssl softhsm2 opensc socat python3 make g++ postgresql chromium)
+debian_packages=(openssl softhsm2 opensc libengine-pkcs11-openssl socat python3 make g++ postgresql chromium)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Server, TLSSocket } from 'node:tls'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
-import { createKeyObjectSigner, encodePem } from '@smgw/crypto'
+import { createKeyObjectSigner, createPkcs11SecurityModule, createSoftwareSecurityModule, encodePem, findPkcs11Library, PKCS11_ENGINE_PATHS, type SecurityModule } from '@smgw/crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { issueCrl } from './crl.js'
 import { decodeCertificate } from './certificate.js'
@@ -82,6 +82,16 @@ afterEach(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** A free TCP port on 127.0.0.1 (for an openssl s_server). */
+async function freePort(): Promise<number> {
+  const s = createNetServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const addr = s.address()
+  await new Promise<void>((r) => s.close(() => { r() }))
+  if (addr === null || typeof addr === 'string') throw new Error('no port')
+  return addr.port
+}
 
 interface ServerRun {
   readonly port: number
@@ -283,15 +293,6 @@ describe('against openssl s_server / s_client (OpenSSL 3.0 CLI)', () => {
     }
   }
 
-  async function freePort(): Promise<number> {
-    const s = createNetServer()
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-    const addr = s.address()
-    await new Promise<void>((r) => s.close(() => { r() }))
-    if (addr === null || typeof addr === 'string') throw new Error('no port')
-    return addr.port
-  }
-
   function sServer(port: number, key: KeyObject, cert: Uint8Array, chain: Uint8Array[]) {
     return run(['s_server', '-accept', `127.0.0.1:${String(port)}`, '-naccept', '1', '-tls1_2', '-key', keyPem(`srv-${String(port)}.key`, key),
       '-cert', pem(`srv-${String(port)}.pem`, cert), '-cert_chain', pem(`srv-chain-${String(port)}.pem`, chain),
@@ -388,5 +389,82 @@ describe('against openssl s_server / s_client (OpenSSL 3.0 CLI)', () => {
     const res = await cli.out
     // OpenSSL with SSL_OP_NO_RENEGOTIATION answers with a no_renegotiation alert: the renegotiation never completes.
     expect(res.stdout + res.stderr).toMatch(/RENEGOTIATING\n.*no renegotiation/)
+  })
+})
+
+const softhsm = findPkcs11Library(existsSync)
+const pkcs11Engine = findPkcs11Library(existsSync, PKCS11_ENGINE_PATHS)
+
+describe.skipIf(softhsm === undefined || pkcs11Engine === undefined)('the client key in a security module: a PKCS#11 token through OpenSSL\'s pkcs11 engine, and the software module', () => {
+  let module: SecurityModule
+  let software: SecurityModule
+  beforeAll(async () => {
+    const tokens = join(dir, 'tokens')
+    mkdirSync(tokens, { recursive: true })
+    writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+    // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize (pkcs11js here, p11-kit's proxy under the engine); this file runs in its own process.
+    process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf')
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'gateway token', '--pin', '1234', '--so-pin', '5678'])
+    module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway token', pin: '1234' })
+    software = await createSoftwareSecurityModule({ dir: join(dir, 'software-module'), passphrase: 'test passphrase', scryptLogN: 10 })
+  }, 30_000)
+  afterAll(async () => {
+    await module.close()
+    await software.close()
+  })
+
+  /** A TLS client certificate for the module key `label` (generated now), from the gateway sub-CA. */
+  async function clientIdentity(sm: SecurityModule, label: string): Promise<TlsIdentity> {
+    const info = await sm.generateKey('brainpoolP256r1', label)
+    const cert = await issueCertificate({
+      profile: 'tls', tlsRole: 'client', subject: { CN: 'smgw-0001', O: 'SMGW Test', C: 'DE' }, publicKey: info.publicKey, serialNumber: serial(),
+      notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000), issuer: t.ca('sub-ca-gw'),
+    })
+    const key = await sm.tlsPrivateKey(label)
+    return { key: key.kind === 'engine' ? key : key.key, cert, chain: [t.cert('sub-ca-gw')] }
+  }
+
+  it('a key generated on the token (not extractable) authenticates the gateway to our server; the module keeps working beside the engine', async () => {
+    const id = await clientIdentity(module, 'admin.tls.1')
+    expect(id.key).toMatchObject({ kind: 'engine', engine: pkcs11Engine, identifier: 'pkcs11:token=gateway%20token;object=admin.tls.1;type=private?pin-value=1234' })
+    const run = await startServer(gwaServerContext())
+    const socket = await connect(createTlsContext({ identity: id, trust: { roots: [t.cert('root')] } }), run.port)
+    expect(socket.getProtocol()).toBe('TLSv1.2')
+    const serverSide = await run.accepted
+    // OpenSSL verified the CertificateVerify the token signed: the server holds the token key's certificate.
+    expect(new Uint8Array(serverSide.getPeerCertificate().raw)).toEqual(id.cert)
+    expect(await new Promise<string>((r) => socket.once('data', (d: Buffer) => { r(d.toString()) }))).toBe('hello\n')
+    // The module's own session still signs after the engine logged in to the same token.
+    expect((await module.sign('admin.tls.1', new Uint8Array([1, 2, 3]), 'SHA-256')).length).toBeGreaterThan(60)
+  })
+
+  it('openssl s_server accepts the token-held client key as well', async () => {
+    const id = await clientIdentity(module, 'admin.tls.2')
+    const port = await freePort()
+    const srv = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${String(port)}`, '-naccept', '1', '-tls1_2', '-key', keyPem('engine-srv.key', t.key('gwa/tls')),
+      '-cert', pem('engine-srv.pem', t.cert('gwa/tls')), '-cert_chain', pem('engine-srv-chain.pem', [t.cert('sub-ca-emt')]),
+      '-CAfile', pem('engine-root.pem', t.cert('root')), '-Verify', '3', '-verify_return_error', '-named_curve', 'brainpoolP256r1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    children.push(srv)
+    let out = ''
+    srv.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    srv.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => { if (out.includes('ACCEPT')) { clearInterval(timer); resolve() } }, 20)
+      srv.once('close', () => { clearInterval(timer); reject(new Error(out)) })
+    })
+    const socket = await connect(createTlsContext({ identity: id, trust: { roots: [t.cert('root')] } }), port)
+    expect(socket.getProtocol()).toBe('TLSv1.2')
+    socket.end('bye\n')
+    await new Promise<void>((resolve) => { srv.once('close', () => { resolve() }) })
+    expect(out).toMatch(/verify return:1/)
+    expect(out).toContain('CN = smgw-0001')
+  })
+
+  it('the software module hands node:tls the unsealed key', async () => {
+    const id = await clientIdentity(software, 'admin.tls.1')
+    expect(typeof id.key === 'object' && !('kind' in id.key) ? id.key.asymmetricKeyType : undefined).toBe('ec')
+    const run = await startServer(gwaServerContext())
+    await connect(createTlsContext({ identity: id, trust: { roots: [t.cert('root')] } }), run.port)
+    expect(new Uint8Array((await run.accepted).getPeerCertificate().raw)).toEqual(id.cert)
   })
 })

@@ -1,4 +1,5 @@
 import { constants, type KeyObject } from 'node:crypto'
+import { basename, dirname } from 'node:path'
 import * as tls from 'node:tls'
 import { encodePem } from '@smgw/crypto'
 import { PkiError } from './errors.js'
@@ -25,9 +26,21 @@ export const TLS_SIGALGS = 'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512'
 /** TR-03109-3 v1.1: a TLS session lasts at most 48 hours. */
 export const TLS_SESSION_TIMEOUT_SECONDS = 48 * 3600
 
+/**
+ * A private key OpenSSL reaches through an engine (node:tls `privateKeyEngine` /
+ * `privateKeyIdentifier`): the key of a PKCS#11 token through libp11, an RFC 7512 URI
+ * (`tlsPrivateKey` of @smgw/crypto's PKCS#11 security module gives one).
+ */
+export interface TlsEngineKey {
+  readonly kind: 'engine'
+  /** The engine's shared library (e.g. …/engines-3/pkcs11.so). */
+  readonly engine: string
+  readonly identifier: string
+}
+
 export interface TlsIdentity {
-  /** The private key: PEM (PKCS#8 or SEC1) or a KeyObject. */
-  readonly key: string | KeyObject
+  /** The private key: PEM (PKCS#8 or SEC1), a KeyObject, or a key behind an OpenSSL engine (a token's). */
+  readonly key: string | KeyObject | TlsEngineKey
   /** Our certificate, DER. */
   readonly cert: Uint8Array
   /** Intermediates sent after our certificate, DER, leaf side first. */
@@ -96,7 +109,7 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     throw new PkiError('PKI_BAD_ARGUMENT', `ecdhCurves: one or more of ${TLS_CURVE_NAMES.join(', ')}, each once (TR-03109-3)${unknown.length > 0 ? `, not ${unknown.join(', ')}` : ''}`)
   }
   const common: tls.SecureContextOptions & tls.CommonConnectionOptions = {
-    key: typeof config.identity.key === 'string' ? config.identity.key : config.identity.key.export({ format: 'pem', type: 'pkcs8' }),
+    ...privateKeyOptions(config.identity.key),
     cert: [config.identity.cert, ...(config.identity.chain ?? [])].map((d) => encodePem('CERTIFICATE', d)).join(''),
     ca: config.trust.roots.map((d) => encodePem('CERTIFICATE', d)),
     minVersion: 'TLSv1.2',
@@ -130,6 +143,20 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     },
     verifyPeer: (socket, purpose) => verify(peerChainOf(socket.getPeerCertificate(true)), purpose),
   }
+}
+
+/** node:tls options for our private key: in-process (PEM) or behind an OpenSSL engine. */
+function privateKeyOptions(key: TlsIdentity['key']): Pick<tls.SecureContextOptions, 'key' | 'privateKeyEngine' | 'privateKeyIdentifier'> {
+  if (typeof key === 'string') return { key }
+  if (!('kind' in key)) return { key: key.export({ format: 'pem', type: 'pkcs8' }) }
+  // OpenSSL finds an engine by its id in OPENSSL_ENGINES, once loaded from there. Given a path
+  // instead, it tries the path as an id first, and libp11 prints "bad engine id" on every context.
+  const folder = dirname(key.engine)
+  const id = basename(key.engine).replace(/\.so$/, '')
+  process.env.OPENSSL_ENGINES ??= folder
+  return process.env.OPENSSL_ENGINES === folder
+    ? { privateKeyEngine: id, privateKeyIdentifier: key.identifier }
+    : { privateKeyEngine: key.engine, privateKeyIdentifier: key.identifier }
 }
 
 /** The DER chain node reports for a peer (leaf first), following issuerCertificate until it repeats. */

@@ -129,6 +129,15 @@ function describeModuleBehaviour(name: string, open: () => Promise<SecurityModul
       expect((await sm.generateKey('P-256', gone)).curve).toBe('P-256')
     })
 
+    it('tlsPrivateKey: the key for node:tls — in this process (software) or behind OpenSSL\'s pkcs11 engine (token); KEY_NOT_FOUND for none', async () => {
+      const label = await fresh('brainpoolP256r1')
+      const key = await sm.tlsPrivateKey(label)
+      const spki = (await sm.publicKey(label)).publicKey
+      if (key.kind === 'key-object') expect(new Uint8Array(createPublicKey(key.key).export({ format: 'der', type: 'spki' }))).toEqual(spki)
+      else expect(key.identifier).toMatch(new RegExp(`^pkcs11:token=[^;]+;object=${label};type=private\\?pin-value=`))
+      await rejectsWith(sm.tlsPrivateKey('no-such-key'), 'KEY_NOT_FOUND')
+    })
+
     it('CURVE_UNSUPPORTED for a curve outside TR-03109-3', async () => {
       await rejectsWith(sm.generateKey('secp256k1' as CurveName, 'k1'), 'CURVE_UNSUPPORTED')
     })

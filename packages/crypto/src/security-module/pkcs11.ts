@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 // The default import: pkcs11js is CommonJS, and node's ESM loader does not see its constants as
 // named exports, so on a namespace import (`import * as`) every CK* constant is undefined under
 // node — the CLI opened no token at all (C_OpenSession with flags 0) while vitest's interop hid it.
@@ -22,7 +23,21 @@ export interface Pkcs11SecurityModuleConfig {
   readonly tokenLabel?: string
   /** The user PIN. */
   readonly pin: string
+  /**
+   * OpenSSL's pkcs11 engine (libp11), for `tlsPrivateKey`: default the first of
+   * {@link PKCS11_ENGINE_PATHS} that exists. The engine reaches the token through p11-kit (SoftHSM2
+   * registers itself there) or through the library named by the environment's PKCS11_MODULE_PATH.
+   */
+  readonly engine?: string
 }
+
+/** Where Debian's libengine-pkcs11-openssl installs OpenSSL 3's pkcs11 engine (tried in order). */
+export const PKCS11_ENGINE_PATHS: readonly string[] = [
+  '/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so',
+  '/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so',
+  '/usr/lib/engines-3/pkcs11.so',
+  '/usr/local/lib/engines-3/pkcs11.so',
+]
 
 /** Where Debian and its multiarch layout install SoftHSM2 (configuration, tried in order). */
 export const SOFTHSM2_LIBRARY_PATHS: readonly string[] = [
@@ -52,6 +67,8 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
   const p = new pkcs11js.PKCS11()
   let initialized = false
   let session: Session | undefined
+  /** The token's label (RFC 7512 URIs name the token by it). */
+  let token = ''
   try {
     call('load', () => { p.load(config.library) })
     try {
@@ -62,6 +79,7 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
       if (!(err instanceof pkcs11js.Pkcs11Error && err.code === pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED)) throw err
     }
     const slot = findSlot(p, config)
+    token = call('C_GetTokenInfo', () => p.C_GetTokenInfo(slot)).label.trim()
     session = call('C_OpenSession', () => p.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION))
     const s = session
     try {
@@ -244,6 +262,15 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
       return find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }])
         .map(infoOf)
         .sort((a, b) => a.label.localeCompare(b.label))
+    }),
+    tlsPrivateKey: (label) => attempt(() => {
+      live()
+      requirePrivate(label)
+      const engine = config.engine ?? findPkcs11Library(existsSync, PKCS11_ENGINE_PATHS)
+      if (engine === undefined) throw new CryptoError('PKCS11_ERROR', `OpenSSL's pkcs11 engine is not installed (Debian: libengine-pkcs11-openssl; looked in ${PKCS11_ENGINE_PATHS.join(', ')})`)
+      // RFC 7512: the token and the object by label, the private half, the PIN as pin-value.
+      const identifier = `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(label)};type=private?pin-value=${encodeURIComponent(config.pin)}`
+      return { kind: 'engine', engine, identifier } as const
     }),
     deleteKey: (label) => attempt(() => {
       live()

@@ -153,6 +153,9 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
         throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete key ${label}`, { cause: err })
       }
     },
+    async tlsPrivateKey(label) {
+      return { kind: 'key-object', key: await privateKey(label) }
+    },
     async importSecretKey(label, key, options) {
       live()
       const path = secretPath(label)

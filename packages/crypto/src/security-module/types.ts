@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import type { CurveName, HashName } from '../curves.js'
 
 /** A key the security module holds; the private half never leaves the module. */
@@ -22,6 +23,11 @@ export interface SecurityModule extends SecretKeyModule {
    * BSI-CC-PP-0073 FCS_CKM.4: a key the gateway no longer needs is destroyed, not left behind.
    */
   deleteKey(label: string): Promise<boolean>
+  /**
+   * The private key `label` as node:tls can sign with it (node:tls signs inside OpenSSL and has
+   * no PKCS#11 of its own): see {@link TlsPrivateKey}. KEY_NOT_FOUND when there is none.
+   */
+  tlsPrivateKey(label: string): Promise<TlsPrivateKey>
   /** ECDSA over `data` hashed with `hash`; the signature is DER (ECDSA-Sig-Value). */
   sign(label: string, data: Uint8Array, hash: HashName): Promise<Uint8Array>
   /** ECDH with the peer's SubjectPublicKeyInfo (DER); returns the raw shared x-coordinate. */
@@ -29,6 +35,15 @@ export interface SecurityModule extends SecretKeyModule {
   random(length: number): Promise<Uint8Array>
   close(): Promise<void>
 }
+
+/**
+ * A module key for node:tls. The software module unseals the key into this process (where its
+ * own signatures happen anyway); a PKCS#11 token keeps it, and OpenSSL signs through its pkcs11
+ * engine (libp11) with an RFC 7512 URI — node:tls `privateKeyEngine`/`privateKeyIdentifier`.
+ */
+export type TlsPrivateKey =
+  | { readonly kind: 'key-object'; readonly key: KeyObject }
+  | { readonly kind: 'engine'; readonly engine: string; readonly identifier: string }
 
 /**
  * Anything that can sign with one private key: a security-module key or, for CAs and
