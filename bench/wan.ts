@@ -12,6 +12,9 @@
 // Then the next day (emt_next_day_*): the same gateways deliver their next TAF 7 day, each
 // offering the TLS session of its first delivery (RFC 5077, as the gateway's delivery service
 // does), against the CMS crypto of a returning gateway and a bare server resuming the same sessions.
+// Then day 3 (emt_day3_*): the sessions are past their 48 h lifetime, so each gateway makes a full
+// handshake again, but the receiver remembers its certificates; a fleet delivering every 24 h
+// alternates between the next day and day 3 (emt_daily_10000_receiver_alone_s, their mean).
 // Then end to end: real gateway stores whose delivery services empty their outboxes into the
 // same receiver (e2e_messages_per_s; --e2e-gateways G, --e2e-messages M).
 //
@@ -237,16 +240,17 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const subCaGw = der(pki.subCaGw)
   const prepared: Delivery[] = []
   const nextDay: Delivery[] = []
+  const dayThree: Delivery[] = []
   for (const g of pki.gateways) {
     const signer = createCmsSigner({ signer: createKeyObjectSigner(createPrivateKey(g.sigKey)), certificate: der(g.sigCert), chain: [subCaGw] })
     const seal = async (m: MeterDataMessage) => encryptor.encrypt(await signer.sign(encodeMeterData(m), { signingTime: now }))
     const ctx = createTlsContext({ identity: { key: g.tlsKey, cert: der(g.tlsCert), chain: [subCaGw] }, trust: { roots: [root] } })
     // One TLS session per gateway: the first contact stores it, the next day's delivery resumes it.
     const session: SessionHolder = { session: undefined }
-    const first = message(g.id, now, 2)
-    const second = message(g.id, now, 1)
+    const [first, second, third] = [3, 2, 1].map((daysBack) => message(g.id, now, daysBack)) as [MeterDataMessage, MeterDataMessage, MeterDataMessage]
     prepared.push({ ctx, body: await seal(first), key: first.messageId, session })
     nextDay.push({ ctx, body: await seal(second), key: second.messageId, session })
+    dayThree.push({ ctx, body: await seal(third), key: third.messageId, session })
   }
   // The first gateways warm the receiver's JIT up (each worker compiles its hot paths on its
   // first messages); they are delivered and stored like the rest but not timed.
@@ -368,6 +372,22 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     log(`answers: ${[...warmStatuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}; ${String(resumed)} of ${String(n)} sessions resumed`)
     const warmTargetReceiverAlone = (TARGET_GATEWAYS * warmCpuPerMessageMs) / 1000 / receiverCores
     log(`next day, 10,000 gateways: extrapolated ${(TARGET_GATEWAYS * warmWall / n).toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${warmTargetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
+
+    // Day 3: the sessions of the first contact are past their 48 h lifetime (OpenSSL counts from
+    // the full handshake; a resumption does not extend it), so each gateway makes a full handshake
+    // again — offering no session, which is what an expired one comes to — while the receiver
+    // still remembers its certificates. A fleet delivering every 24 h alternates between this and
+    // the next day: their mean is its daily load.
+    log(`day 3: the same ${String(n)} gateways, sessions expired (48 h): full handshakes, certificates remembered`)
+    const day3Statuses = new Map<number, number>()
+    const day3Cpu0 = processCpuSeconds(pid)
+    const td = performance.now()
+    const day3Resumed = await deliverAll(dayThree, port, concurrency, day3Statuses)
+    const day3Wall = (performance.now() - td) / 1000
+    const day3CpuPerMessageMs = ((processCpuSeconds(pid) - day3Cpu0) * 1000) / n
+    const day3TargetReceiverAlone = (TARGET_GATEWAYS * day3CpuPerMessageMs) / 1000 / receiverCores
+    const dailyTargetReceiverAlone = (warmTargetReceiverAlone + day3TargetReceiverAlone) / 2
+    log(`answers: ${[...day3Statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}; day 3, 10,000 gateways: the receiver alone needs ${day3TargetReceiverAlone.toFixed(1)} s; a daily fleet (next day and day 3 alternating) ${dailyTargetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
     const e2e = await runE2e(pki, now, port, dir, arg('--e2e-gateways', 8), arg('--e2e-messages', 400), log)
     const floorCount = Math.min(n, 500)
     const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency, ecdhCurves)
@@ -400,6 +420,12 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
         emt_next_day_client_cpu_ms_per_message: (warmClient.user + warmClient.system) / 1000 / n,
         emt_next_day_10000_wall_s: (TARGET_GATEWAYS * warmWall) / n,
         emt_next_day_10000_receiver_alone_s: warmTargetReceiverAlone,
+        emt_day3_wall_s: day3Wall,
+        emt_day3_stored: day3Statuses.get(201) ?? 0,
+        emt_day3_sessions_resumed: day3Resumed,
+        emt_day3_cpu_ms_per_message: day3CpuPerMessageMs,
+        emt_day3_10000_receiver_alone_s: day3TargetReceiverAlone,
+        emt_daily_10000_receiver_alone_s: dailyTargetReceiverAlone,
         raw_next_day_crypto_ms: 1000 / nextDayRate,
         raw_receiver_ops_as_built: RECEIVER_OPS_AS_BUILT,
         raw_receiver_as_built_ms: 1000 / asBuiltRate,
@@ -417,6 +443,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
         emt_vs_ecdh_verify_ratio: emtCpuPerMessageMs / rawMs,
         emt_next_day_vs_crypto_ratio: warmCpuPerMessageMs / (1000 / nextDayRate),
         emt_next_day_vs_tls_http_floor_ratio: warmCpuPerMessageMs / floor.resumed,
+        emt_day3_vs_tls_http_floor_ratio: day3CpuPerMessageMs / floorMs,
       },
     }
   } finally {
