@@ -61,6 +61,26 @@ async function initPki(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The gateway's configuration without `cls` and `admin`, its folder beside `pki/`: the demo PKI's
+ * operational TLS and SIG certificates, no meters, emt-1 as a recipient it never reaches.
+ */
+function gatewayBase(): Record<string, unknown> {
+  const pki = join('..', 'pki')
+  const gwPki = join(pki, 'gateways', GATEWAY_ID)
+  return {
+    gatewayId: GATEWAY_ID,
+    store: { path: 'gateway.db' },
+    logs: { sigKey: join(gwPki, 'sig.key.pem'), sigCertificate: join(gwPki, 'sig.cert.pem') },
+    meters: [],
+    wan: {
+      tls: { key: join(gwPki, 'tls.key.pem'), certificate: join(gwPki, 'tls.cert.pem'), chain: [join(pki, 'sub-ca-gw', 'ca.cert.pem')] },
+      trust: { roots: [join(pki, 'root-ca', 'ca.cert.pem')], intermediates: [join(pki, 'sub-ca-emt', 'ca.cert.pem')] },
+      recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: join(pki, 'emt-1', 'enc.cert.pem') }],
+    },
+  }
+}
+
 /** The consumer log of `consumer` in a stopped gateway's store: the cls-channel entries as [state, reason, device, recipient]. */
 function clsEntries(storePath: string, consumer: string): unknown[][] {
   const store = openStore(storePath, { now: () => new Date() }, { readonly: true })
@@ -93,18 +113,8 @@ describe('CLS channel: EMT → gateway → controllable device', () => {
 
     const gw = join(tmp.dir, 'gateway')
     await mkdir(gw)
-    const pki = join('..', 'pki')
-    const gwPki = join(pki, 'gateways', GATEWAY_ID)
     await writeFile(join(gw, 'gateway.json'), JSON.stringify({
-      gatewayId: GATEWAY_ID,
-      store: { path: 'gateway.db' },
-      logs: { sigKey: join(gwPki, 'sig.key.pem'), sigCertificate: join(gwPki, 'sig.cert.pem') },
-      meters: [],
-      wan: {
-        tls: { key: join(gwPki, 'tls.key.pem'), certificate: join(gwPki, 'tls.cert.pem'), chain: [join(pki, 'sub-ca-gw', 'ca.cert.pem')] },
-        trust: { roots: [join(pki, 'root-ca', 'ca.cert.pem')], intermediates: [join(pki, 'sub-ca-emt', 'ca.cert.pem')] },
-        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: join(pki, 'emt-1', 'enc.cert.pem') }],
-      },
+      ...gatewayBase(),
       cls: {
         devices: [
           { id: 'hp-1', consumer: 'c-1', address: { host: '127.0.0.1', port: devicePort } },
@@ -195,19 +205,9 @@ describe('CLS channel: EMT → gateway → controllable device', () => {
     const gw = join(dir, 'gateway')
     await mkdir(gw)
     const wakeUpPort = await freeUdpPort()
-    const pki = join('..', 'pki')
-    const gwPki = join(pki, 'gateways', GATEWAY_ID)
     await writeFile(join(gw, 'gateway.json'), JSON.stringify({
-      gatewayId: GATEWAY_ID,
-      store: { path: 'gateway.db' },
-      logs: { sigKey: join(gwPki, 'sig.key.pem'), sigCertificate: join(gwPki, 'sig.cert.pem') },
-      meters: [],
-      wan: {
-        tls: { key: join(gwPki, 'tls.key.pem'), certificate: join(gwPki, 'tls.cert.pem'), chain: [join(pki, 'sub-ca-gw', 'ca.cert.pem')] },
-        trust: { roots: [join(pki, 'root-ca', 'ca.cert.pem')], intermediates: [join(pki, 'sub-ca-emt', 'ca.cert.pem')] },
-        recipients: [{ id: 'emt-1', url: 'https://127.0.0.1:1', encCertificate: join(pki, 'emt-1', 'enc.cert.pem') }],
-      },
-      admin: adminSection({ pkiFromDir: pki, gatewayId: GATEWAY_ID, endpoint: `https://127.0.0.1:${String(gwa.adminPort)}`, wakeUpPort }),
+      ...gatewayBase(),
+      admin: adminSection({ pkiFromDir: join('..', 'pki'), gatewayId: GATEWAY_ID, endpoint: `https://127.0.0.1:${String(gwa.adminPort)}`, wakeUpPort }),
     }))
     const gateway = track(startGatewayProcess(join(gw, 'gateway.json')))
     await gateway.waitFor(() => gateway.lines.some((l) => l.event === 'running'), WAIT_MS, 'running line')

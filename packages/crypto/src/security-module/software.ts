@@ -144,14 +144,7 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
     },
     async deleteKey(label) {
       live()
-      const path = keyPath(label)
-      try {
-        await unlink(path)
-        return true
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-        throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete key ${label}`, { cause: err })
-      }
+      return removeKeyFile(keyPath(label), `key ${label}`)
     },
     async tlsPrivateKey(label) {
       return { kind: 'key-object', key: await privateKey(label) }
@@ -194,14 +187,7 @@ export async function createSoftwareSecurityModule(config: SoftwareSecurityModul
     },
     async deleteSecretKey(label) {
       live()
-      const path = secretPath(label)
-      try {
-        await unlink(path)
-        return true
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-        throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete secret key ${label}`, { cause: err })
-      }
+      return removeKeyFile(secretPath(label), `secret key ${label}`)
     },
     async sign(label: string, data: Uint8Array, hash: HashName) {
       const key = await privateKey(label)
@@ -304,4 +290,15 @@ function checkSecretKeyFile(json: unknown, label: string): SecretKeyFile {
     throw new CryptoError('MODULE_STORE_CORRUPT', `secret key file for ${label} is damaged`)
   }
   return k as SecretKeyFile
+}
+
+/** Deletes a sealed key file: true, or false when there was none (the label is checked by the path's maker). */
+async function removeKeyFile(path: string, what: string): Promise<boolean> {
+  try {
+    await unlink(path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw new CryptoError('MODULE_STORE_CORRUPT', `cannot delete ${what}`, { cause: err })
+  }
 }
