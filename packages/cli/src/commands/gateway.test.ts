@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findPkcs11Library } from '@smgw/crypto'
 import { createConfigVersions, openStore, parseGatewayConfig, readEffectiveConfig } from '@smgw/gateway'
 import { createSimulator, createSmlMeterFromConfig, parseSmlMeterConfig, type SimulatorSent } from '@smgw/sim'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -217,4 +218,30 @@ describe('smgw gateway keys (meter keys in the software security module)', () =>
     expect((await runCaptured(['gateway', 'keys', 'list', '--config', writeConfig('plain.json', [GAS])])).status).toBe(2)
     expect((await runCaptured(['gateway', 'keys', 'list'])).status).toBe(2)
   })
+})
+
+const softhsm = findPkcs11Library(existsSync)
+
+describe.skipIf(softhsm === undefined)('smgw gateway keys on a PKCS#11 token (SoftHSM2), the real binary', () => {
+  it('imports into the token and lists labels only; --check opens the token and finds the keys', () => {
+    // A real process, not runCli in this one: under vitest a CommonJS module's interop differs from
+    // node's own, which once hid that the PKCS#11 module opened no token under node at all.
+    mkdirSync(p('tokens'), { recursive: true })
+    writeFileSync(p('softhsm2.conf'), `directories.tokendir = ${p('tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+    const env = { ...process.env, SOFTHSM2_CONF: p('softhsm2.conf'), SMGW_TEST_PIN: '1234' }
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'meters', '--pin', '1234', '--so-pin', '5678'], { env })
+    const cfg = writeConfig('hsm.json', [GAS], { meterKeys: { securityModule: { pkcs11: { library: softhsm, tokenLabel: 'meters', pinEnv: 'SMGW_TEST_PIN' } } } })
+    const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
+    const smgw = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8' })
+    const imported = smgw('gateway', 'keys', 'import', '--config', cfg, '--keys', p('keys.json'), '--json')
+    expect([imported.status, imported.stderr]).toEqual([0, ''])
+    expect(JSON.parse(imported.stdout)).toEqual({ imported: ['gas-1'], pseudonymKeptInFile: false })
+    const list = smgw('gateway', 'keys', 'list', '--config', cfg)
+    expect([list.status, list.stdout]).toEqual([0, 'gas-1\n'])
+    expect(imported.stdout + list.stdout).not.toContain(KEY)
+    const check = smgw('gateway', '--config', cfg, '--check')
+    expect([check.status, check.stderr]).toEqual([0, ''])
+    const wrongPin = spawnSync(process.execPath, [bin, 'gateway', 'keys', 'list', '--config', cfg], { env: { ...env, SMGW_TEST_PIN: '9999' }, encoding: 'utf8' })
+    expect([wrongPin.status, wrongPin.stderr]).toEqual([1, expect.stringContaining('KEY_MODULE_FAILED') as unknown])
+  }, 60_000)
 })
