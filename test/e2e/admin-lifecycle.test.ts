@@ -210,10 +210,13 @@ describe('gateway administration (issue 7), as real processes', () => {
     await post(`/v1/gateways/${GATEWAY_ID}/commands`, { type: 'generate-csr', kinds: ['tls', 'sig', 'enc'], wake: true })
     await waitResult('install-certificates', 2)
     await expectOk('install-certificates', 1)
-    // The replaced SIG key is destroyed at once; the replaced ENC key stays a week for envelopes sealed to its certificate.
+    // All keys are in the security module: the replaced TLS and SIG keys are destroyed at once, the
+    // replaced ENC key stays a week for envelopes sealed to its certificate; no key file anywhere.
     const moduleKeys = (await readdir(join(gwDir, 'security-module', 'keys'))).filter((n) => n.endsWith('.json'))
+    expect(moduleKeys.filter((n) => n.startsWith('admin.tls.'))).toHaveLength(1)
     expect(moduleKeys.filter((n) => n.startsWith('admin.sig.'))).toHaveLength(1)
     expect(moduleKeys.filter((n) => n.startsWith('admin.enc.'))).toHaveLength(2)
+    expect((await readdir(join(gwDir, 'admin-state', 'identity'))).filter((n) => n.endsWith('.key.pem'))).toEqual([])
     timeline.mark('certificates renewed')
 
     // 5. Firmware: the healthy 1.1.0 becomes active; the broken 1.2.0 is switched to, fails its health check and is rolled back.
@@ -306,6 +309,7 @@ describe('gateway administration (issue 7), as real processes', () => {
       ['admin-session', { reason: 'wake-up', result: 'completed' }],
       ['certificate-requested', { kind: 'tls', renewal: true }],
       ['certificate-installed', { kind: 'tls' }],
+      ['key-destroyed', { kind: 'tls' }],
       ['key-destroyed', { kind: 'sig' }],
       ['firmware-update', { from: '0.1.0', to: '1.1.0', result: 'installed' }],
       ['admin-command', { type: 'firmware', result: 'executed' }],

@@ -94,6 +94,22 @@ describe('logs: the SIG key in the security module', () => {
   })
 })
 
+describe('wan.tls: the TLS key in the security module', () => {
+  it('keyLabel names a key in the meterKeys module (kept as it is when paths are resolved); without the module section it is refused; not both key and keyLabel', async () => {
+    const module = { securityModule: { software: { dir: 'sm', passphraseEnv: 'SMGW_SM_PASSPHRASE' } } }
+    const wan = {
+      tls: { keyLabel: 'admin.tls.4', certificate: 'tls.cert.pem' }, trust: { roots: ['root.pem'] },
+      recipients: [{ id: 'emt-1', url: 'https://emt.example:8443', encCertificate: 'enc.pem' }],
+    }
+    expect(parseGatewayConfig({ ...base, wan, meterKeys: module }).wan?.tls).toEqual({ keyLabel: 'admin.tls.4', certificate: 'tls.cert.pem', chain: [] })
+    expect(() => parseGatewayConfig({ ...base, wan })).toThrow(/wan\.tls\.keyLabel: a TLS key in the security module needs meterKeys\.securityModule/)
+    expect(() => parseGatewayConfig({ ...base, wan: { ...wan, tls: { ...wan.tls, key: 'k.pem' } }, meterKeys: module })).toThrow(/wan/)
+    const file = join(tmp.dir, 'tls-label.json')
+    await writeFile(file, JSON.stringify({ ...base, wan, meterKeys: module }))
+    expect((await readGatewayConfig(file)).wan?.tls).toEqual({ keyLabel: 'admin.tls.4', certificate: join(tmp.dir, 'tls.cert.pem'), chain: [] })
+  })
+})
+
 describe('the admin section', () => {
   const admin = {
     endpoint: 'https://gwa.example:8443',

@@ -159,8 +159,15 @@ export const GatewayConfig = z.strictObject({
   tariffs: z.strictObject({ profiles: path }).optional(),
   /** WAN delivery (README "WAN delivery"): the gateway's TLS identity, the SM-PKI trust and the recipients. */
   wan: z.strictObject({
-    /** The gateway's TLS key (PKCS#8/SEC 1 PEM) and certificate; `chain`: certificates sent after it (the gateway sub-CA). */
-    tls: z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
+    /**
+     * The gateway's TLS key and certificate; `chain`: certificates sent after it (the gateway
+     * sub-CA). The key: a PKCS#8/SEC 1 PEM file (`key`), or a key in the security module
+     * (`keyLabel`, meterKeys.securityModule; a token's key reaches OpenSSL through its pkcs11 engine).
+     */
+    tls: z.union([
+      z.strictObject({ key: path, certificate: path, chain: z.array(path).default([]) }),
+      z.strictObject({ keyLabel: id, certificate: path, chain: z.array(path).default([]) }),
+    ]),
     /** Trust for the receivers' TLS certificates: SM-PKI root(s), intermediates, CRLs. */
     trust: TrustConfig,
     /** Certificates carried in each SignedData after the SIG certificate (the gateway sub-CA), so receivers can build the path. */
@@ -197,6 +204,7 @@ export const GatewayConfig = z.strictObject({
     else smlTransports.set(key, i)
   })
   if ('sigKeyLabel' in c.logs && c.meterKeys === undefined) ctx.addIssue({ code: 'custom', path: ['logs', 'sigKeyLabel'], message: 'a SIG key in the security module needs meterKeys.securityModule (the module)' })
+  if (c.wan !== undefined && 'keyLabel' in c.wan.tls && c.meterKeys === undefined) ctx.addIssue({ code: 'custom', path: ['wan', 'tls', 'keyLabel'], message: 'a TLS key in the security module needs meterKeys.securityModule (the module)' })
   if (c.cls !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['cls'], message: 'the CLS channel needs a wan section: it uses the WAN TLS identity and trust' })
   if (c.tariffs !== undefined && c.wan === undefined) ctx.addIssue({ code: 'custom', path: ['wan'], message: 'tariffs need a wan section: every result is sent to its recipients' })
   const recipients = new Map<string, number>()
@@ -250,7 +258,7 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig> {
     ...(config.wan === undefined ? {} : {
       wan: {
         ...config.wan,
-        tls: { key: at(config.wan.tls.key), certificate: at(config.wan.tls.certificate), chain: config.wan.tls.chain.map(at) },
+        tls: { ...('key' in config.wan.tls ? { key: at(config.wan.tls.key) } : { keyLabel: config.wan.tls.keyLabel }), certificate: at(config.wan.tls.certificate), chain: config.wan.tls.chain.map(at) },
         trust: resolveTrustPaths(config.wan.trust, at),
         sigChain: config.wan.sigChain.map(at),
         recipients: config.wan.recipients.map((r) => ({ ...r, encCertificate: at(r.encCertificate) })),

@@ -1,7 +1,7 @@
-import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { decodeCertificates, decodePemOrDer, decodePrivateKey, type Signer } from '@smgw/crypto'
+import { decodeCertificates, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { Logger } from 'pino'
+import { readWanTlsMaterial } from './cls/material.js'
 import { consumersByMeter, type GatewayConfig } from './config.js'
 import { GatewayError } from './errors.js'
 import type { GatewayLogs } from './log/writer.js'
@@ -36,6 +36,8 @@ export interface OutboundDeps {
   /** Periods without assured legal time: their values carry the timeInvalid status bit. */
   readonly invalidTime?: () => readonly TimeInvalidPeriod[]
   readonly random?: () => number
+  /** The gateway's security module: holds the TLS key when the configuration names `wan.tls.keyLabel`. */
+  readonly module?: SecurityModule
   readonly logger?: Logger
 }
 
@@ -85,15 +87,7 @@ export async function createOutbound(config: GatewayConfig, deps: OutboundDeps):
   }
   const delivery = createDeliveryService({
     recipients: wan.recipients.map(({ encCertificate: _enc, ...r }) => r),
-    tls: {
-      identity: { key: await privateKey(wan.tls.key), cert: await one(wan.tls.certificate, 'wan.tls.certificate'), chain: await many(wan.tls.chain, 'wan.tls.chain') },
-      trust: {
-        roots: await many(wan.trust.roots, 'wan.trust.roots'),
-        intermediates: await many(wan.trust.intermediates, 'wan.trust.intermediates'),
-        crls: await crls(wan.trust.crls),
-        requireCrl: wan.trust.requireCrl,
-      },
-    },
+    tls: await readWanTlsMaterial(wan, deps.module),
     ...(wan.retry === undefined ? {} : { retry: wan.retry }),
     batchSize: wan.batchSize,
     requestTimeoutMs: wan.requestTimeoutMs,
@@ -175,25 +169,5 @@ async function certificates(file: string, what: string): Promise<Uint8Array[]> {
     return decodeCertificates(new Uint8Array(await readFile(file))).map((c) => c.der)
   } catch (err) {
     throw new GatewayError('CONFIG_INVALID', `${what}: cannot read certificates from ${file}: ${messageOf(err)}`, { cause: err })
-  }
-}
-
-async function crls(files: readonly string[]): Promise<Uint8Array[]> {
-  return Promise.all(files.map(async (file) => {
-    try {
-      const [der] = decodePemOrDer(new Uint8Array(await readFile(file)), ['X509 CRL'], 'CERT_MALFORMED')
-      if (der === undefined) throw new Error('empty')
-      return der
-    } catch (err) {
-      throw new GatewayError('CONFIG_INVALID', `wan.trust.crls: cannot read a CRL from ${file}: ${messageOf(err)}`, { cause: err })
-    }
-  }))
-}
-
-async function privateKey(file: string): Promise<KeyObject> {
-  try {
-    return decodePrivateKey(new Uint8Array(await readFile(file)))
-  } catch (err) {
-    throw new GatewayError('CONFIG_INVALID', `wan.tls.key: cannot read a private key from ${file}: ${messageOf(err)}`, { cause: err })
   }
 }

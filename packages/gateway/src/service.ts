@@ -361,6 +361,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
   /** Reads every file `tariffs` and `wan` name and prepares the stages (not started): what can fail, fails here. */
   const prepareOutbound = (c: GatewayConfig, s: Store, l: GatewayLogs, signing: { readonly signer: Signer; readonly certificate: Uint8Array }): Promise<Outbound | undefined> => createOutbound(c, {
     store: s, logs: l, now, setTimer, sig: signing, ...loggerDep,
+    ...(deps.sigModule === undefined ? {} : { module: deps.sigModule }),
     ...(deps.keys?.get(PSEUDONYM_KEY_ID) === undefined ? {} : { pseudonymSecret: deps.keys.get(PSEUDONYM_KEY_ID) }),
     ...(c.time === undefined ? {} : { invalidTime: () => time?.clock.invalidPeriods() ?? [] }),
   })
@@ -518,7 +519,7 @@ export function createGateway(initialConfig: GatewayConfig, deps: GatewayDeps = 
     gatewayId: config.gatewayId, logs: l, now, setTimer, ...loggerDep,
     tls: () => {
       if (config.wan === undefined) throw new GatewayError('CONFIG_INVALID', 'the CLS channel needs a wan section')
-      return readWanTlsMaterial(config.wan)
+      return readWanTlsMaterial(config.wan, deps.sigModule)
     },
   })
 

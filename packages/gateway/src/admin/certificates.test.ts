@@ -168,13 +168,10 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     }
     // openssl as the independent judge of the outer signature: the Gütesiegel key, path to the root.
     expect(opensslVerifiesWrapper(der(csrs.tls), s.stateDir)).toMatch(/^exit 0[\s\S]*Verification successful/)
-    // SIG and ENC keys are in the module; the TLS key is a 0600 PKCS#8 file.
+    // All three keys are in the module, none in a file (node:tls gets the TLS key through tlsPrivateKey).
     const labels = (await module.listKeys()).map((k) => k.label).sort()
-    expect(labels).toEqual(['admin.enc.3', 'admin.sig.2'])
-    const files = await readdir(join(s.stateDir, 'identity'))
-    const tlsKeyFile = files.find((f) => f.startsWith('tls-') && f.endsWith('.key.pem'))
-    expect(tlsKeyFile).toBeDefined()
-    expect(statSync(join(s.stateDir, 'identity', tlsKeyFile ?? '')).mode & 0o077).toBe(0)
+    expect(labels).toEqual(['admin.enc.3', 'admin.sig.2', 'admin.tls.1'])
+    expect((await readdir(join(s.stateDir, 'identity'))).filter((f) => f.endsWith('.key.pem'))).toEqual([])
     expect(types(s)).toEqual(['keys-generated', 'keys-generated', 'keys-generated', 'certificate-requested', 'certificate-requested', 'certificate-requested'])
     expect(s.entries.filter((e) => e.type === 'certificate-requested').map((e) => e.fields)).toEqual([
       { kind: 'tls', renewal: false }, { kind: 'sig', renewal: false }, { kind: 'enc', renewal: false },
@@ -207,7 +204,7 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     const o = s.manager.overrides()
     expect(o.logs?.sigKeyLabel).toBe('admin.sig.2')
     expect(new Uint8Array(await readFile(o.logs?.sigCertificate ?? ''))).toEqual(new TextEncoder().encode(encodePem('CERTIFICATE', issued.sig)))
-    expect(o.wanTls?.chain).toHaveLength(1)
+    expect(o.wanTls).toMatchObject({ keyLabel: 'admin.tls.1', chain: [expect.any(String)] })
     expect(await handshakeCertificate(s.manager, now)).toEqual(issued.tls)
 
     // A restart reads the same identity back.
@@ -229,8 +226,10 @@ describe('certificate lifecycle: initial identity → CSRs → operational certi
     await again.install({ certificates: { tls: b64(renewed) }, chain: [b64(w.cert('sub-ca-gw'))] })
     expect(again.tlsIdentity().cert).toEqual(renewed)
     expect(await handshakeCertificate(again, now)).toEqual(renewed)
-    // The replaced TLS key file is gone once the new one is in.
-    expect(await readdir(join(s.stateDir, 'identity'))).not.toContain(tlsKeyFile)
+    // The replaced TLS key is retired with the new one in, and destroyed once the caller says the running configuration took it over.
+    expect(await again.destroyRetiredKeys(new Set(['admin.tls.1']))).toEqual([])
+    expect(await again.destroyRetiredKeys()).toEqual(['admin.tls.1'])
+    expect((await module.listKeys()).map((k) => k.label)).not.toContain('admin.tls.1')
 
     // 4. Revocation: the TLS certificate on the gateway sub-CA's CRL → no longer used, back to the Gütesiegel identity.
     const crl = await issueCrl({
@@ -482,6 +481,10 @@ describe('refusals outside install', () => {
     expect(s.entries).toEqual([])
     const r = await s.manager.generateCsr({ kinds: ['tls'] })
     expect(Object.keys(r.csrs)).toEqual(['tls'])
+    // Without a module the TLS key is a PKCS#8 file only the owner may read.
+    const keyFiles = (await readdir(join(s.stateDir, 'identity'))).filter((f) => f.endsWith('.key.pem'))
+    expect(keyFiles).toHaveLength(1)
+    expect(statSync(join(s.stateDir, 'identity', keyFiles[0] ?? '')).mode & 0o077).toBe(0)
   })
 
   it('leftovers of a request or install interrupted before the state switch block nothing', async () => {
@@ -523,7 +526,7 @@ describe('refusals outside install', () => {
 const softhsm = findPkcs11Library(existsSync)
 
 describe.skipIf(softhsm === undefined)('SIG key on a PKCS#11 token (SoftHSM2)', () => {
-  it('generates the SIG key on the token; the CSR verifies with openssl and the sub-CA signs it; installed; renewed, the old key destroyed on the token', async () => {
+  it('generates the SIG key on the token; the CSR verifies with openssl and the sub-CA signs it; installed; renewed, the old key destroyed on the token; the TLS key on the token authenticates a real handshake', async () => {
     await initSoftHsmToken(tmp.dir, 'gateway')
     const module = await createPkcs11SecurityModule({ library: softhsm ?? '', tokenLabel: 'gateway', pin: '4321' })
     try {
@@ -546,6 +549,16 @@ describe.skipIf(softhsm === undefined)('SIG key on a PKCS#11 token (SoftHSM2)', 
       const renewedLabel = s.manager.overrides().logs?.sigKeyLabel
       expect(await s.manager.destroyRetiredKeys()).toEqual(['admin.sig.1'])
       expect((await module.listKeys()).map((k) => k.label)).toEqual([renewedLabel])
+
+      // The TLS key on the token too: a real handshake authenticates with it through OpenSSL's pkcs11 engine.
+      const tlsRequest = await s.manager.generateCsr({ kinds: ['tls'] })
+      const tlsLabel = (await module.listKeys()).map((k) => k.label).find((l) => l.startsWith('admin.tls.'))
+      expect(tlsLabel).toBeDefined()
+      const tlsCert = await issueFor(tlsRequest.csrs.tls, 'tls')
+      await s.manager.install({ certificates: { tls: b64(tlsCert) }, chain: [b64(w.cert('sub-ca-gw'))] })
+      expect(s.manager.tlsIdentity().key).toMatchObject({ kind: 'engine', identifier: expect.stringContaining(`object=${tlsLabel ?? ''};type=private`) as unknown })
+      expect(s.manager.overrides().wanTls).toMatchObject({ keyLabel: tlsLabel })
+      expect(await handshakeCertificate(s.manager, () => new Date(s.clock.t))).toEqual(tlsCert)
     } finally {
       await module.close()
     }

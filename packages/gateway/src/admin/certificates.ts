@@ -20,12 +20,12 @@ import { syncDirectory, writeFileAtomic } from './bootloader.js'
  * operational TLS/SIG/ENC certificates are installed together or not at all; a renewal
  * request is signed by the old key; an own certificate found on a CRL stops being used.
  *
- * Where the keys live:
- * - SIG and ENC: in the security module (`module.generateKey`), labels `admin.<kind>.<n>`
- *   (module labels allow A-Z a-z 0-9 . _ -, so no slashes).
- * - TLS: generated with node:crypto and kept as a PKCS#8 PEM file (mode 0600) in
- *   `stateDir/identity`. LIMIT: node:tls needs the private key in-process (it has no PKCS#11
- *   engine hook), so the TLS key is not in the security module.
+ * Where the keys live: in the security module (`module.generateKey`), labels
+ * `admin.<kind>.<n>` (module labels allow A-Z a-z 0-9 . _ -, so no slashes). node:tls signs
+ * inside OpenSSL: it gets the TLS key through `module.tlsPrivateKey` — a token's key stays on the
+ * token and OpenSSL signs through its pkcs11 engine. Without a module (only TLS can be requested
+ * then) the TLS key is generated with node:crypto and kept as a PKCS#8 PEM file (mode 0600) in
+ * `stateDir/identity`.
  *
  * State: `stateDir/identity/state.json` names every file and label; files are written under
  * fresh names first and the state file is replaced by one atomic rename, so a crash leaves
@@ -82,8 +82,8 @@ export type CertificateSummaryItem = ReportedCertificate
 export interface ConfigOverrides {
   /** The system/consumer/calibration log SIG key in the module and its certificate file (config `logs`). */
   readonly logs?: { readonly sigKeyLabel: string; readonly sigCertificate: string }
-  /** The operational WAN TLS identity as files (config `wan.tls`). */
-  readonly wanTls?: { readonly key: string; readonly certificate: string; readonly chain: readonly string[] }
+  /** The operational WAN TLS identity (config `wan.tls`): the key as a file or as a security-module label. */
+  readonly wanTls?: ({ readonly key: string } | { readonly keyLabel: string }) & { readonly certificate: string; readonly chain: readonly string[] }
   /** The CRL files the gateway checks since the last `update-crls` (config `wan.trust.crls`, `admin.trust.crls`). */
   readonly crls?: readonly string[]
 }
@@ -132,7 +132,7 @@ const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/)
 const PendingKey = z.strictObject({ key: fileName.optional(), label: z.string().min(1).max(64).optional(), publicKey: b64 })
 const InstalledCertificate = z.strictObject({ key: fileName.optional(), label: z.string().min(1).max(64).optional(), certificate: fileName, chain: z.array(fileName) })
 /** A replaced module key, destroyed from `until` on; an ENC key keeps its certificate (CMS recipient identification) until then. */
-const RetiredKey = z.strictObject({ kind: z.enum(['sig', 'enc']), label: z.string().min(1).max(64), certificate: fileName.optional(), until: z.iso.datetime() })
+const RetiredKey = z.strictObject({ kind: z.enum(['tls', 'sig', 'enc']), label: z.string().min(1).max(64), certificate: fileName.optional(), until: z.iso.datetime() })
 const kindRecord = <T extends z.ZodType>(t: T) => z.strictObject({ tls: t.optional(), sig: t.optional(), enc: t.optional() })
 const IdentityState = z.strictObject({
   format: z.literal(STATE_FORMAT),
@@ -177,10 +177,10 @@ function filesOf(s: IdentityState): Set<string> {
 }
 
 /** Retired entries for module keys `from` had and `to` no longer names (installed or pending), due `until`. */
-function retire(from: Partial<Record<OperationalKind, { readonly label?: string | undefined; readonly certificate?: string }>>, to: IdentityState, until: (kind: 'sig' | 'enc') => Date): Retired[] {
+function retire(from: Partial<Record<OperationalKind, { readonly label?: string | undefined; readonly certificate?: string }>>, to: IdentityState, until: (kind: OperationalKind) => Date): Retired[] {
   const named = new Set(OPERATIONAL_KINDS.flatMap((k) => [to.installed[k]?.label, to.pending[k]?.label]))
   const out: Retired[] = []
-  for (const kind of ['sig', 'enc'] as const) {
+  for (const kind of OPERATIONAL_KINDS) {
     const old = from[kind]
     if (old?.label === undefined || named.has(old.label)) continue
     const keepsCertificate = kind === 'enc' && old.certificate !== undefined
@@ -224,8 +224,8 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
   let state: IdentityState = EMPTY_STATE
   let installed: Partial<Record<OperationalKind, LoadedCertificate>> = {}
   let crls: readonly Uint8Array[] = config.trust.crls ?? []
-  /** The installed TLS key's PEM by file name: node:tls takes it as text, read once (tlsIdentity is synchronous). */
-  const tlsKeys = new Map<string, string>()
+  /** The installed TLS key for node:tls by file name (its PEM text) or module label, read once (tlsIdentity is synchronous). */
+  const tlsKeys = new Map<string, TlsIdentity['key']>()
   /** One mutation at a time (the admin session is sequential, this guards direct callers too). */
   let queue: Promise<unknown> = Promise.resolve()
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -296,7 +296,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
   const oldSignerFor = async (kind: OperationalKind): Promise<{ signer: Signer; certificate: Uint8Array; chain: readonly Uint8Array[]; renewal: boolean }> => {
     const current = usable(kind)
     if (current !== undefined) {
-      if (kind === 'tls' && current.entry.key !== undefined) {
+      if (current.entry.key !== undefined) {
         return { signer: createKeyObjectSigner(createPrivateKey(await readFile(join(dir, current.entry.key)))), certificate: current.der, chain: current.chain, renewal: true }
       }
       if (current.entry.label !== undefined && deps.module !== undefined) {
@@ -308,8 +308,12 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
   }
 
   const cacheTlsKey = async (): Promise<void> => {
-    const name = installed.tls?.entry.key
-    if (name !== undefined && !tlsKeys.has(name)) tlsKeys.set(name, await readFile(join(dir, name), 'utf8'))
+    const entry = installed.tls?.entry
+    if (entry?.key !== undefined && !tlsKeys.has(entry.key)) tlsKeys.set(entry.key, await readFile(join(dir, entry.key), 'utf8'))
+    if (entry?.label !== undefined && deps.module !== undefined && !tlsKeys.has(entry.label)) {
+      const key = await deps.module.tlsPrivateKey(entry.label)
+      tlsKeys.set(entry.label, key.kind === 'engine' ? key : key.key)
+    }
   }
 
   /** Files of the state that `next` no longer names: replaced certificates, keys, chains and CRLs. */
@@ -388,7 +392,8 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
 
     tlsIdentity() {
       const tls = usable('tls')
-      const key = tls?.entry.key === undefined ? undefined : tlsKeys.get(tls.entry.key)
+      const ref = tls?.entry.key ?? tls?.entry.label
+      const key = ref === undefined ? undefined : tlsKeys.get(ref)
       if (tls !== undefined && key !== undefined) return { key, cert: tls.der, chain: tls.chain }
       return { key: config.initialIdentity.key, cert: config.initialIdentity.certificate, chain: config.initialIdentity.chain }
     },
@@ -398,7 +403,11 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       const sig = usable('sig')
       if (sig?.entry.label !== undefined) out.logs = { sigKeyLabel: sig.entry.label, sigCertificate: join(dir, sig.entry.certificate) }
       const tls = usable('tls')
-      if (tls?.entry.key !== undefined) out.wanTls = { key: join(dir, tls.entry.key), certificate: join(dir, tls.entry.certificate), chain: tls.entry.chain.map((f) => join(dir, f)) }
+      if (tls !== undefined) {
+        const files = { certificate: join(dir, tls.entry.certificate), chain: tls.entry.chain.map((f) => join(dir, f)) }
+        if (tls.entry.key !== undefined) out.wanTls = { key: join(dir, tls.entry.key), ...files }
+        else if (tls.entry.label !== undefined) out.wanTls = { keyLabel: tls.entry.label, ...files }
+      }
       if (state.crls !== undefined) out.crls = state.crls.map((f) => join(dir, f))
       return out
     },
@@ -420,7 +429,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       try {
         for (const kind of kinds) {
           let signer: Signer
-          if (kind === 'tls') {
+          if (kind === 'tls' && deps.module === undefined) {
             const key = generateKeyPairSync('ec', { namedCurve: CURVES[curve].nodeName }).privateKey
             const name = `tls-${String(n)}.key.pem`
             await writeNew(name, key.export({ format: 'pem', type: 'pkcs8' }).toString(), true)

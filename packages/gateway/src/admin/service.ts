@@ -95,7 +95,10 @@ export function applyCertificateOverrides(config: GatewayConfig, o: ConfigOverri
   const next = JSON.parse(JSON.stringify(config)) as Record<string, unknown> & GatewayConfig
   const wan = next.wan === undefined ? undefined : { ...next.wan }
   if (o.logs !== undefined && config.meterKeys !== undefined) (next as { logs: unknown }).logs = { sigKeyLabel: o.logs.sigKeyLabel, sigCertificate: o.logs.sigCertificate }
-  if (wan !== undefined && o.wanTls !== undefined) (wan as { tls: unknown }).tls = { key: o.wanTls.key, certificate: o.wanTls.certificate, chain: [...o.wanTls.chain] }
+  if (wan !== undefined && o.wanTls !== undefined) {
+    const key = 'key' in o.wanTls ? { key: o.wanTls.key } : { keyLabel: o.wanTls.keyLabel }
+    ;(wan as { tls: unknown }).tls = { ...key, certificate: o.wanTls.certificate, chain: [...o.wanTls.chain] }
+  }
   if (wan !== undefined && o.crls !== undefined) (wan as { trust: unknown }).trust = { ...wan.trust, crls: [...o.crls] }
   if (wan !== undefined) (next as { wan: unknown }).wan = wan
   return parseGatewayConfig(next)
@@ -209,8 +212,8 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
    */
   const destroyRetiredKeys = async (): Promise<void> => {
     if (deps.certificates === undefined) return
-    const logs = deps.config().logs
-    const inUse = new Set('sigKeyLabel' in logs ? [logs.sigKeyLabel] : [])
+    const { logs, wan } = deps.config()
+    const inUse = new Set([...('sigKeyLabel' in logs ? [logs.sigKeyLabel] : []), ...(wan !== undefined && 'keyLabel' in wan.tls ? [wan.tls.keyLabel] : [])])
     try {
       await deps.certificates.destroyRetiredKeys(inUse)
     } catch (err) {

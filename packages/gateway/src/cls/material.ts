@@ -1,16 +1,17 @@
 import { readFile } from 'node:fs/promises'
-import { decodePemOrDer, decodePrivateKey } from '@smgw/crypto'
+import { decodePemOrDer, decodePrivateKey, isCryptoError, type SecurityModule } from '@smgw/crypto'
 import type { TlsIdentity, TlsTrust } from '@smgw/pki'
 import type { GatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { messageOf } from '../store/store.js'
 
 /**
- * The WAN TLS identity and trust of the `wan` section, read once for the CLS channel: the
- * channel to the EMT uses the same identity and SM-PKI trust as the WAN delivery (TR-03109-1:
- * one WAN identity of the gateway). CONFIG_INVALID names the file that cannot be read.
+ * The WAN TLS identity and trust of the `wan` section, for the WAN delivery and the CLS channel
+ * (TR-03109-1: one WAN identity of the gateway). The key is a PEM file (`wan.tls.key`) or a key
+ * in the security module (`wan.tls.keyLabel`: `module`, the gateway's; a token's key stays on the
+ * token, OpenSSL signs through its pkcs11 engine). CONFIG_INVALID names what cannot be read.
  */
-export async function readWanTlsMaterial(wan: NonNullable<GatewayConfig['wan']>): Promise<{ identity: TlsIdentity; trust: TlsTrust }> {
+export async function readWanTlsMaterial(wan: NonNullable<GatewayConfig['wan']>, module?: SecurityModule): Promise<{ identity: TlsIdentity; trust: TlsTrust }> {
   const read = async (file: string, what: string, labels: readonly string[]): Promise<Uint8Array[]> => {
     try {
       return decodePemOrDer(new Uint8Array(await readFile(file)), labels, 'CERT_MALFORMED')
@@ -19,12 +20,7 @@ export async function readWanTlsMaterial(wan: NonNullable<GatewayConfig['wan']>)
     }
   }
   const certs = async (files: readonly string[], what: string) => (await Promise.all(files.map((f) => read(f, what, ['CERTIFICATE'])))).flat()
-  let key
-  try {
-    key = decodePrivateKey(new Uint8Array(await readFile(wan.tls.key)))
-  } catch (err) {
-    throw new GatewayError('CONFIG_INVALID', `wan.tls.key: cannot read a private key from ${wan.tls.key}: ${messageOf(err)}`, { cause: err })
-  }
+  const key = await wanTlsKey(wan.tls, module)
   const [cert, ...sent] = await certs([wan.tls.certificate], 'wan.tls.certificate')
   if (cert === undefined) throw new GatewayError('CONFIG_INVALID', `wan.tls.certificate: no certificate in ${wan.tls.certificate}`)
   return {
@@ -35,5 +31,23 @@ export async function readWanTlsMaterial(wan: NonNullable<GatewayConfig['wan']>)
       crls: (await Promise.all(wan.trust.crls.map((f) => read(f, 'wan.trust.crls', ['X509 CRL'])))).flat(),
       requireCrl: wan.trust.requireCrl,
     },
+  }
+}
+
+async function wanTlsKey(tls: NonNullable<GatewayConfig['wan']>['tls'], module: SecurityModule | undefined): Promise<TlsIdentity['key']> {
+  if ('key' in tls) {
+    try {
+      return decodePrivateKey(new Uint8Array(await readFile(tls.key)))
+    } catch (err) {
+      throw new GatewayError('CONFIG_INVALID', `wan.tls.key: cannot read a private key from ${tls.key}: ${messageOf(err)}`, { cause: err })
+    }
+  }
+  if (module === undefined) throw new GatewayError('CONFIG_INVALID', `wan.tls.keyLabel ${tls.keyLabel}: the gateway was started without its security module`)
+  try {
+    const key = await module.tlsPrivateKey(tls.keyLabel)
+    return key.kind === 'engine' ? key : key.key
+  } catch (err) {
+    if (!isCryptoError(err)) throw err
+    throw new GatewayError('CONFIG_INVALID', `wan.tls.keyLabel ${tls.keyLabel}: ${err.code}: ${err.message}`, { cause: err })
   }
 }

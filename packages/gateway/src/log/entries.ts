@@ -57,7 +57,7 @@ export const SystemLogEntry = z.discriminatedUnion('type', [
   entry('certificate-requested', { kind: z.enum(['tls', 'sig', 'enc']), renewal: z.boolean() }),
   entry('certificate-installed', { kind: z.enum(['tls', 'sig', 'enc']), serial: hex(20) }),
   // A replaced SIG/ENC key destroyed in the security module (admin/certificates.ts destroyRetiredKeys): its label, never key material.
-  entry('key-destroyed', { kind: z.enum(['sig', 'enc']), label: id }),
+  entry('key-destroyed', { kind: z.enum(['tls', 'sig', 'enc']), label: id }),
   // An own certificate found on a CRL: it is no longer used.
   entry('certificate-revoked', { kind: z.enum(['tls', 'sig', 'enc', 'gs']), serial: hex(20) }),
   // Wireless M-Bus keys the GWA sent (`meter-keys`, encrypted to the ENC key) installed in the security module: key IDs only, never key material.

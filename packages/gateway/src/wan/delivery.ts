@@ -55,8 +55,16 @@ export const DeliveryConfig = z.strictObject({
     .refine((rs) => new Set(rs.map((r) => r.id)).size === rs.length, 'recipient IDs must be unique'),
   /** The gateway's TLS identity and the SM-PKI trust for the servers (passed to @smgw/pki createTlsContext). */
   tls: z.strictObject({
-    identity: z.strictObject({ key: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, 'a private KeyObject')]), cert: bytes, chain: z.array(bytes).optional() }),
-    trust: z.strictObject({ roots: z.array(bytes).min(1), crls: z.array(bytes).optional(), intermediates: z.array(bytes).optional(), requireCrl: z.boolean().optional() }),
+    identity: z.strictObject({
+      key: z.union([
+        z.string().min(1),
+        z.custom<KeyObject>((v) => v instanceof KeyObject, 'a private KeyObject'),
+        // A security-module key behind OpenSSL's pkcs11 engine (@smgw/crypto tlsPrivateKey).
+        z.strictObject({ kind: z.literal('engine'), engine: z.string().min(1), identifier: z.string().min(1) }),
+      ]),
+      cert: bytes, chain: z.array(bytes).readonly().optional(),
+    }),
+    trust: z.strictObject({ roots: z.array(bytes).min(1).readonly(), crls: z.array(bytes).readonly().optional(), intermediates: z.array(bytes).readonly().optional(), requireCrl: z.boolean().optional() }),
   }),
   retry: DeliveryRetry.prefault({}),
   /** Items taken from the outbox per pass. */
