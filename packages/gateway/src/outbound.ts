@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { decodeCertificates, type SecurityModule, type Signer } from '@smgw/crypto'
 import type { Logger } from 'pino'
-import { readWanTlsMaterial } from './cls/material.js'
+import { readWanTlsMaterial } from './wan/material.js'
 import { consumersByMeter, type GatewayConfig } from './config.js'
 import { GatewayError } from './errors.js'
 import type { GatewayLogs } from './log/writer.js'

@@ -14,7 +14,7 @@ import { decodeCertificate } from './certificate.js'
 import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
-import { connectTls, createTlsContext, createTlsServer, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsCurve, type TlsIdentity, type TlsTrust } from './tls.js'
+import { connectTls, createTlsContext, createTlsServer, tlsIdentityKey, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsCurve, type TlsIdentity, type TlsTrust } from './tls.js'
 
 let t: TestPki
 let other: TestPki
@@ -420,8 +420,7 @@ describe.skipIf(softhsm === undefined || pkcs11Engine === undefined)('the client
       profile: 'tls', tlsRole: 'client', subject: { CN: 'smgw-0001', O: 'SMGW Test', C: 'DE' }, publicKey: info.publicKey, serialNumber: serial(),
       notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000), issuer: t.ca('sub-ca-gw'),
     })
-    const key = await sm.tlsPrivateKey(label)
-    return { key: key.kind === 'engine' ? key : key.key, cert, chain: [t.cert('sub-ca-gw')] }
+    return { key: tlsIdentityKey(await sm.tlsPrivateKey(label)), cert, chain: [t.cert('sub-ca-gw')] }
   }
 
   it('a key generated on the token (not extractable) authenticates the gateway to our server; the module keeps working beside the engine', async () => {

@@ -1,7 +1,7 @@
 import { constants, type KeyObject } from 'node:crypto'
 import { basename, dirname } from 'node:path'
 import * as tls from 'node:tls'
-import { encodePem } from '@smgw/crypto'
+import { encodePem, type TlsPrivateKey } from '@smgw/crypto'
 import { PkiError } from './errors.js'
 import { createPathValidator, type ValidationPurpose, type ValidationReason, type ValidationResult } from './validate.js'
 
@@ -143,6 +143,11 @@ export function createTlsContext(config: TlsContextConfig, deps: TlsContextDeps 
     },
     verifyPeer: (socket, purpose) => verify(peerChainOf(socket.getPeerCertificate(true)), purpose),
   }
+}
+
+/** A security module's key as TlsIdentity takes it (@smgw/crypto `tlsPrivateKey`). */
+export function tlsIdentityKey(key: TlsPrivateKey): TlsIdentity['key'] {
+  return key.kind === 'engine' ? key : key.key
 }
 
 /** node:tls options for our private key: in-process (PEM) or behind an OpenSSL engine. */

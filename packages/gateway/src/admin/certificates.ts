@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CURVES, agreerFromModule, createKeyObjectSigner, decodePemOrDer, encodePem, isCryptoError, signerFromModule, type CurveName, type KeyAgreer, type SecurityModule, type Signer } from '@smgw/crypto'
 import {
-  createCsr, createRenewalRequest, curveOfSpki, decodeCertificate, parseName, validatePath,
+  createCsr, createRenewalRequest, curveOfSpki, decodeCertificate, parseName, tlsIdentityKey, validatePath,
   type DecodedCertificate, type DistinguishedName, type TlsIdentity, type ValidationPurpose,
 } from '@smgw/pki'
 import type { ReportedCertificate } from '@smgw/admin-protocol'
@@ -311,8 +311,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
     const entry = installed.tls?.entry
     if (entry?.key !== undefined && !tlsKeys.has(entry.key)) tlsKeys.set(entry.key, await readFile(join(dir, entry.key), 'utf8'))
     if (entry?.label !== undefined && deps.module !== undefined && !tlsKeys.has(entry.label)) {
-      const key = await deps.module.tlsPrivateKey(entry.label)
-      tlsKeys.set(entry.label, key.kind === 'engine' ? key : key.key)
+      tlsKeys.set(entry.label, tlsIdentityKey(await deps.module.tlsPrivateKey(entry.label)))
     }
   }
 
@@ -615,6 +614,7 @@ export function createCertificateManager(config: CertificateManagerConfig, deps:
       const before = state
       await commit({ ...state, retired: retired.filter((r) => !destroyed.includes(r)) })
       await removeUnreferenced(before, state)
+      for (const r of destroyed) tlsKeys.delete(r.label)
       for (const r of destroyed) await emit({ type: 'key-destroyed', fields: { kind: r.kind, label: r.label } })
       return destroyed.map((r) => r.label)
     }),

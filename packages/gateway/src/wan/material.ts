@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { decodePemOrDer, decodePrivateKey, isCryptoError, type SecurityModule } from '@smgw/crypto'
-import type { TlsIdentity, TlsTrust } from '@smgw/pki'
+import { tlsIdentityKey, type TlsIdentity, type TlsTrust } from '@smgw/pki'
 import type { GatewayConfig } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { messageOf } from '../store/store.js'
@@ -44,8 +44,7 @@ async function wanTlsKey(tls: NonNullable<GatewayConfig['wan']>['tls'], module: 
   }
   if (module === undefined) throw new GatewayError('CONFIG_INVALID', `wan.tls.keyLabel ${tls.keyLabel}: the gateway was started without its security module`)
   try {
-    const key = await module.tlsPrivateKey(tls.keyLabel)
-    return key.kind === 'engine' ? key : key.key
+    return tlsIdentityKey(await module.tlsPrivateKey(tls.keyLabel))
   } catch (err) {
     if (!isCryptoError(err)) throw err
     throw new GatewayError('CONFIG_INVALID', `wan.tls.keyLabel ${tls.keyLabel}: ${err.code}: ${err.message}`, { cause: err })
