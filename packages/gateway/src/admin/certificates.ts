@@ -33,8 +33,8 @@ import { syncDirectory, writeFileAtomic } from './bootloader.js'
  *
  * Replaced module keys are retired, then destroyed (BSI-CC-PP-0073 FCS_CKM.4: a key no longer
  * needed is destroyed) by `destroyRetiredKeys`, which the admin service runs once the running
- * configuration has taken over the new identity: a SIG key at once (nothing is signed with an
- * old key), a key of a request a newer request replaced at once, and an ENC key after
+ * configuration has taken over the new identity: a TLS or SIG key at once (nothing is signed
+ * with an old key), a key of a request a newer request replaced at once, and an ENC key after
  * {@link RETIRED_ENC_KEY_MS} — until then it still opens `meter-keys` envelopes the GWA sealed
  * to the old ENC certificate before it learned of the new one (it seals to the last reported
  * serial).

@@ -207,8 +207,9 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
 
   /**
    * Destroys the replaced module keys that are due (certificates.ts destroyRetiredKeys) — only
-   * after the running configuration took over the new identity, and never the SIG key it still
-   * names for its logs. A failure is logged; the keys are tried again after the next session.
+   * after the running configuration took over the new identity, and never a key it still names
+   * (`logs.sigKeyLabel`, `wan.tls.keyLabel`). A failure is logged; the keys are tried again after
+   * the next session.
    */
   const destroyRetiredKeys = async (): Promise<void> => {
     if (deps.certificates === undefined) return
