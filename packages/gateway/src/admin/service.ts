@@ -326,7 +326,9 @@ export function createAdminService(config: AdminConfig, deps: AdminServiceDeps):
       return Promise.resolve(undefined)
     }
     // After each session: a retired ENC key whose grace ran out goes (certificates.ts RETIRED_ENC_KEY_MS).
-    const run = session(reason).finally(destroyRetiredKeys).finally(() => { running = undefined })
+    // The session counts as over first, so a wake-up in the meantime is not absorbed; the
+    // certificate manager runs the destruction and a new session's changes one after the other.
+    const run = session(reason).finally(() => { running = undefined }).finally(destroyRetiredKeys)
     running = run
     return run
   }
