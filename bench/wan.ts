@@ -18,14 +18,24 @@
 // Then end to end: real gateway stores whose delivery services empty their outboxes into the
 // same receiver (e2e_messages_per_s; --e2e-gateways G, --e2e-messages M).
 //
+// Where the processes run: pinned by default (Linux, `taskset` of util-linux, at least 2 CPUs):
+// the receiver — its primary, its workers (forks inherit the affinity; default one worker) and
+// the bare TLS + HTTP floor server — on the first allowed CPU, this process (the simulated
+// gateways) on the others. The receiver's CPU per message is then its own: shared cores add the
+// cost of competing with a load generator as hungry as the receiver itself (context switches,
+// cold caches; 25–50 % more CPU per message here). Its `*_receiver_alone_s` figures spread that
+// CPU over the issue's 2 cores — an extrapolation to two workers on two cores, checked with
+// `--ab-workers 2` (two workers time-sharing the one CPU against one). --no-pin shares every core
+// (default then: one worker per CPU, the receiver alone spread over its workers).
 // Certificates are made once and cached in the repository's .tmp/bench-wan-<N>/ (gitignored):
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
 // The first tenth of the gateways (at most 500, --warmup K) warm the receiver up untimed.
 // --ab-ecdh-curves G1:G2… instead compares two receivers at first contact in alternating blocks
 // (compareReceivers): A as configured, B with those groups; ratio ab_b_vs_a_ratio.
-//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
-//   npm run bench -- wan --gateways N --ab-ecdh-curves G1:G2… [--ab-block B] [--warmup K] [--workers W]
+// --ab-workers W likewise compares W receiver workers (B) with --workers (A).
+//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
+//   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W) [--ab-block B] [--warmup K] [--workers W] [--no-pin]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -44,6 +54,9 @@ const CURVE: CurveName = 'brainpoolP256r1'
 const CLI = fileURLToPath(new URL('../packages/cli/bin/smgw.js', import.meta.url))
 /** The full target of the issue: 10,000 gateways in ≤ 30 s on 2 cores. */
 const TARGET_GATEWAYS = 10_000
+const TARGET_CORES = 2
+/** Gateways per progress line of the first contact. */
+const PROGRESS_BLOCK = 1000
 
 interface GatewayFiles { readonly id: string; readonly tlsKey: string; readonly tlsCert: string; readonly sigKey: string; readonly sigCert: string }
 interface CachedPki {
@@ -137,6 +150,61 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticks + children.reduce((sum, c) => sum + processCpuSeconds(c), 0)
 }
 
+/** Where the receiver's processes run (see the head of this file). */
+interface Placement {
+  /** True: the receiver on a CPU of its own, this process on the others. */
+  readonly pinned: boolean
+  /** Command and arguments that start `node ARGS` where the receiver runs. */
+  receiverCommand(nodeArgs: readonly string[]): [string, string[]]
+  /** Gives this process every allowed CPU again. */
+  release(): void
+}
+
+/** The CPUs this process may run on (Linux: Cpus_allowed_list of /proc/self/status). */
+function allowedCpus(): number[] {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'))
+  return parseCpuList(line?.split(':')[1] ?? '')
+}
+
+/** A kernel CPU list ("0-1", "0,2-3,7") as CPU numbers; [] for anything else. */
+export function parseCpuList(text: string): number[] {
+  const ranges = text.trim().split(',')
+  const out: number[] = []
+  for (const r of ranges) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(r)
+    if (m === null) return []
+    const lo = Number(m[1])
+    const hi = m[2] === undefined ? lo : Number(m[2])
+    for (let c = lo; c <= hi; c++) out.push(c)
+  }
+  return out
+}
+
+/** Pins as asked when the machine allows it (node has no CPU affinity of its own: `taskset`); says why not otherwise. */
+function placeProcesses(wanted: boolean, log: (line: string) => void): Placement {
+  const shared: Placement = { pinned: false, receiverCommand: (a) => [process.execPath, [...a]], release: () => undefined }
+  if (!wanted) return shared
+  const cpus = process.platform === 'linux' ? allowedCpus() : []
+  const [receiverCpu, ...gatewayCpus] = cpus
+  if (receiverCpu === undefined || gatewayCpus.length === 0) {
+    log(`not pinned: ${process.platform === 'linux' ? `only ${String(cpus.length)} CPU allowed` : 'pinning needs Linux'}; the receiver shares the cores with the simulated gateways`)
+    return shared
+  }
+  const setOwn = (list: readonly number[]) => { execFileSync('taskset', ['-a', '-p', '-c', list.join(','), String(process.pid)], { stdio: 'ignore' }) }
+  try {
+    setOwn(gatewayCpus)
+  } catch {
+    log('not pinned: taskset (util-linux) is not available; the receiver shares the cores with the simulated gateways')
+    return shared
+  }
+  log(`pinned: the receiver on CPU ${String(receiverCpu)}, the simulated gateways on CPU ${gatewayCpus.join(',')}`)
+  return {
+    pinned: true,
+    receiverCommand: (a) => ['taskset', ['-c', String(receiverCpu), process.execPath, ...a]],
+    release: () => { setOwn(cpus) },
+  }
+}
+
 interface SessionHolder { session: Buffer | undefined }
 interface Delivery { readonly ctx: TlsContext; readonly body: Uint8Array; readonly key: string; readonly session: SessionHolder }
 
@@ -187,15 +255,28 @@ async function post(d: Delivery, port: number, resume: boolean, onResumed: () =>
   }
 }
 
-async function run(log: (line: string) => void, args: readonly string[]): Promise<{ figures: Record<string, number>; ratios: Record<string, number> }> {
+async function run(log: (line: string) => void, args: readonly string[]): Promise<BenchResult> {
   const arg = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback }
+  const placement = placeProcesses(!args.includes('--no-pin'), log)
+  try {
+    return await runPlaced(log, args, arg, placement)
+  } finally {
+    placement.release()
+  }
+}
+
+async function runPlaced(log: (line: string) => void, args: readonly string[], arg: (name: string, fallback: number) => number, placement: Placement): Promise<BenchResult> {
   const n = arg('--gateways', 500)
   const concurrency = arg('--concurrency', 64)
-  // Receiver worker processes (node:cluster; default: one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
-  const workers = arg('--workers', availableParallelism())
+  // Receiver worker processes (node:cluster; default: one on its pinned CPU, else one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
+  const workers = arg('--workers', placement.pinned ? 1 : availableParallelism())
   // The receiver's ECDHE groups in its order (tls.ecdhCurves); the simulated gateways offer all TR-03109-3 groups, brainpool first.
   const ecdhCurves = listArg(args, '--ecdh-curves')
   const ecdheCurve = ecdhCurves?.[0] ?? TLS_CURVE_NAMES[0]
+  const abCurves = listArg(args, '--ab-ecdh-curves')
+  const abWorkers = args.includes('--ab-workers') ? arg('--ab-workers', 1) : undefined
+  if (abCurves !== undefined && abWorkers !== undefined) throw new Error('--ab-ecdh-curves and --ab-workers: one variant at a time')
+  if (abWorkers !== undefined && (!Number.isInteger(abWorkers) || abWorkers < 1)) throw new Error('--ab-workers: a whole number of workers, at least 1')
   const dir = fileURLToPath(new URL(`../.tmp/bench-wan-${String(n)}/`, import.meta.url))
   mkdirSync(dir, { recursive: true })
   const cacheFile = join(dir, 'pki.json')
@@ -256,8 +337,9 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   // first messages); they are delivered and stored like the rest but not timed.
   const warmup = Math.min(prepared.length - 1, arg('--warmup', Math.min(500, Math.floor(n / 10))))
   // The A/B mode needs none of the baselines below: its baseline is receiver A, same run.
-  const abCurves = listArg(args, '--ab-ecdh-curves')
-  if (abCurves !== undefined) return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant: abCurves, log })
+  if (abCurves !== undefined || abWorkers !== undefined) {
+    return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant: abCurves === undefined ? { workers: abWorkers ?? 1 } : { ecdhCurves: abCurves }, placement, log })
+  }
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
   // the protocol needs on the receiving side, on brainpoolP256r1 but for the ECDHE pair, which is
@@ -328,7 +410,7 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
   const profDir = args.includes('--cpu-prof') ? join(process.cwd(), '.tmp', `wan-prof-${String(process.pid)}`) : undefined
   if (profDir !== undefined) log(`receiver CPU profiles go to ${profDir}`)
   const startedAt = performance.now()
-  const receiver = await startReceiver(join(dir, 'emt.json'), workers, profDir)
+  const receiver = await startReceiver(join(dir, 'emt.json'), workers, placement, profDir)
   try {
     const { port, pid } = receiver
     const startupS = (performance.now() - startedAt) / 1000
@@ -340,7 +422,16 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     const clientCpu0 = process.cpuUsage()
     const t0 = performance.now()
     const groups = new Map<string, number>()
-    await deliverAll(prepared.slice(warmup), port, concurrency, statuses, false, groups)
+    // In blocks of PROGRESS_BLOCK gateways, each block's receiver CPU per message on a line of its
+    // own: progress on a long run, and whether the cost drifts as the receiver learns more gateways.
+    const blockCpu: string[] = []
+    for (let at = warmup; at < n; at += PROGRESS_BLOCK) {
+      const b0 = processCpuSeconds(pid)
+      const block = prepared.slice(at, Math.min(n, at + PROGRESS_BLOCK))
+      await deliverAll(block, port, concurrency, statuses, false, groups)
+      blockCpu.push((((processCpuSeconds(pid) - b0) * 1000) / block.length).toFixed(2))
+      if (n - warmup > PROGRESS_BLOCK) log(`  ${String(Math.min(n, at + PROGRESS_BLOCK))} of ${String(n)} delivered; receiver CPU per message in the blocks so far: ${blockCpu.join(' ')} ms`)
+    }
     const wall = (performance.now() - t0) / 1000
     const emtCpu = processCpuSeconds(pid) - cpu0
     const clientCpu = process.cpuUsage(clientCpu0)
@@ -350,9 +441,10 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     const rawProtocolMs = 1000 / rawProtocolRate
     const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000 / timed
     // 10,000 gateways: measured when run with them, else extrapolated from this run's rate; and the
-    // receiver's CPU for them spread over its workers (at most one per core): the wall time it
-    // would need with the cores to itself and the gateways elsewhere.
-    const receiverCores = Math.min(workers, availableParallelism())
+    // receiver's CPU for them spread over its cores — pinned, the issue's 2 (CPU per message
+    // measured on a core of its own), shared, its workers (at most one per core) — the wall time
+    // it would need with the cores to itself and the gateways elsewhere.
+    const receiverCores = placement.pinned ? TARGET_CORES : Math.min(workers, availableParallelism())
     const targetWall = (TARGET_GATEWAYS * wall) / timed
     const targetReceiverAlone = (TARGET_GATEWAYS * emtCpuPerMessageMs) / 1000 / receiverCores
     log(`10,000 gateways: ${n >= TARGET_GATEWAYS + warmup ? 'measured' : 'extrapolated'} ${targetWall.toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${targetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
@@ -390,14 +482,16 @@ async function run(log: (line: string) => void, args: readonly string[]): Promis
     log(`answers: ${[...day3Statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}; day 3, 10,000 gateways: the receiver alone needs ${day3TargetReceiverAlone.toFixed(1)} s; a daily fleet (next day and day 3 alternating) ${dailyTargetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
     const e2e = await runE2e(pki, now, port, dir, arg('--e2e-gateways', 8), arg('--e2e-messages', 400), log)
     const floorCount = Math.min(n, 500)
-    const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency, ecdhCurves)
+    const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency, ecdhCurves, placement)
     const floorMs = floor.full
-    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
+    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process${placement.pinned ? ', on the receiver\'s CPU' : ''}) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
     return {
       figures: {
         emt_gateways: n,
         emt_warmup_gateways: warmup,
         emt_workers: workers,
+        emt_pinned: placement.pinned ? 1 : 0,
+        emt_receiver_cores: receiverCores,
         emt_startup_s: startupS,
         emt_wall_s: wall,
         emt_gateways_per_s: timed / wall,
@@ -463,8 +557,10 @@ function listArg(args: readonly string[], name: string): TlsCurve[] | undefined 
 interface RunningReceiver { readonly port: number; readonly pid: number; stop(): void }
 
 /** `smgw emt serve --config FILE --workers W` as a child process, once it prints its gateway port. */
-async function startReceiver(config: string, workers: number, profDir?: string): Promise<RunningReceiver> {
-  const child = spawn(process.execPath, [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', config, '--workers', String(workers), '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startReceiver(config: string, workers: number, placement: Placement, profDir?: string): Promise<RunningReceiver> {
+  const [command, commandArgs] = placement.receiverCommand([...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', config, '--workers', String(workers), '--json', '--log-level', 'warn'])
+  // taskset execs node: the child's pid is the receiver's.
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
   try {
@@ -486,22 +582,25 @@ async function startReceiver(config: string, workers: number, profDir?: string):
 }
 
 /**
- * `--ab-ecdh-curves LIST`: the first contact of the prepared gateways against two receivers at
- * once — A as configured, B the same with `tls.ecdhCurves` = LIST (same store) — in alternating
- * blocks of `block` gateways (A, B, A, B …) after `warmup` untimed ones each, the CPU of each
- * block from /proc. On a machine whose speed drifts by ±20 % between runs, the per-block ratio
- * B/A (its median) tells a difference of a few per cent that two separate runs cannot.
+ * `--ab-ecdh-curves LIST` / `--ab-workers W`: the first contact of the prepared gateways against
+ * two receivers at once — A as configured, B the same with `tls.ecdhCurves` = LIST or with W
+ * workers (same store; pinned, both on the receiver's CPU, only one busy at a time) — in
+ * alternating blocks of `block` gateways (A, B, A, B …) after `warmup` untimed ones each, the
+ * CPU of each block from /proc. On a machine whose speed drifts by ±20 % between runs, the
+ * per-block ratio B/A (its median) tells a difference of a few per cent that two separate runs cannot.
  */
-async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: readonly TlsCurve[]; log: (line: string) => void }): Promise<BenchResult> {
+async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number }; placement: Placement; log: (line: string) => void }): Promise<BenchResult> {
   const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown> }
-  writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify({ ...base, tls: { ...base.tls, ecdhCurves: o.variant } }))
-  const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers), await startReceiver(join(o.dir, 'emt-b.json'), o.workers)] as const
+  const variant = o.variant
+  writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify('ecdhCurves' in variant ? { ...base, tls: { ...base.tls, ecdhCurves: variant.ecdhCurves } } : base))
+  const bWorkers = 'workers' in variant ? variant.workers : o.workers
+  const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers, o.placement), await startReceiver(join(o.dir, 'emt-b.json'), bWorkers, o.placement)] as const
   try {
     let at = 0
     const statuses = new Map<number, number>()
     for (const r of receivers) { await deliverAll(o.prepared.slice(at, at + o.warmup), r.port, o.concurrency, statuses); at += o.warmup }
     const perBlock: [number[], number[]] = [[], []]
-    o.log(`A/B: receiver A as configured, B with tls.ecdhCurves ${o.variant.join(':')}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
+    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B with ${'ecdhCurves' in variant ? `tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : `${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
     while (at + 2 * o.block <= o.prepared.length) {
       for (const [k, r] of receivers.entries()) {
         const cpu0 = processCpuSeconds(r.pid)
@@ -511,13 +610,13 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
       }
     }
     const [a, b] = perBlock
-    if (a.length === 0) throw new Error(`--ab-ecdh-curves: too few gateways for one block pair after the warm-up (${String(o.prepared.length)} gateways, --ab-block ${String(o.block)})`)
+    if (a.length === 0) throw new Error(`A/B: too few gateways for one block pair after the warm-up (${String(o.prepared.length)} gateways, --ab-block ${String(o.block)})`)
     const median = (v: readonly number[]) => { const s = [...v].sort((x, y) => x - y); const m = s.length / 2; return Number.isInteger(m) ? ((s[m - 1] ?? Number.NaN) + (s[m] ?? Number.NaN)) / 2 : s[Math.floor(m)] ?? Number.NaN }
     const ratios = a.map((x, i) => (b[i] ?? Number.NaN) / x)
     o.log(`per block, receiver CPU ms per message — A: ${a.map((x) => x.toFixed(2)).join(' ')}; B: ${b.map((x) => x.toFixed(2)).join(' ')}; B/A: ${ratios.map((x) => x.toFixed(3)).join(' ')}`)
     o.log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}`)
     return {
-      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
+      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_workers: o.workers, ab_b_workers: bWorkers, ab_pinned: o.placement.pinned ? 1 : 0, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
       ratios: { ab_b_vs_a_ratio: median(ratios) },
     }
   } finally {
@@ -532,7 +631,7 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
  * 201 — no path validation, no CMS, no store. Its CPU per connection is what any node receiver
  * with these certificates pays before doing its own work. Plain JavaScript (-e), no tsx.
  */
-async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[], concurrency: number, ecdhCurves: readonly TlsCurve[] | undefined): Promise<{ full: number; resumed: number }> {
+async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[], concurrency: number, ecdhCurves: readonly TlsCurve[] | undefined, placement: Placement): Promise<{ full: number; resumed: number }> {
   const server = createTlsContext({ profile: 'wan', identity: { key: pki.emtTlsKey, cert: der(pki.emtTlsCert), chain: [der(pki.subCaEmt)] }, trust: { roots: [der(pki.root)] }, ...(ecdhCurves === undefined ? {} : { ecdhCurves }) }).serverOptions
   const code = `
     const https = require('node:https')
@@ -542,7 +641,8 @@ async function measureTlsHttpFloor(pki: CachedPki, prepared: readonly Delivery[]
       req.on('end', () => { res.statusCode = req.socket.authorized ? 201 : 403; res.end('{"status":"stored"}') })
     })
     server.listen(0, '127.0.0.1', () => { process.stdout.write(String(server.address().port) + '\\n') })`
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SMGW_BENCH_FLOOR_TLS: JSON.stringify(server) } })
+  const [command, commandArgs] = placement.receiverCommand(['-e', code])
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SMGW_BENCH_FLOOR_TLS: JSON.stringify(server) } })
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.once('data', (c: Buffer) => { resolve(Number(c.toString().trim())) })
