@@ -23,8 +23,9 @@
 // the bare TLS + HTTP floor server — on the first allowed CPU, this process (the simulated
 // gateways) on the others. The receiver's CPU per message is then its own: shared cores add the
 // cost of competing with a load generator as hungry as the receiver itself (context switches,
-// cold caches; 25–50 % more CPU per message here). Its `*_receiver_alone_s` figures spread that
-// CPU over the issue's 2 cores — an extrapolation to two workers on two cores, checked with
+// cold caches; 30–45 % more CPU per message on the next day and day 3 here). Its
+// `*_receiver_alone_s` figures spread that CPU over the issue's 2 cores — an extrapolation to
+// two workers on two cores, bounded with
 // `--ab-workers 2` (two workers time-sharing the one CPU against one). --no-pin shares every core
 // (default then: one worker per CPU, the receiver alone spread over its workers).
 // Certificates are made once and cached in the repository's .tmp/bench-wan-<N>/ (gitignored):
