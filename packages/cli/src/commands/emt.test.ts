@@ -1,10 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createCmsEncryptor, createCmsSigner, createKeyObjectSigner, decodeCertificates, decodePrivateKey } from '@smgw/crypto'
+import { fileURLToPath } from 'node:url'
+import { createCmsEncryptor, createCmsSigner, createKeyObjectSigner, createPkcs11SecurityModule, decodeCertificates, decodePrivateKey, encodePem, findPkcs11Library } from '@smgw/crypto'
+import { openSqliteRepository } from '@smgw/emt'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, type MeterDataMessage } from '@smgw/meter-data'
-import { connectTls, createTlsContext } from '@smgw/pki'
+import { connectTls, createTlsContext, defaultValidity, issueCertificate } from '@smgw/pki'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliIo } from '../io.js'
 import { runCli } from '../program.js'
@@ -31,22 +34,23 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 
-function message(now: Date): MeterDataMessage {
+function message(now: Date, id = 'cli'): MeterDataMessage {
   const start = Math.floor(now.getTime() / 86_400_000) * 86_400_000 - 86_400_000 - 3_600_000
   const values = Array.from({ length: 4 }, (_, i) => ({ time: new Date(start + (i + 1) * 900_000).toISOString(), value: String(1000 + i), status: 0 }))
   return {
-    format: 'smgw-meter-data', version: 1, messageId: 'smgw-0001:taf7:cli', gatewayId: 'smgw-0001', recipient: 'emt-1', useCase: 'taf7',
+    format: 'smgw-meter-data', version: 1, messageId: `smgw-0001:taf7:${id}`, gatewayId: 'smgw-0001', recipient: 'emt-1', useCase: 'taf7',
     createdAt: new Date(start + 3_600_000).toISOString(), meteringPoint: { kind: 'pseudonym', id: 'p-cli' },
     period: { start: new Date(start).toISOString(), end: new Date(start + 3_600_000).toISOString() },
     series: [{ obis: '1-0:1.8.0*255', unit: 'Wh', scaler: 0, kind: 'profile', periodSeconds: 900, values }],
   }
 }
 
-async function deliver(port: number, m: MeterDataMessage): Promise<number> {
+/** POSTs `m` sealed to `encCert` (default: emt-1's ENC certificate of the PKI folder); the HTTP status. */
+async function deliver(port: number, m: MeterDataMessage, encCert = 'pki/emt-1/enc.cert.pem'): Promise<number> {
   const gw = 'pki/gateways/smgw-0001'
   const subCa = cert('pki/sub-ca-gw/ca.cert.pem')
   const signer = createCmsSigner({ signer: createKeyObjectSigner(decodePrivateKey(pem(`${gw}/sig.key.pem`))), certificate: cert(`${gw}/sig.cert.pem`), chain: [subCa] })
-  const body = await createCmsEncryptor({ recipients: [cert('pki/emt-1/enc.cert.pem')] }).encrypt(await signer.sign(encodeMeterData(m), { signingTime: new Date() }))
+  const body = await createCmsEncryptor({ recipients: [cert(encCert)] }).encrypt(await signer.sign(encodeMeterData(m), { signingTime: new Date() }))
   const ctx = createTlsContext({
     identity: { key: decodePrivateKey(pem(`${gw}/tls.key.pem`)), cert: cert(`${gw}/tls.cert.pem`), chain: [subCa] },
     trust: { roots: [cert('pki/root-ca/ca.cert.pem')] },
@@ -143,4 +147,79 @@ describe('smgw emt', () => {
     expect([bad.status, bad.stderr]).toEqual([2, expect.stringContaining('EMT_CONFIG_INVALID')])
     expect((await runCaptured(['emt', 'serve', '--config', p('bad.json')])).status).toBe(2)
   })
+})
+
+const softhsm = findPkcs11Library(existsSync)
+
+describe.skipIf(softhsm === undefined)('smgw emt serve with its ENC key on a PKCS#11 token (SoftHSM2), the real binary, two workers', () => {
+  it('decrypts in the token in every worker: messages sealed to the token key are stored, one sealed to the old file key is NOT_FOR_US', async () => {
+    // A real process (node ESM, not vitest's CommonJS interop, which once hid that the PKCS#11
+    // module opened no token under node), two workers each with its own session on the token.
+    mkdirSync(p('tokens'), { recursive: true })
+    writeFileSync(p('softhsm2.conf'), `directories.tokendir = ${p('tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+    process.env.SOFTHSM2_CONF = p('softhsm2.conf') // read at C_Initialize; this file runs in its own process (vitest pool: forks)
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'emt', '--pin', '2468', '--so-pin', '1357'], { env: process.env })
+    const library = softhsm ?? ''
+    const token = await createPkcs11SecurityModule({ library, tokenLabel: 'emt', pin: '2468' })
+    const key = await token.generateKey('brainpoolP256r1', 'emt-enc')
+    await token.close()
+    // The sub-CA of the market participants certifies the token's key (the private key never leaves the token).
+    const subCaKey = createKeyObjectSigner(decodePrivateKey(pem('pki/sub-ca-emt/ca.key.pem')))
+    const encCert = await issueCertificate({
+      profile: 'enc', subject: { C: 'DE', O: 'SMGW Test', OU: 'EMT', CN: 'emt-1' }, publicKey: key.publicKey,
+      serialNumber: new Uint8Array([0x42, 7, 7, 7]), ...defaultValidity('enc', new Date(Date.now() - 60_000)),
+      issuer: { signer: subCaKey, certificate: cert('pki/sub-ca-emt/ca.cert.pem') },
+    })
+    writeFileSync(p('enc-token.cert.pem'), encodePem('CERTIFICATE', encCert))
+    writeFileSync(p('pin'), '2468\n', { mode: 0o600 })
+    const base = JSON.parse(readFileSync(p('emt.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(p('emt-token.json'), JSON.stringify({
+      ...base, api: undefined, storage: { sqlite: 'emt-token.db' },
+      enc: { certificate: 'enc-token.cert.pem', key: { pkcs11: { library, tokenLabel: 'emt', pinFile: 'pin' }, label: 'emt-enc' } },
+    }))
+    expect((await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt-token.json')])).status).toBe(0)
+
+    const bin = fileURLToPath(new URL('../../bin/smgw.js', import.meta.url))
+    // Round robin, so that both workers take connections for certain.
+    const server = spawn(process.execPath, [bin, 'emt', 'serve', '--config', p('emt-token.json'), '--workers', '2', '--json', '--log-level', 'info'], {
+      env: { ...process.env, NODE_CLUSTER_SCHED_POLICY: 'rr' }, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    server.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = ''
+        const timer = setTimeout(() => { reject(new Error(`no listening line; stderr: ${stderr}`)) }, 120_000)
+        server.stdout.on('data', (c: Buffer) => {
+          out += c.toString()
+          const line = out.split('\n').find((l) => l.includes('"listening"'))
+          if (line !== undefined) { clearTimeout(timer); resolve((JSON.parse(line) as { gatewayPort: number }).gatewayPort) }
+        })
+        server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${String(code)}: ${stderr}`)) })
+      })
+      const now = new Date()
+      const statuses = []
+      for (const k of [1, 2, 3, 4]) statuses.push(await deliver(port, message(now, `token-${String(k)}`), 'enc-token.cert.pem'))
+      expect(statuses).toEqual([201, 201, 201, 201])
+      expect(await deliver(port, message(now, 'old-key'))).toBe(400)
+      // Both workers stored (each logs with its own pid), and the old key's message was refused as not ours.
+      const stored = stderr.split('\n').filter((l) => l.includes('"event":"stored"')).map((l) => (JSON.parse(l) as { worker: number }).worker)
+      expect(stored).toHaveLength(4)
+      expect(new Set(stored).size).toBe(2)
+      expect(stderr).toMatch(/"event":"rejected","code":"NOT_FOR_US"/)
+    } finally {
+      server.kill('SIGTERM')
+      await new Promise((resolve) => { if (server.exitCode === null) server.once('exit', resolve); else resolve(undefined) })
+    }
+    const repo = openSqliteRepository(p('emt-token.db'))
+    expect((await repo.listMessages({ gatewayId: 'smgw-0001' })).map((m) => m.messageId).sort()).toEqual([1, 2, 3, 4].map((k) => `smgw-0001:taf7:token-${String(k)}`))
+    await repo.close()
+
+    // A wrong PIN: the receiver does not start, and says why.
+    writeFileSync(p('pin-wrong'), '9999\n', { mode: 0o600 })
+    const config = JSON.parse(readFileSync(p('emt-token.json'), 'utf8')) as { enc: { key: { pkcs11: Record<string, unknown> } } }
+    writeFileSync(p('emt-token-wrong-pin.json'), JSON.stringify({ ...config, enc: { ...config.enc, key: { ...config.enc.key, pkcs11: { ...config.enc.key.pkcs11, pinFile: 'pin-wrong' } } } }))
+    const refused = spawnSync(process.execPath, [bin, 'emt', 'serve', '--config', p('emt-token-wrong-pin.json')], { env: process.env, encoding: 'utf8', timeout: 60_000 })
+    expect([refused.status, refused.stderr]).toEqual([1, expect.stringMatching(/EMT_START_FAILED.*PIN is wrong/) as unknown])
+  }, 180_000)
 })
