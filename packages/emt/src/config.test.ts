@@ -45,6 +45,16 @@ describe('EMT configuration', () => {
     expect(() => parseEmtConfig({ ...minimal, enc: { certificate: 'e.pem', key: { file: 'k', label: 'x' } } })).toThrow(/enc\.key/)
   })
 
+  it('tls.key: a PEM file\'s path, or a key in a security module like enc.key; relative paths from the file\'s folder', async () => {
+    expect(parseEmtConfig(minimal).tls.key).toBe('tls.key.pem')
+    const onToken = { pkcs11: { library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'emt', pinFile: 'pin' }, label: 'emt-tls' }
+    expect(parseEmtConfig({ ...minimal, tls: { ...minimal.tls, key: onToken } }).tls.key).toEqual(onToken)
+    expect(() => parseEmtConfig({ ...minimal, tls: { ...minimal.tls, key: { pkcs11: onToken.pkcs11 } } })).toThrow(/tls\.key/)
+    const path = join(dir, 'emt-module.json')
+    writeFileSync(path, JSON.stringify({ ...minimal, tls: { ...minimal.tls, key: { softwareModule: { dir: 'sm', passphraseFile: 'pass' }, label: 'emt-tls' } } }))
+    expect((await readEmtConfig(path)).tls.key).toEqual({ softwareModule: { dir: join(dir, 'sm'), passphraseFile: join(dir, 'pass') }, label: 'emt-tls' })
+  })
+
   it('tls.ecdhCurves: TR-03109-3 groups in the server\'s order, each once; absent means the default order', () => {
     expect(parseEmtConfig(minimal).tls.ecdhCurves).toBeUndefined()
     expect(parseEmtConfig({ ...minimal, tls: { ...minimal.tls, ecdhCurves: ['prime256v1', 'brainpoolP256r1'] } }).tls.ecdhCurves).toEqual(['prime256v1', 'brainpoolP256r1'])
@@ -58,6 +68,7 @@ describe('EMT configuration', () => {
     writeFileSync(path, JSON.stringify({ ...minimal, tls: { ...minimal.tls, ecdhCurves: ['prime256v1'] }, api: { tokenFile: 'token' } }))
     const c = await readEmtConfig(path)
     expect(c.tls.certificate).toBe(join(dir, 'tls.cert.pem'))
+    expect(c.tls.key).toBe(join(dir, 'tls.key.pem'))
     expect(c.tls.ecdhCurves).toEqual(['prime256v1'])
     expect(c.pki.crls).toEqual([join(dir, 'sub.crl.pem')])
     expect(c.storage).toEqual({ sqlite: join(dir, 'emt.db') })

@@ -14,8 +14,8 @@ const identifier = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, '1–64 character
 const file = z.string().min(1)
 const port = z.int().min(0).max(65_535)
 
-/** Where the ENC private key lives: a security module (production) or a PEM file (demos). */
-export const EncKeyConfig = z.union([
+/** Where a private key (ENC, TLS) lives: a security module (production) or a PEM file (demos). */
+export const PrivateKeyConfig = z.union([
   z.strictObject({ file }),
   z.strictObject({
     softwareModule: z.strictObject({ dir: file, passphraseFile: file, scryptLogN: z.int().min(10).max(22).optional() }),
@@ -26,7 +26,10 @@ export const EncKeyConfig = z.union([
     label: z.string().min(1),
   }),
 ])
-export type EncKeyConfig = z.infer<typeof EncKeyConfig>
+export type PrivateKeyConfig = z.infer<typeof PrivateKeyConfig>
+/** The ENC key's place (the name of earlier releases). */
+export const EncKeyConfig = PrivateKeyConfig
+export type EncKeyConfig = PrivateKeyConfig
 
 export const StorageConfig = z.union([
   /** SQLite file (WAL): the default, one process. */
@@ -41,9 +44,12 @@ export const EmtConfig = z.strictObject({
   participantId: identifier,
   /** The gateway-facing mutual-TLS listener. */
   listen: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8443) }).prefault({}),
-  /** Our TLS identity (SM-PKI TLS certificate with serverAuth): PEM files. */
+  /**
+   * Our TLS identity (SM-PKI TLS certificate with serverAuth, PEM files). The key: a PEM file's
+   * path, or like `enc.key` (a token's key stays on the token: OpenSSL signs through its pkcs11 engine).
+   */
   tls: z.strictObject({
-    certificate: file, key: file, chain: z.array(file).default([]),
+    certificate: file, key: z.union([file, PrivateKeyConfig]), chain: z.array(file).default([]),
     /**
      * The ECDHE groups this server accepts, in its order of preference (TR-03109-3 allows each;
      * default: brainpool first). `["prime256v1", "brainpoolP256r1", …]` makes every full handshake
@@ -120,16 +126,16 @@ export async function readEmtConfig(path: string): Promise<EmtConfig> {
 /** The same configuration with every relative file path taken from `base`. */
 export function resolveEmtConfigPaths(config: EmtConfig, base: string): EmtConfig {
   const p = (f: string) => (isAbsolute(f) ? f : resolve(base, f))
-  const key = config.enc.key
-  const encKey: EncKeyConfig = 'file' in key
+  const keyPaths = (key: PrivateKeyConfig): PrivateKeyConfig => 'file' in key
     ? { file: p(key.file) }
     : 'softwareModule' in key
       ? { ...key, softwareModule: { ...key.softwareModule, dir: p(key.softwareModule.dir), passphraseFile: p(key.softwareModule.passphraseFile) } }
       : { ...key, pkcs11: { ...key.pkcs11, pinFile: p(key.pkcs11.pinFile) } }
+  const tlsKey = config.tls.key
   return Object.freeze({
     ...config,
-    tls: { ...config.tls, certificate: p(config.tls.certificate), key: p(config.tls.key), chain: config.tls.chain.map(p) },
-    enc: { certificate: p(config.enc.certificate), key: encKey },
+    tls: { ...config.tls, certificate: p(config.tls.certificate), key: typeof tlsKey === 'string' ? p(tlsKey) : keyPaths(tlsKey), chain: config.tls.chain.map(p) },
+    enc: { certificate: p(config.enc.certificate), key: keyPaths(config.enc.key) },
     pki: { ...config.pki, roots: config.pki.roots.map(p), intermediates: config.pki.intermediates.map(p), crls: config.pki.crls.map(p) },
     storage: 'sqlite' in config.storage ? { sqlite: p(config.storage.sqlite) } : config.storage,
     ...(config.api === undefined ? {} : { api: { ...config.api, tokenFile: p(config.api.tokenFile) } }),

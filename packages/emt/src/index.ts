@@ -1,6 +1,6 @@
 export { EmtError, isEmtError } from './errors.js'
 export type { EmtErrorCode } from './errors.js'
-export { EmtConfig, EncKeyConfig, StorageConfig, parseEmtConfig, readEmtConfig, resolveEmtConfigPaths } from './config.js'
+export { EmtConfig, EncKeyConfig, PrivateKeyConfig, StorageConfig, parseEmtConfig, readEmtConfig, resolveEmtConfigPaths } from './config.js'
 export type { EmtConfigInput } from './config.js'
 export { createEmtReceiver } from './receiver.js'
 export type { EmtReceiver, EmtReceiverDeps, EmtReceiverPorts } from './receiver.js'

@@ -13,7 +13,7 @@ import type { EmtConfig } from './config.js'
 import { EmtError } from './errors.js'
 import { gatewayIdOfRdns } from './identity.js'
 import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
-import { openEncKey, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
+import { openReceiverKeys, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
 import type { EmtRepository } from './repository/types.js'
 import { startWorkerPool, type WorkerPool } from './workers.js'
@@ -123,17 +123,18 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       }
       trust = await readTrustMaterial(config)
       const identity = await readIdentityMaterial(config)
+      // Both keys before anything listens; their modules stay open while the receiver serves (a token's TLS key signs through OpenSSL's engine).
+      const keys = await openReceiverKeys(config)
+      undo.push(keys.close)
       const t = trust
       makeTlsContext = (crls) => createTlsContext({
         profile: 'wan',
-        identity: { key: identity.tlsKeyPem, cert: identity.tlsCertificate, chain: identity.tlsChain },
+        identity: { key: keys.tls, cert: identity.tlsCertificate, chain: identity.tlsChain },
         trust: { roots: t.roots, intermediates: t.intermediates, crls, requireCrl: config.pki.requireCrl },
         ...(config.tls.ecdhCurves === undefined ? {} : { ecdhCurves: config.tls.ecdhCurves }),
       }, { now })
       tlsContext = makeTlsContext(trust.crls)
       pathValidator = buildValidator(trust)
-      const enc = await openEncKey(config.enc.key)
-      undo.push(enc.close)
       if (deps.repository === undefined) {
         const opened = await openRepository(config.storage)
         repo = opened
@@ -141,7 +142,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       } else {
         repo = deps.repository
       }
-      const decryptor = createCmsDecryptor({ agreer: enc.agreer, certificate: identity.encCertificate })
+      const decryptor = createCmsDecryptor({ agreer: keys.agreer, certificate: identity.encCertificate })
       const verifier = createCmsVerifier({
         maxCachedCertificates: config.certificateCache,
         trust: (signerCertificate, carried) => {

@@ -63,10 +63,16 @@ async function startServer(o: ClsOptions, io: CliIo): Promise<{ server: ClsServe
   let config: EmtConfig
   try {
     config = await lib.readEmtConfig(o.config)
-    const material = await lib.readClsServerMaterial(config)
-    const server = lib.createClsServer({ host: o.host, port, ...material, ...(o.gateway.length === 0 ? {} : { gateways: o.gateway }) })
-    await server.start()
-    return { server }
+    const { identity, trust, close } = await lib.readClsServerMaterial(config)
+    const server = lib.createClsServer({ host: o.host, port, identity, trust, ...(o.gateway.length === 0 ? {} : { gateways: o.gateway }) })
+    try {
+      await server.start()
+    } catch (err) {
+      await close()
+      throw err
+    }
+    // The key's security module closes after the server (a token's key signs through OpenSSL's engine while it serves).
+    return { server: { ...server, close: async () => { await server.close(); await close() } } }
   } catch (err) {
     if (!(err instanceof lib.EmtError)) throw err
     io.stderr(`smgw emt cls: ${err.code}: ${err.message}\n`)

@@ -45,17 +45,22 @@ function message(now: Date, id = 'cli'): MeterDataMessage {
   }
 }
 
+/** smgw-0001's TLS client identity, trusting the PKI folder's root. */
+function gatewayTlsContext() {
+  const gw = 'pki/gateways/smgw-0001'
+  return createTlsContext({
+    identity: { key: decodePrivateKey(pem(`${gw}/tls.key.pem`)), cert: cert(`${gw}/tls.cert.pem`), chain: [cert('pki/sub-ca-gw/ca.cert.pem')] },
+    trust: { roots: [cert('pki/root-ca/ca.cert.pem')] },
+  })
+}
+
 /** POSTs `m` sealed to `encCert` (default: emt-1's ENC certificate of the PKI folder); the HTTP status. */
 async function deliver(port: number, m: MeterDataMessage, encCert = 'pki/emt-1/enc.cert.pem'): Promise<number> {
   const gw = 'pki/gateways/smgw-0001'
   const subCa = cert('pki/sub-ca-gw/ca.cert.pem')
   const signer = createCmsSigner({ signer: createKeyObjectSigner(decodePrivateKey(pem(`${gw}/sig.key.pem`))), certificate: cert(`${gw}/sig.cert.pem`), chain: [subCa] })
   const body = await createCmsEncryptor({ recipients: [cert(encCert)] }).encrypt(await signer.sign(encodeMeterData(m), { signingTime: new Date() }))
-  const ctx = createTlsContext({
-    identity: { key: decodePrivateKey(pem(`${gw}/tls.key.pem`)), cert: cert(`${gw}/tls.cert.pem`), chain: [subCa] },
-    trust: { roots: [cert('pki/root-ca/ca.cert.pem')] },
-  })
-  const socket = await connectTls(ctx, { host: '127.0.0.1', port })
+  const socket = await connectTls(gatewayTlsContext(), { host: '127.0.0.1', port })
   try {
     return await new Promise<number>((resolve, reject) => {
       const req = httpRequest({ createConnection: () => socket, method: 'POST', path: METER_DATA_PATH, headers: { 'content-type': METER_DATA_CONTENT_TYPE, [IDEMPOTENCY_HEADER]: m.messageId } }, (res) => {
@@ -151,8 +156,8 @@ describe('smgw emt', () => {
 
 const softhsm = findPkcs11Library(existsSync)
 
-describe.skipIf(softhsm === undefined)('smgw emt serve with its ENC key on a PKCS#11 token (SoftHSM2), the real binary, two workers', () => {
-  it('decrypts in the token in every worker: messages sealed to the token key are stored, one sealed to the old file key is NOT_FOR_US', async () => {
+describe.skipIf(softhsm === undefined)('smgw emt serve with its TLS and ENC keys on a PKCS#11 token (SoftHSM2), the real binary, two workers', () => {
+  it('every worker authenticates with the token\'s TLS key and decrypts in the token: messages sealed to the token key are stored, one sealed to the old file key is NOT_FOR_US', async () => {
     // A real process (node ESM, not vitest's CommonJS interop, which once hid that the PKCS#11
     // module opened no token under node), two workers each with its own session on the token.
     mkdirSync(p('tokens'), { recursive: true })
@@ -161,21 +166,25 @@ describe.skipIf(softhsm === undefined)('smgw emt serve with its ENC key on a PKC
     execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'emt', '--pin', '2468', '--so-pin', '1357'], { env: process.env })
     const library = softhsm ?? ''
     const token = await createPkcs11SecurityModule({ library, tokenLabel: 'emt', pin: '2468' })
-    const key = await token.generateKey('brainpoolP256r1', 'emt-enc')
+    const encKey = await token.generateKey('brainpoolP256r1', 'emt-enc')
+    const tlsKey = await token.generateKey('brainpoolP256r1', 'emt-tls')
     await token.close()
-    // The sub-CA of the market participants certifies the token's key (the private key never leaves the token).
+    // The sub-CA of the market participants certifies the token's keys (the private keys never leave the token).
     const subCaKey = createKeyObjectSigner(decodePrivateKey(pem('pki/sub-ca-emt/ca.key.pem')))
-    const encCert = await issueCertificate({
-      profile: 'enc', subject: { C: 'DE', O: 'SMGW Test', OU: 'EMT', CN: 'emt-1' }, publicKey: key.publicKey,
-      serialNumber: new Uint8Array([0x42, 7, 7, 7]), ...defaultValidity('enc', new Date(Date.now() - 60_000)),
+    const certify = (profile: 'enc' | 'tls', publicKey: Uint8Array, serial: number) => issueCertificate({
+      profile, subject: { C: 'DE', O: 'SMGW Test', OU: 'EMT', CN: 'emt-1' }, publicKey,
+      serialNumber: new Uint8Array([0x42, 7, 7, serial]), ...defaultValidity(profile, new Date(Date.now() - 60_000)),
       issuer: { signer: subCaKey, certificate: cert('pki/sub-ca-emt/ca.cert.pem') },
     })
-    writeFileSync(p('enc-token.cert.pem'), encodePem('CERTIFICATE', encCert))
+    writeFileSync(p('enc-token.cert.pem'), encodePem('CERTIFICATE', await certify('enc', encKey.publicKey, 1)))
+    writeFileSync(p('tls-token.cert.pem'), encodePem('CERTIFICATE', await certify('tls', tlsKey.publicKey, 2)))
     writeFileSync(p('pin'), '2468\n', { mode: 0o600 })
-    const base = JSON.parse(readFileSync(p('emt.json'), 'utf8')) as Record<string, unknown>
+    const base = JSON.parse(readFileSync(p('emt.json'), 'utf8')) as { tls: Record<string, unknown> }
+    const onToken = (label: string) => ({ pkcs11: { library, tokenLabel: 'emt', pinFile: 'pin' }, label })
     writeFileSync(p('emt-token.json'), JSON.stringify({
       ...base, api: undefined, storage: { sqlite: 'emt-token.db' },
-      enc: { certificate: 'enc-token.cert.pem', key: { pkcs11: { library, tokenLabel: 'emt', pinFile: 'pin' }, label: 'emt-enc' } },
+      tls: { ...base.tls, certificate: 'tls-token.cert.pem', key: onToken('emt-tls') },
+      enc: { certificate: 'enc-token.cert.pem', key: onToken('emt-enc') },
     }))
     expect((await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt-token.json')])).status).toBe(0)
 
@@ -197,12 +206,19 @@ describe.skipIf(softhsm === undefined)('smgw emt serve with its ENC key on a PKC
         })
         server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${String(code)}: ${stderr}`)) })
       })
+      // The server presents the certificate of the token's TLS key; a handshake completes only if
+      // it signed with that key (ServerKeyExchange), which only the token holds.
+      const socket = await connectTls(gatewayTlsContext(), { host: '127.0.0.1', port })
+      expect(new Uint8Array(socket.getPeerX509Certificate()?.raw ?? [])).toEqual(cert('tls-token.cert.pem'))
+      socket.destroy()
       const now = new Date()
       const statuses = []
       for (const k of [1, 2, 3, 4]) statuses.push(await deliver(port, message(now, `token-${String(k)}`), 'enc-token.cert.pem'))
       expect(statuses).toEqual([201, 201, 201, 201])
       expect(await deliver(port, message(now, 'old-key'))).toBe(400)
-      // Both workers stored (each logs with its own pid), and the old key's message was refused as not ours.
+      // Both workers stored (each logs with its own pid), and the old key's message was refused as
+      // not ours. The log lines come through the primary's pipe, maybe after the answers.
+      for (let waited = 0; waited < 10_000 && !/"code":"NOT_FOR_US"/.test(stderr); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
       const stored = stderr.split('\n').filter((l) => l.includes('"event":"stored"')).map((l) => (JSON.parse(l) as { worker: number }).worker)
       expect(stored).toHaveLength(4)
       expect(new Set(stored).size).toBe(2)
@@ -215,11 +231,16 @@ describe.skipIf(softhsm === undefined)('smgw emt serve with its ENC key on a PKC
     expect((await repo.listMessages({ gatewayId: 'smgw-0001' })).map((m) => m.messageId).sort()).toEqual([1, 2, 3, 4].map((k) => `smgw-0001:taf7:token-${String(k)}`))
     await repo.close()
 
-    // A wrong PIN: the receiver does not start, and says why.
+    // A wrong PIN: the receiver does not start, and says why. Two PIN files for one token: refused as a configuration error.
     writeFileSync(p('pin-wrong'), '9999\n', { mode: 0o600 })
-    const config = JSON.parse(readFileSync(p('emt-token.json'), 'utf8')) as { enc: { key: { pkcs11: Record<string, unknown> } } }
-    writeFileSync(p('emt-token-wrong-pin.json'), JSON.stringify({ ...config, enc: { ...config.enc, key: { ...config.enc.key, pkcs11: { ...config.enc.key.pkcs11, pinFile: 'pin-wrong' } } } }))
-    const refused = spawnSync(process.execPath, [bin, 'emt', 'serve', '--config', p('emt-token-wrong-pin.json')], { env: process.env, encoding: 'utf8', timeout: 60_000 })
-    expect([refused.status, refused.stderr]).toEqual([1, expect.stringMatching(/EMT_START_FAILED.*PIN is wrong/) as unknown])
+    const config = readFileSync(p('emt-token.json'), 'utf8')
+    writeFileSync(p('emt-token-wrong-pin.json'), config.replaceAll('"pinFile":"pin"', '"pinFile":"pin-wrong"'))
+    const serve = (file: string) => spawnSync(process.execPath, [bin, 'emt', 'serve', '--config', p(file)], { env: process.env, encoding: 'utf8', timeout: 60_000 })
+    expect(serve('emt-token-wrong-pin.json')).toMatchObject({ status: 1, stderr: expect.stringMatching(/EMT_START_FAILED: TLS key: the PIN is wrong/) as unknown })
+    // The TLS key (opened first) with the right PIN, the ENC key on the same token with another.
+    const twoPins = JSON.parse(config) as { enc: { key: { pkcs11: { pinFile: string } } } }
+    twoPins.enc.key.pkcs11.pinFile = 'pin-wrong'
+    writeFileSync(p('emt-token-two-pins.json'), JSON.stringify(twoPins))
+    expect(serve('emt-token-two-pins.json')).toMatchObject({ status: 2, stderr: expect.stringContaining('EMT_CONFIG_INVALID: tls.key and enc.key name the same security module with different settings') as unknown })
   }, 180_000)
 })

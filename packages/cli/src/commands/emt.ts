@@ -27,10 +27,11 @@ order of docs/wan-protocol.md, stores them (SQLite, or PostgreSQL with
 registered with 'smgw emt gateway add' are accepted.
 
 The configuration is JSON, validated strictly (unknown keys are errors, each named by its
-path); relative paths are taken from its folder. The ENC key may also live in a security
-module: "key": { "softwareModule": { "dir": "sm", "passphraseFile": "pass" }, "label": "enc" }
-or "key": { "pkcs11": { "library": "/usr/lib/softhsm/libsofthsm2.so", "tokenLabel": "emt",
-"pinFile": "pin" }, "label": "enc" }. The REST API (optional "api") listens apart from the
+path); relative paths are taken from its folder. The ENC and the TLS key may also live in a
+security module: "key": { "softwareModule": { "dir": "sm", "passphraseFile": "pass" },
+"label": "enc" } or "key": { "pkcs11": { "library": "/usr/lib/softhsm/libsofthsm2.so",
+"tokenLabel": "emt", "pinFile": "pin" }, "label": "enc" } (a token's TLS key stays on the
+token; OpenSSL signs through its pkcs11 engine). The REST API (optional "api") listens apart from the
 gateway port, on 127.0.0.1 by default, and wants "Authorization: Bearer <token file content>".
 
 Example configuration:

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { EmtConfig } from '../config.js'
 import { EmtError } from '../errors.js'
 import { gatewayIdOfX509 } from '../identity.js'
-import { readIdentityMaterial, readTrustMaterial } from '../material.js'
+import { openTlsKey, readIdentityMaterial, readTrustMaterial } from '../material.js'
 
 /*
  * The EMT's side of a CLS channel (README "CLS channel"): a mutual-TLS 1.2 server the gateway
@@ -65,12 +65,17 @@ export interface ClsServer {
   channels(): readonly ClsChannel[]
 }
 
-/** The CLS server's TLS identity and trust from the receiver's configuration (the same SM-PKI TLS certificate and trust). */
-export async function readClsServerMaterial(config: EmtConfig): Promise<{ identity: TlsIdentity; trust: TlsTrust }> {
+/**
+ * The CLS server's TLS identity and trust from the receiver's configuration (the same SM-PKI TLS
+ * certificate, key and trust). `close` closes the key's security module: after the server closed.
+ */
+export async function readClsServerMaterial(config: EmtConfig): Promise<{ identity: TlsIdentity; trust: TlsTrust; readonly close: () => Promise<void> }> {
   const [identity, trust] = await Promise.all([readIdentityMaterial(config), readTrustMaterial(config)])
+  const key = await openTlsKey(config.tls.key)
   return {
-    identity: { key: identity.tlsKeyPem, cert: identity.tlsCertificate, chain: identity.tlsChain },
+    identity: { key: key.key, cert: identity.tlsCertificate, chain: identity.tlsChain },
     trust: { roots: trust.roots, intermediates: trust.intermediates, crls: trust.crls, requireCrl: config.pki.requireCrl },
+    close: key.close,
   }
 }
 
