@@ -155,8 +155,3 @@ export function openReceiverKeys(config: Pick<EmtConfig, 'tls' | 'enc'>): Promis
 export function openTlsKey(key: EmtConfig['tls']['key']): Promise<{ readonly key: TlsIdentity['key']; readonly close: () => Promise<void> }> {
   return withModules(async (m) => ({ key: await tlsKey(key, m) }))
 }
-
-/** Only the ENC key, as a KeyAgreer. */
-export function openEncKey(key: PrivateKeyConfig): Promise<{ readonly agreer: KeyAgreer; readonly close: () => Promise<void> }> {
-  return withModules(async (m) => ({ agreer: await encAgreer(key, m) }))
-}
