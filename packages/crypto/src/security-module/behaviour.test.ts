@@ -234,6 +234,19 @@ describe.skipIf(softhsmLibrary === undefined)('PKCS#11 security module on SoftHS
     expect(JSON.parse(stdout)).toEqual({ label: 'plain-node-key', deleted: true, signatureBytes: true })
   })
 
+  it('derives with a peer point that also reads as a DER OCTET STRING (SoftHSM2 unwrapped it and failed: x starting 0x7f on brainpoolP512r1, one peer in 256)', async () => {
+    const sm = await createPkcs11SecurityModule({ library, tokenLabel: 't', pin: '1234' })
+    try {
+      const info = await sm.generateKey('brainpoolP512r1', 'octet-string-peer')
+      // The uncompressed point is the SPKI's last 129 bytes: 04 ‖ x ‖ y; "04 7f" + 127 bytes is also an OCTET STRING.
+      let peer = peerKeys('brainpoolP512r1')
+      while (peer.spki[peer.spki.length - 128] !== 0x7f) peer = peerKeys('brainpoolP512r1')
+      expect(await sm.deriveSharedSecret('octet-string-peer', peer.spki)).toEqual(peer.secretWith(info.publicKey))
+    } finally {
+      await sm.close()
+    }
+  }, 60_000)
+
   it('keeps private keys on the token: sensitive, not extractable, CKA_VALUE unreadable', async () => {
     const sm = await createPkcs11SecurityModule({ library, tokenLabel: 't', pin: '1234' })
     await sm.generateKey('brainpoolP256r1', 'probe-key')

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import pkcs11js from 'pkcs11js'
 import type { Mechanism, Template } from 'pkcs11js'
 import { CURVES, isCurveName, type CurveName } from '../curves.js'
+import { encodeLength } from '../cms/der.js'
 import { CryptoError } from '../errors.js'
 import { decodeEcPublicKey, encodeEcSpki, encodeOid } from '../primitives/ec-public-key.js'
 import { encodeEcdsaSignatureDer } from '../primitives/ecdsa.js'
@@ -297,15 +298,28 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
       const curve = publicKey(label).curve
       // Validate the peer here (on the curve, same curve) before the token sees it.
       const point = decodeEcPublicKey(peer, curve).point
-      const parameter: pkcs11js.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(point) }
-      const secret = call('C_DeriveKey', () => p.C_DeriveKey(s, { mechanism: pkcs11js.CKM_ECDH1_DERIVE, parameter }, handle, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-        { type: pkcs11js.CKA_TOKEN, value: false },
-        { type: pkcs11js.CKA_SENSITIVE, value: false },
-        { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-        { type: pkcs11js.CKA_VALUE_LEN, value: CURVES[curve].size },
-      ]))
+      const derive = (publicData: Uint8Array) => {
+        const parameter: pkcs11js.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(publicData) }
+        return call('C_DeriveKey', () => p.C_DeriveKey(s, { mechanism: pkcs11js.CKM_ECDH1_DERIVE, parameter }, handle, [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+          { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+          { type: pkcs11js.CKA_TOKEN, value: false },
+          { type: pkcs11js.CKA_SENSITIVE, value: false },
+          { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+          { type: pkcs11js.CKA_VALUE_LEN, value: CURVES[curve].size },
+        ]))
+      }
+      let secret: Buffer
+      try {
+        secret = derive(point)
+      } catch (err) {
+        // PKCS#11 v3.0 CKM_ECDH1_DERIVE: a token must take the raw point and may take it wrapped
+        // in a DER OCTET STRING (as CKA_EC_POINT). SoftHSM2 takes both and tells them apart by the
+        // first bytes, so a raw point that also reads as such an OCTET STRING (brainpoolP512r1: x
+        // starting 0x7f, one peer in 256) it unwraps wrongly and fails: that point goes again, wrapped.
+        if (!readsAsOctetString(point)) throw err
+        secret = derive(new Uint8Array([0x04, ...encodeLength(point.length), ...point]))
+      }
       try {
         const value = call('C_GetAttributeValue', () => p.C_GetAttributeValue(s, secret, [{ type: pkcs11js.CKA_VALUE }]))[0]?.value
         if (value === undefined) throw new CryptoError('PKCS11_ERROR', 'derived secret has no value')
@@ -365,6 +379,16 @@ function curveOfParams(params: Buffer): CurveName {
   const curve = Object.values(CURVES).find((c) => Buffer.from(encodeOid(c.oid)).equals(params))
   if (curve === undefined) throw new CryptoError('CURVE_UNSUPPORTED', `token key with EC parameters ${params.toString('hex')}`)
   return curve.name
+}
+
+/** Whether `value` (a raw point, 04 ‖ x ‖ y) also reads as a DER OCTET STRING header plus exactly its content. */
+function readsAsOctetString(value: Uint8Array): boolean {
+  if (value[0] !== 0x04 || value.length < 3) return false
+  const first = value[1] ?? 0
+  if (first < 0x80) return first === value.length - 2
+  if (first === 0x81) return value[2] === value.length - 3
+  if (first === 0x82) return (((value[2] ?? 0) << 8) | (value[3] ?? 0)) === value.length - 4
+  return false
 }
 
 /** CKA_EC_POINT is the DER OCTET STRING around the point (PKCS#11 v2.40 §2.3.3); some tokens give the bare point. */
