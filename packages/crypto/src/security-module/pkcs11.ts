@@ -317,7 +317,7 @@ export function createPkcs11SecurityModule(config: Pkcs11SecurityModuleConfig): 
         // in a DER OCTET STRING (as CKA_EC_POINT). SoftHSM2 takes both and tells them apart by the
         // first bytes, so a raw point that also reads as such an OCTET STRING (brainpoolP512r1: x
         // starting 0x7f, one peer in 256) it unwraps wrongly and fails: that point goes again, wrapped.
-        if (!readsAsOctetString(point)) throw err
+        if (octetStringContent(point) === undefined) throw err
         secret = derive(new Uint8Array([0x04, ...encodeLength(point.length), ...point]))
       }
       try {
@@ -381,24 +381,22 @@ function curveOfParams(params: Buffer): CurveName {
   return curve.name
 }
 
-/** Whether `value` (a raw point, 04 ‖ x ‖ y) also reads as a DER OCTET STRING header plus exactly its content. */
-function readsAsOctetString(value: Uint8Array): boolean {
-  if (value[0] !== 0x04 || value.length < 3) return false
+/**
+ * The content of `value` when it reads as a DER OCTET STRING (short or one-byte long length)
+ * holding exactly the rest, else undefined. Points of our curves are at most 133 bytes.
+ */
+function octetStringContent(value: Uint8Array): Uint8Array | undefined {
+  if (value[0] !== 0x04 || value.length < 3) return undefined
   const first = value[1] ?? 0
-  if (first < 0x80) return first === value.length - 2
-  if (first === 0x81) return value[2] === value.length - 3
-  if (first === 0x82) return (((value[2] ?? 0) << 8) | (value[3] ?? 0)) === value.length - 4
-  return false
+  const header = first === 0x81 ? 3 : 2
+  const length = first === 0x81 ? (value[2] ?? -1) : first < 0x80 ? first : -1
+  return length === value.length - header ? value.subarray(header) : undefined
 }
 
 /** CKA_EC_POINT is the DER OCTET STRING around the point (PKCS#11 v2.40 §2.3.3); some tokens give the bare point. */
 function decodeEcPointAttribute(value: Buffer): Uint8Array {
-  if (value[0] === 0x04 && value.length > 2) {
-    const long = value[1] === 0x81
-    const len = long ? (value[2] ?? 0) : (value[1] ?? 0)
-    const header = long ? 3 : 2
-    if (len === value.length - header && (value[header] === 0x04 || value[header] === 0x02 || value[header] === 0x03)) return new Uint8Array(value.subarray(header))
-  }
+  const inner = octetStringContent(value)
+  if (inner !== undefined && (inner[0] === 0x04 || inner[0] === 0x02 || inner[0] === 0x03)) return new Uint8Array(inner)
   return new Uint8Array(value)
 }
 
