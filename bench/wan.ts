@@ -35,8 +35,11 @@
 // --ab-ecdh-curves G1:G2… instead compares two receivers at first contact in alternating blocks
 // (compareReceivers): A as configured, B with those groups; ratio ab_b_vs_a_ratio.
 // --ab-workers W likewise compares W receiver workers (B) with --workers (A).
+// --ab-cli PATH likewise compares another checkout's receiver (B: PATH is its
+// packages/cli/bin/smgw.js, e.g. a `git worktree` of main with its own `npm ci`) with this
+// one's (A): a code change measured against its baseline in the same run.
 //   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
-//   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W) [--ab-block B] [--warmup K] [--workers W] [--no-pin]
+//   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W | --ab-cli PATH) [--ab-block B] [--warmup K] [--workers W] [--no-pin]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -276,7 +279,9 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
   const ecdheCurve = ecdhCurves?.[0] ?? TLS_CURVE_NAMES[0]
   const abCurves = listArg(args, '--ab-ecdh-curves')
   const abWorkers = args.includes('--ab-workers') ? arg('--ab-workers', 1) : undefined
-  if (abCurves !== undefined && abWorkers !== undefined) throw new Error('--ab-ecdh-curves and --ab-workers: one variant at a time')
+  const abCli = textArg(args, '--ab-cli')
+  if ([abCurves, abWorkers, abCli].filter((v) => v !== undefined).length > 1) throw new Error('--ab-ecdh-curves, --ab-workers, --ab-cli: one variant at a time')
+  if (abCli !== undefined && !existsSync(abCli)) throw new Error(`--ab-cli: no file ${abCli} (the packages/cli/bin/smgw.js of another checkout)`)
   if (abWorkers !== undefined && (!Number.isInteger(abWorkers) || abWorkers < 1)) throw new Error('--ab-workers: a whole number of workers, at least 1')
   const dir = fileURLToPath(new URL(`../.tmp/bench-wan-${String(n)}/`, import.meta.url))
   mkdirSync(dir, { recursive: true })
@@ -338,8 +343,9 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
   // first messages); they are delivered and stored like the rest but not timed.
   const warmup = Math.min(prepared.length - 1, arg('--warmup', Math.min(500, Math.floor(n / 10))))
   // The A/B mode needs none of the baselines below: its baseline is receiver A, same run.
-  if (abCurves !== undefined || abWorkers !== undefined) {
-    return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant: abCurves === undefined ? { workers: abWorkers ?? 1 } : { ecdhCurves: abCurves }, placement, log })
+  const variant = abCurves !== undefined ? { ecdhCurves: abCurves } : abWorkers !== undefined ? { workers: abWorkers } : abCli !== undefined ? { cli: abCli } : undefined
+  if (variant !== undefined) {
+    return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant, placement, log })
   }
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
@@ -555,11 +561,20 @@ function listArg(args: readonly string[], name: string): TlsCurve[] | undefined 
   return list as TlsCurve[]
 }
 
+/** The value after `name`, undefined when `name` is absent. */
+function textArg(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  if (i < 0) return undefined
+  const value = args[i + 1]
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name}: a value is missing`)
+  return value
+}
+
 interface RunningReceiver { readonly port: number; readonly pid: number; stop(): void }
 
 /** `smgw emt serve --config FILE --workers W` as a child process, once it prints its gateway port. */
-async function startReceiver(config: string, workers: number, placement: Placement, profDir?: string): Promise<RunningReceiver> {
-  const [command, commandArgs] = placement.receiverCommand([...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), CLI, 'emt', 'serve', '--config', config, '--workers', String(workers), '--json', '--log-level', 'warn'])
+async function startReceiver(config: string, workers: number, placement: Placement, profDir?: string, cli = CLI): Promise<RunningReceiver> {
+  const [command, commandArgs] = placement.receiverCommand([...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), cli, 'emt', 'serve', '--config', config, '--workers', String(workers), '--json', '--log-level', 'warn'])
   // taskset execs node: the child's pid is the receiver's.
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -590,18 +605,18 @@ async function startReceiver(config: string, workers: number, placement: Placeme
  * CPU of each block from /proc. On a machine whose speed drifts by ±20 % between runs, the
  * per-block ratio B/A (its median) tells a difference of a few per cent that two separate runs cannot.
  */
-async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number }; placement: Placement; log: (line: string) => void }): Promise<BenchResult> {
+async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number } | { readonly cli: string }; placement: Placement; log: (line: string) => void }): Promise<BenchResult> {
   const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown> }
   const variant = o.variant
   writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify('ecdhCurves' in variant ? { ...base, tls: { ...base.tls, ecdhCurves: variant.ecdhCurves } } : base))
   const bWorkers = 'workers' in variant ? variant.workers : o.workers
-  const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers, o.placement), await startReceiver(join(o.dir, 'emt-b.json'), bWorkers, o.placement)] as const
+  const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers, o.placement), await startReceiver(join(o.dir, 'emt-b.json'), bWorkers, o.placement, undefined, 'cli' in variant ? variant.cli : CLI)] as const
   try {
     let at = 0
     const statuses = new Map<number, number>()
     for (const r of receivers) { await deliverAll(o.prepared.slice(at, at + o.warmup), r.port, o.concurrency, statuses); at += o.warmup }
     const perBlock: [number[], number[]] = [[], []]
-    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B with ${'ecdhCurves' in variant ? `tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : `${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
+    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B ${'ecdhCurves' in variant ? `with tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : 'cli' in variant ? `served by ${variant.cli}` : `with ${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
     while (at + 2 * o.block <= o.prepared.length) {
       for (const [k, r] of receivers.entries()) {
         const cpu0 = processCpuSeconds(r.pid)

@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CryptoError, type CryptoErrorCode } from '../errors.js'
 import { createKeyObjectAgreer, createKeyObjectSigner } from '../keys/key-object.js'
+import { decodeCertificate } from '../keys/certificate.js'
 import { decodePrivateKey } from '../keys/private-key.js'
 import { encodePem } from '../keys/pem.js'
 import { agreerFromModule, signerFromModule } from '../security-module/adapters.js'
@@ -71,6 +72,9 @@ describe('SignedData', () => {
     const result = await verifyCms(der, { trust: (cert) => { seen.push(cert); return Promise.resolve() } })
     expect(result.content).toEqual(content)
     expect(result.signerCertificate).toEqual(alice.cert)
+    // The decoded signer is the certificate that signed: its DER and subject.
+    expect(result.signer.der).toEqual(alice.cert)
+    expect(result.signer.subjectText).toBe(decodeCertificate(alice.cert).subjectText)
     expect(result.certificates).toEqual([alice.cert, pki.root.certDer])
     expect(result.signingTime).toEqual(time)
     expect(seen).toEqual([alice.cert])

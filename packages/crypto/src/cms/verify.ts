@@ -28,6 +28,8 @@ export interface VerifiedCms {
   readonly content: Uint8Array
   readonly contentType: string
   readonly signerCertificate: Uint8Array
+  /** The signer certificate decoded (a prepared verifier's remembered one: no second decode for its subject). */
+  readonly signer: CertificateInfo
   readonly certificates: readonly Uint8Array[]
   readonly signingTime: Date | undefined
 }
@@ -143,7 +145,7 @@ export function createCmsVerifier(options: CreateCmsVerifierOptions = {}): CmsVe
           throw new CryptoError('CMS_SIGNER_UNTRUSTED', `signer certificate not trusted: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
         }
       }
-      return { content, contentType, signerCertificate: first.cert.der, certificates, signingTime: first.signingTime }
+      return { content, contentType, signerCertificate: first.cert.der, signer: first.cert, certificates, signingTime: first.signingTime }
     },
   }
 }
