@@ -2,7 +2,7 @@ import pg from 'pg'
 import { migratePostgres, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
-  flattenValues, MAX_QUERY_ROWS,
+  MAX_QUERY_ROWS, seriesRows,
   type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord,
   type StoreMessageInput, type StoreOutcome, type ValueQuery, type ValueRow,
 } from './types.js'
@@ -55,7 +55,52 @@ CREATE TABLE series_values (
 CREATE INDEX values_by_point ON series_values (metering_point, obis, time_ms);
 `,
   },
+  {
+    version: 2,
+    name: 'series apart from their values',
+    // As the SQLite store's version 2: a series' header once, a value row (series, time, value, status).
+    // Series migrated from version 1 are numbered within their message by OBIS and register.
+    sql: `
+ALTER TABLE series_values RENAME TO series_values_v1;
+CREATE TABLE series (
+  id             BIGSERIAL PRIMARY KEY,
+  message        BIGINT  NOT NULL REFERENCES messages (id),
+  position       INTEGER NOT NULL,
+  metering_point TEXT    NOT NULL,
+  obis           TEXT    NOT NULL,
+  unit           TEXT,
+  scaler         INTEGER NOT NULL,
+  kind           TEXT    NOT NULL,
+  register       TEXT,
+  period_s       INTEGER,
+  value_count    INTEGER NOT NULL,
+  first_ms       BIGINT,
+  last_ms        BIGINT,
+  UNIQUE (message, position)
+);
+CREATE INDEX series_by_point ON series (metering_point, obis);
+CREATE TABLE series_values (
+  series  BIGINT NOT NULL REFERENCES series (id),
+  time_ms BIGINT NOT NULL,
+  value   NUMERIC(40, 0),
+  status  BIGINT NOT NULL,
+  PRIMARY KEY (series, time_ms)
+);
+INSERT INTO series (message, position, metering_point, obis, unit, scaler, kind, register, period_s, value_count, first_ms, last_ms)
+  SELECT message, (row_number() OVER (PARTITION BY message ORDER BY obis, register NULLS FIRST, kind, unit NULLS FIRST, scaler, period_s NULLS FIRST))::int - 1,
+         metering_point, obis, unit, scaler, kind, register, period_s, count(*), min(time_ms), max(time_ms)
+  FROM series_values_v1 GROUP BY message, metering_point, obis, unit, scaler, kind, register, period_s;
+INSERT INTO series_values (series, time_ms, value, status)
+  SELECT s.id, v.time_ms, v.value, v.status FROM series_values_v1 v JOIN series s
+    ON s.message = v.message AND s.metering_point = v.metering_point AND s.obis = v.obis AND s.unit IS NOT DISTINCT FROM v.unit
+   AND s.scaler = v.scaler AND s.kind = v.kind AND s.register IS NOT DISTINCT FROM v.register AND s.period_s IS NOT DISTINCT FROM v.period_s;
+DROP TABLE series_values_v1;
+`,
+  },
 ]
+
+/** Where the PostgreSQL store records its schema version, and its migrators' advisory lock. */
+export const POSTGRES_SCHEMA = { table: 'emt_schema', lockKey: 5534523 } as const
 
 export interface PostgresRepositoryOptions {
   readonly connectionString: string
@@ -68,7 +113,7 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
   // An idle client's error (server gone) must not crash the process; the next query reports it.
   pool.on('error', () => undefined)
   try {
-    await migratePostgres(pool, { table: 'emt_schema', lockKey: 5534523, migrations: POSTGRES_MIGRATIONS, refuse: (m) => new EmtError('EMT_STORAGE_FAILED', m) })
+    await migratePostgres(pool, { ...POSTGRES_SCHEMA, migrations: POSTGRES_MIGRATIONS, refuse: (m) => new EmtError('EMT_STORAGE_FAILED', m) })
   } catch (err) {
     await pool.end()
     throw storageError(err, 'cannot open the PostgreSQL store')
@@ -98,24 +143,32 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
         await client.query('ROLLBACK')
         return seen ?? 'too-old'
       }
-      const values = flattenValues(m)
+      const series = seriesRows(m)
+      const valueCount = series.reduce((n, r) => n + r.times.length, 0)
       // ON CONFLICT: a concurrent delivery of the same messageId committed first; decide against it.
       const inserted = await client.query<{ id: string }>(`INSERT INTO messages (gateway_id, message_id, sha256, use_case, metering_point, metering_point_kind,
         period_start_ms, period_end_ms, created_ms, received_ms, value_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (gateway_id, message_id) DO NOTHING RETURNING id`,
       [m.gatewayId, m.messageId, input.sha256, m.useCase, m.meteringPoint.id, m.meteringPoint.kind,
-        Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(), values.length])
+        Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(), valueCount])
       const id = inserted.rows[0]?.id
       if (id === undefined) {
         const raced = await decide()
         await client.query('ROLLBACK')
         return raced ?? 'conflict'
       }
+      // Every series in one statement, every value in another (unnest: one round trip each, whatever the size).
+      const ids = await client.query<{ id: string; position: number }>(`INSERT INTO series (message, metering_point, position, obis, unit, scaler, kind, register, period_s, value_count, first_ms, last_ms)
+        SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::bigint[], $12::bigint[])
+        RETURNING id, position`,
+      [id, m.meteringPoint.id, series.map((r) => r.position), series.map((r) => r.obis), series.map((r) => r.unit), series.map((r) => r.scaler),
+        series.map((r) => r.kind), series.map((r) => r.register), series.map((r) => r.periodSeconds), series.map((r) => r.times.length),
+        series.map((r) => r.times[0] ?? null), series.map((r) => r.times.at(-1) ?? null)])
+      const seriesId = new Map(ids.rows.map((r) => [r.position, r.id]))
+      const values = series.flatMap((r) => r.values.map((v, i) => ({ series: seriesId.get(r.position), time: r.times[i], value: v.value, status: v.status })))
       if (values.length > 0) {
-        await client.query(`INSERT INTO series_values (message, metering_point, obis, unit, scaler, kind, register, period_s, time_ms, value, status)
-          SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::numeric[], $11::bigint[])`,
-        [id, m.meteringPoint.id, values.map((v) => v.obis), values.map((v) => v.unit), values.map((v) => v.scaler), values.map((v) => v.kind),
-          values.map((v) => v.register), values.map((v) => v.periodSeconds), values.map((v) => v.timeMs), values.map((v) => v.value), values.map((v) => v.status)])
+        await client.query('INSERT INTO series_values (series, time_ms, value, status) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::numeric[], $4::bigint[])',
+          [values.map((v) => v.series), values.map((v) => v.time), values.map((v) => v.value), values.map((v) => v.status)])
       }
       await client.query('COMMIT')
       return 'stored'
@@ -152,9 +205,10 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
     }),
     listMeteringPoints: () => guard('listMeteringPoints', async () => {
       const r = await pool.query<{ id: string; kind: string; obis: string[]; n: string; first_ms: string; last_ms: string }>(`
-        SELECT v.metering_point AS id, m.metering_point_kind AS kind, array_agg(DISTINCT v.obis) AS obis, count(*) AS n,
-               min(v.time_ms) AS first_ms, max(v.time_ms) AS last_ms
-        FROM series_values v JOIN messages m ON m.id = v.message GROUP BY v.metering_point, m.metering_point_kind ORDER BY v.metering_point COLLATE "C"`)
+        SELECT s.metering_point AS id, m.metering_point_kind AS kind, array_agg(DISTINCT s.obis) AS obis, sum(s.value_count) AS n,
+               min(s.first_ms) AS first_ms, max(s.last_ms) AS last_ms
+        FROM series s JOIN messages m ON m.id = s.message WHERE s.value_count > 0
+        GROUP BY s.metering_point, m.metering_point_kind ORDER BY s.metering_point COLLATE "C"`)
       return r.rows.map((p): MeteringPointRecord => ({
         id: p.id, kind: p.kind as MeteringPointRecord['kind'], obis: [...p.obis].sort(), values: Number(p.n),
         firstTime: new Date(Number(p.first_ms)), lastTime: new Date(Number(p.last_ms)),
@@ -164,17 +218,17 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
       const where: string[] = []
       const args: unknown[] = []
       const arg = (v: unknown) => { args.push(v); return `$${String(args.length)}` }
-      if (q.meteringPoint !== undefined) where.push(`v.metering_point = ${arg(q.meteringPoint)}`)
-      if (q.obis !== undefined) where.push(`v.obis = ${arg(q.obis)}`)
+      if (q.meteringPoint !== undefined) where.push(`s.metering_point = ${arg(q.meteringPoint)}`)
+      if (q.obis !== undefined) where.push(`s.obis = ${arg(q.obis)}`)
       if (q.from !== undefined) where.push(`v.time_ms > ${arg(q.from.getTime())}`)
       if (q.to !== undefined) where.push(`v.time_ms <= ${arg(q.to.getTime())}`)
       const limit = arg(Math.min(q.limit ?? MAX_QUERY_ROWS, MAX_QUERY_ROWS))
       const r = await pool.query<PgValueRow>(`
-        SELECT v.metering_point, m.metering_point_kind, m.gateway_id, m.message_id, m.use_case, v.obis, v.unit, v.scaler, v.kind,
-               v.register, v.period_s, v.time_ms, v.value::text AS value, v.status
-        FROM series_values v JOIN messages m ON m.id = v.message
+        SELECT s.metering_point, m.metering_point_kind, m.gateway_id, m.message_id, m.use_case, s.obis, s.unit, s.scaler, s.kind,
+               s.register, s.period_s, v.time_ms, v.value::text AS value, v.status
+        FROM series s JOIN series_values v ON v.series = s.id JOIN messages m ON m.id = s.message
         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-        ORDER BY v.metering_point COLLATE "C", v.obis COLLATE "C", coalesce(v.register, '') COLLATE "C", v.time_ms, m.id LIMIT ${limit}`, args)
+        ORDER BY s.metering_point COLLATE "C", s.obis COLLATE "C", coalesce(s.register, '') COLLATE "C", v.time_ms, m.id LIMIT ${limit}`, args)
       return r.rows.map((v): ValueRow => ({
         meteringPoint: v.metering_point, meteringPointKind: v.metering_point_kind as ValueRow['meteringPointKind'], gatewayId: v.gateway_id,
         messageId: v.message_id, useCase: v.use_case as ValueRow['useCase'], obis: v.obis, unit: v.unit, scaler: v.scaler,

@@ -1,11 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { MeterDataMessage } from '@smgw/meter-data'
+import { migratePostgres, openSqlite } from '@smgw/sql'
+import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '@smgw/sql/testing'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sampleTaf7Message } from '../testing/messages.js'
-import { shouldSkipPostgres, startTestPostgres, type TestPostgres } from '@smgw/sql/testing'
-import { openPostgresRepository } from './postgres.js'
-import { openSqliteRepository } from './sqlite.js'
+import { openPostgresRepository, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA } from './postgres.js'
+import { openSqliteRepository, SQLITE_APPLICATION_ID, SQLITE_MIGRATIONS } from './sqlite.js'
 import type { EmtRepository } from './types.js'
 
 /* One suite, run against both implementations. */
@@ -24,15 +27,66 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const implementations: [string, () => Promise<EmtRepository>][] = [
-  ['sqlite', () => Promise.resolve(openSqliteRepository(join(dir, `r${String(++dbCounter)}.db`)))],
-  ['postgres', async () => {
-    if (pgServer === undefined) throw new Error('no PostgreSQL server')
-    return openPostgresRepository({ connectionString: pgServer.createDatabase(`emt_${String(++dbCounter)}`) })
+/** A message as schema version 1 stored it: its row, then one row per value with the series' header. */
+function version1Rows(message: MeterDataMessage, sha256: string, receivedAt: Date): { message: unknown[]; values: unknown[][] } {
+  const values = message.series.flatMap((s) => s.values.map((v) => [
+    message.meteringPoint.id, s.obis, s.unit ?? null, s.scaler, s.kind, s.register ?? null, s.periodSeconds ?? null, Date.parse(v.time), v.value, v.status,
+  ]))
+  return {
+    message: [message.gatewayId, message.messageId, sha256, message.useCase, message.meteringPoint.id, message.meteringPoint.kind,
+      Date.parse(message.period.start), Date.parse(message.period.end), Date.parse(message.createdAt), receivedAt.getTime(), values.length],
+    values,
+  }
+}
+const V1_MESSAGE_COLUMNS = 'gateway_id, message_id, sha256, use_case, metering_point, metering_point_kind, period_start_ms, period_end_ms, created_ms, received_ms, value_count'
+const V1_VALUE_COLUMNS = 'message, metering_point, obis, unit, scaler, kind, register, period_s, time_ms, value, status'
+
+interface Implementation {
+  readonly open: () => Promise<EmtRepository>
+  /** A store at schema version 1 holding these messages (stored as that version did), then opened by this code. */
+  readonly openVersion1: (stored: readonly { message: MeterDataMessage; sha256: string; receivedAt: Date }[]) => Promise<EmtRepository>
+}
+
+const implementations: [string, Implementation][] = [
+  ['sqlite', {
+    open: () => Promise.resolve(openSqliteRepository(join(dir, `r${String(++dbCounter)}.db`))),
+    openVersion1: (stored) => {
+      const path = join(dir, `r${String(++dbCounter)}.db`)
+      const db = openSqlite(path, { applicationId: SQLITE_APPLICATION_ID, kind: 'an EMT store', migrations: SQLITE_MIGRATIONS.slice(0, 1), refuse: (m) => new Error(m) })
+      for (const x of stored) {
+        const rows = version1Rows(x.message, x.sha256, x.receivedAt)
+        const id = db.prepare(`INSERT INTO messages (${V1_MESSAGE_COLUMNS}) VALUES (${rows.message.map(() => '?').join(', ')})`).run(...rows.message).lastInsertRowid
+        for (const v of rows.values) db.prepare(`INSERT INTO series_values (${V1_VALUE_COLUMNS}) VALUES (${[id, ...v].map(() => '?').join(', ')})`).run(id, ...v)
+      }
+      db.close()
+      return Promise.resolve(openSqliteRepository(path))
+    },
+  }],
+  ['postgres', {
+    open: async () => {
+      if (pgServer === undefined) throw new Error('no PostgreSQL server')
+      return openPostgresRepository({ connectionString: pgServer.createDatabase(`emt_${String(++dbCounter)}`) })
+    },
+    openVersion1: async (stored) => {
+      if (pgServer === undefined) throw new Error('no PostgreSQL server')
+      const connectionString = pgServer.createDatabase(`emt_${String(++dbCounter)}`)
+      const pool = new pg.Pool({ connectionString })
+      try {
+        await migratePostgres(pool, { ...POSTGRES_SCHEMA, migrations: POSTGRES_MIGRATIONS.slice(0, 1), refuse: (m) => new Error(m) })
+        for (const x of stored) {
+          const rows = version1Rows(x.message, x.sha256, x.receivedAt)
+          const id = (await pool.query<{ id: string }>(`INSERT INTO messages (${V1_MESSAGE_COLUMNS}) VALUES (${rows.message.map((_, i) => `$${String(i + 1)}`).join(', ')}) RETURNING id`, rows.message)).rows[0]?.id
+          for (const v of rows.values) await pool.query(`INSERT INTO series_values (${V1_VALUE_COLUMNS}) VALUES (${[id, ...v].map((_, i) => `$${String(i + 1)}`).join(', ')})`, [id, ...v])
+        }
+      } finally {
+        await pool.end()
+      }
+      return openPostgresRepository({ connectionString })
+    },
   }],
 ]
 
-describe.each(implementations)('repository (%s)', (name, open) => {
+describe.each(implementations)('repository (%s)', (name, { open, openVersion1 }) => {
   const skip = name === 'postgres' && shouldSkipPostgres()
   const test = skip ? it.skip : it
 
@@ -131,6 +185,39 @@ describe.each(implementations)('repository (%s)', (name, open) => {
       expect((await repo.listMessages({ from: new Date('2026-11-24T01:00:00.000Z'), to: new Date('2026-11-25T01:00:00.000Z') })).map((m) => m.messageId)).toEqual(['a'])
     } finally {
       await repo.close()
+    }
+  })
+
+  test('a store of schema version 1 migrates: every query answers as for the same messages stored now', async () => {
+    const a = sampleTaf7Message({ messageId: 'a', meteringPoint: 'p-b', gaps: [0, 40] })
+    const b = sampleTaf7Message({ messageId: 'b', gatewayId: 'smgw-0002', meteringPoint: 'p-a', dayStart: '2026-11-23T23:00:00.000Z' })
+    // Three series in one message, two of one OBIS told apart by their register (TAF 2).
+    const tariff = (register: string, value: string) => ({ obis: '1-0:1.8.0*255', unit: 'Wh', scaler: 0, kind: 'reading' as const, register, values: [{ time: '2026-11-24T12:00:00.000Z', value, status: 0 }] })
+    const bExtra = { ...b, series: [...b.series, tariff('NT', '5'), tariff('HT', '7')] }
+    const stored = [
+      { message: a, sha256: '1', receivedAt: new Date('2026-11-24T01:00:00.000Z') },
+      { message: bExtra, sha256: '2', receivedAt: new Date('2026-11-25T01:00:00.000Z') },
+    ]
+    const migrated = await openVersion1(stored)
+    const fresh = await open()
+    try {
+      for (const x of stored) expect(await fresh.storeMessage({ ...x, tooOld: false })).toBe('stored')
+      const answers = async (repo: EmtRepository) => ({
+        points: await repo.listMeteringPoints(), values: await repo.queryValues({}), messages: await repo.listMessages({}),
+        tariffs: await repo.queryValues({ meteringPoint: 'p-a', from: new Date('2026-11-24T11:00:00.000Z'), to: new Date('2026-11-24T12:00:00.000Z') }),
+      })
+      const expected = await answers(fresh)
+      expect(expected.values).toHaveLength(96 + 96 + 2)
+      // (11:00, 12:00]: four quarter hours of the profile (no register first), then HT and NT.
+      expect(expected.tariffs.map((r) => r.register)).toEqual([null, null, null, null, 'HT', 'NT'])
+      expect(expected.tariffs.slice(4).map((r) => r.value)).toEqual(['7', '5'])
+      expect(await answers(migrated)).toEqual(expected)
+      // The migrated store goes on: a duplicate is recognised, a new message is stored.
+      expect(await migrated.storeMessage({ ...stored[0]!, tooOld: false })).toBe('duplicate')
+      expect(await migrated.storeMessage({ message: sampleTaf7Message({ messageId: 'c' }), sha256: '3', receivedAt: at, tooOld: false })).toBe('stored')
+    } finally {
+      await migrated.close()
+      await fresh.close()
     }
   })
 

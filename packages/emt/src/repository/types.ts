@@ -107,28 +107,24 @@ export interface EmtRepository {
 /** Largest number of rows a query returns when no smaller limit is given. */
 export const MAX_QUERY_ROWS = 1_000_000
 
-/** One flattened value row per series value, in message order (both implementations insert these). */
-export interface FlatValue {
+/** A series of a message as both implementations store it: its header once, its values' times parsed. */
+export interface SeriesRow {
+  /** The series' index in its message. */
+  readonly position: number
   readonly obis: string
   readonly unit: string | null
   readonly scaler: number
   readonly kind: MeterSeries['kind']
   readonly register: string | null
   readonly periodSeconds: number | null
-  readonly timeMs: number
-  readonly value: string | null
-  readonly status: number
+  readonly values: MeterSeries['values']
+  /** The values' times in ms, in order (strictly increasing: decodeMeterData checked it). */
+  readonly times: readonly number[]
 }
 
-export function flattenValues(message: MeterDataMessage): FlatValue[] {
-  const out: FlatValue[] = []
-  for (const s of message.series) {
-    for (const v of s.values) {
-      out.push({
-        obis: s.obis, unit: s.unit ?? null, scaler: s.scaler, kind: s.kind, register: s.register ?? null,
-        periodSeconds: s.periodSeconds ?? null, timeMs: Date.parse(v.time), value: v.value, status: v.status,
-      })
-    }
-  }
-  return out
+export function seriesRows(message: MeterDataMessage): SeriesRow[] {
+  return message.series.map((s, position) => ({
+    position, obis: s.obis, unit: s.unit ?? null, scaler: s.scaler, kind: s.kind, register: s.register ?? null,
+    periodSeconds: s.periodSeconds ?? null, values: s.values, times: s.values.map((v) => Date.parse(v.time)),
+  }))
 }
