@@ -45,8 +45,8 @@ import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, 
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CURVES, createCmsEncryptor, createCmsSigner, createKeyObjectSigner, decodeCertificates, encodePem, type CurveName } from '@smgw/crypto'
 import { openSqliteRepository } from '@smgw/emt'
 import { createDeliveryService, createGatewayLogs, formatDeliveryText, openStore } from '@smgw/gateway'
@@ -598,17 +598,29 @@ async function startReceiver(config: string, workers: number, placement: Placeme
 }
 
 /**
- * `--ab-ecdh-curves LIST` / `--ab-workers W`: the first contact of the prepared gateways against
- * two receivers at once — A as configured, B the same with `tls.ecdhCurves` = LIST or with W
- * workers (same store; pinned, both on the receiver's CPU, only one busy at a time) — in
+ * `--ab-ecdh-curves LIST` / `--ab-workers W` / `--ab-cli PATH`: the first contact of the prepared
+ * gateways against two receivers at once — A as configured, B the same with `tls.ecdhCurves` =
+ * LIST, with W workers (same store) or served by another checkout's `smgw` (a store of its own,
+ * made by that checkout's code, the same gateways registered: its schema may differ); pinned,
+ * both on the receiver's CPU, only one busy at a time — in
  * alternating blocks of `block` gateways (A, B, A, B …) after `warmup` untimed ones each, the
  * CPU of each block from /proc. On a machine whose speed drifts by ±20 % between runs, the
  * per-block ratio B/A (its median) tells a difference of a few per cent that two separate runs cannot.
  */
 async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number } | { readonly cli: string }; placement: Placement; log: (line: string) => void }): Promise<BenchResult> {
-  const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown> }
+  const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown>; storage: { sqlite: string } }
   const variant = o.variant
-  writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify('ecdhCurves' in variant ? { ...base, tls: { ...base.tls, ecdhCurves: variant.ecdhCurves } } : base))
+  const storeOf = async (cli: string): Promise<string> => {
+    const other = await import(pathToFileURL(join(dirname(cli), '..', '..', 'emt', 'src', 'index.ts')).href) as typeof import('@smgw/emt')
+    const path = join(o.dir, `emt-b-${String(Date.now())}.db`)
+    const [mine, theirs] = [openSqliteRepository(base.storage.sqlite), other.openSqliteRepository(path)]
+    for (const g of await mine.listGateways()) await theirs.addGateway(g.id, g.note, g.addedAt)
+    await Promise.all([mine.close(), theirs.close()])
+    return path
+  }
+  writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify('ecdhCurves' in variant
+    ? { ...base, tls: { ...base.tls, ecdhCurves: variant.ecdhCurves } }
+    : 'cli' in variant ? { ...base, storage: { sqlite: await storeOf(variant.cli) } } : base))
   const bWorkers = 'workers' in variant ? variant.workers : o.workers
   const receivers = [await startReceiver(join(o.dir, 'emt.json'), o.workers, o.placement), await startReceiver(join(o.dir, 'emt-b.json'), bWorkers, o.placement, undefined, 'cli' in variant ? variant.cli : CLI)] as const
   try {
