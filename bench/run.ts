@@ -15,7 +15,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
 }
 
 /** Options of the benchmarks that take no value. */
-const FLAGS: ReadonlySet<string> = new Set(['--json', '--cpu-prof', '--no-pin'])
+const FLAGS: ReadonlySet<string> = new Set(['--json', '--cpu-prof', '--no-pin', '--idle-generator'])
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')

@@ -27,7 +27,11 @@
 // `*_receiver_alone_s` figures spread that CPU over the issue's 2 cores — an extrapolation to
 // two workers on two cores, bounded with
 // `--ab-workers 2` (two workers time-sharing the one CPU against one). --no-pin shares every core
-// (default then: one worker per CPU, the receiver alone spread over its workers).
+// (default then: one worker per CPU, the receiver alone spread over its workers). --idle-generator
+// (Linux `chrt`, root or CAP_SYS_NICE) runs this process at SCHED_IDLE and the receiver at the
+// normal policy, both on every CPU: the receiver's workers run in parallel on cores of their own
+// and never wait for the generator, which only fills the idle gaps (caches stay shared with it);
+// with `--ab-workers 2` it measures what a second worker costs on a core of its own.
 // Certificates are made once and cached in the repository's .tmp/bench-wan-<N>/ (gitignored):
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
@@ -38,8 +42,8 @@
 // --ab-cli PATH likewise compares another checkout's receiver (B: PATH is its
 // packages/cli/bin/smgw.js, e.g. a `git worktree` of main with its own `npm ci`) with this
 // one's (A): a code change measured against its baseline in the same run.
-//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
-//   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W | --ab-cli PATH) [--ab-block B] [--warmup K] [--workers W] [--no-pin]
+//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin | --idle-generator] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
+//   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W | --ab-cli PATH) [--ab-block B] [--warmup K] [--workers W] [--no-pin | --idle-generator]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -158,6 +162,8 @@ function processCpuSeconds(pid: number): number {
 interface Placement {
   /** True: the receiver on a CPU of its own, this process on the others. */
   readonly pinned: boolean
+  /** True: every CPU for both, this process at SCHED_IDLE (--idle-generator). */
+  readonly idleGenerator: boolean
   /** Command and arguments that start `node ARGS` where the receiver runs. */
   receiverCommand(nodeArgs: readonly string[]): [string, string[]]
   /** Gives this process every allowed CPU again. */
@@ -184,10 +190,25 @@ export function parseCpuList(text: string): number[] {
   return out
 }
 
-/** Pins as asked when the machine allows it (node has no CPU affinity of its own: `taskset`); says why not otherwise. */
-function placeProcesses(wanted: boolean, log: (line: string) => void): Placement {
-  const shared: Placement = { pinned: false, receiverCommand: (a) => [process.execPath, [...a]], release: () => undefined }
-  if (!wanted) return shared
+/**
+ * Pins as asked when the machine allows it (node has no CPU affinity of its own: `taskset`); says
+ * why not otherwise. 'idle': this process at SCHED_IDLE (`chrt`), the receiver started at the
+ * normal policy, both on every CPU — the gateways run only when the receiver leaves a CPU idle.
+ */
+function placeProcesses(wanted: 'pinned' | 'shared' | 'idle', log: (line: string) => void): Placement {
+  const shared: Placement = { pinned: false, idleGenerator: false, receiverCommand: (a) => [process.execPath, [...a]], release: () => undefined }
+  if (wanted === 'shared') return shared
+  if (wanted === 'idle') {
+    const policy = (p: '--idle' | '--other') => { execFileSync('chrt', [p, '-a', '-p', '0', String(process.pid)], { stdio: 'ignore' }) }
+    try {
+      policy('--idle')
+    } catch {
+      log('no idle generator: chrt (util-linux) failed; the receiver shares the cores with the simulated gateways')
+      return shared
+    }
+    log('idle generator: the simulated gateways at SCHED_IDLE, the receiver at the normal policy, both on every CPU')
+    return { pinned: false, idleGenerator: true, receiverCommand: (a) => ['chrt', ['--other', '0', process.execPath, ...a]], release: () => { policy('--other') } }
+  }
   const cpus = process.platform === 'linux' ? allowedCpus() : []
   const [receiverCpu, ...gatewayCpus] = cpus
   if (receiverCpu === undefined || gatewayCpus.length === 0) {
@@ -204,6 +225,7 @@ function placeProcesses(wanted: boolean, log: (line: string) => void): Placement
   log(`pinned: the receiver on CPU ${String(receiverCpu)}, the simulated gateways on CPU ${gatewayCpus.join(',')}`)
   return {
     pinned: true,
+    idleGenerator: false,
     receiverCommand: (a) => ['taskset', ['-c', String(receiverCpu), process.execPath, ...a]],
     release: () => { setOwn(cpus) },
   }
@@ -261,7 +283,8 @@ async function post(d: Delivery, port: number, resume: boolean, onResumed: () =>
 
 async function run(log: (line: string) => void, args: readonly string[]): Promise<BenchResult> {
   const arg = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback }
-  const placement = placeProcesses(!args.includes('--no-pin'), log)
+  if (args.includes('--no-pin') && args.includes('--idle-generator')) throw new Error('--no-pin and --idle-generator: one placement at a time')
+  const placement = placeProcesses(args.includes('--idle-generator') ? 'idle' : args.includes('--no-pin') ? 'shared' : 'pinned', log)
   try {
     return await runPlaced(log, args, arg, placement)
   } finally {
@@ -498,6 +521,7 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
         emt_warmup_gateways: warmup,
         emt_workers: workers,
         emt_pinned: placement.pinned ? 1 : 0,
+        emt_idle_generator: placement.idleGenerator ? 1 : 0,
         emt_receiver_cores: receiverCores,
         emt_startup_s: startupS,
         emt_wall_s: wall,
@@ -628,7 +652,7 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
     const statuses = new Map<number, number>()
     for (const r of receivers) { await deliverAll(o.prepared.slice(at, at + o.warmup), r.port, o.concurrency, statuses); at += o.warmup }
     const perBlock: [number[], number[]] = [[], []]
-    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B ${'ecdhCurves' in variant ? `with tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : 'cli' in variant ? `served by ${variant.cli}` : `with ${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
+    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B ${'ecdhCurves' in variant ? `with tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : 'cli' in variant ? `served by ${variant.cli}` : `with ${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : o.placement.idleGenerator ? ', both on every CPU, the gateways at SCHED_IDLE' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
     while (at + 2 * o.block <= o.prepared.length) {
       for (const [k, r] of receivers.entries()) {
         const cpu0 = processCpuSeconds(r.pid)
@@ -644,7 +668,7 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
     o.log(`per block, receiver CPU ms per message — A: ${a.map((x) => x.toFixed(2)).join(' ')}; B: ${b.map((x) => x.toFixed(2)).join(' ')}; B/A: ${ratios.map((x) => x.toFixed(3)).join(' ')}`)
     o.log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}`)
     return {
-      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_workers: o.workers, ab_b_workers: bWorkers, ab_pinned: o.placement.pinned ? 1 : 0, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
+      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_workers: o.workers, ab_b_workers: bWorkers, ab_pinned: o.placement.pinned ? 1 : 0, ab_idle_generator: o.placement.idleGenerator ? 1 : 0, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
       ratios: { ab_b_vs_a_ratio: median(ratios) },
     }
   } finally {
