@@ -31,7 +31,8 @@
 // (Linux `chrt`, root or CAP_SYS_NICE) runs this process at SCHED_IDLE and the receiver at the
 // normal policy, both on every CPU: the receiver's workers run in parallel on cores of their own
 // and never wait for the generator, which only fills the idle gaps (caches stay shared with it);
-// with `--ab-workers 2` it measures what a second worker costs on a core of its own.
+// with `--ab-workers 2` it bounds what a second worker costs on a core of its own (from above:
+// one worker leaves the other CPU's caches to the generator, two share both with it).
 // Certificates are made once and cached in the repository's .tmp/bench-wan-<N>/ (gitignored):
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
