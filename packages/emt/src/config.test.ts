@@ -15,13 +15,19 @@ const dir = mkdtempSync(join(tmpdir(), 'smgw-emt-config-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 
 describe('EMT configuration', () => {
-  it('fills defaults: listen 0.0.0.0:8443, replay window 30 days, no API', () => {
+  it('fills defaults: listen 0.0.0.0:8443, replay window 30 days, retention 3 years, no API', () => {
     const c = parseEmtConfig(minimal)
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 })
     expect(c.replayWindowDays).toBe(30)
+    expect(c.retentionYears).toBe(3)
     expect(c.api).toBeUndefined()
     expect(c.pki.requireCrl).toBe(false)
     expect(Object.isFrozen(c)).toBe(true)
+  })
+
+  it('retention is 1 to 3 whole years (MsbG: at the latest 3)', () => {
+    expect(parseEmtConfig({ ...minimal, retentionYears: 1 }).retentionYears).toBe(1)
+    for (const retentionYears of [0, 4, 2.5]) expect(() => parseEmtConfig({ ...minimal, retentionYears })).toThrow(/retentionYears/)
   })
 
   it('names every problem by its path; unknown keys are errors', () => {

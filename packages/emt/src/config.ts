@@ -70,6 +70,11 @@ export const EmtConfig = z.strictObject({
   storage: StorageConfig,
   /** Messages created longer ago than this are REPLAYED; messageIds are kept at least this long (forever, in fact). */
   replayWindowDays: z.number().positive().max(3650).default(30),
+  /**
+   * Retention (MsbG, DOMAIN.md "Retention"): stored values are deleted at the latest this many
+   * years after the end of their year (legal time), at the receiver's start and every 24 h.
+   */
+  retentionYears: z.int().min(1).max(3).default(3),
   /** Largest accepted request body (the CMS bytes). */
   maxBodyBytes: z.int().min(1024).max(64 * 1024 * 1024).default(20 * 1024 * 1024),
   /**

@@ -14,10 +14,12 @@ export { openRepository } from './repository/open.js'
 export { openSqliteRepository } from './repository/sqlite.js'
 export { openPostgresRepository } from './repository/postgres.js'
 export type { PostgresRepositoryOptions } from './repository/postgres.js'
-export { MAX_QUERY_ROWS } from './repository/types.js'
+export { MAX_QUERY_ROWS, PRUNE_BATCH } from './repository/types.js'
 export type {
   EmtRepository, GatewayRecord, StoreMessageInput, StoreOutcome, MessageRecord, MeteringPointRecord, ValueRow, ValueQuery, MessageQuery,
+  PruneRequest, PruneResult,
 } from './repository/types.js'
+export { retentionRequest, RETENTION_INTERVAL_MS } from './retention.js'
 export { formatMscons, escapeEdifact, MSCONS_UNITS, MSCONS_STATUS_CODES } from './export/mscons.js'
 export type { MsconsOptions } from './export/mscons.js'
 export { formatCsv, CSV_COLUMNS } from './export/csv.js'

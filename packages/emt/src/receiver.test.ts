@@ -397,6 +397,24 @@ describe('receiver storage failure and lifecycle', () => {
     }
   })
 
+  it('applies retention at its start: values of periods that ended more than retentionYears years back go, and it logs so', async () => {
+    const repo = openSqliteRepository(join(dir, 'retention.db'))
+    const old = sampleTaf7Message({ messageId: 'smgw-0001:taf7:2021', dayStart: '2021-11-23T23:00:00.000Z', createdAt: '2021-11-25T00:00:00.000Z' })
+    const recent = sampleTaf7Message({ messageId: 'smgw-0001:taf7:2026' })
+    for (const m of [old, recent]) await repo.storeMessage({ message: m, sha256: m.messageId, receivedAt: NOW, tooOld: false })
+    const logs: Record<string, unknown>[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } })
+    const receiver = createEmtReceiver(parseEmtConfig(configFor({ sqlite: join(dir, 'unused.db') })), { logger, now: () => NOW, repository: repo })
+    await receiver.start()
+    try {
+      expect((await repo.listMessages({})).map((m) => m.messageId)).toEqual([recent.messageId])
+      expect(logs).toContainEqual(expect.objectContaining({ event: 'retention', messages: 1, values: 96, periodEndAtOrBefore: '2022-12-31T23:00:00.000Z' }))
+    } finally {
+      await receiver.close()
+      await repo.close()
+    }
+  })
+
   it('a body over maxBodyBytes → 413 with code MALFORMED; nothing stored', async () => {
     const repo = openSqliteRepository(join(dir, 'small.db'))
     await repo.addGateway('smgw-0001', null, NOW)

@@ -15,6 +15,7 @@ import { gatewayIdOfRdns } from './identity.js'
 import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
 import { openReceiverKeys, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
+import { RETENTION_INTERVAL_MS, retentionRequest } from './retention.js'
 import type { EmtRepository } from './repository/types.js'
 import { startWorkerPool, type WorkerPool } from './workers.js'
 
@@ -87,6 +88,25 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   })
   const ticketKeys = config.sessionTickets ? (deps.ticketKeys ?? new Uint8Array(randomBytes(48))) : undefined
 
+  /** Retention now and every 24 h on this process's repository (a failure is logged; the next run tries again). */
+  const startRetention = async (repository: EmtRepository): Promise<void> => {
+    const apply = async (): Promise<void> => {
+      const request = retentionRequest(now(), config)
+      try {
+        const r = await repository.prune(request)
+        if (r.messages + r.values > 0) {
+          log.info({ event: 'retention', messages: r.messages, values: r.values, periodEndAtOrBefore: request.periodEndAtOrBefore.toISOString() }, `retention: ${String(r.values)} values and ${String(r.messages)} messages deleted`)
+        }
+      } catch (err) {
+        log.error({ event: 'retention-failed', err }, 'retention failed; it runs again in 24 h')
+      }
+    }
+    await apply()
+    const timer = setInterval(() => { void apply() }, RETENTION_INTERVAL_MS)
+    timer.unref()
+    undo.push(() => { clearInterval(timer); return Promise.resolve() })
+  }
+
   const startApi = async (repository: EmtRepository): Promise<void> => {
     if (config.api === undefined) return
     const token = (await readFile(config.api.tokenFile, 'utf8')).trim()
@@ -110,6 +130,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     })
     pool = p
     undo.push(async () => { pool = undefined; await p.close() })
+    await startRetention(opened)
     await startApi(opened)
   }
 
@@ -214,6 +235,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       const g = gatewayApp
       undo.push(() => g.close())
 
+      await startRetention(repo)
       await startApi(repo)
       started = true
       log.info({ event: 'started', ports: ports() }, 'receiver listening')

@@ -144,6 +144,26 @@ describe('smgw emt', () => {
     expect((JSON.parse(json.stdout) as { meteringPoints: { series: { values: unknown[] }[] }[] }).meteringPoints[0]?.series[0]?.values).toHaveLength(2)
   })
 
+  it('prune deletes what retention allows (periods of years over for 3 years) and keeps the rest', async () => {
+    const repo = openSqliteRepository(p('emt.db'))
+    const old = message(new Date(Date.now() - 5 * 366 * 86_400_000), 'five-years-ago')
+    try {
+      expect(await repo.storeMessage({ message: old, sha256: 'old', receivedAt: new Date(), tooOld: false })).toBe('stored')
+    } finally {
+      await repo.close()
+    }
+    const first = await runCaptured(['emt', 'prune', '--config', p('emt.json'), '--json'])
+    expect(first.status).toBe(0)
+    expect(JSON.parse(first.stdout)).toMatchObject({ pruned: { messages: 1, values: 4 } })
+    expect(await runCaptured(['emt', 'prune', '--config', p('emt.json')])).toMatchObject({ status: 0, stdout: expect.stringMatching(/: 0 values and 0 messages deleted\n$/) as unknown })
+    const left = openSqliteRepository(p('emt.db'))
+    try {
+      expect((await left.listMessages({})).map((m) => m.messageId)).toEqual(['smgw-0001:taf7:cli'])
+    } finally {
+      await left.close()
+    }
+  })
+
   it('usage and configuration errors exit 2', async () => {
     expect((await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'xml'])).status).toBe(2)
     expect((await runCaptured(['emt', 'export', '--config', p('emt.json'), '--format', 'csv', '--from', 'yesterday'])).status).toBe(2)

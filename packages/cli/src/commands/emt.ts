@@ -124,6 +124,35 @@ Examples:
       return removed ? EXIT_OK : EXIT_FAILED
     })))
 
+  emt.command('prune')
+    .description('apply retention now: delete the values (and, outside the replay window, the messages) whose period ended retentionYears years before the current year')
+    .requiredOption('--config <file>', 'EMT configuration (JSON)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+MsbG retention: a message whose period ended in year Y is deleted once year Y + retentionYears
+(configuration, 1–3, default 3) is over, by the legal calendar (Europe/Berlin). Its row stays
+while it is inside the replay window (replayWindowDays), so a replay is still recognised.
+\`smgw emt serve\` does the same at its start and every 24 h; this runs it by hand.
+
+Examples:
+  smgw emt prune --config emt.json
+  smgw emt prune --config emt.json --json
+`)
+    .action((o: ConfigOption) => run(async () => {
+      const lib = await import('@smgw/emt')
+      const config = await loadConfig(lib, io, o.config)
+      if (config === undefined) return EXIT_USAGE
+      return withOpenRepository(lib, io, config, async (repo) => {
+        const request = lib.retentionRequest(new Date(), config)
+        const r = await repo.prune(request)
+        const before = request.periodEndAtOrBefore.toISOString()
+        io.stdout(o.json === true
+          ? `${toJson({ pruned: { messages: r.messages, values: r.values, periodEndAtOrBefore: before } })}\n`
+          : `retention (periods ended at or before ${before}): ${String(r.values)} values and ${String(r.messages)} messages deleted\n`)
+        return EXIT_OK
+      })
+    }))
+
   emt.command('export')
     .description('export stored values as EDIFACT MSCONS, CSV or JSON')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')

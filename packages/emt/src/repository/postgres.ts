@@ -2,8 +2,8 @@ import pg from 'pg'
 import { migratePostgres, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
-  MAX_QUERY_ROWS, seriesRows,
-  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord,
+  MAX_QUERY_ROWS, PRUNE_BATCH, seriesRows,
+  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord, type PruneRequest, type PruneResult,
   type StoreMessageInput, type StoreOutcome, type ValueQuery, type ValueRow,
 } from './types.js'
 
@@ -79,6 +79,7 @@ CREATE TABLE series (
   UNIQUE (message, position)
 );
 CREATE INDEX series_by_point ON series (metering_point, obis);
+CREATE INDEX messages_by_period_end ON messages (period_end_ms);
 CREATE TABLE series_values (
   series  BIGINT NOT NULL REFERENCES series (id),
   time_ms BIGINT NOT NULL,
@@ -179,8 +180,41 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
       client.release()
     }
   }
+  /** One transaction of at most PRUNE_BATCH messages (SKIP LOCKED: a concurrent pruner takes others). */
+  const pruneBatch = async (q: PruneRequest): Promise<PruneResult & { more: boolean }> => {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const victims = await client.query<{ id: string; created_ms: string }>(`
+        SELECT m.id, m.created_ms FROM messages m
+        WHERE m.period_end_ms <= $1 AND (m.created_ms < $2 OR EXISTS (SELECT 1 FROM series s WHERE s.message = m.id))
+        ORDER BY m.period_end_ms LIMIT $3 FOR UPDATE SKIP LOCKED`, [q.periodEndAtOrBefore.getTime(), q.createdBefore.getTime(), PRUNE_BATCH])
+      const ids = victims.rows.map((v) => v.id)
+      const old = victims.rows.filter((v) => Number(v.created_ms) < q.createdBefore.getTime()).map((v) => v.id)
+      const values = await client.query('DELETE FROM series_values WHERE series IN (SELECT id FROM series WHERE message = ANY($1::bigint[]))', [ids])
+      await client.query('DELETE FROM series WHERE message = ANY($1::bigint[])', [ids])
+      const messages = await client.query('DELETE FROM messages WHERE id = ANY($1::bigint[])', [old])
+      await client.query('COMMIT')
+      return { messages: messages.rowCount ?? 0, values: values.rowCount ?? 0, more: ids.length === PRUNE_BATCH }
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw err
+    } finally {
+      client.release()
+    }
+  }
   return {
     kind: 'postgres',
+    prune: (q) => guard('prune', async () => {
+      const total = { messages: 0, values: 0 }
+      for (let more = true; more;) {
+        const r = await pruneBatch(q)
+        total.messages += r.messages
+        total.values += r.values
+        more = r.more
+      }
+      return total
+    }),
     addGateway: (id, note, addedAt) => guard('addGateway', async () => {
       const r = await pool.query('INSERT INTO gateways (id, note, added_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [id, note, addedAt.getTime()])
       if (r.rowCount === 0) throw new EmtError('EMT_GATEWAY_EXISTS', `gateway ${id} is registered already`)

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sampleTaf7Message } from '../testing/messages.js'
 import { openPostgresRepository, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA } from './postgres.js'
 import { openSqliteRepository, SQLITE_APPLICATION_ID, SQLITE_MIGRATIONS } from './sqlite.js'
-import type { EmtRepository } from './types.js'
+import { PRUNE_BATCH, type EmtRepository } from './types.js'
 
 /* One suite, run against both implementations. */
 
@@ -218,6 +218,51 @@ describe.each(implementations)('repository (%s)', (name, { open, openVersion1 })
     } finally {
       await migrated.close()
       await fresh.close()
+    }
+  })
+
+  test('prune: values of periods ended by the boundary go; their rows too unless inside the replay window', async () => {
+    const repo = await open()
+    try {
+      const day = (messageId: string, dayStart: string, createdAt?: string) =>
+        sampleTaf7Message({ messageId, meteringPoint: `p-${messageId}`, dayStart, ...(createdAt === undefined ? {} : { createdAt }) })
+      // Ends 2022-12-31T23:00Z (1 January 2023, German midnight): the last day of 2022.
+      const lastOf2022 = day('old-1', '2022-12-30T23:00:00.000Z')
+      // Also of 2022, but delivered late: created inside the replay window.
+      const late = day('old-late', '2022-06-01T22:00:00.000Z', '2026-11-20T00:00:00.000Z')
+      // Ends 2022-12-31T23:15Z: a quarter hour into 2023 — kept.
+      const firstOf2023 = sampleTaf7Message({ messageId: 'new-1', meteringPoint: 'p-new-1', dayStart: '2022-12-30T23:15:00.000Z' })
+      for (const [i, m] of [lastOf2022, late, firstOf2023].entries()) {
+        expect(await repo.storeMessage({ message: m, sha256: String(i), receivedAt: at, tooOld: false })).toBe('stored')
+      }
+      const request = { periodEndAtOrBefore: new Date('2022-12-31T23:00:00.000Z'), createdBefore: new Date('2026-10-25T00:00:00.000Z') }
+      expect(await repo.prune(request)).toEqual({ messages: 1, values: 192 })
+      expect((await repo.listMessages({})).map((m) => m.messageId).sort()).toEqual(['new-1', 'old-late'])
+      expect((await repo.listMeteringPoints()).map((p) => p.id)).toEqual(['p-new-1'])
+      expect(await repo.queryValues({})).toHaveLength(96)
+      // The row kept for the replay window still answers a replay; nothing is left to prune.
+      expect(await repo.storeMessage({ message: late, sha256: '1', receivedAt: at, tooOld: false })).toBe('duplicate')
+      expect(await repo.prune(request)).toEqual({ messages: 0, values: 0 })
+      // Once the window has passed it, its row goes too.
+      expect(await repo.prune({ ...request, createdBefore: new Date('2026-12-31T00:00:00.000Z') })).toEqual({ messages: 1, values: 0 })
+      expect((await repo.listMessages({})).map((m) => m.messageId)).toEqual(['new-1'])
+    } finally {
+      await repo.close()
+    }
+  })
+
+  test('prune works in batches: more messages than one transaction takes are all deleted', async () => {
+    const repo = await open()
+    try {
+      const n = PRUNE_BATCH + 7
+      for (let i = 0; i < n; i++) {
+        const m = sampleTaf7Message({ messageId: `m-${String(i)}`, values: 2, dayStart: '2021-03-01T23:00:00.000Z', createdAt: '2021-03-03T00:00:00.000Z' })
+        await repo.storeMessage({ message: m, sha256: 'x', receivedAt: at, tooOld: false })
+      }
+      expect(await repo.prune({ periodEndAtOrBefore: new Date('2022-12-31T23:00:00.000Z'), createdBefore: at })).toEqual({ messages: n, values: 2 * n })
+      expect(await repo.listMessages({})).toEqual([])
+    } finally {
+      await repo.close()
     }
   })
 

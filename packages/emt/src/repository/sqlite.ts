@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3'
 import { openSqlite, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
-  MAX_QUERY_ROWS, seriesRows,
+  MAX_QUERY_ROWS, PRUNE_BATCH, seriesRows,
   type EmtRepository, type GatewayRecord, type MessageRecord, type MeteringPointRecord,
-  type StoreMessageInput, type StoreOutcome, type ValueRow,
+  type PruneResult, type StoreMessageInput, type StoreOutcome, type ValueRow,
 } from './types.js'
 
 /*
@@ -84,6 +84,7 @@ CREATE TABLE series (
   UNIQUE (message, position)
 );
 CREATE INDEX series_by_point ON series (metering_point, obis);
+CREATE INDEX messages_by_period_end ON messages (period_end_ms);   -- retention (prune)
 -- One row per value. value is the exact decimal mantissa as TEXT (NULL for a gap).
 CREATE TABLE series_values (
   series  INTEGER NOT NULL REFERENCES series (id),
@@ -126,6 +127,14 @@ export function openSqliteRepository(path: string): EmtRepository {
     insertSeries: db.prepare(`INSERT INTO series (message, position, metering_point, obis, unit, scaler, kind, register, period_s, value_count, first_ms, last_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertValue: db.prepare('INSERT INTO series_values (series, time_ms, value, status) VALUES (?, ?, ?, ?)'),
+    // Retention: messages with values left or a row to go, oldest period first.
+    pruneCandidates: db.prepare<[number, number, number], { id: number; created_ms: number }>(`
+      SELECT m.id, m.created_ms FROM messages m
+      WHERE m.period_end_ms <= ? AND (m.created_ms < ? OR EXISTS (SELECT 1 FROM series s WHERE s.message = m.id))
+      ORDER BY m.period_end_ms LIMIT ?`),
+    deleteValuesOf: db.prepare<[number]>('DELETE FROM series_values WHERE series IN (SELECT id FROM series WHERE message = ?)'),
+    deleteSeriesOf: db.prepare<[number]>('DELETE FROM series WHERE message = ?'),
+    deleteMessage: db.prepare<[number]>('DELETE FROM messages WHERE id = ?'),
     meteringPoints: db.prepare<[], { id: string; kind: string; obis: string; n: number; first_ms: number; last_ms: number }>(`
       SELECT s.metering_point AS id, m.metering_point_kind AS kind, group_concat(DISTINCT s.obis) AS obis, sum(s.value_count) AS n,
              min(s.first_ms) AS first_ms, max(s.last_ms) AS last_ms
@@ -148,6 +157,17 @@ export function openSqliteRepository(path: string): EmtRepository {
     }
     return 'stored'
   }
+  const pruneBatch = db.transaction((periodEnd: number, createdBefore: number): PruneResult & { more: boolean } => {
+    const victims = st.pruneCandidates.all(periodEnd, createdBefore, PRUNE_BATCH)
+    let messages = 0
+    let values = 0
+    for (const v of victims) {
+      values += st.deleteValuesOf.run(v.id).changes
+      st.deleteSeriesOf.run(v.id)
+      if (v.created_ms < createdBefore) messages += st.deleteMessage.run(v.id).changes
+    }
+    return { messages, values, more: victims.length === PRUNE_BATCH }
+  })
   // Group commit: messages arriving in the same turn of the event loop are committed in one
   // transaction (one WAL fsync for all of them); each is decided inside it in arrival order,
   // so a duplicate within the batch sees the first. Every caller's promise settles after the
@@ -198,6 +218,16 @@ export function openSqliteRepository(path: string): EmtRepository {
       args.push(Math.min(q.limit ?? MAX_QUERY_ROWS, MAX_QUERY_ROWS))
       const rows = db.prepare<(string | number)[], SqliteMessageRow>(`SELECT * FROM messages ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY received_ms, id LIMIT ?`).all(...args)
       return rows.map(messageRecord)
+    }),
+    prune: (q) => guard('prune', () => {
+      const total = { messages: 0, values: 0 }
+      for (let more = true; more;) {
+        const r = pruneBatch.immediate(q.periodEndAtOrBefore.getTime(), q.createdBefore.getTime())
+        total.messages += r.messages
+        total.values += r.values
+        more = r.more
+      }
+      return total
     }),
     listMeteringPoints: () => guard('listMeteringPoints', () => st.meteringPoints.all().map((r): MeteringPointRecord => ({
       id: r.id, kind: r.kind as MeteringPointRecord['kind'], obis: r.obis.split(',').sort(), values: r.n, firstTime: new Date(r.first_ms), lastTime: new Date(r.last_ms),

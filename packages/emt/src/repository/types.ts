@@ -101,8 +101,31 @@ export interface EmtRepository {
   listMeteringPoints(): Promise<MeteringPointRecord[]>
   /** Ordered by metering point, OBIS, register, time, message. */
   queryValues(query: ValueQuery): Promise<ValueRow[]>
+  /** Retention: see {@link PruneRequest}; in transactions of at most {@link PRUNE_BATCH} messages. */
+  prune(request: PruneRequest): Promise<PruneResult>
   close(): Promise<void>
 }
+
+/**
+ * What retention deletes: the values of every message whose period ended at or before
+ * `periodEndAtOrBefore`, and the message itself when it was also created before
+ * `createdBefore` (the start of the replay window: a message row younger than that still
+ * answers a replay as 'duplicate' or 'conflict'; an older one would be 'too-old' anyway).
+ */
+export interface PruneRequest {
+  readonly periodEndAtOrBefore: Date
+  readonly createdBefore: Date
+}
+
+export interface PruneResult {
+  /** Messages deleted (row, series and values). */
+  readonly messages: number
+  /** Values deleted, with their messages or from messages kept for the replay window. */
+  readonly values: number
+}
+
+/** Messages per prune transaction: the receiver's workers write between them. */
+export const PRUNE_BATCH = 500
 
 /** Largest number of rows a query returns when no smaller limit is given. */
 export const MAX_QUERY_ROWS = 1_000_000
