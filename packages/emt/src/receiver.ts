@@ -88,8 +88,13 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   })
   const ticketKeys = config.sessionTickets ? (deps.ticketKeys ?? new Uint8Array(randomBytes(48))) : undefined
 
-  /** Retention now and every 24 h on this process's repository (a failure is logged; the next run tries again). */
-  const startRetention = async (repository: EmtRepository): Promise<void> => {
+  /**
+   * Retention now and every 24 h on this process's repository, beside the intake (a large
+   * backlog must not hold up the start); a failure is logged and the next run tries again.
+   * Closing waits for a run in progress before the repository closes.
+   */
+  const startRetention = (repository: EmtRepository): void => {
+    let running: Promise<void> = Promise.resolve()
     const apply = async (): Promise<void> => {
       const request = retentionRequest(now(), config)
       try {
@@ -101,10 +106,11 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
         log.error({ event: 'retention-failed', err }, 'retention failed; it runs again in 24 h')
       }
     }
-    await apply()
-    const timer = setInterval(() => { void apply() }, RETENTION_INTERVAL_MS)
+    const run = () => { running = running.then(apply) }
+    run()
+    const timer = setInterval(run, RETENTION_INTERVAL_MS)
     timer.unref()
-    undo.push(() => { clearInterval(timer); return Promise.resolve() })
+    undo.push(async () => { clearInterval(timer); await running })
   }
 
   const startApi = async (repository: EmtRepository): Promise<void> => {
@@ -130,7 +136,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     })
     pool = p
     undo.push(async () => { pool = undefined; await p.close() })
-    await startRetention(opened)
+    startRetention(opened)
     await startApi(opened)
   }
 
@@ -235,7 +241,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       const g = gatewayApp
       undo.push(() => g.close())
 
-      await startRetention(repo)
+      startRetention(repo)
       await startApi(repo)
       started = true
       log.info({ event: 'started', ports: ports() }, 'receiver listening')
