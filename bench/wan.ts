@@ -208,7 +208,13 @@ function placeProcesses(wanted: 'pinned' | 'shared' | 'idle', log: (line: string
       return shared
     }
     log('idle generator: the simulated gateways at SCHED_IDLE, the receiver at the normal policy, both on every CPU')
-    return { pinned: false, idleGenerator: true, receiverCommand: (a) => ['chrt', ['--other', '0', process.execPath, ...a]], release: () => { policy('--other') } }
+    return { pinned: false, idleGenerator: true, receiverCommand: (a) => ['chrt', ['--other', '0', process.execPath, ...a]], release: () => {
+      try {
+        policy('--other')
+      } catch {
+        // Leaving SCHED_IDLE needs the privilege that entering it did not: the bench is over anyway.
+      }
+    } }
   }
   const cpus = process.platform === 'linux' ? allowedCpus() : []
   const [receiverCpu, ...gatewayCpus] = cpus
