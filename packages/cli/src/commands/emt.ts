@@ -15,6 +15,7 @@ const EXAMPLE_CONFIG = `{
   "pki": { "roots": ["pki/root-ca/ca.cert.pem"], "crls": ["pki/crl/sub-ca-gw.crl.pem", "pki/crl/root.crl.pem"] },
   "storage": { "sqlite": "emt.db" },
   "replayWindowDays": 30,
+  "retentionYears": 3,
   "api": { "host": "127.0.0.1", "port": 8444, "tokenFile": "api-token" }
 }`
 
@@ -24,7 +25,8 @@ over mutual TLS 1.2 (SM-PKI certificates), one POST /v1/meter-data each, as CMS 
 to our ENC certificate and signed by the gateway's SIG key. The receiver checks them in the
 order of docs/wan-protocol.md, stores them (SQLite, or PostgreSQL with
 "storage": { "postgres": "postgres://…" }) and answers only after the commit. Only gateways
-registered with 'smgw emt gateway add' are accepted.
+registered with 'smgw emt gateway add' are accepted. Stored values are deleted
+"retentionYears" (1–3, default 3) after the end of their year (MsbG; 'smgw emt prune').
 
 The configuration is JSON, validated strictly (unknown keys are errors, each named by its
 path); relative paths are taken from its folder. The ENC and the TLS key may also live in a
@@ -43,6 +45,7 @@ Examples:
   smgw emt serve --config emt.json
   smgw emt gateway add smgw-0001 --config emt.json --note "Musterstraße 1"
   smgw emt gateway list --config emt.json --json
+  smgw emt prune --config emt.json
   smgw emt export --config emt.json --format mscons --metering-point p-3f9a01 \\
       --from 2026-11-23T00:00:00+01:00 --to 2026-11-24T00:00:00+01:00 --out day.edi
   curl -H "Authorization: Bearer $(cat api-token)" http://127.0.0.1:8444/v1/metering-points
@@ -68,6 +71,8 @@ Prints the bound ports once listening (standard output), then logs every stored 
 every refusal with its code as JSON lines on standard error. With --workers N (N > 1) this
 process opens the store, serves the REST API and forwards SIGHUP to N worker processes
 that share the gateway port (node:cluster), each doing TLS handshakes, checks and commits.
+Retention (retentionYears of the configuration, see \`smgw emt prune --help\`) runs beside
+the intake from the start and every 24 h.
 
 Examples:
   smgw emt serve --config emt.json
@@ -125,7 +130,7 @@ Examples:
     })))
 
   emt.command('prune')
-    .description('apply retention now: delete the values (and, outside the replay window, the messages) whose period ended retentionYears years before the current year')
+    .description('apply retention now: delete the values (and, outside the replay window, the messages) of years over for retentionYears years')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', `
