@@ -2,8 +2,8 @@ import pg from 'pg'
 import { migratePostgres, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
-  MAX_QUERY_ROWS, PRUNE_BATCH, seriesRows,
-  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord, type PruneRequest, type PruneResult,
+  MAX_QUERY_ROWS, PRUNE_BATCH, pruneInBatches, seriesRows, valueCount,
+  type EmtRepository, type GatewayRecord, type MessageQuery, type MessageRecord, type MeteringPointRecord, type PruneBatchResult, type PruneRequest,
   type StoreMessageInput, type StoreOutcome, type ValueQuery, type ValueRow,
 } from './types.js'
 
@@ -145,13 +145,12 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
         return seen ?? 'too-old'
       }
       const series = seriesRows(m)
-      const valueCount = series.reduce((n, r) => n + r.times.length, 0)
       // ON CONFLICT: a concurrent delivery of the same messageId committed first; decide against it.
       const inserted = await client.query<{ id: string }>(`INSERT INTO messages (gateway_id, message_id, sha256, use_case, metering_point, metering_point_kind,
         period_start_ms, period_end_ms, created_ms, received_ms, value_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (gateway_id, message_id) DO NOTHING RETURNING id`,
       [m.gatewayId, m.messageId, input.sha256, m.useCase, m.meteringPoint.id, m.meteringPoint.kind,
-        Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(), valueCount])
+        Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(), valueCount(series)])
       const id = inserted.rows[0]?.id
       if (id === undefined) {
         const raced = await decide()
@@ -181,7 +180,7 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
     }
   }
   /** One transaction of at most PRUNE_BATCH messages (SKIP LOCKED: a concurrent pruner takes others). */
-  const pruneBatch = async (q: PruneRequest): Promise<PruneResult & { more: boolean }> => {
+  const pruneBatch = async (q: PruneRequest): Promise<PruneBatchResult> => {
     const client = await pool.connect()
     try {
       await client.query('BEGIN')
@@ -205,16 +204,7 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
   }
   return {
     kind: 'postgres',
-    prune: (q) => guard('prune', async () => {
-      const total = { messages: 0, values: 0 }
-      for (let more = true; more;) {
-        const r = await pruneBatch(q)
-        total.messages += r.messages
-        total.values += r.values
-        more = r.more
-      }
-      return total
-    }),
+    prune: (q) => guard('prune', () => pruneInBatches(() => pruneBatch(q))),
     addGateway: (id, note, addedAt) => guard('addGateway', async () => {
       const r = await pool.query('INSERT INTO gateways (id, note, added_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [id, note, addedAt.getTime()])
       if (r.rowCount === 0) throw new EmtError('EMT_GATEWAY_EXISTS', `gateway ${id} is registered already`)

@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3'
 import { openSqlite, type Migration } from '@smgw/sql'
 import { EmtError } from '../errors.js'
 import {
-  MAX_QUERY_ROWS, PRUNE_BATCH, seriesRows,
+  MAX_QUERY_ROWS, PRUNE_BATCH, pruneInBatches, seriesRows, valueCount,
   type EmtRepository, type GatewayRecord, type MessageRecord, type MeteringPointRecord,
-  type PruneResult, type StoreMessageInput, type StoreOutcome, type ValueRow,
+  type PruneBatchResult, type StoreMessageInput, type StoreOutcome, type ValueRow,
 } from './types.js'
 
 /*
@@ -149,7 +149,7 @@ export function openSqliteRepository(path: string): EmtRepository {
     const series = seriesRows(m)
     const id = st.insertMessage.run(m.gatewayId, m.messageId, input.sha256, m.useCase, m.meteringPoint.id, m.meteringPoint.kind,
       Date.parse(m.period.start), Date.parse(m.period.end), Date.parse(m.createdAt), input.receivedAt.getTime(),
-      series.reduce((n, r) => n + r.times.length, 0)).lastInsertRowid
+      valueCount(series)).lastInsertRowid
     for (const r of series) {
       const seriesId = st.insertSeries.run(id, r.position, m.meteringPoint.id, r.obis, r.unit, r.scaler, r.kind, r.register, r.periodSeconds,
         r.times.length, r.times[0] ?? null, r.times.at(-1) ?? null).lastInsertRowid
@@ -157,7 +157,7 @@ export function openSqliteRepository(path: string): EmtRepository {
     }
     return 'stored'
   }
-  const pruneBatch = db.transaction((periodEnd: number, createdBefore: number): PruneResult & { more: boolean } => {
+  const pruneBatch = db.transaction((periodEnd: number, createdBefore: number): PruneBatchResult => {
     const victims = st.pruneCandidates.all(periodEnd, createdBefore, PRUNE_BATCH)
     let messages = 0
     let values = 0
@@ -191,10 +191,10 @@ export function openSqliteRepository(path: string): EmtRepository {
     pending.push({ input, resolve, reject })
   })
   let closed = false
-  const guard = <T>(what: string, f: () => T): Promise<T> => {
+  const guard = <T>(what: string, f: () => T | Promise<T>): Promise<T> => {
     try {
       if (closed) throw new EmtError('EMT_STORAGE_FAILED', 'the repository is closed')
-      return Promise.resolve(f())
+      return Promise.resolve(f()).catch((err: unknown) => { throw storageError(err, what) })
     } catch (err) {
       return Promise.reject(storageError(err, what))
     }
@@ -219,16 +219,7 @@ export function openSqliteRepository(path: string): EmtRepository {
       const rows = db.prepare<(string | number)[], SqliteMessageRow>(`SELECT * FROM messages ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY received_ms, id LIMIT ?`).all(...args)
       return rows.map(messageRecord)
     }),
-    prune: (q) => guard('prune', () => {
-      const total = { messages: 0, values: 0 }
-      for (let more = true; more;) {
-        const r = pruneBatch.immediate(q.periodEndAtOrBefore.getTime(), q.createdBefore.getTime())
-        total.messages += r.messages
-        total.values += r.values
-        more = r.more
-      }
-      return total
-    }),
+    prune: (q) => guard('prune', () => pruneInBatches(() => pruneBatch.immediate(q.periodEndAtOrBefore.getTime(), q.createdBefore.getTime()))),
     listMeteringPoints: () => guard('listMeteringPoints', () => st.meteringPoints.all().map((r): MeteringPointRecord => ({
       id: r.id, kind: r.kind as MeteringPointRecord['kind'], obis: r.obis.split(',').sort(), values: r.n, firstTime: new Date(r.first_ms), lastTime: new Date(r.last_ms),
     }))),

@@ -127,6 +127,22 @@ export interface PruneResult {
 /** Messages per prune transaction: the receiver's workers write between them. */
 export const PRUNE_BATCH = 500
 
+/** One prune transaction's counts; `more`: it took a full batch, so another may find more. */
+export type PruneBatchResult = PruneResult & { readonly more: boolean }
+
+/** Runs prune transactions until one takes less than a full batch; the counts summed. */
+export async function pruneInBatches(batch: () => PruneBatchResult | Promise<PruneBatchResult>): Promise<PruneResult> {
+  let messages = 0
+  let values = 0
+  for (let more = true; more;) {
+    const r = await batch()
+    messages += r.messages
+    values += r.values
+    more = r.more
+  }
+  return { messages, values }
+}
+
 /** Largest number of rows a query returns when no smaller limit is given. */
 export const MAX_QUERY_ROWS = 1_000_000
 
@@ -143,6 +159,11 @@ export interface SeriesRow {
   readonly values: MeterSeries['values']
   /** The values' times in ms, in order (strictly increasing: decodeMeterData checked it). */
   readonly times: readonly number[]
+}
+
+/** How many values the series hold (a message's `value_count`). */
+export function valueCount(series: readonly SeriesRow[]): number {
+  return series.reduce((n, r) => n + r.times.length, 0)
 }
 
 export function seriesRows(message: MeterDataMessage): SeriesRow[] {
