@@ -160,11 +160,14 @@ function processCpuSeconds(pid: number): number {
 }
 
 /** Where the receiver's processes run (see the head of this file). */
+type PlacementMode = 'pinned' | 'shared' | 'idle'
+
 interface Placement {
-  /** True: the receiver on a CPU of its own, this process on the others. */
-  readonly pinned: boolean
-  /** True: every CPU for both, this process at SCHED_IDLE (--idle-generator). */
-  readonly idleGenerator: boolean
+  /**
+   * 'pinned': the receiver on a CPU of its own, this process on the others; 'idle': every CPU
+   * for both, this process at SCHED_IDLE (--idle-generator); 'shared': every CPU for both.
+   */
+  readonly mode: PlacementMode
   /** Command and arguments that start `node ARGS` where the receiver runs. */
   receiverCommand(nodeArgs: readonly string[]): [string, string[]]
   /** Gives this process every allowed CPU again. */
@@ -196,8 +199,8 @@ export function parseCpuList(text: string): number[] {
  * why not otherwise. 'idle': this process at SCHED_IDLE (`chrt`), the receiver started at the
  * normal policy, both on every CPU — the gateways run only when the receiver leaves a CPU idle.
  */
-function placeProcesses(wanted: 'pinned' | 'shared' | 'idle', log: (line: string) => void): Placement {
-  const shared: Placement = { pinned: false, idleGenerator: false, receiverCommand: (a) => [process.execPath, [...a]], release: () => undefined }
+function placeProcesses(wanted: PlacementMode, log: (line: string) => void): Placement {
+  const shared: Placement = { mode: 'shared', receiverCommand: (a) => [process.execPath, [...a]], release: () => undefined }
   if (wanted === 'shared') return shared
   if (wanted === 'idle') {
     const policy = (p: '--idle' | '--other') => { execFileSync('chrt', [p, '-a', '-p', '0', String(process.pid)], { stdio: 'ignore' }) }
@@ -208,7 +211,7 @@ function placeProcesses(wanted: 'pinned' | 'shared' | 'idle', log: (line: string
       return shared
     }
     log('idle generator: the simulated gateways at SCHED_IDLE, the receiver at the normal policy, both on every CPU')
-    return { pinned: false, idleGenerator: true, receiverCommand: (a) => ['chrt', ['--other', '0', process.execPath, ...a]], release: () => {
+    return { mode: 'idle', receiverCommand: (a) => ['chrt', ['--other', '0', process.execPath, ...a]], release: () => {
       try {
         policy('--other')
       } catch {
@@ -231,8 +234,7 @@ function placeProcesses(wanted: 'pinned' | 'shared' | 'idle', log: (line: string
   }
   log(`pinned: the receiver on CPU ${String(receiverCpu)}, the simulated gateways on CPU ${gatewayCpus.join(',')}`)
   return {
-    pinned: true,
-    idleGenerator: false,
+    mode: 'pinned',
     receiverCommand: (a) => ['taskset', ['-c', String(receiverCpu), process.execPath, ...a]],
     release: () => { setOwn(cpus) },
   }
@@ -303,7 +305,7 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
   const n = arg('--gateways', 500)
   const concurrency = arg('--concurrency', 64)
   // Receiver worker processes (node:cluster; default: one on its pinned CPU, else one per CPU). Their start-up (tsx compiles the sources in each) is reported apart, not timed.
-  const workers = arg('--workers', placement.pinned ? 1 : availableParallelism())
+  const workers = arg('--workers', placement.mode === 'pinned' ? 1 : availableParallelism())
   // The receiver's ECDHE groups in its order (tls.ecdhCurves); the simulated gateways offer all TR-03109-3 groups, brainpool first.
   const ecdhCurves = listArg(args, '--ecdh-curves')
   const ecdheCurve = ecdhCurves?.[0] ?? TLS_CURVE_NAMES[0]
@@ -481,7 +483,7 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
     // receiver's CPU for them spread over its cores — pinned, the issue's 2 (CPU per message
     // measured on a core of its own), shared, its workers (at most one per core) — the wall time
     // it would need with the cores to itself and the gateways elsewhere.
-    const receiverCores = placement.pinned ? TARGET_CORES : Math.min(workers, availableParallelism())
+    const receiverCores = placement.mode === 'pinned' ? TARGET_CORES : Math.min(workers, availableParallelism())
     const targetWall = (TARGET_GATEWAYS * wall) / timed
     const targetReceiverAlone = (TARGET_GATEWAYS * emtCpuPerMessageMs) / 1000 / receiverCores
     log(`10,000 gateways: ${n >= TARGET_GATEWAYS + warmup ? 'measured' : 'extrapolated'} ${targetWall.toFixed(0)} s wall with the gateways on the same cores; the receiver alone needs ${targetReceiverAlone.toFixed(1)} s of its ${String(receiverCores)} core(s) (target 30 s)`)
@@ -521,14 +523,14 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
     const floorCount = Math.min(n, 500)
     const floor = await measureTlsHttpFloor(pki, prepared.slice(0, floorCount), concurrency, ecdhCurves, placement)
     const floorMs = floor.full
-    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process${placement.pinned ? ', on the receiver\'s CPU' : ''}) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
+    log(`TLS + HTTP floor: a bare node:https server with the receiver's TLS options (one process${placement.mode === 'pinned' ? ', on the receiver\'s CPU' : ''}) spent ${floorMs.toFixed(2)} ms CPU per connection (${String(floorCount)} gateways), ${floor.resumed.toFixed(2)} ms per resumed one; for 10,000 that is ${(TARGET_GATEWAYS * floorMs / 1000 / receiverCores).toFixed(1)} s / ${(TARGET_GATEWAYS * floor.resumed / 1000 / receiverCores).toFixed(1)} s of ${String(receiverCores)} core(s)`)
     return {
       figures: {
         emt_gateways: n,
         emt_warmup_gateways: warmup,
         emt_workers: workers,
-        emt_pinned: placement.pinned ? 1 : 0,
-        emt_idle_generator: placement.idleGenerator ? 1 : 0,
+        emt_pinned: placement.mode === 'pinned' ? 1 : 0,
+        emt_idle_generator: placement.mode === 'idle' ? 1 : 0,
         emt_receiver_cores: receiverCores,
         emt_startup_s: startupS,
         emt_wall_s: wall,
@@ -659,7 +661,7 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
     const statuses = new Map<number, number>()
     for (const r of receivers) { await deliverAll(o.prepared.slice(at, at + o.warmup), r.port, o.concurrency, statuses); at += o.warmup }
     const perBlock: [number[], number[]] = [[], []]
-    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B ${'ecdhCurves' in variant ? `with tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : 'cli' in variant ? `served by ${variant.cli}` : `with ${String(bWorkers)} worker(s)`}${o.placement.pinned ? ', both on the receiver\'s CPU' : o.placement.idleGenerator ? ', both on every CPU, the gateways at SCHED_IDLE' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
+    o.log(`A/B: receiver A as configured (${String(o.workers)} worker(s)), B ${'ecdhCurves' in variant ? `with tls.ecdhCurves ${variant.ecdhCurves.join(':')}` : 'cli' in variant ? `served by ${variant.cli}` : `with ${String(bWorkers)} worker(s)`}${o.placement.mode === 'pinned' ? ', both on the receiver\'s CPU' : o.placement.mode === 'idle' ? ', both on every CPU, the gateways at SCHED_IDLE' : ''}; ${String(o.warmup)} untimed gateways each, then alternating blocks of ${String(o.block)}`)
     while (at + 2 * o.block <= o.prepared.length) {
       for (const [k, r] of receivers.entries()) {
         const cpu0 = processCpuSeconds(r.pid)
@@ -675,7 +677,7 @@ async function compareReceivers(o: { dir: string; prepared: readonly Delivery[];
     o.log(`per block, receiver CPU ms per message — A: ${a.map((x) => x.toFixed(2)).join(' ')}; B: ${b.map((x) => x.toFixed(2)).join(' ')}; B/A: ${ratios.map((x) => x.toFixed(3)).join(' ')}`)
     o.log(`answers: ${[...statuses].map(([s, c]) => `${String(s)}×${String(c)}`).join(', ')}`)
     return {
-      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_workers: o.workers, ab_b_workers: bWorkers, ab_pinned: o.placement.pinned ? 1 : 0, ab_idle_generator: o.placement.idleGenerator ? 1 : 0, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
+      figures: { ab_blocks: a.length, ab_block_gateways: o.block, ab_a_workers: o.workers, ab_b_workers: bWorkers, ab_pinned: o.placement.mode === 'pinned' ? 1 : 0, ab_idle_generator: o.placement.mode === 'idle' ? 1 : 0, ab_a_cpu_ms_per_message: median(a), ab_b_cpu_ms_per_message: median(b), ab_stored: statuses.get(201) ?? 0 },
       ratios: { ab_b_vs_a_ratio: median(ratios) },
     }
   } finally {
