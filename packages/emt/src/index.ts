@@ -19,7 +19,7 @@ export type {
   EmtRepository, GatewayRecord, StoreMessageInput, StoreOutcome, MessageRecord, MeteringPointRecord, ValueRow, ValueQuery, MessageQuery,
   PruneRequest, PruneResult,
 } from './repository/types.js'
-export { retentionRequest, RETENTION_INTERVAL_MS } from './retention.js'
+export { applyRetention, retentionRequest, RETENTION_INTERVAL_MS, type RetentionResult } from './retention.js'
 export { formatMscons, escapeEdifact, MSCONS_UNITS, MSCONS_STATUS_CODES } from './export/mscons.js'
 export type { MsconsOptions } from './export/mscons.js'
 export { formatCsv, CSV_COLUMNS } from './export/csv.js'

@@ -8,7 +8,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import { createCmsEncryptor, createCmsSigner, type ContentEncryptionName } from '@smgw/crypto'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, type MeterDataMessage } from '@smgw/meter-data'
-import { connectTls, createTlsContext, decodeCertificate } from '@smgw/pki'
+import { connectTls, createTlsContext, decodeCertificate, signatureMemoKey } from '@smgw/pki'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEmtConfig, type EmtConfigInput } from './config.js'
@@ -300,6 +300,31 @@ describe.each(storages)('receiver (%s)', (storage) => {
     expect(await storedIds()).toEqual(before)
   })
 
+  test('a client certificate with a broken signature is refused by our path validation, the only check of the client chain', async () => {
+    // OpenSSL gets no roots (it only checks the proof of possession, CertificateVerify, which
+    // the genuine key passes): the refusal must come from our validation.
+    const genuine = pki.participant('gateways/smgw-0001').tls
+    const forged = new Uint8Array(genuine.cert)
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 0x01
+    const ctx = createTlsContext({ identity: { key: genuine.key, cert: forged, chain: [pki.subCa('sub-ca-gw').certificate] }, trust: { roots: [pki.root] } }, { now: () => NOW })
+    const before = await storedIds()
+    const m = sampleTaf7Message({ messageId: nextId() })
+    const body = await seal(m)
+    const refusedBefore = logs.filter((l) => l.event === 'tls-refused' && l.reason === 'BAD_SIGNATURE').length
+    await expect((async () => {
+      const socket = await connectTls(ctx, { host: '127.0.0.1', port })
+      try {
+        return await httpOver(socket, body, { [IDEMPOTENCY_HEADER]: m.messageId })
+      } finally {
+        socket.destroy()
+      }
+    })()).rejects.toThrow()
+    expect(logs.filter((l) => l.event === 'tls-refused' && l.reason === 'BAD_SIGNATURE').length).toBe(refusedBefore + 1)
+    expect(await storedIds()).toEqual(before)
+    // The genuine certificate with the same key is accepted.
+    expect((await post(port, 'smgw-0001', body, m.messageId)).status).toBe(201)
+  })
+
   test('REST API: bearer token, metering points, values, messages, exports, OpenAPI, typed 4xx', async () => {
     const m = sampleTaf7Message({ messageId: nextId(), meteringPoint: `p-${storage}`, dayStart: '2026-11-22T23:00:00.000Z' })
     expect((await post(port, 'smgw-0001', await seal(m), m.messageId)).status).toBe(201)
@@ -360,6 +385,55 @@ describe('receiver storage failure and lifecycle', () => {
         expect(holder.resumed).toBe(false)
       }
     })
+  })
+
+  it('remembers the certificate signatures it verified in its store; a restarted receiver takes them from there', async () => {
+    const file = join(dir, 'memo.db')
+    const startOn = async () => {
+      const lines: Record<string, unknown>[] = []
+      const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+      const r = createEmtReceiver(parseEmtConfig(configFor({ sqlite: file })), { logger, now: () => NOW })
+      await r.start()
+      return { r, lines }
+    }
+    const deliver = async (r: EmtReceiver, tag: string, from = pki) => {
+      const m = sampleTaf7Message({ messageId: `smgw-0001:taf7:memo-${tag}` })
+      return (await post(r.ports().gateway, 'smgw-0001', await seal(m), m.messageId, from)).status
+    }
+    const gw = pki.participant('gateways/smgw-0001')
+    const subCa = pki.subCa('sub-ca-gw').certificate
+    const spki = (der: Uint8Array) => decodeCertificate(der).publicKey
+    const expected = [signatureMemoKey(gw.tls.cert, spki(subCa)), signatureMemoKey(gw.sig.cert, spki(subCa)), signatureMemoKey(subCa, spki(pki.root))].sort()
+
+    const first = await startOn()
+    await first.r.repository().addGateway('smgw-0001', null, NOW)
+    expect(first.lines).toContainEqual(expect.objectContaining({ event: 'started', rememberedSignatures: 0 }))
+    expect(await deliver(first.r, 'a')).toBe(201)
+    await first.r.close()
+    const reopened = openSqliteRepository(file)
+    expect((await reopened.rememberedSignatures(NOW)).sort()).toEqual(expected)
+    // An entry for a TLS certificate whose signature is broken (refused above without one) shows
+    // that the restarted receiver takes the signature from its store instead of verifying it.
+    const broken = new Uint8Array(gw.tls.cert)
+    broken[broken.length - 1] = (broken[broken.length - 1] ?? 0) ^ 0x01
+    await reopened.rememberSignatures([{ key: signatureMemoKey(broken, spki(subCa)), notAfter: decodeCertificate(gw.tls.cert).notAfter }])
+    await reopened.close()
+
+    const second = await startOn()
+    try {
+      expect(second.lines).toContainEqual(expect.objectContaining({ event: 'started', rememberedSignatures: 4 }))
+      expect(await deliver(second.r, 'b')).toBe(201)
+      const m = sampleTaf7Message({ messageId: 'smgw-0001:taf7:memo-c' })
+      const ctx = createTlsContext({ identity: { key: gw.tls.key, cert: broken, chain: [subCa] }, trust: { roots: [pki.root] } }, { now: () => NOW })
+      const socket = await connectTls(ctx, { host: '127.0.0.1', port: second.r.ports().gateway })
+      try {
+        expect((await httpOver(socket, await seal(m), { [IDEMPOTENCY_HEADER]: m.messageId })).status).toBe(201)
+      } finally {
+        socket.destroy()
+      }
+    } finally {
+      await second.r.close()
+    }
   })
 
   it('tls.ecdhCurves with prime256v1 first: a gateway\'s full handshake exchanges its ephemeral key on P-256, the message is stored', async () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { createCmsDecryptor, createCmsVerifier } from '@smgw/crypto'
 import { IDEMPOTENCY_HEADER, METER_DATA_PATH } from '@smgw/meter-data'
-import { createPathValidator, createTlsContext, OPENSSL_VERIFY_REASONS, toTlsRejection, type PathValidator, type TlsContext, type ValidationResult } from '@smgw/pki'
+import { createPathValidator, createTlsContext, toTlsRejection, type PathValidator, type TlsContext, type ValidationResult } from '@smgw/pki'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { createApi } from './api.js'
@@ -15,7 +15,8 @@ import { gatewayIdOfRdns } from './identity.js'
 import { createIntake, SignerPathRejected, type IntakeResult } from './intake.js'
 import { openReceiverKeys, readCrls, readIdentityMaterial, readTrustMaterial, type TrustMaterial } from './material.js'
 import { openRepository } from './repository/open.js'
-import { RETENTION_INTERVAL_MS, retentionRequest } from './retention.js'
+import { applyRetention, RETENTION_INTERVAL_MS } from './retention.js'
+import { loadSignatureMemo, type StoredSignatureMemo } from './signature-memo.js'
 import type { EmtRepository } from './repository/types.js'
 import { startWorkerPool, type WorkerPool } from './workers.js'
 
@@ -82,9 +83,12 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
 
   // `previous`: the validator being replaced (CRL reload) hands over the sub-CAs it learned, so
   // resumed TLS sessions (leaf only) still find their path.
+  // `signatureMemo`: the certificate signatures verified before, kept in the store (restarts, CRL reloads).
+  let signatureMemo: StoredSignatureMemo | undefined
   const buildValidator = (t: TrustMaterial, previous?: PathValidator): PathValidator => createPathValidator({
     roots: t.roots, intermediates: [...t.intermediates, ...(previous?.learnedIntermediates() ?? [])], crls: t.crls,
     requireCrl: config.pki.requireCrl, maxCached: config.certificateCache,
+    ...(signatureMemo === undefined ? {} : { signatureMemo }),
   })
   const ticketKeys = config.sessionTickets ? (deps.ticketKeys ?? new Uint8Array(randomBytes(48))) : undefined
 
@@ -96,11 +100,11 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   const startRetention = (repository: EmtRepository): void => {
     let running: Promise<void> = Promise.resolve()
     const apply = async (): Promise<void> => {
-      const request = retentionRequest(now(), config)
       try {
-        const r = await repository.prune(request)
-        if (r.messages + r.values > 0) {
-          log.info({ event: 'retention', messages: r.messages, values: r.values, periodEndAtOrBefore: request.periodEndAtOrBefore.toISOString() }, `retention: ${String(r.values)} values and ${String(r.messages)} messages deleted`)
+        const r = await applyRetention(repository, now(), config)
+        if (r.messages + r.values + r.signatures > 0) {
+          log.info({ event: 'retention', messages: r.messages, values: r.values, signatures: r.signatures, periodEndAtOrBefore: r.request.periodEndAtOrBefore.toISOString() },
+            `retention: ${String(r.values)} values and ${String(r.messages)} messages deleted, ${String(r.signatures)} remembered signatures of expired certificates forgotten`)
         }
       } catch (err) {
         log.error({ event: 'retention-failed', err }, 'retention failed; it runs again in 24 h')
@@ -161,7 +165,6 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
         ...(config.tls.ecdhCurves === undefined ? {} : { ecdhCurves: config.tls.ecdhCurves }),
       }, { now })
       tlsContext = makeTlsContext(trust.crls)
-      pathValidator = buildValidator(trust)
       if (deps.repository === undefined) {
         const opened = await openRepository(config.storage)
         repo = opened
@@ -169,6 +172,10 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       } else {
         repo = deps.repository
       }
+      const memo = await loadSignatureMemo(repo, now(), (err) => { log.warn({ event: 'signature-memo-failed', err }, 'verified signatures not recorded; they are verified again after a restart') })
+      signatureMemo = memo
+      undo.push(() => memo.close())
+      pathValidator = buildValidator(trust)
       const decryptor = createCmsDecryptor({ agreer: keys.agreer, certificate: identity.encCertificate })
       const verifier = createCmsVerifier({
         maxCachedCertificates: config.certificateCache,
@@ -186,6 +193,13 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
 
       const tlsOptions = {
         ...tlsContext.serverOptions,
+        // The client chain is validated once, by our SM-PKI path validation in checkPeer, which
+        // remembers the signatures it verified. OpenSSL given the roots verified the leaf's and
+        // the sub-CA's signatures again on every full handshake (two brainpool verifies it cannot
+        // remember) and added no rule of its own. An empty store leaves OpenSSL only the proof of
+        // possession (CertificateVerify) and an empty certificate_authorities list, which lets the
+        // client send its certificate (RFC 5246 §7.4.4).
+        ca: [],
         ...(ticketKeys === undefined
           ? { secureOptions: (tlsContext.serverOptions.secureOptions ?? 0) | cryptoConstants.SSL_OP_NO_TICKET }
           : { ticketKeys: Buffer.from(ticketKeys) }),
@@ -195,7 +209,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
         bodyLimit: config.maxBodyBytes,
         serverFactory: (handler) => {
           const server: HttpsServer = createHttpsServer({ ...tlsOptions, rejectUnauthorized: false }, handler)
-          // Before the HTTP layer sees the socket: OUR path validation ('tls-client', CRLs), then OpenSSL's verdict.
+          // Before the HTTP layer sees the socket: our path validation ('tls-client', CRLs) decides.
           server.prependListener('secureConnection', (socket: TLSSocket) => { checkPeer(socket) })
           server.on('tlsClientError', (err) => {
             const rejection = toTlsRejection(err)
@@ -244,7 +258,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       startRetention(repo)
       await startApi(repo)
       started = true
-      log.info({ event: 'started', ports: ports() }, 'receiver listening')
+      log.info({ event: 'started', ports: ports(), rememberedSignatures: memo.loaded }, 'receiver listening')
     } catch (err) {
       await rollback()
       if (err instanceof EmtError) throw err
@@ -276,11 +290,6 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       refuse(result.reason, `TLS client rejected${resumed}: ${result.reason} (${result.detail})`)
       return
     }
-    if (!socket.authorized) {
-      const code = String(socket.authorizationError)
-      refuse(OPENSSL_VERIFY_REASONS[code], `TLS client rejected by OpenSSL: ${code}`)
-      return
-    }
     // The leaf our validation decoded (chain[0]) names the gateway; no second parse of the peer certificate.
     peers.set(socket, gatewayIdOfRdns(result.chain[0]?.subjectRdns ?? []))
   }
@@ -307,6 +316,7 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
     }
     tlsContext = undefined
     pathValidator = undefined
+    signatureMemo = undefined
   }
 
   const ports = (): EmtReceiverPorts => {

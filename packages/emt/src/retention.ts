@@ -1,5 +1,5 @@
 import { fromLegalTime, toLegalTime } from '@smgw/legal-time'
-import type { PruneRequest } from './repository/types.js'
+import type { EmtRepository, PruneRequest, PruneResult } from './repository/types.js'
 
 /** How often a running receiver applies retention (and once at its start). */
 export const RETENTION_INTERVAL_MS = 24 * 3600_000
@@ -17,4 +17,18 @@ export function retentionRequest(now: Date, o: { readonly retentionYears: number
     periodEndAtOrBefore: fromLegalTime(Math.max(year - o.retentionYears, 1980), 1, 1),
     createdBefore: new Date(now.getTime() - o.replayWindowDays * 86_400_000),
   }
+}
+
+/** What one retention run deleted. */
+export interface RetentionResult extends PruneResult {
+  readonly request: PruneRequest
+  /** Remembered certificate signatures forgotten because the certificate expired. */
+  readonly signatures: number
+}
+
+/** One retention run on a store: {@link retentionRequest}, then the remembered signatures of expired certificates. */
+export async function applyRetention(repository: EmtRepository, now: Date, o: { readonly retentionYears: number; readonly replayWindowDays: number }): Promise<RetentionResult> {
+  const request = retentionRequest(now, o)
+  const pruned = await repository.prune(request)
+  return { ...pruned, request, signatures: await repository.forgetSignatures(now) }
 }

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto'
+import { createHash, type KeyObject } from 'node:crypto'
 import type { HashName } from '@smgw/crypto'
 import { importPublicKey, signatureAlgorithmByOid, verifyWithKey } from './algorithms.js'
 import { decodeCertificate, type DecodedCertificate } from './certificate.js'
@@ -108,11 +108,40 @@ export interface PathValidatorConfig {
   /** How many presented (leaf and intermediate) certificates to remember decoded; default 256. */
   readonly maxCached?: number
   /**
+   * Verified certificate signatures remembered beyond this validator (a service's store, so
+   * that a restart or a CRL update does not verify every peer's certificate again). Consulted
+   * before a certificate's signature is verified, told of each one that verified. Whoever can
+   * write it can make a signature count as verified: keep it where the service keeps its own data.
+   */
+  readonly signatureMemo?: SignatureMemo
+  /**
    * How many CA certificates of accepted paths to keep as candidate intermediates for later
    * calls (default 32): a resumed TLS session (RFC 5077) carries the peer's leaf but not the
    * chain it sent at the full handshake. Candidates are untrusted like any presented one.
    */
   readonly maxLearned?: number
+}
+
+/**
+ * Certificate signatures known to verify, by {@link signatureMemoKey}. Only the signature is
+ * remembered: validity, revocation and every rule are checked on every validation.
+ */
+export interface SignatureMemo {
+  has(key: string): boolean
+  /** The signature of a certificate valid until `notAfter` verified (after that date the entry is of no use). */
+  add(key: string, notAfter: Date): void
+}
+
+/**
+ * The memo key of "the certificate with exactly these DER bytes carries a valid signature by
+ * this exact public key": SHA-256 over the certificate's length, its DER and the issuer's
+ * SubjectPublicKeyInfo, base64url. A certificate re-issued or re-encoded, or another issuer
+ * key, is another key.
+ */
+export function signatureMemoKey(certificateDer: Uint8Array, issuerPublicKey: Uint8Array): string {
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(certificateDer.length)
+  return createHash('sha256').update(length).update(certificateDer).update(issuerPublicKey).digest('base64url')
 }
 
 /** What varies per validation: the certificate, what the peer sent with it, the time and the purpose. */
@@ -202,7 +231,15 @@ export function createPathValidator(config: PathValidatorConfig): PathValidator 
     // Whether these exact bytes verify under that exact key never changes: a returning peer's
     // leaf (yesterday's gateway, its SIG certificate) costs no signature check while it is
     // remembered decoded (maxCached). Validity and revocation are not remembered.
-    certificate: (child, issuer, hash) => remembered(child, issuer, () => check(issuer, hash, child.tbs, child.signature)),
+    certificate: (child, issuer, hash) => remembered(child, issuer, () => {
+      const memo = config.signatureMemo
+      if (memo === undefined) return check(issuer, hash, child.tbs, child.signature)
+      const key = signatureMemoKey(child.der, issuer.publicKey)
+      if (memo.has(key)) return true
+      const ok = check(issuer, hash, child.tbs, child.signature)
+      if (ok) memo.add(key, child.notAfter)
+      return ok
+    }),
     crl: (crl, issuer, hash) => remembered(crl, issuer, () => check(issuer, hash, crl.tbs, crl.signature)),
   }
   const maxLearned = config.maxLearned ?? 32

@@ -7,7 +7,7 @@ import { decodeCertificate } from './certificate.js'
 import { issueCrl } from './crl.js'
 import { issueCertificate } from './issue.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
-import { createPathValidator, validatePath, type ValidationPurpose } from './validate.js'
+import { createPathValidator, signatureMemoKey, validatePath, type ValidationPurpose } from './validate.js'
 
 let t: TestPki
 const GW = 'gateways/smgw-0001'
@@ -136,5 +136,64 @@ describe('createPathValidator: what it remembers never lets a bad path through',
     const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], crls: t.pki.crls.map((c) => c.der), maxCached: 0 })
     for (let i = 0; i < 2; i++) expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'sig' }))).toBe('ok')
     expect(reason(v.validate({ leaf: t.cert(`${GW}/sig`), at: t.now, purpose: 'enc' }))).toBe('KEY_USAGE')
+  })
+})
+
+describe('createPathValidator: a signature memo beyond the validator (signatureMemo)', () => {
+  const memoOf = () => {
+    const entries = new Map<string, Date>()
+    const asked: string[] = []
+    return { entries, asked, memo: { has: (k: string) => { asked.push(k); return entries.has(k) }, add: (k: string, notAfter: Date) => { entries.set(k, notAfter) } } }
+  }
+
+  it('records each verified certificate signature (the leaf by the sub-CA, the sub-CA by the root) with the certificate\'s end of validity', () => {
+    const m = memoOf()
+    const v = createPathValidator({ roots: [t.cert('root')], signatureMemo: m.memo })
+    const leaf = t.cert(`${GW}/tls`)
+    const subCa = t.cert('sub-ca-gw')
+    expect(reason(v.validate({ leaf, intermediates: [subCa], at: t.now, purpose: 'tls-client' }))).toBe('ok')
+    const spki = (der: Uint8Array) => decodeCertificate(der).publicKey
+    expect([...m.entries.keys()].sort()).toEqual([signatureMemoKey(leaf, spki(subCa)), signatureMemoKey(subCa, spki(t.cert('root')))].sort())
+    expect(m.entries.get(signatureMemoKey(leaf, spki(subCa)))).toEqual(decodeCertificate(leaf).notAfter)
+  })
+
+  it('a second validator (a restarted service) takes the signature from the memo; time and rules are still checked', () => {
+    const m = memoOf()
+    const leaf = t.cert(`${GW}/sig`)
+    const subCa = t.cert('sub-ca-gw')
+    createPathValidator({ roots: [t.cert('root')], signatureMemo: m.memo }).validate({ leaf, intermediates: [subCa], at: t.now, purpose: 'sig' })
+    const recorded = new Map(m.entries)
+    const again = createPathValidator({ roots: [t.cert('root')], signatureMemo: m.memo })
+    m.asked.length = 0
+    expect(reason(again.validate({ leaf, intermediates: [subCa], at: t.now, purpose: 'sig' }))).toBe('ok')
+    expect(m.asked.sort()).toEqual([...recorded.keys()].sort())
+    expect(m.entries).toEqual(recorded)
+    expect(reason(again.validate({ leaf, intermediates: [subCa], at: new Date(t.now.getTime() + 20 * 365 * DAY), purpose: 'sig' }))).toBe('EXPIRED')
+    expect(reason(again.validate({ leaf, intermediates: [subCa], at: t.now, purpose: 'tls-client' }))).not.toBe('ok')
+  })
+
+  it('a signature that does not verify is not recorded; an entry binds the exact bytes and the issuer key', () => {
+    const m = memoOf()
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], signatureMemo: m.memo })
+    const leaf = t.cert(`${GW}/sig`)
+    const tampered = leaf.slice()
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01
+    expect(reason(v.validate({ leaf: tampered, at: t.now, purpose: 'sig' }))).toBe('BAD_SIGNATURE')
+    const subCaKey = decodeCertificate(t.cert('sub-ca-gw')).publicKey
+    expect(m.entries.has(signatureMemoKey(tampered, subCaKey))).toBe(false)
+    expect(reason(v.validate({ leaf, at: t.now, purpose: 'sig' }))).toBe('ok')
+    expect(m.entries.has(signatureMemoKey(leaf, subCaKey))).toBe(true)
+    expect(signatureMemoKey(tampered, subCaKey)).not.toBe(signatureMemoKey(leaf, subCaKey))
+    expect(signatureMemoKey(leaf, decodeCertificate(t.cert('root')).publicKey)).not.toBe(signatureMemoKey(leaf, subCaKey))
+  })
+
+  it('what the memo says is taken as verified: it belongs in the service\'s own store (a forged entry lets a tampered certificate through)', () => {
+    const leaf = t.cert(`${GW}/sig`)
+    const tampered = leaf.slice()
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01
+    const m = memoOf()
+    m.entries.set(signatureMemoKey(tampered, decodeCertificate(t.cert('sub-ca-gw')).publicKey), decodeCertificate(leaf).notAfter)
+    const v = createPathValidator({ roots: [t.cert('root')], intermediates: [t.cert('sub-ca-gw')], signatureMemo: m.memo })
+    expect(reason(v.validate({ leaf: tampered, at: t.now, purpose: 'sig' }))).toBe('ok')
   })
 })

@@ -72,7 +72,9 @@ every refusal with its code as JSON lines on standard error. With --workers N (N
 process opens the store, serves the REST API and forwards SIGHUP to N worker processes
 that share the gateway port (node:cluster), each doing TLS handshakes, checks and commits.
 Retention (retentionYears of the configuration, see \`smgw emt prune --help\`) runs beside
-the intake from the start and every 24 h.
+the intake from the start and every 24 h. The certificate signatures the receiver verified
+are kept in the store, so after a restart known gateways' certificates are not verified
+again (validity, revocation and every rule still are).
 
 Examples:
   smgw emt serve --config emt.json
@@ -137,6 +139,7 @@ Examples:
 MsbG retention: a message whose period ended in year Y is deleted once year Y + retentionYears
 (configuration, 1–3, default 3) is over, by the legal calendar (Europe/Berlin). Its row stays
 while it is inside the replay window (replayWindowDays), so a replay is still recognised.
+The receiver's remembered certificate signatures go once their certificate has expired.
 \`smgw emt serve\` does the same at its start and every 24 h; this runs it by hand.
 
 Examples:
@@ -148,12 +151,11 @@ Examples:
       const config = await loadConfig(lib, io, o.config)
       if (config === undefined) return EXIT_USAGE
       return withOpenRepository(lib, io, config, async (repo) => {
-        const request = lib.retentionRequest(new Date(), config)
-        const r = await repo.prune(request)
-        const before = request.periodEndAtOrBefore.toISOString()
+        const r = await lib.applyRetention(repo, new Date(), config)
+        const before = r.request.periodEndAtOrBefore.toISOString()
         io.stdout(o.json === true
-          ? `${toJson({ pruned: { messages: r.messages, values: r.values, periodEndAtOrBefore: before } })}\n`
-          : `retention (periods ended at or before ${before}): ${String(r.values)} values and ${String(r.messages)} messages deleted\n`)
+          ? `${toJson({ pruned: { messages: r.messages, values: r.values, signatures: r.signatures, periodEndAtOrBefore: before } })}\n`
+          : `retention (periods ended at or before ${before}): ${String(r.values)} values and ${String(r.messages)} messages deleted, ${String(r.signatures)} remembered signatures of expired certificates forgotten\n`)
         return EXIT_OK
       })
     }))

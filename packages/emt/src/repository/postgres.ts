@@ -98,6 +98,17 @@ INSERT INTO series_values (series, time_ms, value, status)
 DROP TABLE series_values_v1;
 `,
   },
+  {
+    version: 3,
+    name: 'verified certificate signatures',
+    sql: `
+-- @smgw/pki signatureMemoKey of each certificate signature the receiver verified, until the certificate expires.
+CREATE TABLE verified_signatures (
+  key          TEXT   PRIMARY KEY,
+  not_after_ms BIGINT NOT NULL
+);
+`,
+  },
 ]
 
 /** Where the PostgreSQL store records its schema version, and its migrators' advisory lock. */
@@ -205,6 +216,15 @@ export async function openPostgresRepository(options: PostgresRepositoryOptions)
   return {
     kind: 'postgres',
     prune: (q) => guard('prune', () => pruneInBatches(() => pruneBatch(q))),
+    rememberSignatures: (entries) => guard('rememberSignatures', async () => {
+      if (entries.length === 0) return
+      await pool.query('INSERT INTO verified_signatures (key, not_after_ms) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (key) DO NOTHING',
+        [entries.map((e) => e.key), entries.map((e) => e.notAfter.getTime())])
+    }),
+    rememberedSignatures: (at) => guard('rememberedSignatures', async () =>
+      (await pool.query<{ key: string }>('SELECT key FROM verified_signatures WHERE not_after_ms >= $1', [at.getTime()])).rows.map((r) => r.key)),
+    forgetSignatures: (expiredBefore) => guard('forgetSignatures', async () =>
+      (await pool.query('DELETE FROM verified_signatures WHERE not_after_ms < $1', [expiredBefore.getTime()])).rowCount ?? 0),
     addGateway: (id, note, addedAt) => guard('addGateway', async () => {
       const r = await pool.query('INSERT INTO gateways (id, note, added_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [id, note, addedAt.getTime()])
       if (r.rowCount === 0) throw new EmtError('EMT_GATEWAY_EXISTS', `gateway ${id} is registered already`)

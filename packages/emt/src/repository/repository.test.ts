@@ -266,6 +266,25 @@ describe.each(implementations)('repository (%s)', (name, { open, openVersion1 })
     }
   })
 
+  test('remembered signatures: recorded once each, listed while their certificate is valid, forgotten after it expired', async () => {
+    const repo = await open()
+    try {
+      const day = 86_400_000
+      await repo.rememberSignatures([])
+      await repo.rememberSignatures([{ key: 'a', notAfter: new Date(at.getTime() + day) }, { key: 'b', notAfter: new Date(at.getTime() + 3 * day) }])
+      // Again, with another date: the first entry stays as it is.
+      await repo.rememberSignatures([{ key: 'a', notAfter: new Date(at.getTime() + 9 * day) }, { key: 'c', notAfter: new Date(at.getTime() - day) }])
+      expect((await repo.rememberedSignatures(at)).sort()).toEqual(['a', 'b'])
+      expect(await repo.rememberedSignatures(new Date(at.getTime() + day))).toEqual(expect.arrayContaining(['a', 'b']))
+      expect(await repo.rememberedSignatures(new Date(at.getTime() + 2 * day))).toEqual(['b'])
+      expect(await repo.forgetSignatures(new Date(at.getTime() + 2 * day))).toBe(2)
+      expect(await repo.rememberedSignatures(new Date(at.getTime() - 2 * day))).toEqual(['b'])
+      expect(await repo.forgetSignatures(new Date(at.getTime() + 2 * day))).toBe(0)
+    } finally {
+      await repo.close()
+    }
+  })
+
   test('a closed repository refuses with EMT_STORAGE_FAILED; close is idempotent', async () => {
     const repo = await open()
     await repo.close()

@@ -4,7 +4,7 @@ import { EmtError } from '../errors.js'
 import {
   MAX_QUERY_ROWS, PRUNE_BATCH, pruneInBatches, seriesRows, valueCount,
   type EmtRepository, type GatewayRecord, type MessageRecord, type MeteringPointRecord,
-  type PruneBatchResult, type StoreMessageInput, type StoreOutcome, type ValueRow,
+  type PruneBatchResult, type RememberedSignature, type StoreMessageInput, type StoreOutcome, type ValueRow,
 } from './types.js'
 
 /*
@@ -104,6 +104,17 @@ INSERT INTO series_values (series, time_ms, value, status)
 DROP TABLE series_values_v1;
 `,
   },
+  {
+    version: 3,
+    name: 'verified certificate signatures',
+    sql: `
+-- @smgw/pki signatureMemoKey of each certificate signature the receiver verified, until the certificate expires.
+CREATE TABLE verified_signatures (
+  key          TEXT    PRIMARY KEY,
+  not_after_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ]
 
 /** `PRAGMA application_id` of an EMT store ('SMEM'). */
@@ -135,6 +146,9 @@ export function openSqliteRepository(path: string): EmtRepository {
     deleteValuesOf: db.prepare<[number]>('DELETE FROM series_values WHERE series IN (SELECT id FROM series WHERE message = ?)'),
     deleteSeriesOf: db.prepare<[number]>('DELETE FROM series WHERE message = ?'),
     deleteMessage: db.prepare<[number]>('DELETE FROM messages WHERE id = ?'),
+    rememberSignature: db.prepare<[string, number]>('INSERT OR IGNORE INTO verified_signatures (key, not_after_ms) VALUES (?, ?)'),
+    rememberedSignatures: db.prepare<[number], { key: string }>('SELECT key FROM verified_signatures WHERE not_after_ms >= ?'),
+    forgetSignatures: db.prepare<[number]>('DELETE FROM verified_signatures WHERE not_after_ms < ?'),
     meteringPoints: db.prepare<[], { id: string; kind: string; obis: string; n: number; first_ms: number; last_ms: number }>(`
       SELECT s.metering_point AS id, m.metering_point_kind AS kind, group_concat(DISTINCT s.obis) AS obis, sum(s.value_count) AS n,
              min(s.first_ms) AS first_ms, max(s.last_ms) AS last_ms
@@ -157,6 +171,9 @@ export function openSqliteRepository(path: string): EmtRepository {
     }
     return 'stored'
   }
+  const rememberAll = db.transaction((entries: readonly RememberedSignature[]) => {
+    for (const e of entries) st.rememberSignature.run(e.key, e.notAfter.getTime())
+  })
   const pruneBatch = db.transaction((periodEnd: number, createdBefore: number): PruneBatchResult => {
     const victims = st.pruneCandidates.all(periodEnd, createdBefore, PRUNE_BATCH)
     let messages = 0
@@ -220,6 +237,9 @@ export function openSqliteRepository(path: string): EmtRepository {
       return rows.map(messageRecord)
     }),
     prune: (q) => guard('prune', () => pruneInBatches(() => pruneBatch.immediate(q.periodEndAtOrBefore.getTime(), q.createdBefore.getTime()))),
+    rememberSignatures: (entries) => guard('rememberSignatures', () => { rememberAll.immediate(entries) }),
+    rememberedSignatures: (at) => guard('rememberedSignatures', () => st.rememberedSignatures.all(at.getTime()).map((r) => r.key)),
+    forgetSignatures: (expiredBefore) => guard('forgetSignatures', () => st.forgetSignatures.run(expiredBefore.getTime()).changes),
     listMeteringPoints: () => guard('listMeteringPoints', () => st.meteringPoints.all().map((r): MeteringPointRecord => ({
       id: r.id, kind: r.kind as MeteringPointRecord['kind'], obis: r.obis.split(',').sort(), values: r.n, firstTime: new Date(r.first_ms), lastTime: new Date(r.last_ms),
     }))),

@@ -103,7 +103,23 @@ export interface EmtRepository {
   queryValues(query: ValueQuery): Promise<ValueRow[]>
   /** Retention: see {@link PruneRequest}; in transactions of at most {@link PRUNE_BATCH} messages. */
   prune(request: PruneRequest): Promise<PruneResult>
+  /** Records verified certificate signatures (an entry already there stays as it is). */
+  rememberSignatures(entries: readonly RememberedSignature[]): Promise<void>
+  /** The keys of the remembered signatures whose certificate is valid at `at` or later. */
+  rememberedSignatures(at: Date): Promise<string[]>
+  /** Deletes the entries whose certificate expired before `at`; how many. */
+  forgetSignatures(expiredBefore: Date): Promise<number>
   close(): Promise<void>
+}
+
+/**
+ * A certificate signature the receiver verified (`key`: @smgw/pki `signatureMemoKey` of the
+ * certificate and its issuer's key), kept until the certificate expires: a restarted receiver
+ * does not verify every gateway's certificates again.
+ */
+export interface RememberedSignature {
+  readonly key: string
+  readonly notAfter: Date
 }
 
 /**
