@@ -33,6 +33,10 @@
 // and never wait for the generator, which only fills the idle gaps (caches stay shared with it);
 // with `--ab-workers 2` it bounds what a second worker costs on a core of its own (from above:
 // one worker leaves the other CPU's caches to the generator, two share both with it).
+// --register-certificates registers each gateway with its TLS and SIG certificates
+// (`smgw emt gateway add --certificate`, untimed): the receiver starts with their signatures
+// remembered in its store, so the first contact is that of a gateway the market participant
+// got from its administrator beforehand (emt_certificates_registered 1).
 // Certificates are made once and cached in the repository's .tmp/bench-wan-<N>/ (gitignored):
 // issuing 20,000 brainpool certificates takes a while. Messages are signed and encrypted before the timed
 // phase; the timed phase is only the delivery: handshakes, intake checks, commits.
@@ -43,7 +47,7 @@
 // --ab-cli PATH likewise compares another checkout's receiver (B: PATH is its
 // packages/cli/bin/smgw.js, e.g. a `git worktree` of main with its own `npm ci`) with this
 // one's (A): a code change measured against its baseline in the same run.
-//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin | --idle-generator] [--ecdh-curves G1:G2…] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
+//   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin | --idle-generator] [--ecdh-curves G1:G2…] [--register-certificates] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
 //   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W | --ab-cli PATH) [--ab-block B] [--warmup K] [--workers W] [--no-pin | --idle-generator]
 import { execFileSync, spawn } from 'node:child_process'
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
@@ -53,7 +57,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CURVES, createCmsEncryptor, createCmsSigner, createKeyObjectSigner, decodeCertificates, encodePem, type CurveName } from '@smgw/crypto'
-import { openSqliteRepository } from '@smgw/emt'
+import { checkGatewayCertificates, openSqliteRepository } from '@smgw/emt'
 import { createDeliveryService, createGatewayLogs, formatDeliveryText, openStore } from '@smgw/gateway'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, VALUE_STATUS, type MeterDataMessage } from '@smgw/meter-data'
 import { connectTls, createDemoPki, createTlsContext, issueCertificate, issueCrl, TLS_CURVE_NAMES, type TlsContext, type TlsCurve } from '@smgw/pki'
@@ -351,6 +355,15 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
   }))
   const repo = openSqliteRepository(db)
   for (const g of pki.gateways) await repo.addGateway(g.id, null, now)
+  const registerCertificates = args.includes('--register-certificates')
+  if (registerCertificates) {
+    log(`registering the TLS and SIG certificates of ${String(n)} gateways (as smgw emt gateway add --certificate; not timed)`)
+    // The CRLs revoke nothing here; the receiver checks them on every use anyway.
+    const trust = { roots: [der(pki.root)], intermediates: [der(pki.subCaGw)], crls: [] }
+    for (const g of pki.gateways) {
+      await repo.rememberSignatures(checkGatewayCertificates(trust, false, g.id, [[der(g.tlsCert)], [der(g.sigCert)]], now).signatures)
+    }
+  }
   await repo.close()
 
   log(`signing and encrypting ${String(n)} messages (not timed)`)
@@ -529,6 +542,7 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
         emt_warmup_gateways: warmup,
         emt_workers: workers,
         emt_pinned: placement.mode === 'pinned' ? 1 : 0,
+        emt_certificates_registered: registerCertificates ? 1 : 0,
         emt_idle_generator: placement.mode === 'idle' ? 1 : 0,
         emt_receiver_cores: receiverCores,
         emt_startup_s: startupS,

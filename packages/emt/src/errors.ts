@@ -6,6 +6,8 @@ export type EmtErrorCode =
   | 'EMT_STORAGE_FAILED'
   /** `gateway add` for an ID that is registered already. */
   | 'EMT_GATEWAY_EXISTS'
+  /** `gateway add --certificate`: a certificate that does not validate now as the gateway's TLS or SIG certificate, or names another gateway. */
+  | 'EMT_CERTIFICATE_INVALID'
   /** `gateway remove` for an ID that is not registered. */
   | 'EMT_GATEWAY_UNKNOWN'
   /** A REST query parameter is missing or malformed. */

@@ -29,7 +29,7 @@ async function read(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-async function readDer(path: string, labels: readonly string[], what: string): Promise<Uint8Array[]> {
+export async function readDer(path: string, labels: readonly string[], what: string): Promise<Uint8Array[]> {
   const bytes = await read(path, what)
   try {
     return decodePemOrDer(bytes, labels, 'CERT_MALFORMED')

@@ -387,7 +387,7 @@ describe('receiver storage failure and lifecycle', () => {
     })
   })
 
-  it('remembers the certificate signatures it verified in its store; a restarted receiver takes them from there', async () => {
+  it('remembers the certificate signatures it verified in its store; a restarted receiver takes them from there, and those written since on reloadCrls (SIGHUP)', async () => {
     const file = join(dir, 'memo.db')
     const startOn = async () => {
       const lines: Record<string, unknown>[] = []
@@ -410,19 +410,22 @@ describe('receiver storage failure and lifecycle', () => {
     expect(first.lines).toContainEqual(expect.objectContaining({ event: 'started', rememberedSignatures: 0 }))
     expect(await deliver(first.r, 'a')).toBe(201)
     await first.r.close()
-    const reopened = openSqliteRepository(file)
-    expect((await reopened.rememberedSignatures(NOW)).sort()).toEqual(expected)
-    // An entry for a TLS certificate whose signature is broken (refused above without one) shows
-    // that the restarted receiver takes the signature from its store instead of verifying it.
-    const broken = new Uint8Array(gw.tls.cert)
-    broken[broken.length - 1] = (broken[broken.length - 1] ?? 0) ^ 0x01
-    await reopened.rememberSignatures([{ key: signatureMemoKey(broken, spki(subCa)), notAfter: decodeCertificate(gw.tls.cert).notAfter }])
-    await reopened.close()
+    const other = openSqliteRepository(file)
+    expect((await other.rememberedSignatures(NOW)).sort()).toEqual(expected)
 
     const second = await startOn()
     try {
-      expect(second.lines).toContainEqual(expect.objectContaining({ event: 'started', rememberedSignatures: 4 }))
+      expect(second.lines).toContainEqual(expect.objectContaining({ event: 'started', rememberedSignatures: 3 }))
       expect(await deliver(second.r, 'b')).toBe(201)
+      // An entry for a TLS certificate whose signature is broken (refused above without one),
+      // written by another process and taken up by reloadCrls (SIGHUP), shows that the receiver
+      // takes the signature from its store instead of verifying it.
+      const broken = new Uint8Array(gw.tls.cert)
+      broken[broken.length - 1] = (broken[broken.length - 1] ?? 0) ^ 0x01
+      await other.rememberSignatures([{ key: signatureMemoKey(broken, spki(subCa)), notAfter: decodeCertificate(gw.tls.cert).notAfter }])
+      await other.close()
+      await second.r.reloadCrls()
+      expect(second.lines).toContainEqual(expect.objectContaining({ event: 'crls-reloaded', rememberedSignatures: 4 }))
       const m = sampleTaf7Message({ messageId: 'smgw-0001:taf7:memo-c' })
       const ctx = createTlsContext({ identity: { key: gw.tls.key, cert: broken, chain: [subCa] }, trust: { roots: [pki.root] } }, { now: () => NOW })
       const socket = await connectTls(ctx, { host: '127.0.0.1', port: second.r.ports().gateway })

@@ -46,7 +46,10 @@ export interface EmtReceiver {
   close(): Promise<void>
   /** Bound ports after start. */
   ports(): EmtReceiverPorts
-  /** Re-reads the CRL files; new TLS handshakes and messages are checked against them. */
+  /**
+   * Re-reads the CRL files (new TLS handshakes and messages are checked against them) and the
+   * store's remembered signatures (gateways registered with their certificates since the start).
+   */
   reloadCrls(): Promise<void>
   /** The repository in use (after start). */
   repository(): EmtRepository
@@ -348,10 +351,11 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
       }
       if (trust === undefined || makeTlsContext === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')
       const crls = await readCrls(config)
+      const rememberedSignatures = await signatureMemo?.reload(now())
       trust = { ...trust, crls }
       tlsContext = makeTlsContext(crls)
       pathValidator = buildValidator(trust, pathValidator)
-      log.info({ event: 'crls-reloaded', crls: crls.length }, 'CRLs reloaded')
+      log.info({ event: 'crls-reloaded', crls: crls.length, rememberedSignatures }, 'CRLs and remembered signatures reloaded')
     },
     repository: () => {
       if (repo === undefined) throw new EmtError('EMT_START_FAILED', 'the receiver is not started')

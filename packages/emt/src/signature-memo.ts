@@ -8,6 +8,8 @@ export const SIGNATURE_MEMO_FLUSH_MS = 1000
 export interface StoredSignatureMemo extends SignatureMemo {
   /** Entries loaded at start. */
   readonly loaded: number
+  /** Adds the store's entries written since the start by others (`smgw emt gateway add --certificate`, other workers); the count known now. */
+  reload(at: Date): Promise<number>
   /** Writes the entries not yet written, then stops writing (before the repository closes). */
   close(): Promise<void>
 }
@@ -46,6 +48,10 @@ export async function loadSignatureMemo(repository: EmtRepository, at: Date, onW
         timer = setTimeout(() => { void write() }, SIGNATURE_MEMO_FLUSH_MS)
         timer.unref()
       }
+    },
+    reload: async (at) => {
+      for (const key of await repository.rememberedSignatures(at)) known.add(key)
+      return known.size
     },
     close: async () => {
       closed = true

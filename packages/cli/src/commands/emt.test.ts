@@ -87,7 +87,7 @@ describe('smgw emt', () => {
 
   it('gateway add | list | remove, with --json; a second add and removing an unknown gateway exit 1', async () => {
     expect(await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt.json'), '--note', 'test'])).toMatchObject({ status: 0, stdout: 'gateway smgw-0001 added\n' })
-    expect(await runCaptured(['emt', 'gateway', 'add', 'smgw-0002', '--config', p('emt.json'), '--json'])).toMatchObject({ status: 0, stdout: '{"added":"smgw-0002"}\n' })
+    expect(await runCaptured(['emt', 'gateway', 'add', 'smgw-0002', '--config', p('emt.json'), '--json'])).toMatchObject({ status: 0, stdout: '{"added":"smgw-0002","certificates":[]}\n' })
     const again = await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', p('emt.json')])
     expect([again.status, again.stderr]).toEqual([1, expect.stringContaining('EMT_GATEWAY_EXISTS')])
     const list = await runCaptured(['emt', 'gateway', 'list', '--config', p('emt.json'), '--json'])
@@ -96,6 +96,41 @@ describe('smgw emt', () => {
     const unknown = await runCaptured(['emt', 'gateway', 'remove', 'smgw-0002', '--config', p('emt.json')])
     expect([unknown.status, unknown.stderr]).toEqual([1, expect.stringContaining('EMT_GATEWAY_UNKNOWN')])
     expect((await runCaptured(['emt', 'gateway', 'add', 'bad id', '--config', p('emt.json')])).status).toBe(2)
+  })
+
+  it('gateway add --certificate: the TLS and SIG certificates validate and name the gateway, their signatures are remembered; otherwise nothing is registered', async () => {
+    const config = p('emt-certs.json')
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(p('emt.json'), 'utf8')) as object, storage: { sqlite: 'emt-certs.db' } }))
+    const gw = (id: string, kind: string) => `pki/gateways/${id}/${kind}.cert.pem`
+    // The gateway's certificate first, its sub-CA after it (the configuration names no intermediates).
+    const withSubCa = (id: string, kind: string) => {
+      const file = p(`${id}-${kind}-chain.pem`)
+      writeFileSync(file, Buffer.concat([readFileSync(p(gw(id, kind))), readFileSync(p('pki/sub-ca-gw/ca.cert.pem'))]))
+      return file
+    }
+    const refused = async (args: string[], why: RegExp) => {
+      const r = await runCaptured(['emt', 'gateway', 'add', 'smgw-0002', '--config', config, ...args])
+      expect([r.status, r.stderr]).toEqual([1, expect.stringMatching(why)])
+    }
+    await refused(['--certificate', withSubCa('smgw-0001', 'tls')], /EMT_CERTIFICATE_INVALID: certificate 1 \(.*CN=smgw-0001.*\) names gateway smgw-0001, not smgw-0002/)
+    await refused(['--certificate', withSubCa('smgw-0002', 'tls'), '--certificate', withSubCa('smgw-0002', 'enc')], /EMT_CERTIFICATE_INVALID: certificate 2 is neither a TLS client nor a SIG certificate/)
+    await refused(['--certificate', p(gw('smgw-0002', 'tls'))], /EMT_CERTIFICATE_INVALID: certificate 1 .*NO_PATH/)
+    await refused(['--certificate', p('api-token')], /EMT_CERTIFICATE_INVALID/)
+    expect((await runCaptured(['emt', 'gateway', 'list', '--config', config])).stdout).toBe('no gateways registered\n')
+
+    const ok = await runCaptured(['emt', 'gateway', 'add', 'smgw-0002', '--config', config, '--certificate', withSubCa('smgw-0002', 'tls'), '--certificate', withSubCa('smgw-0002', 'sig'), '--json'])
+    expect(ok.status).toBe(0)
+    const out = JSON.parse(ok.stdout) as { added: string; certificates: { purpose: string; subject: string }[] }
+    expect(out.added).toBe('smgw-0002')
+    expect(out.certificates.map((c) => c.purpose)).toEqual(['tls-client', 'sig'])
+    const repo = openSqliteRepository(p('emt-certs.db'))
+    try {
+      // The TLS and the SIG certificate by the sub-CA, the sub-CA by the root.
+      expect(await repo.rememberedSignatures(new Date())).toHaveLength(3)
+      expect((await repo.listGateways()).map((g) => g.id)).toEqual(['smgw-0002'])
+    } finally {
+      await repo.close()
+    }
   })
 
   it('serve prints its ports, stores a delivered message, stops on SIGTERM with exit 0; export writes MSCONS, CSV and JSON', async () => {

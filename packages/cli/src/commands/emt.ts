@@ -94,18 +94,38 @@ Examples:
 
   const gateway = emt.command('gateway').description('the registered gateways (a gateway not listed is SENDER_UNKNOWN)')
   gateway.command('add')
-    .description('register a gateway ID (the CN of its TLS and SIG certificates)')
+    .description('register a gateway ID (the CN of its TLS and SIG certificates), optionally with those certificates')
     .argument('<id>', 'gateway ID, e.g. smgw-0001')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
     .option('--note <text>', 'a note (location, contract)')
+    .option('--certificate <file>', 'the gateway\'s TLS or SIG certificate (PEM or DER; further certificates in the file may complete its path); repeatable', (v: string, all: string[]) => [...all, v], [])
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  smgw emt gateway add smgw-0001 --config emt.json\n  smgw emt gateway add smgw-0002 --config emt.json --note "Musterstraße 2" --json\n')
-    .action((id: string, o: ConfigOption & { note?: string }) => run(() => withRepository(io, o.config, async (repo) => {
+    .addHelpText('after', `
+With --certificate (as the gateway administrator hands them over), each certificate must
+validate now as the gateway's TLS client or SIG certificate (chain to pki.roots, validity,
+CRLs, profile) and name the gateway (CN); otherwise nothing is registered
+(EMT_CERTIFICATE_INVALID). Their verified signatures are kept in the store, so the gateway's
+first delivery costs no certificate signature check. A running receiver takes them up on
+SIGHUP (or its next start).
+
+Examples:
+  smgw emt gateway add smgw-0001 --config emt.json
+  smgw emt gateway add smgw-0002 --config emt.json --note "Musterstraße 2" --json
+  smgw emt gateway add smgw-0003 --config emt.json --certificate tls.pem --certificate sig.pem
+`)
+    .action((id: string, o: ConfigOption & { note?: string; certificate: string[] }) => run(async () => {
       if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) return usage(io, `gateway ID ${JSON.stringify(id)}: 1–64 characters A–Z a–z 0–9 . _ : -`)
-      await repo.addGateway(id, o.note ?? null, new Date())
-      io.stdout(o.json === true ? `${toJson({ added: id })}\n` : `gateway ${id} added\n`)
-      return EXIT_OK
-    })))
+      const lib = await import('@smgw/emt')
+      const config = await loadConfig(lib, io, o.config)
+      if (config === undefined) return EXIT_USAGE
+      return withOpenRepository(lib, io, config, async (repo) => {
+        const checks = await lib.registerGateway(repo, config, { id, note: o.note ?? null, certificateFiles: o.certificate, now: new Date() })
+        io.stdout(o.json === true
+          ? `${toJson({ added: id, certificates: checks.map((c) => ({ ...c, notAfter: c.notAfter.toISOString() })) })}\n`
+          : `gateway ${id} added${checks.map((c) => `\n  ${c.purpose} certificate ${c.serialHex} valid until ${c.notAfter.toISOString()}`).join('')}\n`)
+        return EXIT_OK
+      })
+    }))
   gateway.command('list')
     .description('list the registered gateways')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
