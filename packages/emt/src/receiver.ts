@@ -84,10 +84,10 @@ export function createEmtReceiver(config: EmtConfig, deps: EmtReceiverDeps): Emt
   const peers = new WeakMap<object, string | undefined>()
   let pool: WorkerPool | undefined
 
+  // The certificate signatures verified before, kept in the store (restarts, CRL reloads, registration).
+  let signatureMemo: StoredSignatureMemo | undefined
   // `previous`: the validator being replaced (CRL reload) hands over the sub-CAs it learned, so
   // resumed TLS sessions (leaf only) still find their path.
-  // `signatureMemo`: the certificate signatures verified before, kept in the store (restarts, CRL reloads).
-  let signatureMemo: StoredSignatureMemo | undefined
   const buildValidator = (t: TrustMaterial, previous?: PathValidator): PathValidator => createPathValidator({
     roots: t.roots, intermediates: [...t.intermediates, ...(previous?.learnedIntermediates() ?? [])], crls: t.crls,
     requireCrl: config.pki.requireCrl, maxCached: config.certificateCache,
