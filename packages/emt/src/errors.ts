@@ -8,7 +8,7 @@ export type EmtErrorCode =
   | 'EMT_GATEWAY_EXISTS'
   /** `gateway add --certificate`: a certificate that does not validate now as the gateway's TLS or SIG certificate, or names another gateway. */
   | 'EMT_CERTIFICATE_INVALID'
-  /** `gateway remove` for an ID that is not registered. */
+  /** `gateway remove` or `gateway certificates` for an ID that is not registered. */
   | 'EMT_GATEWAY_UNKNOWN'
   /** A REST query parameter is missing or malformed. */
   | 'EMT_QUERY_INVALID'

@@ -7,7 +7,7 @@ export type { EmtReceiver, EmtReceiverDeps, EmtReceiverPorts } from './receiver.
 export { createIntake, SignerPathRejected } from './intake.js'
 export type { Intake, IntakeDeps, IntakeRequest, IntakeResult } from './intake.js'
 export { gatewayIdOfCertificate } from './identity.js'
-export { checkGatewayCertificates, registerGateway, type GatewayCertificateCheck } from './registration.js'
+export { checkGatewayCertificates, registerGateway, rememberGatewayCertificates, type GatewayCertificateCheck } from './registration.js'
 export { createApi, formatExport, EXPORT_CONTENT_TYPES } from './api.js'
 export type { ApiDeps } from './api.js'
 export { OPENAPI_DOCUMENT } from './openapi.js'

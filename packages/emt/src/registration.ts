@@ -54,12 +54,26 @@ export function checkGatewayCertificates(trust: TrustMaterial, requireCrl: boole
  * as `reloadCrls`).
  */
 export async function registerGateway(repository: EmtRepository, config: EmtConfig, o: { readonly id: string; readonly note: string | null; readonly certificateFiles: readonly string[]; readonly now: Date }): Promise<GatewayCertificateCheck[]> {
-  const { checks, signatures } = o.certificateFiles.length === 0
-    ? { checks: [], signatures: [] }
-    : checkGatewayCertificates(await readTrustMaterial(config), config.pki.requireCrl, o.id, await Promise.all(o.certificateFiles.map(readGatewayCertificate)), o.now)
+  const { checks, signatures } = await checkFiles(config, o.id, o.certificateFiles, o.now)
   await repository.addGateway(o.id, o.note, o.now)
   await repository.rememberSignatures(signatures)
   return checks
+}
+
+/**
+ * The same for a registered gateway's new (renewed) certificates: checked, then their
+ * signatures remembered; EMT_GATEWAY_UNKNOWN for an ID that is not registered.
+ */
+export async function rememberGatewayCertificates(repository: EmtRepository, config: EmtConfig, o: { readonly id: string; readonly certificateFiles: readonly string[]; readonly now: Date }): Promise<GatewayCertificateCheck[]> {
+  if (!await repository.isKnownGateway(o.id)) throw new EmtError('EMT_GATEWAY_UNKNOWN', `gateway ${o.id} is not registered`)
+  const { checks, signatures } = await checkFiles(config, o.id, o.certificateFiles, o.now)
+  await repository.rememberSignatures(signatures)
+  return checks
+}
+
+async function checkFiles(config: EmtConfig, id: string, files: readonly string[], at: Date): Promise<ReturnType<typeof checkGatewayCertificates>> {
+  if (files.length === 0) return { checks: [], signatures: [] }
+  return checkGatewayCertificates(await readTrustMaterial(config), config.pki.requireCrl, id, await Promise.all(files.map(readGatewayCertificate)), at)
 }
 
 async function readGatewayCertificate(file: string): Promise<Uint8Array[]> {

@@ -98,7 +98,7 @@ describe('smgw emt', () => {
     expect((await runCaptured(['emt', 'gateway', 'add', 'bad id', '--config', p('emt.json')])).status).toBe(2)
   })
 
-  it('gateway add --certificate: the TLS and SIG certificates validate and name the gateway, their signatures are remembered; otherwise nothing is registered', async () => {
+  it('gateway add --certificate / gateway certificates: the TLS and SIG certificates validate and name the gateway, their signatures are remembered; otherwise nothing is registered or remembered', async () => {
     const config = p('emt-certs.json')
     writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(p('emt.json'), 'utf8')) as object, storage: { sqlite: 'emt-certs.db' } }))
     const gw = (id: string, kind: string) => `pki/gateways/${id}/${kind}.cert.pem`
@@ -123,14 +123,26 @@ describe('smgw emt', () => {
     const out = JSON.parse(ok.stdout) as { added: string; certificates: { purpose: string; subject: string }[] }
     expect(out.added).toBe('smgw-0002')
     expect(out.certificates.map((c) => c.purpose)).toEqual(['tls-client', 'sig'])
-    const repo = openSqliteRepository(p('emt-certs.db'))
-    try {
-      // The TLS and the SIG certificate by the sub-CA, the sub-CA by the root.
-      expect(await repo.rememberedSignatures(new Date())).toHaveLength(3)
-      expect((await repo.listGateways()).map((g) => g.id)).toEqual(['smgw-0002'])
-    } finally {
-      await repo.close()
+    const remembered = async () => {
+      const repo = openSqliteRepository(p('emt-certs.db'))
+      try {
+        return { signatures: (await repo.rememberedSignatures(new Date())).length, gateways: (await repo.listGateways()).map((g) => g.id) }
+      } finally {
+        await repo.close()
+      }
     }
+    // The TLS and the SIG certificate by the sub-CA, the sub-CA by the root.
+    expect(await remembered()).toEqual({ signatures: 3, gateways: ['smgw-0002'] })
+
+    // gateway certificates: a registered gateway's new certificates (here smgw-0001's, registered without).
+    const unknown = await runCaptured(['emt', 'gateway', 'certificates', 'smgw-0001', '--config', config, '--certificate', withSubCa('smgw-0001', 'sig')])
+    expect([unknown.status, unknown.stderr]).toEqual([1, expect.stringContaining('EMT_GATEWAY_UNKNOWN')])
+    expect((await runCaptured(['emt', 'gateway', 'add', 'smgw-0001', '--config', config])).status).toBe(0)
+    const wrong = await runCaptured(['emt', 'gateway', 'certificates', 'smgw-0001', '--config', config, '--certificate', withSubCa('smgw-0002', 'sig')])
+    expect([wrong.status, wrong.stderr]).toEqual([1, expect.stringContaining('EMT_CERTIFICATE_INVALID')])
+    const renewed = await runCaptured(['emt', 'gateway', 'certificates', 'smgw-0001', '--config', config, '--certificate', withSubCa('smgw-0001', 'sig')])
+    expect(renewed).toMatchObject({ status: 0, stdout: expect.stringMatching(/^gateway smgw-0001: certificates remembered\n {2}sig certificate [0-9a-f]+ valid until \S+\n$/) as unknown })
+    expect(await remembered()).toEqual({ signatures: 4, gateways: ['smgw-0001', 'smgw-0002'] })
   })
 
   it('serve prints its ports, stores a delivered message, stops on SIGTERM with exit 0; export writes MSCONS, CSV and JSON', async () => {

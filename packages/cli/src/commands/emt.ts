@@ -25,7 +25,8 @@ over mutual TLS 1.2 (SM-PKI certificates), one POST /v1/meter-data each, as CMS 
 to our ENC certificate and signed by the gateway's SIG key. The receiver checks them in the
 order of docs/wan-protocol.md, stores them (SQLite, or PostgreSQL with
 "storage": { "postgres": "postgres://…" }) and answers only after the commit. Only gateways
-registered with 'smgw emt gateway add' are accepted. Stored values are deleted
+registered with 'smgw emt gateway add' are accepted; registered with their certificates
+(--certificate), their first delivery costs no certificate signature check. Stored values are deleted
 "retentionYears" (1–3, default 3) after the end of their year (MsbG; 'smgw emt prune').
 
 The configuration is JSON, validated strictly (unknown keys are errors, each named by its
@@ -44,6 +45,7 @@ Exit status: 0 done (serve: stopped by SIGTERM/SIGINT), 1 failed, 2 usage or con
 Examples:
   smgw emt serve --config emt.json
   smgw emt gateway add smgw-0001 --config emt.json --note "Musterstraße 1"
+  smgw emt gateway add smgw-0002 --config emt.json --certificate tls.pem --certificate sig.pem
   smgw emt gateway list --config emt.json --json
   smgw emt prune --config emt.json
   smgw emt export --config emt.json --format mscons --metering-point p-3f9a01 \\
@@ -120,9 +122,31 @@ Examples:
       if (config === undefined) return EXIT_USAGE
       return withOpenRepository(lib, io, config, async (repo) => {
         const checks = await lib.registerGateway(repo, config, { id, note: o.note ?? null, certificateFiles: o.certificate, now: new Date() })
-        io.stdout(o.json === true
-          ? `${toJson({ added: id, certificates: checks.map((c) => ({ ...c, notAfter: c.notAfter.toISOString() })) })}\n`
-          : `gateway ${id} added${checks.map((c) => `\n  ${c.purpose} certificate ${c.serialHex} valid until ${c.notAfter.toISOString()}`).join('')}\n`)
+        io.stdout(o.json === true ? `${toJson({ added: id, certificates: checksJson(checks) })}\n` : `gateway ${id} added${checksText(checks)}\n`)
+        return EXIT_OK
+      })
+    }))
+  gateway.command('certificates')
+    .description('validate a registered gateway\'s new (e.g. renewed) TLS and SIG certificates and remember their signatures')
+    .argument('<id>', 'gateway ID')
+    .requiredOption('--config <file>', 'EMT configuration (JSON)')
+    .requiredOption('--certificate <file>', 'the gateway\'s TLS or SIG certificate (PEM or DER; further certificates in the file may complete its path); repeatable', (v: string, all: string[]) => [...all, v], [])
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+The checks of \`gateway add --certificate\`, for a gateway that is registered already
+(EMT_GATEWAY_UNKNOWN otherwise): after a certificate renewal, the gateway's next delivery then
+costs no certificate signature check. A running receiver takes them up on SIGHUP.
+
+Examples:
+  smgw emt gateway certificates smgw-0001 --config emt.json --certificate tls.pem --certificate sig.pem
+`)
+    .action((id: string, o: ConfigOption & { certificate: string[] }) => run(async () => {
+      const lib = await import('@smgw/emt')
+      const config = await loadConfig(lib, io, o.config)
+      if (config === undefined) return EXIT_USAGE
+      return withOpenRepository(lib, io, config, async (repo) => {
+        const checks = await lib.rememberGatewayCertificates(repo, config, { id, certificateFiles: o.certificate, now: new Date() })
+        io.stdout(o.json === true ? `${toJson({ gateway: id, certificates: checksJson(checks) })}\n` : `gateway ${id}: certificates remembered${checksText(checks)}\n`)
         return EXIT_OK
       })
     }))
@@ -241,6 +265,10 @@ async function loadConfig(lib: EmtModule, io: CliIo, path: string): Promise<EmtC
 }
 
 type Repository = Awaited<ReturnType<EmtModule['openRepository']>>
+type CertificateChecks = Awaited<ReturnType<EmtModule['registerGateway']>>
+
+const checksJson = (checks: CertificateChecks) => checks.map((c) => ({ ...c, notAfter: c.notAfter.toISOString() }))
+const checksText = (checks: CertificateChecks) => checks.map((c) => `\n  ${c.purpose} certificate ${c.serialHex} valid until ${c.notAfter.toISOString()}`).join('')
 
 async function withOpenRepository(lib: EmtModule, io: CliIo, config: EmtConfig, f: (repo: Repository) => Promise<number>): Promise<number> {
   let repo: Repository
