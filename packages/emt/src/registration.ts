@@ -55,8 +55,10 @@ export function checkGatewayCertificates(trust: TrustMaterial, requireCrl: boole
  */
 export async function registerGateway(repository: EmtRepository, config: EmtConfig, o: { readonly id: string; readonly note: string | null; readonly certificateFiles: readonly string[]; readonly now: Date }): Promise<GatewayCertificateCheck[]> {
   const { checks, signatures } = await checkFiles(config, o.id, o.certificateFiles, o.now)
-  await repository.addGateway(o.id, o.note, o.now)
+  // The signatures first: they are facts about certificates, harmless if the registration then
+  // fails (EMT_GATEWAY_EXISTS); a gateway is never left registered without them.
   await repository.rememberSignatures(signatures)
+  await repository.addGateway(o.id, o.note, o.now)
   return checks
 }
 
