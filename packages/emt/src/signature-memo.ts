@@ -19,7 +19,7 @@ export interface StoredSignatureMemo extends SignatureMemo {
  * new ones there in batches: a restarted receiver, or a worker started later, does not verify
  * the certificates of every gateway it knows again (a first contact's two certificate
  * signatures, ≈ 0.3 ms each on brainpoolP256r1). Each process keeps its own set; entries of
- * other processes arrive with its next start. A write that fails is reported and dropped: an
+ * other processes arrive with its next start or `reload` (SIGHUP). A write that fails is reported and dropped: an
  * entry missing costs one verification, nothing else.
  */
 export async function loadSignatureMemo(repository: EmtRepository, at: Date, onWriteError: (err: unknown) => void): Promise<StoredSignatureMemo> {

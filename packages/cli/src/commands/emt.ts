@@ -100,7 +100,7 @@ Examples:
     .argument('<id>', 'gateway ID, e.g. smgw-0001')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
     .option('--note <text>', 'a note (location, contract)')
-    .option('--certificate <file>', 'the gateway\'s TLS or SIG certificate (PEM or DER; further certificates in the file may complete its path); repeatable', (v: string, all: string[]) => [...all, v], [])
+    .option('--certificate <file>', ...CERTIFICATE_OPTION)
     .option('--json', 'machine-readable output')
     .addHelpText('after', `
 With --certificate (as the gateway administrator hands them over), each certificate must
@@ -117,10 +117,7 @@ Examples:
 `)
     .action((id: string, o: ConfigOption & { note?: string; certificate: string[] }) => run(async () => {
       if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) return usage(io, `gateway ID ${JSON.stringify(id)}: 1–64 characters A–Z a–z 0–9 . _ : -`)
-      const lib = await import('@smgw/emt')
-      const config = await loadConfig(lib, io, o.config)
-      if (config === undefined) return EXIT_USAGE
-      return withOpenRepository(lib, io, config, async (repo) => {
+      return withRepository(io, o.config, async (repo, config, lib) => {
         const checks = await lib.registerGateway(repo, config, { id, note: o.note ?? null, certificateFiles: o.certificate, now: new Date() })
         io.stdout(o.json === true ? `${toJson({ added: id, certificates: checksJson(checks) })}\n` : `gateway ${id} added${checksText(checks)}\n`)
         return EXIT_OK
@@ -130,7 +127,7 @@ Examples:
     .description('validate a registered gateway\'s new (e.g. renewed) TLS and SIG certificates and remember their signatures')
     .argument('<id>', 'gateway ID')
     .requiredOption('--config <file>', 'EMT configuration (JSON)')
-    .requiredOption('--certificate <file>', 'the gateway\'s TLS or SIG certificate (PEM or DER; further certificates in the file may complete its path); repeatable', (v: string, all: string[]) => [...all, v], [])
+    .requiredOption('--certificate <file>', ...CERTIFICATE_OPTION)
     .option('--json', 'machine-readable output')
     .addHelpText('after', `
 The checks of \`gateway add --certificate\`, for a gateway that is registered already
@@ -141,10 +138,7 @@ Examples:
   smgw emt gateway certificates smgw-0001 --config emt.json --certificate tls.pem --certificate sig.pem
 `)
     .action((id: string, o: ConfigOption & { certificate: string[] }) => run(async () => {
-      const lib = await import('@smgw/emt')
-      const config = await loadConfig(lib, io, o.config)
-      if (config === undefined) return EXIT_USAGE
-      return withOpenRepository(lib, io, config, async (repo) => {
+      return withRepository(io, o.config, async (repo, config, lib) => {
         const checks = await lib.rememberGatewayCertificates(repo, config, { id, certificateFiles: o.certificate, now: new Date() })
         io.stdout(o.json === true ? `${toJson({ gateway: id, certificates: checksJson(checks) })}\n` : `gateway ${id}: certificates remembered${checksText(checks)}\n`)
         return EXIT_OK
@@ -191,10 +185,7 @@ Examples:
   smgw emt prune --config emt.json --json
 `)
     .action((o: ConfigOption) => run(async () => {
-      const lib = await import('@smgw/emt')
-      const config = await loadConfig(lib, io, o.config)
-      if (config === undefined) return EXIT_USAGE
-      return withOpenRepository(lib, io, config, async (repo) => {
+      return withRepository(io, o.config, async (repo, config, lib) => {
         const r = await lib.applyRetention(repo, new Date(), config)
         const before = r.request.periodEndAtOrBefore.toISOString()
         io.stdout(o.json === true
@@ -227,10 +218,7 @@ Examples:
       const from = o.from === undefined ? undefined : parseInstant(o.from)
       const to = o.to === undefined ? undefined : parseInstant(o.to)
       if (from === null || to === null) return usage(io, '--from/--to: an ISO 8601 instant with offset, e.g. 2026-11-23T00:00:00+01:00')
-      const lib = await import('@smgw/emt')
-      const config = await loadConfig(lib, io, o.config)
-      if (config === undefined) return EXIT_USAGE
-      return withOpenRepository(lib, io, config, async (repo) => {
+      return withRepository(io, o.config, async (repo, config, lib) => {
         const rows = await repo.queryValues({
           ...(o.meteringPoint === undefined ? {} : { meteringPoint: o.meteringPoint }), ...(o.obis === undefined ? {} : { obis: o.obis }),
           ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }),
@@ -265,12 +253,23 @@ async function loadConfig(lib: EmtModule, io: CliIo, path: string): Promise<EmtC
 }
 
 type Repository = Awaited<ReturnType<EmtModule['openRepository']>>
+
+/** `--certificate <file>` of `gateway add` and `gateway certificates`: description, collector, default. */
+const CERTIFICATE_OPTION = [
+  'the gateway\'s TLS or SIG certificate (PEM or DER; further certificates in the file may complete its path); repeatable',
+  (v: string, all: string[]) => [...all, v],
+  [] as string[],
+] as const
 type CertificateChecks = Awaited<ReturnType<EmtModule['registerGateway']>>
 
 const checksJson = (checks: CertificateChecks) => checks.map((c) => ({ ...c, notAfter: c.notAfter.toISOString() }))
 const checksText = (checks: CertificateChecks) => checks.map((c) => `\n  ${c.purpose} certificate ${c.serialHex} valid until ${c.notAfter.toISOString()}`).join('')
 
-async function withOpenRepository(lib: EmtModule, io: CliIo, config: EmtConfig, f: (repo: Repository) => Promise<number>): Promise<number> {
+/** Loads the configuration at `path` (exit 2 when it is invalid), opens its store and runs `f` on it; an EmtError is printed with its code (exit 1). */
+async function withRepository(io: CliIo, path: string, f: (repo: Repository, config: EmtConfig, lib: EmtModule) => Promise<number>): Promise<number> {
+  const lib = await import('@smgw/emt')
+  const config = await loadConfig(lib, io, path)
+  if (config === undefined) return EXIT_USAGE
   let repo: Repository
   try {
     repo = await lib.openRepository(config.storage)
@@ -280,7 +279,7 @@ async function withOpenRepository(lib: EmtModule, io: CliIo, config: EmtConfig, 
     return EXIT_FAILED
   }
   try {
-    return await f(repo)
+    return await f(repo, config, lib)
   } catch (err) {
     if (!(err instanceof lib.EmtError)) throw err
     io.stderr(`smgw emt: ${err.code}: ${err.message}\n`)
@@ -288,13 +287,6 @@ async function withOpenRepository(lib: EmtModule, io: CliIo, config: EmtConfig, 
   } finally {
     await repo.close()
   }
-}
-
-async function withRepository(io: CliIo, path: string, f: (repo: Repository) => Promise<number>): Promise<number> {
-  const lib = await import('@smgw/emt')
-  const config = await loadConfig(lib, io, path)
-  if (config === undefined) return EXIT_USAGE
-  return withOpenRepository(lib, io, config, f)
 }
 
 /** Runs until SIGINT/SIGTERM; SIGHUP reloads the CRLs. */
