@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MeterDataError } from './errors.js'
-import { decodeMeterData, encodeMeterData, type MeterDataMessage } from './message.js'
+import { decodeMeterData, encodeMeterData, isRealInstant, type MeterDataMessage } from './message.js'
 import { VALUE_STATUS, describeStatus, statusOf } from './status.js'
 
 const T0 = Date.UTC(2026, 10, 22, 23, 0)
@@ -100,6 +100,35 @@ describe('meter-data message', () => {
         expect(err).toBeInstanceOf(MeterDataError)
       }
     }))
+  })
+})
+
+describe('isRealInstant', () => {
+  /** The definition it replaces on the receiver's hot path: the shape, and a round trip through Date. */
+  const roundTrips = (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(s) && Number.isFinite(Date.parse(s)) && new Date(Date.parse(s)).toISOString() === s
+  const pad = (n: number, width: number) => String(n).padStart(width, '0')
+
+  it('property: agrees with the Date round trip on every field value, in range or not, and on any string', () => {
+    const field = (max: number, width: number) => fc.integer({ min: 0, max }).map((n) => pad(n, width))
+    // Often near the edges: century years, month ends, the last hour, minute and second.
+    const edgy = (max: number, width: number, ...edges: number[]) => fc.oneof(field(max, width), fc.constantFrom(...edges).map((n) => pad(n, width)))
+    const shaped = fc.tuple(edgy(9999, 4, 0, 100, 1900, 2000, 2024, 2100, 2400), edgy(99, 2, 1, 2, 4, 12, 13), edgy(99, 2, 0, 28, 29, 30, 31, 32),
+      edgy(99, 2, 23, 24), edgy(99, 2, 59, 60), edgy(99, 2, 59, 60), field(999, 3))
+      .map(([y, mo, d, h, mi, sec, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${sec}.${ms}Z`)
+    const real = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((d) => d.toISOString())
+    fc.assert(fc.property(fc.oneof(shaped, real, fc.string(), real.map((s) => s.replace('Z', '+00:00'))), (s) => {
+      expect(isRealInstant(s)).toBe(roundTrips(s))
+    }), { numRuns: 20_000 })
+  })
+
+  it.each([
+    ['2024-02-29T00:00:00.000Z', true], ['2023-02-29T00:00:00.000Z', false], ['1900-02-29T00:00:00.000Z', false], ['2000-02-29T00:00:00.000Z', true],
+    ['0000-02-29T12:00:00.000Z', true], ['2026-04-31T00:00:00.000Z', false], ['2026-12-31T23:59:59.999Z', true], ['2026-12-31T24:00:00.000Z', false],
+    ['2016-12-31T23:59:60.000Z', false], ['2026-00-10T00:00:00.000Z', false], ['2026-13-10T00:00:00.000Z', false], ['2026-01-00T00:00:00.000Z', false],
+    ['2026-01-01T00:00:00Z', false], ['+010000-01-01T00:00:00.000Z', false],
+  ])('%s → %s, as the Date round trip', (s, expected) => {
+    expect(isRealInstant(s)).toBe(expected)
+    expect(roundTrips(s)).toBe(expected)
   })
 })
 

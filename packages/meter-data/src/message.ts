@@ -24,9 +24,30 @@ export type UseCase = (typeof USE_CASES)[number]
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 const identifier = (max: number) => z.string().regex(new RegExp(`^[A-Za-z0-9._:-]{1,${max}}$`), `1–${max} characters A–Z a–z 0–9 . _ : -`)
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const instant = z.string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'an instant YYYY-MM-DDTHH:MM:SS.sssZ (UTC)')
-  .refine((s) => { const ms = Date.parse(s); return Number.isFinite(ms) && new Date(ms).toISOString() === s }, 'not a real instant')
+  .regex(INSTANT, 'an instant YYYY-MM-DDTHH:MM:SS.sssZ (UTC)')
+  .refine(isRealInstant, 'not a real instant')
+
+/**
+ * Whether `s` is an instant exactly as `Date#toISOString` writes it (years 0000–9999): the shape,
+ * and a real date and time of the proleptic Gregorian calendar (no 30 February, no 24:00, no leap
+ * second). By arithmetic, not by a round trip through Date: a message carries an instant per
+ * value, and the round trip was 40 % of decoding a TAF 7 day at the receiver (175 → 103 µs).
+ */
+export function isRealInstant(s: string): boolean {
+  if (!INSTANT.test(s)) return false
+  const year = Number(s.slice(0, 4))
+  const month = Number(s.slice(5, 7))
+  const day = Number(s.slice(8, 10))
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) &&
+    Number(s.slice(11, 13)) <= 23 && Number(s.slice(14, 16)) <= 59 && Number(s.slice(17, 19)) <= 59
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+}
 /** OBIS code in the form `A-B:C.D.E*F` (IEC 62056-61), each group 0–255. */
 const obis = z.string()
   .regex(/^\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}\*\d{1,3}$/, 'an OBIS code A-B:C.D.E*F')
