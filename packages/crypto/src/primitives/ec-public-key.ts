@@ -106,20 +106,31 @@ const UNCOMPRESSED_SPKI_PREFIXES: ReadonlyMap<CurveName, Uint8Array> = new Map(O
  * encodings, other curves, malformed input) returns undefined and takes the general path.
  */
 function decodeCanonicalEcSpki(spki: Uint8Array, expectedCurve: CurveName | undefined): EcPublicKey | undefined {
+  const canonical = canonicalEcPoint(spki, expectedCurve)
+  if (canonical === undefined) return undefined
+  // The prefix names the curve by its OID, so OpenSSL can only give a key on that curve (asking
+  // the key object again, asymmetricKeyDetails, cost a sixth of the import: profiled).
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
+  } catch (err) {
+    throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode: ${(err as Error).message}`, { cause: err })
+  }
+  const copy = spki.slice()
+  return { curve: canonical.curve, key, point: copy.subarray(spki.length - canonical.point.length), spki: copy }
+}
+
+/**
+ * The curve and the point (a view into `spki`) of an SPKI that is byte for byte the canonical
+ * DER of an allowed named curve with an uncompressed point; undefined for anything else. The
+ * point is not checked here: whoever uses it must (OpenSSL does, when it imports the point).
+ */
+export function canonicalEcPoint(spki: Uint8Array, expectedCurve: CurveName | undefined): { curve: CurveName; point: Uint8Array } | undefined {
   for (const [curve, prefix] of UNCOMPRESSED_SPKI_PREFIXES) {
     if (spki.length !== prefix.length + 1 + 2 * CURVES[curve].size || spki[prefix.length] !== 0x04) continue
     if (Buffer.compare(spki.subarray(0, prefix.length), prefix) !== 0) continue
     if (expectedCurve !== undefined && curve !== expectedCurve) throw new CryptoError('CURVE_MISMATCH', `public key is on ${curve}, expected ${expectedCurve}`)
-    // The prefix names the curve by its OID, so OpenSSL can only give a key on `curve` (asking
-    // the key object again, asymmetricKeyDetails, cost a sixth of the import: profiled).
-    let key: KeyObject
-    try {
-      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
-    } catch (err) {
-      throw new CryptoError('PUBLIC_KEY_INVALID', `public key does not decode: ${(err as Error).message}`, { cause: err })
-    }
-    const copy = spki.slice()
-    return { curve, key, point: copy.subarray(prefix.length), spki: copy }
+    return { curve, point: spki.subarray(prefix.length) }
   }
   return undefined
 }

@@ -9,6 +9,8 @@ import { CryptoError } from '../errors.js'
 import { aesCbcDecrypt, aesCbcEncrypt, aesGcmDecrypt, aesGcmEncrypt, aesKeyUnwrap, aesKeyWrap } from './aes.js'
 import { createEcPrivateKeyFromScalar, deriveEcdh } from './ecdh.js'
 import { verifyEcdsa, type SignatureFormat } from './ecdsa.js'
+import { createKeyObjectAgreer } from '../keys/key-object.js'
+import { nativeEcdhStatus } from './native-ecdh.js'
 
 const dir = fileURLToPath(new URL('../../../../../shared/vectors/wycheproof/', import.meta.url))
 
@@ -68,6 +70,26 @@ describe.skipIf(!existsSync(dir))('Wycheproof', () => {
       expectConformance(outcomes)
       // What we do with `acceptable` (documented in README.md): compressed points are
       // accepted, explicit-parameter (UnnamedCurve) keys and non-DER ASN.1 (InvalidAsn) are rejected.
+      const acceptedFlags = new Set(outcomes.filter((o) => o.tc.result === 'acceptable' && o.accepted).flatMap((o) => o.tc.flags))
+      expect([...acceptedFlags].sort()).toEqual(['CompressedPoint', 'CompressedPublic'])
+    })
+  }
+
+  // The same ECDH cases through the key agreer a receiver uses: canonical SPKIs go to the
+  // native binding (native-ecdh.ts), everything else to deriveEcdh; the outcomes must not differ.
+  for (const curve of ['brainpoolP256r1', 'brainpoolP384r1', 'brainpoolP512r1'] as const satisfies readonly CurveName[]) {
+    const file = `ecdh_${curve}_test.json`
+    it(`${file} through createKeyObjectAgreer (native binding ${nativeEcdhStatus().available ? 'loaded' : 'NOT loaded'})`, async () => {
+      expect(nativeEcdhStatus().available).toBe(true)
+      const outcomes = await Promise.all(load(file).flatMap((g) => g.tests.map(async (tc): Promise<Outcome> => {
+        try {
+          const agreer = createKeyObjectAgreer(createEcPrivateKeyFromScalar(curve, hex(tc.private)))
+          return { tc, accepted: equal(await agreer.deriveSharedSecret(hex(tc.public)), hex(tc.shared)) }
+        } catch (err) {
+          return err instanceof CryptoError ? { tc, accepted: false } : { tc, accepted: false, foreign: err }
+        }
+      })))
+      expectConformance(outcomes)
       const acceptedFlags = new Set(outcomes.filter((o) => o.tc.result === 'acceptable' && o.accepted).flatMap((o) => o.tc.flags))
       expect([...acceptedFlags].sort()).toEqual(['CompressedPoint', 'CompressedPublic'])
     })

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "smgw_ecdh",
+      "sources": ["native/ecdh.c"],
+      "cflags": ["-Wall", "-Wextra", "-Werror"]
+    }
+  ]
+}
