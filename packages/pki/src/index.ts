@@ -18,7 +18,7 @@ export { createRenewalRequest, decodeRenewalRequest, verifyRenewalRequest } from
 export type { CreateRenewalRequestOptions, DecodedRenewalRequest } from './renewal.js'
 export { signCsr, signRenewalRequest } from './ca.js'
 export type { IssueFromRequestOptions, RenewalTrust } from './ca.js'
-export { createTlsContext, createTlsServer, connectTls, tlsIdentityKey, toTlsRejection, TLS_CIPHERS, TLS_CURVES, TLS_CURVE_NAMES, TLS_SIGALGS, TLS_SESSION_TIMEOUT_SECONDS, OPENSSL_VERIFY_REASONS } from './tls.js'
+export { createTlsContext, createTlsServer, connectTls, peerCertificateOfSession, tlsIdentityKey, toTlsRejection, TLS_CIPHERS, TLS_CURVES, TLS_CURVE_NAMES, TLS_SIGALGS, TLS_SESSION_TIMEOUT_SECONDS, OPENSSL_VERIFY_REASONS } from './tls.js'
 export type { TlsProfile, TlsCurve, TlsEngineKey, TlsIdentity, TlsTrust, TlsContextConfig, TlsContextDeps, TlsContext, TlsServerHandlers } from './tls.js'
 export { createDemoPki, gatewayId } from './demo.js'
 export type { DemoPki, DemoPkiOptions, DemoPkiDeps, DemoCa, DemoCaLabel, DemoCertificate, DemoCertificateKind, DemoParticipant, DemoRole, DemoCrl } from './demo.js'

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Server, TLSSocket } from 'node:tls'
 import { AsnConvert } from '@peculiar/asn1-schema'
+import fc from 'fast-check'
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
 import { createKeyObjectSigner, createPkcs11SecurityModule, createSoftwareSecurityModule, encodePem, findPkcs11Library, PKCS11_ENGINE_PATHS, type SecurityModule } from '@smgw/crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -14,7 +15,7 @@ import { decodeCertificate } from './certificate.js'
 import { PkiError } from './errors.js'
 import { issueCertificate } from './issue.js'
 import { createTestPki, newKey, resign, serial, type TestPki } from './testing.js'
-import { connectTls, createTlsContext, createTlsServer, tlsIdentityKey, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsCurve, type TlsIdentity, type TlsTrust } from './tls.js'
+import { connectTls, createTlsContext, createTlsServer, peerCertificateOfSession, tlsIdentityKey, TLS_CIPHERS, TLS_CURVES, type TlsContext, type TlsCurve, type TlsIdentity, type TlsTrust } from './tls.js'
 
 let t: TestPki
 let other: TestPki
@@ -159,6 +160,22 @@ describe('TR-03109-3 TLS 1.2 between node endpoints', () => {
     expect(decodeCertificate(new Uint8Array(serverSide.getPeerCertificate().raw)).subject).toContain('CN=smgw-0001')
     const data = await new Promise<string>((r) => socket.once('data', (d: Buffer) => { r(d.toString()) }))
     expect(data).toBe('hello\n')
+  })
+
+  it('peerCertificateOfSession: the server\'s session names the client\'s leaf exactly, the client\'s the server\'s; anything else is undefined', async () => {
+    const run = await startServer(gwaServerContext())
+    const socket = await connect(createTlsContext({ identity: identity(`${GW}/tls`, 'sub-ca-gw'), trust: { roots: [t.cert('root')] } }), run.port)
+    const serverSide = await run.accepted
+    expect(peerCertificateOfSession(serverSide.getSession())).toEqual(t.cert(`${GW}/tls`))
+    expect(peerCertificateOfSession(socket.getSession())).toEqual(t.cert('gwa/tls'))
+    expect(peerCertificateOfSession(undefined)).toBeUndefined()
+    const session = new Uint8Array(serverSide.getSession() ?? [])
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), fc.nat({ max: session.length - 1 }).map((n) => session.slice(0, n)),
+      fc.tuple(fc.nat({ max: session.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([i, x]) => { const b = session.slice(); b[i] = b[i]! ^ x; return b })), (bytes) => {
+      const peer = peerCertificateOfSession(bytes)
+      // Never throws; what it returns is one whole DER SEQUENCE.
+      if (peer !== undefined) expect(peer[0]).toBe(0x30)
+    }))
   })
 
   it('rejects a client from another PKI (wrong CA)', async () => {
