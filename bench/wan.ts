@@ -57,11 +57,13 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CURVES, createCmsEncryptor, createCmsSigner, createKeyObjectSigner, createNativeEcdh, decodeCertificates, encodePem, nativeEcdhStatus, type CurveName } from '@smgw/crypto'
-import { checkGatewayCertificates, openSqliteRepository } from '@smgw/emt'
+import * as emtLibrary from '@smgw/emt'
 import { createDeliveryService, createGatewayLogs, formatDeliveryText, openStore } from '@smgw/gateway'
 import { encodeMeterData, IDEMPOTENCY_HEADER, METER_DATA_CONTENT_TYPE, METER_DATA_PATH, VALUE_STATUS, type MeterDataMessage } from '@smgw/meter-data'
 import { connectTls, createDemoPki, createTlsContext, issueCertificate, issueCrl, TLS_CURVE_NAMES, type TlsContext, type TlsCurve } from '@smgw/pki'
 import { measureRate, type Benchmark, type BenchResult } from './types.js'
+
+type EmtLibrary = Pick<typeof emtLibrary, 'openSqliteRepository' | 'checkGatewayCertificates'>
 
 const CURVE: CurveName = 'brainpoolP256r1'
 const CLI = fileURLToPath(new URL('../packages/cli/bin/smgw.js', import.meta.url))
@@ -353,18 +355,22 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
     // Every gateway's TLS and SIG certificate stays remembered until the next day's delivery.
     certificateCache: 2 * n + 64,
   }))
-  const repo = openSqliteRepository(db)
-  for (const g of pki.gateways) await repo.addGateway(g.id, null, now)
   const registerCertificates = args.includes('--register-certificates')
-  if (registerCertificates) {
-    log(`registering the TLS and SIG certificates of ${String(n)} gateways (as smgw emt gateway add --certificate; not timed)`)
-    // The CRLs revoke nothing here; the receiver checks them on every use anyway.
-    const trust = { roots: [der(pki.root)], intermediates: [der(pki.subCaGw)], crls: [] }
-    for (const g of pki.gateways) {
-      await repo.rememberSignatures(checkGatewayCertificates(trust, false, g.id, [[der(g.tlsCert)], [der(g.sigCert)]], now).signatures)
+  /** Registers every gateway in a store through a receiver's own library (this checkout's, or --ab-cli's for B). */
+  const register = async (lib: EmtLibrary, path: string): Promise<void> => {
+    const repo = lib.openSqliteRepository(path)
+    for (const g of pki.gateways) await repo.addGateway(g.id, null, now)
+    if (registerCertificates) {
+      // The CRLs revoke nothing here; the receiver checks them on every use anyway.
+      const trust = { roots: [der(pki.root)], intermediates: [der(pki.subCaGw)], crls: [] }
+      for (const g of pki.gateways) {
+        await repo.rememberSignatures(lib.checkGatewayCertificates(trust, false, g.id, [[der(g.tlsCert)], [der(g.sigCert)]], now).signatures)
+      }
     }
+    await repo.close()
   }
-  await repo.close()
+  if (registerCertificates) log(`registering the TLS and SIG certificates of ${String(n)} gateways (as smgw emt gateway add --certificate; not timed)`)
+  await register(emtLibrary, db)
 
   log(`signing and encrypting ${String(n)} messages (not timed)`)
   const encryptor = createCmsEncryptor({ recipients: [der(pki.emtEncCert)] })
@@ -390,7 +396,7 @@ async function runPlaced(log: (line: string) => void, args: readonly string[], a
   // The A/B mode needs none of the baselines below: its baseline is receiver A, same run.
   const variant = abCurves !== undefined ? { ecdhCurves: abCurves } : abWorkers !== undefined ? { workers: abWorkers } : abCli !== undefined ? { cli: abCli } : undefined
   if (variant !== undefined) {
-    return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant, placement, log })
+    return compareReceivers({ dir, prepared, workers, concurrency, warmup, block: arg('--ab-block', 250), variant, placement, register, log })
   }
 
   // The bare crypto cost per gateway, measured in the same run: the raw node:crypto operations
@@ -661,15 +667,16 @@ async function startReceiver(config: string, workers: number, placement: Placeme
  * CPU of each block from /proc. On a machine whose speed drifts by ±20 % between runs, the
  * per-block ratio B/A (its median) tells a difference of a few per cent that two separate runs cannot.
  */
-async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number } | { readonly cli: string }; placement: Placement; log: (line: string) => void }): Promise<BenchResult> {
+async function compareReceivers(o: { dir: string; prepared: readonly Delivery[]; workers: number; concurrency: number; warmup: number; block: number; variant: { readonly ecdhCurves: readonly TlsCurve[] } | { readonly workers: number } | { readonly cli: string }; placement: Placement; register: (lib: EmtLibrary, path: string) => Promise<void>; log: (line: string) => void }): Promise<BenchResult> {
   const base = JSON.parse(readFileSync(join(o.dir, 'emt.json'), 'utf8')) as { tls: Record<string, unknown>; storage: { sqlite: string } }
   const variant = o.variant
+  // B's store, made by B's own library (its schema), registered as A's was: the same gateways and,
+  // with --register-certificates, their remembered signatures (before session 10 B got only the
+  // gateways, so a registered A was compared with an unregistered B).
   const storeOf = async (cli: string): Promise<string> => {
-    const other = await import(pathToFileURL(join(dirname(cli), '..', '..', 'emt', 'src', 'index.ts')).href) as typeof import('@smgw/emt')
+    const other = await import(pathToFileURL(join(dirname(cli), '..', '..', 'emt', 'src', 'index.ts')).href) as EmtLibrary
     const path = join(o.dir, `emt-b-${String(Date.now())}.db`)
-    const [mine, theirs] = [openSqliteRepository(base.storage.sqlite), other.openSqliteRepository(path)]
-    for (const g of await mine.listGateways()) await theirs.addGateway(g.id, g.note, g.addedAt)
-    await Promise.all([mine.close(), theirs.close()])
+    await o.register(other, path)
     return path
   }
   writeFileSync(join(o.dir, 'emt-b.json'), JSON.stringify('ecdhCurves' in variant
@@ -795,7 +802,7 @@ async function runE2e(pki: CachedPki, now: Date, port: number, dir: string, gate
     while (store.dueOutbox(far, 1).length > 0 && performance.now() < deadline) await service.kick()
   }))
   const wall = (performance.now() - t0) / 1000
-  const repo = openSqliteRepository(JSON.parse(readFileSync(join(dir, 'emt.json'), 'utf8')).storage.sqlite as string)
+  const repo = emtLibrary.openSqliteRepository(JSON.parse(readFileSync(join(dir, 'emt.json'), 'utf8')).storage.sqlite as string)
   let stored = 0
   for (const { g } of parts) stored += (await repo.listMessages({ gatewayId: g.id })).filter((m) => m.messageId.includes(':e2e-')).length
   await repo.close()
