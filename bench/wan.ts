@@ -46,7 +46,9 @@
 // --ab-workers W likewise compares W receiver workers (B) with --workers (A).
 // --ab-cli PATH likewise compares another checkout's receiver (B: PATH is its
 // packages/cli/bin/smgw.js, e.g. a `git worktree` of main with its own `npm ci`) with this
-// one's (A): a code change measured against its baseline in the same run.
+// one's (A): a code change measured against its baseline in the same run. B's store is made by
+// B's own library and registered as A's (with --register-certificates, both remember the
+// gateways' signatures); an A/A run (B a worktree of the same commit) measures 1.01.
 //   npm run bench -- wan [--gateways N] [--warmup K] [--concurrency C] [--workers W] [--no-pin | --idle-generator] [--ecdh-curves G1:G2…] [--register-certificates] [--e2e-gateways G] [--e2e-messages M] [--cpu-prof]
 //   npm run bench -- wan --gateways N (--ab-ecdh-curves G1:G2… | --ab-workers W | --ab-cli PATH) [--ab-block B] [--warmup K] [--workers W] [--no-pin | --idle-generator]
 import { execFileSync, spawn } from 'node:child_process'
